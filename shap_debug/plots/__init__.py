@@ -1,0 +1,1 @@
+"""shap-style plots, one module per plot (filled in as components land)."""
