@@ -1,0 +1,607 @@
+"""Influential neighborhoods of anomalies in contribution space.
+
+Rasouli & Yu, "Explainable Debugger for Black-box Machine Learning Models" (IJCNN 2021),
+Algorithm 1: the training rows whose *contribution vectors* (SHAP values towards the
+predicted class) are closest to an anomaly's were shaped by the same part of the decision
+function, so they are the first suspects when asking "which training rows drove this
+misprediction?". Two baselines from the paper live beside it:
+
+- ``space="features"``: the feature values (N^f). Each column of the numeric view of ``X``
+  (category codes for ``category`` columns) is standardised to zero mean and unit variance
+  (z-score, :class:`sklearn.preprocessing.StandardScaler`; constant columns stay 0) so that
+  no column dominates the Euclidean distance by its units.
+- ``space="probabilities"``: the model's predicted probabilities (N^p).
+
+The k-nearest-neighbour index is scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors`
+(KD-tree, ball tree or brute force chosen by ``algorithm="auto"``); queries are batched.
+
+:func:`shap_debug.label_flip.label_flip_check` proves (or refutes) that a neighborhood is
+influential by flipping its labels and retraining.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shap
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
+
+from ._models import check_classifier, classes_of, predict_proba_fn
+from ._validation import (
+    check_indices,
+    check_int,
+    check_option,
+    check_X_y,
+    feature_names_of,
+    warn,
+)
+from .contributions import check_explanation, contribution_matrix, explain
+
+__all__ = [
+    "NeighborhoodModel",
+    "Neighborhood",
+    "Occurrence",
+    "SpaceView",
+    "space_view",
+    "SPACES",
+]
+
+SPACES = ("contributions", "features", "probabilities")
+
+
+# --------------------------------------------------------------------------- helpers
+def _numeric_view(X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Float matrix (category codes for categorical columns) and readable strings."""
+    if not isinstance(X, pd.DataFrame):
+        return np.asarray(X, dtype=np.float64), None
+    cols = []
+    for col in X.columns:
+        s = X[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cols.append(s.cat.codes.to_numpy(dtype=np.float64))
+        elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            cols.append(s.to_numpy(dtype=np.float64))
+        else:
+            cols.append(pd.factorize(s, sort=True)[0].astype(np.float64))
+    Z = np.column_stack(cols) if cols else np.empty((len(X), 0))
+    return Z, X.astype(str).to_numpy(dtype=object)
+
+
+def _base_values(contributions: Any, predicted: np.ndarray) -> np.ndarray:
+    """Base value of each row towards its predicted class (0 where unknown)."""
+    n = len(predicted)
+    if not isinstance(contributions, shap.Explanation) or contributions.base_values is None:
+        return np.zeros(n)
+    base = np.asarray(contributions.base_values, dtype=np.float64)
+    if base.ndim == 2 and base.shape[0] == n:
+        return base[np.arange(n), predicted]
+    if base.ndim == 1 and base.shape[0] == n:
+        return base.copy()
+    if base.ndim == 0:
+        return np.full(n, float(base))
+    return np.zeros(n)
+
+
+def _html_table(frame: pd.DataFrame, max_rows: int = 10) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for _, r in frame.head(max_rows).iterrows():
+        cells = []
+        for v in r.tolist():
+            if isinstance(v, (float, np.floating)):
+                cells.append(f"<td>{float(v):.4g}</td>")
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    more = (f"<p>… {len(frame) - max_rows} more rows</p>" if len(frame) > max_rows else "")
+    return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"{more}")
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Neighborhood:
+    """The ``K`` training rows nearest to one anomaly in one space.
+
+    Attributes
+    ----------
+    anomaly : int
+        Row index (in the training data) of the queried row.
+    indices : ndarray of int, shape (K,)
+        Training row indices of the neighbours, nearest first.
+    distances : ndarray of float, shape (K,)
+        Euclidean distances in ``space``.
+    space : str
+        ``"contributions"``, ``"features"`` or ``"probabilities"``.
+    explanation : shap.Explanation or None
+        The neighbours' contributions (towards each neighbour's predicted class) as a 2-D
+        slice, so ``shap.plots.beeswarm(nb.explanation)`` works. None when the model was
+        fitted without contributions.
+    labels : ndarray, shape (K,)
+        The neighbours' training labels.
+    predicted : ndarray, shape (K,)
+        The model's predicted labels for the neighbours.
+    anomaly_label, anomaly_predicted
+        Training label and predicted label of the queried row.
+    anomaly_values : ndarray of shape (m,) or None
+        The queried row's contributions (for comparison plots).
+    rows : DataFrame
+        The neighbours' feature values (readable), indexed by training row.
+    """
+
+    anomaly: int
+    indices: np.ndarray = field(repr=False)
+    distances: np.ndarray = field(repr=False)
+    space: str
+    explanation: shap.Explanation | None = field(default=None, repr=False)
+    labels: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    predicted: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    anomaly_label: Any = None
+    anomaly_predicted: Any = None
+    anomaly_values: np.ndarray | None = field(default=None, repr=False)
+    rows: pd.DataFrame | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def label_agreement(self) -> float:
+        """Fraction of neighbours whose training label equals the anomaly's label."""
+        return float(np.mean(self.labels == self.anomaly_label)) if len(self) else float("nan")
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per neighbour: row, distance, label, predicted, then the feature values."""
+        out = pd.DataFrame({
+            "row": self.indices,
+            "distance": self.distances,
+            "label": self.labels,
+            "predicted": self.predicted,
+        })
+        if self.rows is not None:
+            feats = self.rows.reset_index(drop=True)
+            feats = feats.loc[:, [c for c in feats.columns if c not in out.columns]]
+            out = pd.concat([out, feats], axis=1)
+        return out
+
+    def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
+        """Anomaly's contributions next to its neighbours' mean (see
+        :func:`shap_debug.plots.neighborhood.neighborhood_plot`)."""
+        from .plots.neighborhood import neighborhood_plot
+
+        return neighborhood_plot(self, max_display=max_display, ax=ax, show=show)
+
+    def _repr_html_(self) -> str:
+        title = (f"<p><b>Neighborhood of row {self.anomaly}</b> in {html.escape(self.space)} "
+                 f"space: {len(self)} rows, label {html.escape(str(self.anomaly_label))}, "
+                 f"predicted {html.escape(str(self.anomaly_predicted))}; "
+                 f"{self.label_agreement:.0%} of the neighbours share the anomaly's label.</p>")
+        return f"<div class='shap-debug-neighborhood'>{title}{_html_table(self.to_frame())}</div>"
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """How often each training row lands in the neighborhoods of the anomalies (Fig. 3).
+
+    Rows that recur in many anomalies' neighborhoods shape many mispredictions: the first
+    place to look for label noise.
+
+    Attributes
+    ----------
+    counts : ndarray of int, shape (n,)
+        Number of the queried anomalies' neighborhoods that contain each training row.
+    anomalies : ndarray of int
+        The queried anomalies.
+    n_neighbors : int
+    space : str
+    labels, predicted : ndarray, shape (n,)
+        Training labels and predicted labels of every training row.
+    """
+
+    counts: np.ndarray
+    anomalies: np.ndarray
+    n_neighbors: int
+    space: str
+    labels: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    predicted: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+
+    def to_frame(self) -> pd.DataFrame:
+        """Ranked table: rows with at least one occurrence, most frequent first."""
+        order = np.lexsort((np.arange(len(self.counts)), -self.counts))
+        order = order[self.counts[order] > 0]
+        is_anom = np.isin(order, self.anomalies)
+        return pd.DataFrame({
+            "row": order,
+            "count": self.counts[order],
+            "fraction": self.counts[order] / max(len(self.anomalies), 1),
+            "label": self.labels[order],
+            "predicted": self.predicted[order],
+            "misclassified": self.labels[order] != self.predicted[order],
+            "queried_anomaly": is_anom,
+        })
+
+    def top(self, k: int = 10) -> np.ndarray:
+        """The ``k`` most frequent rows (ties broken by row index)."""
+        check_int(k, "k", low=1)
+        return self.to_frame()["row"].to_numpy()[:k]
+
+    def plot(self, kind: str = "ranked", max_display: int = 50, ax: Any = None,
+             show: bool = True):
+        """Occurrence histogram (see :func:`shap_debug.plots.neighborhood.occurrence_plot`)."""
+        from .plots.neighborhood import occurrence_plot
+
+        return occurrence_plot(self, kind=kind, max_display=max_display, ax=ax, show=show)
+
+    def _repr_html_(self) -> str:
+        title = (f"<p><b>Occurrence</b> of training rows in the {self.n_neighbors}-row "
+                 f"{html.escape(self.space)}-space neighborhoods of {len(self.anomalies)} "
+                 f"anomalies ({int((self.counts > 0).sum())} distinct rows).</p>")
+        return f"<div class='shap-debug-occurrence'>{title}{_html_table(self.to_frame())}</div>"
+
+
+# --------------------------------------------------------------------------- model
+class NeighborhoodModel:
+    """k-nearest-neighbour model of a classifier's training data in one space.
+
+    Parameters
+    ----------
+    n_neighbors : int, default 200
+        ``K``, the size of a neighborhood (the paper uses 200 / 500 / 2000 for German
+        credit / COMPAS / Adult).
+    space : {"contributions", "features", "probabilities"}
+        What the index searches: contribution vectors towards each row's predicted class
+        (N^c, the paper's method), standardised feature values (N^f) or predicted
+        probabilities (N^p).
+    exclude_self : bool, default False
+        Leave the queried row out of its own neighborhood (a training row is its own
+        nearest neighbour at distance 0).
+    algorithm : str, default "auto"
+        Passed to :class:`sklearn.neighbors.NearestNeighbors`.
+    single_output : {"positive", "predicted"}
+        How a 2-D (single-output) contribution source is read, see
+        :func:`shap_debug.contributions.contribution_matrix`.
+    n_jobs : int or None
+        Passed to :class:`~sklearn.neighbors.NearestNeighbors` (parallel queries).
+
+    Attributes
+    ----------
+    model_, X_, y_ : the fitted model and the training data (not copied; never modified)
+    classes_ : ndarray, the model's classes in ``predict_proba`` order
+    proba_ : ndarray (n, n_classes), predicted probabilities
+    predicted_ : ndarray of int (n,), predicted class index (column of ``proba_``)
+    predicted_labels_ : ndarray (n,), predicted class labels
+    anomalies_ : ndarray of int, training rows where the predicted label != y
+    contributions_ : ndarray (n, m) or None, contributions towards each row's prediction
+    explanation_ : shap.Explanation or None, 2-D explanation of ``contributions_``
+    feature_matrix_ : ndarray (n, m), the standardised numeric features
+    space_matrix_ : ndarray, the matrix the kNN index searches
+    nn_ : the fitted :class:`~sklearn.neighbors.NearestNeighbors`
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from shap_debug.datasets import german, encode
+    >>> X, y = german()
+    >>> Z, enc = encode(X)
+    >>> lr = LogisticRegression(max_iter=2000).fit(Z, y)
+    >>> nbm = NeighborhoodModel(n_neighbors=50).fit(lr, Z, y, progress=False)
+    >>> nb = nbm.neighbors(int(nbm.anomalies_[0]))
+    >>> len(nb), nb.explanation.values.shape
+    (50, (50, 20))
+    """
+
+    def __init__(self, n_neighbors: int = 200, space: str = "contributions",
+                 exclude_self: bool = False, algorithm: str = "auto",
+                 single_output: str = "positive", n_jobs: int | None = None):
+        self.n_neighbors = n_neighbors
+        self.space = space
+        self.exclude_self = exclude_self
+        self.algorithm = algorithm
+        self.single_output = single_output
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, model: Any, X: pd.DataFrame | np.ndarray, y: Any,
+            contributions: Any = None, *, feature_names: Sequence[str] | None = None,
+            random_state: Any = 0, progress: bool = True) -> NeighborhoodModel:
+        """Index the training data ``X`` of ``model`` in ``space``.
+
+        Parameters
+        ----------
+        model : fitted classifier with ``predict_proba`` (or a torch module)
+        X : DataFrame or ndarray (n, m)
+            The data the model was trained on, in the form the model takes.
+        y : array-like (n,)
+            Training labels (the model's label space).
+        contributions : shap.Explanation, ndarray, torch tensor or tuple, optional
+            ``(n, m)`` single-output or ``(n, m, n_classes)`` values for the rows of ``X``.
+            None: computed with :func:`shap_debug.contributions.explain` when ``space`` is
+            ``"contributions"``; otherwise left out (``explanation_`` is then None).
+        feature_names : sequence of str, optional
+            Names for the columns of an ndarray ``X`` (default: DataFrame columns, the
+            explanation's names, or ``"Feature i"``).
+        random_state : int or Generator
+            Seeds :func:`~shap_debug.contributions.explain` when it runs.
+        progress : bool
+            Progress bar while contributions are computed.
+        """
+        check_option(self.space, "space", SPACES)
+        check_option(self.single_output, "single_output", ["positive", "predicted"])
+        if not isinstance(self.exclude_self, (bool, np.bool_)):
+            raise TypeError(f"exclude_self must be a bool; got {type(self.exclude_self).__name__}")
+        k = check_int(self.n_neighbors, "n_neighbors", low=1)
+        Xv, yv = check_X_y(X, y)
+        names = feature_names_of(Xv, feature_names)
+        n = len(Xv)
+        limit = n - 1 if self.exclude_self else n
+        if k > limit:
+            raise ValueError(
+                f"n_neighbors must be <= {limit} (the training set has {n} rows"
+                f"{', minus the row itself' if self.exclude_self else ''}); got {k}")
+        check_classifier(model)
+        if contributions is not None:
+            check_explanation(contributions, Xv, name="contributions")
+
+        proba = predict_proba_fn(model)(Xv)
+        if proba.ndim != 2 or proba.shape[0] != n:
+            raise ValueError(f"model.predict_proba returned shape {proba.shape}; expected ({n}, k)")
+        classes = classes_of(model, proba.shape[1])
+        predicted = proba.argmax(axis=1)
+        predicted_labels = classes[predicted]
+        if not np.isin(yv, classes).all():
+            bad = np.setdiff1d(np.unique(yv), classes)[:5].tolist()
+            raise ValueError(f"y holds labels the model does not know: {bad}; "
+                             f"model classes are {classes.tolist()}")
+
+        if contributions is None and self.space == "contributions":
+            contributions = explain(model, Xv, random_state=random_state, progress=progress)
+        data, display = _numeric_view(Xv)
+        if contributions is not None:
+            contrib = contribution_matrix(contributions, predicted,
+                                          single_output=self.single_output)
+            if contrib.shape != data.shape:
+                raise ValueError(
+                    f"contributions have {contrib.shape[1]} columns per row but X has "
+                    f"{data.shape[1]} features")
+            if (feature_names is None and isinstance(contributions, shap.Explanation)
+                    and contributions.feature_names is not None):
+                fn = contributions.feature_names
+                if not isinstance(fn, str) and len(fn) == data.shape[1]:
+                    names = [str(f) for f in fn]
+            explanation = shap.Explanation(
+                values=contrib, base_values=_base_values(contributions, predicted),
+                data=data, display_data=display, feature_names=names)
+        else:
+            contrib, explanation = None, None
+
+        scaled = StandardScaler().fit_transform(data) if data.shape[1] else data
+        spaces = {"contributions": contrib, "features": scaled, "probabilities": proba}
+        matrix = np.ascontiguousarray(spaces[self.space], dtype=np.float64)
+
+        self.model_, self.X_, self.y_ = model, Xv, yv
+        self.classes_ = classes
+        self.proba_ = proba
+        self.predicted_ = predicted
+        self.predicted_labels_ = predicted_labels
+        self.anomalies_ = np.flatnonzero(predicted_labels != yv)
+        self.contributions_ = contrib
+        self.explanation_ = explanation
+        self.feature_names_ = names
+        self.feature_matrix_ = scaled
+        self.space_matrix_ = matrix
+        self.nn_ = NearestNeighbors(algorithm=self.algorithm, n_jobs=self.n_jobs).fit(matrix)
+        if len(self.anomalies_) == 0:
+            warn("the model predicts every training row correctly: there are no anomalies")
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "nn_"):
+            raise ValueError("this NeighborhoodModel is not fitted yet; call fit(model, X, y)")
+
+    # ------------------------------------------------------------------ queries
+    def kneighbors(self, rows: Any, n_neighbors: int | None = None,
+                   exclude_self: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest training rows of training rows ``rows`` (one batched query).
+
+        Parameters
+        ----------
+        rows : int or sequence of int
+            Training row indices to query.
+        n_neighbors : int, optional
+            Defaults to the model's ``n_neighbors``.
+        exclude_self : bool, optional
+            Defaults to the model's ``exclude_self``. When True, each queried row is removed
+            from its own result (wherever duplicates put it), keeping ``K`` other rows.
+
+        Returns
+        -------
+        distances, indices : ndarrays of shape (q, K), nearest first
+        """
+        self._check_fitted()
+        n = len(self.space_matrix_)
+        rows = check_indices(rows, n, "rows")
+        excl = self.exclude_self if exclude_self is None else exclude_self
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        limit = n - 1 if excl else n
+        k = check_int(k, "n_neighbors", low=1, high=limit)
+        if len(rows) == 0:
+            return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
+        q = self.space_matrix_[rows]
+        dist, idx = self.nn_.kneighbors(q, n_neighbors=min(k + 1, n) if excl else k)
+        if excl:
+            is_self = idx == rows[:, None]
+            # drop the row itself, or the farthest when ties put it beyond the k+1
+            drop = np.where(is_self.any(1), is_self.argmax(1), idx.shape[1] - 1)
+            keep = np.ones_like(idx, dtype=bool)
+            keep[np.arange(len(rows)), drop] = False
+            idx = idx[keep].reshape(len(rows), -1)[:, :k]
+            dist = dist[keep].reshape(len(rows), -1)[:, :k]
+        return dist, idx.astype(np.int64)
+
+    def _neighborhood(self, row: int, dist: np.ndarray, idx: np.ndarray) -> Neighborhood:
+        exp = self.explanation_[idx] if self.explanation_ is not None else None
+        rows = (self.X_.iloc[idx] if isinstance(self.X_, pd.DataFrame)
+                else pd.DataFrame(self.X_[idx], columns=self.feature_names_, index=idx))
+        return Neighborhood(
+            anomaly=int(row), indices=idx, distances=dist, space=self.space,
+            explanation=exp, labels=self.y_[idx], predicted=self.predicted_labels_[idx],
+            anomaly_label=self.y_[row].item() if hasattr(self.y_[row], "item") else self.y_[row],
+            anomaly_predicted=(self.predicted_labels_[row].item()
+                               if hasattr(self.predicted_labels_[row], "item")
+                               else self.predicted_labels_[row]),
+            anomaly_values=(self.contributions_[row].copy()
+                            if self.contributions_ is not None else None),
+            rows=rows)
+
+    def neighbors(self, anomaly: int | Sequence[int],
+                  exclude_self: bool | None = None) -> Neighborhood | list[Neighborhood]:
+        """The neighborhood of one training row (a :class:`Neighborhood`), or a list of them
+        for a sequence of rows (one batched query)."""
+        self._check_fitted()
+        single = np.ndim(anomaly) == 0
+        rows = check_indices(anomaly, len(self.space_matrix_), "anomaly")
+        dist, idx = self.kneighbors(rows, exclude_self=exclude_self)
+        out = [self._neighborhood(r, d, i) for r, d, i in zip(rows, dist, idx)]
+        return out[0] if single else out
+
+    def occurrence(self, anomalies: Any = None, exclude_self: bool | None = None) -> Occurrence:
+        """Count how often each training row is in the anomalies' neighborhoods (Fig. 3).
+
+        Parameters
+        ----------
+        anomalies : sequence of int, optional
+            Rows to query; default all of ``anomalies_``.
+        """
+        self._check_fitted()
+        n = len(self.space_matrix_)
+        rows = self.anomalies_ if anomalies is None else check_indices(anomalies, n, "anomalies")
+        counts = np.zeros(n, dtype=np.int64)
+        if len(rows):
+            _, idx = self.kneighbors(rows, exclude_self=exclude_self)
+            counts = np.bincount(idx.ravel(), minlength=n)
+        return Occurrence(counts=counts, anomalies=np.asarray(rows, dtype=np.int64),
+                          n_neighbors=int(self.n_neighbors), space=self.space,
+                          labels=self.y_, predicted=self.predicted_labels_)
+
+    def __repr__(self) -> str:
+        return (f"NeighborhoodModel(n_neighbors={self.n_neighbors!r}, space={self.space!r}, "
+                f"exclude_self={self.exclude_self!r})")
+
+
+# --------------------------------------------------------------------------- space view
+@dataclass(frozen=True)
+class SpaceView:
+    """2-D PCA views of the training data in contribution and feature space (Fig. 1).
+
+    Attributes
+    ----------
+    contributions_2d, features_2d : ndarray (n, 2)
+        First two principal components of the contribution matrix and of the
+        standardised features.
+    explained_variance : dict
+        Space -> explained variance ratio of the two components.
+    predicted : ndarray (n,)
+        Predicted labels (the colour).
+    anomalies : ndarray of int
+        Rows where the prediction differs from the label (highlighted).
+    """
+
+    contributions_2d: np.ndarray
+    features_2d: np.ndarray
+    predicted: np.ndarray
+    anomalies: np.ndarray
+    explained_variance: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        anom = np.zeros(len(self.predicted), dtype=bool)
+        anom[self.anomalies] = True
+        return pd.DataFrame({
+            "contributions_pc1": self.contributions_2d[:, 0],
+            "contributions_pc2": self.contributions_2d[:, 1],
+            "features_pc1": self.features_2d[:, 0],
+            "features_pc2": self.features_2d[:, 1],
+            "predicted": self.predicted,
+            "anomaly": anom,
+        })
+
+    def plot(self, ax: Any = None, show: bool = True):
+        """Side-by-side scatter plots (see :func:`shap_debug.plots.neighborhood.space_view_plot`)."""
+        from .plots.neighborhood import space_view_plot
+
+        return space_view_plot(self, ax=ax, show=show)
+
+    def _repr_html_(self) -> str:
+        ev = ", ".join(f"{html.escape(k)}: {v:.0%}" for k, v in self.explained_variance.items())
+        return (f"<div class='shap-debug-space-view'><p><b>Contribution vs feature space</b>: "
+                f"{len(self.predicted)} rows, {len(self.anomalies)} anomalies; variance kept by "
+                f"two components: {ev}.</p></div>")
+
+
+def space_view(neighborhood_model: NeighborhoodModel, *, max_rows: int | None = None,
+               random_state: Any = 0) -> SpaceView:
+    """PCA of a fitted :class:`NeighborhoodModel`'s contribution and feature spaces.
+
+    In feature space the two predicted classes overlap; in contribution space they separate
+    and the anomalies sit inside the clusters of the class the model predicted for them
+    (Rasouli & Yu 2021, Fig. 1).
+
+    Parameters
+    ----------
+    neighborhood_model : NeighborhoodModel
+        Fitted with contributions (any space).
+    max_rows : int, optional
+        Project a random subsample of this many rows (all anomalies among them are kept
+        highlighted); default all rows.
+    random_state : int or Generator
+        Seeds the subsample and the PCA solver.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from shap_debug.datasets import german, encode
+    >>> X, y = german()
+    >>> Z, _ = encode(X)
+    >>> lr = LogisticRegression(max_iter=2000).fit(Z, y)
+    >>> nbm = NeighborhoodModel(50).fit(lr, Z, y, progress=False)
+    >>> space_view(nbm).contributions_2d.shape
+    (1000, 2)
+    """
+    from sklearn.decomposition import PCA
+
+    from ._validation import check_random_state, seed_from
+
+    if not isinstance(neighborhood_model, NeighborhoodModel):
+        raise TypeError("neighborhood_model must be a fitted NeighborhoodModel; got "
+                        f"{type(neighborhood_model).__name__}")
+    neighborhood_model._check_fitted()
+    if neighborhood_model.contributions_ is None:
+        raise ValueError("neighborhood_model was fitted without contributions; pass "
+                         "contributions to fit (or use space='contributions')")
+    n = len(neighborhood_model.contributions_)
+    rng = check_random_state(random_state)
+    rows = np.arange(n)
+    if max_rows is not None:
+        max_rows = check_int(max_rows, "max_rows", low=2)
+        if max_rows < n:
+            rows = np.sort(rng.choice(n, size=max_rows, replace=False))
+    seed = seed_from(rng)
+    out, ev = {}, {}
+    for name, mat in (("contributions", neighborhood_model.contributions_),
+                      ("features", neighborhood_model.feature_matrix_)):
+        mat = mat[rows]
+        k = min(2, mat.shape[1], len(mat))
+        pca = PCA(n_components=k, random_state=seed).fit(mat)
+        proj = pca.transform(mat)
+        if k < 2:
+            proj = np.column_stack([proj, np.zeros((len(proj), 2 - k))])
+        out[name] = proj
+        ev[name] = float(np.sum(pca.explained_variance_ratio_))
+    anomalies = np.flatnonzero(np.isin(rows, neighborhood_model.anomalies_))
+    return SpaceView(contributions_2d=out["contributions"], features_2d=out["features"],
+                     predicted=neighborhood_model.predicted_labels_[rows],
+                     anomalies=anomalies, explained_variance=ev)
