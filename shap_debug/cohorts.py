@@ -1,0 +1,488 @@
+"""Error cohorts: where the model fails, as readable rules.
+
+A shallow decision tree is fitted to the *error indicator* (1 where the model's prediction
+differs from the label), the way Microsoft's Error Analysis tree does (Nushi, Kamar &
+Horvitz 2018, "Towards Accountable AI: Hybrid Human-Machine Analyses for Characterizing
+System Failure"; ``responsible-ai-toolbox``). Each leaf is a cohort with its rule, size,
+error rate and share of all errors. Categorical columns enter the tree as integer codes
+ordered by the level's error rate, so a threshold split on them is a split into two *level
+sets* (the optimal binary partition for a 0/1 target, Breiman et al. 1984, sec. 9.4) and
+rules read ``marital-status in {Married-civ-spouse, Married-AF-spouse}``.
+
+Top slices are chosen among all tree nodes by the SliceLine score (Sagadeeva & Boehm 2021,
+"SliceLine: Fast, Linear-Algebra-based Slice Finding for ML Model Debugging"),
+``alpha * (error_rate / base_rate - 1) - (1 - alpha) * (n / size - 1)``, and de-duplicated:
+a slice whose rows overlap a better one by more than ``max_overlap`` (Jaccard) is dropped,
+so one cohort is not listed ten times in different words.
+
+Ambiguity vs. fixable (:func:`ambiguity_report`) and systematic labelling errors
+(:func:`systematic_errors`) are built on the cohorts and live here too.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._models import check_classifier, classes_of, predict_proba_fn
+from ._validation import (
+    check_columns,
+    check_float,
+    check_frame_or_array,
+    check_int,
+    check_X_y,
+    feature_names_of,
+    seed_from,
+    warn,
+)
+
+__all__ = [
+    "Cohort",
+    "ErrorCohorts",
+    "ErrorHeatmap",
+    "error_cohorts",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+def _as_frame(X: Any, feature_names: list[str]) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    return pd.DataFrame(np.asarray(X), columns=feature_names)
+
+
+def _is_categorical(s: pd.Series) -> bool:
+    return (isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object
+            or pd.api.types.is_string_dtype(s) or pd.api.types.is_bool_dtype(s))
+
+
+def _predictions(model: Any, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(proba, classes, predicted labels) of a classifier on X."""
+    proba = predict_proba_fn(model)(X)
+    classes = classes_of(model, proba.shape[1])
+    return proba, classes, classes[proba.argmax(axis=1)]
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    inter = np.count_nonzero(a & b)
+    union = np.count_nonzero(a | b)
+    return inter / union if union else 0.0
+
+
+class _TreeCodec:
+    """Numeric view of a display frame for the tree: category codes ordered by error rate."""
+
+    def __init__(self, D: pd.DataFrame, errors: np.ndarray):
+        self.columns = [str(c) for c in D.columns]
+        self.levels: dict[str, list[str]] = {}  # by error rate (the tree's code order)
+        self.natural: dict[str, dict[str, int]] = {}  # display order of the levels
+        cols = []
+        for c, col in zip(self.columns, D.columns):
+            s = D[col]
+            if _is_categorical(s):
+                lab = s.astype(str).to_numpy()
+                uniq, inv = np.unique(lab, return_inverse=True)
+                natural = ([str(c) for c in s.cat.categories]
+                           if isinstance(s.dtype, pd.CategoricalDtype) else [])
+                self.natural[c] = {v: k for k, v in enumerate(natural + sorted(
+                    set(uniq.tolist()) - set(natural)))}
+                rate = np.bincount(inv, weights=errors, minlength=len(uniq)) / np.bincount(
+                    inv, minlength=len(uniq))
+                order = np.lexsort((uniq, rate))  # by error rate, ties by name
+                rank = np.empty(len(uniq), dtype=np.int64)
+                rank[order] = np.arange(len(uniq))
+                self.levels[c] = [str(u) for u in uniq[order]]
+                cols.append(rank[inv].astype(np.float64))
+            else:
+                cols.append(s.to_numpy(dtype=np.float64))
+        self.Z = np.column_stack(cols) if cols else np.empty((len(D), 0))
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Cohort:
+    """One cohort (a tree node): its rule, size and errors.
+
+    ``conditions`` maps a feature to ``("range", low, high)`` (``low < x <= high``, either end
+    may be infinite) or ``("in", levels, other_levels)`` for categorical level sets.
+    """
+
+    id: int
+    rule: str
+    conditions: dict
+    size: int
+    n_errors: int
+    error_rate: float
+    error_share: float
+    rows: np.ndarray = field(repr=False)
+    leaf: bool = True
+    score: float = 0.0
+
+    def mask(self, n: int) -> np.ndarray:
+        m = np.zeros(n, dtype=bool)
+        m[self.rows] = True
+        return m
+
+    def to_dict(self) -> dict:
+        return {"cohort": self.id, "rule": self.rule, "size": self.size,
+                "n_errors": self.n_errors, "error_rate": self.error_rate,
+                "error_share": self.error_share, "leaf": self.leaf, "score": self.score}
+
+
+@dataclass(frozen=True)
+class ErrorHeatmap:
+    """Error rate over a grid of two features (``rates[i, j]`` for ``rows[i]`` x ``cols[j]``)."""
+
+    f1: str
+    f2: str
+    rows: tuple
+    cols: tuple
+    rates: np.ndarray
+    counts: np.ndarray
+    errors: np.ndarray
+    base_rate: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format: one line per cell."""
+        out = []
+        for i, r in enumerate(self.rows):
+            for j, c in enumerate(self.cols):
+                out.append({self.f1: r, self.f2: c, "size": int(self.counts[i, j]),
+                            "n_errors": int(self.errors[i, j]), "error_rate": self.rates[i, j]})
+        return pd.DataFrame(out)
+
+    def plot(self, ax: Any = None, show: bool = True):
+        from .plots.cohorts import error_heatmap
+
+        return error_heatmap(self, ax=ax, show=show)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.cols)
+        body = ""
+        for i, r in enumerate(self.rows):
+            cells = "".join(
+                "<td>-</td>" if self.counts[i, j] == 0 else
+                f"<td>{self.rates[i, j]:.1%} (n={int(self.counts[i, j])})</td>"
+                for j in range(len(self.cols)))
+            body += f"<tr><th>{html.escape(str(r))}</th>{cells}</tr>"
+        return (f"<div class='shap-debug error-heatmap'><p>Error rate by "
+                f"{html.escape(self.f1)} (rows) and {html.escape(self.f2)} (columns); overall "
+                f"{self.base_rate:.1%}.</p><table><tr><th></th>{head}</tr>{body}</table></div>")
+
+
+@dataclass(frozen=True)
+class ErrorCohorts:
+    """Where the model fails: error-tree leaves and de-duplicated top slices.
+
+    Attributes
+    ----------
+    leaves : tuple of Cohort
+        The tree's leaves (disjoint, covering all rows), most errors first.
+    slices : tuple of Cohort
+        De-duplicated top slices (tree nodes, any depth), best SliceLine score first.
+    n_rows, n_errors : int
+    error_rate : float
+    leaf_of : ndarray of int, shape (n,)
+        Cohort id of each row's leaf.
+    errors : ndarray of bool, shape (n,)
+        The error indicator the tree was fitted to.
+    data : DataFrame
+        The (display) rows the rules are written in.
+    tree : DecisionTreeClassifier or None
+        The fitted error tree (None when there are no errors).
+    """
+
+    leaves: tuple
+    slices: tuple
+    n_rows: int
+    n_errors: int
+    error_rate: float
+    leaf_of: np.ndarray = field(repr=False)
+    errors: np.ndarray = field(repr=False)
+    data: pd.DataFrame = field(repr=False)
+    tree: Any = field(repr=False, default=None)
+    max_depth: int = 3
+
+    @property
+    def message(self) -> str:
+        """One sentence for people."""
+        if self.n_errors == 0:
+            return f"no errors: the model is right on all {self.n_rows} rows"
+        top = self.slices[0] if self.slices else self.leaves[0]
+        return (f"{self.n_errors} errors in {self.n_rows} rows ({self.error_rate:.1%}); the "
+                f"top cohort ({top.rule}) holds {top.size / self.n_rows:.0%} of the rows and "
+                f"{top.error_share:.0%} of the errors (error rate {top.error_rate:.1%})")
+
+    def cohort(self, cohort_id: int) -> Cohort:
+        for c in self.leaves + self.slices:
+            if c.id == cohort_id:
+                return c
+        raise ValueError(f"cohort_id {cohort_id} is not a leaf or slice id")
+
+    def to_frame(self, which: str = "leaves") -> pd.DataFrame:
+        """Leaves (default) or slices, one line each."""
+        items = self.leaves if which == "leaves" else self.slices
+        if which not in ("leaves", "slices"):
+            raise ValueError(f"which must be 'leaves' or 'slices'; got {which!r}")
+        cols = ["cohort", "rule", "size", "n_errors", "error_rate", "error_share", "leaf",
+                "score"]
+        return pd.DataFrame([c.to_dict() for c in items], columns=cols)
+
+    def heatmap(self, f1: Any, f2: Any, *, bins: int = 5, max_levels: int = 8) -> ErrorHeatmap:
+        """Error rate over two features (quantile bins for numbers, levels for categories).
+
+        Categorical features keep their ``max_levels - 1`` most frequent levels and pool the
+        rest as ``"other"``.
+        """
+        names = [str(c) for c in self.data.columns]
+        (i1,), (i2,) = check_columns(f1, names, "f1"), check_columns(f2, names, "f2")
+        bins = check_int(bins, "bins", low=1)
+        max_levels = check_int(max_levels, "max_levels", low=2)
+        k1, lab1 = _binned(self.data.iloc[:, i1], bins, max_levels)
+        k2, lab2 = _binned(self.data.iloc[:, i2], bins, max_levels)
+        shape = (len(lab1), len(lab2))
+        flat = k1 * shape[1] + k2
+        counts = np.bincount(flat, minlength=shape[0] * shape[1]).reshape(shape)
+        errs = np.bincount(flat, weights=self.errors.astype(float),
+                           minlength=shape[0] * shape[1]).reshape(shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = np.where(counts > 0, errs / np.maximum(counts, 1), np.nan)
+        return ErrorHeatmap(names[i1], names[i2], tuple(lab1), tuple(lab2), rates, counts,
+                            errs.astype(np.int64), self.error_rate)
+
+    def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
+        from .plots.cohorts import cohorts as plot_cohorts
+
+        return plot_cohorts(self, max_display=max_display, ax=ax, show=show)
+
+    def _repr_html_(self) -> str:
+        if self.n_errors == 0:
+            return f"<div class='shap-debug error-cohorts'><p>{html.escape(self.message)}</p></div>"
+        rows = "".join(
+            f"<tr><td>{html.escape(c.rule)}</td><td>{c.size}</td><td>{c.error_rate:.1%}</td>"
+            f"<td>{c.error_share:.1%}</td></tr>" for c in self.slices)
+        return (f"<div class='shap-debug error-cohorts'><p>{html.escape(self.message)}.</p>"
+                "<table><tr><th>cohort</th><th>rows</th><th>error rate</th>"
+                f"<th>share of errors</th></tr>{rows}</table></div>")
+
+
+def _binned(s: pd.Series, bins: int, max_levels: int) -> tuple[np.ndarray, list[str]]:
+    if _is_categorical(s):
+        lab = s.astype(str)
+        freq = lab.value_counts(sort=True)
+        keep = sorted(freq.index[: max_levels - 1]) if len(freq) > max_levels else sorted(
+            freq.index)
+        labels = list(keep) + (["other"] if len(freq) > len(keep) else [])
+        lookup = {v: i for i, v in enumerate(keep)}
+        codes = np.array([lookup.get(v, len(keep)) for v in lab.to_numpy()], dtype=np.int64)
+        return codes, labels
+    x = s.to_numpy(dtype=np.float64)
+    uniq = np.unique(x)
+    if len(uniq) <= bins:
+        return np.searchsorted(uniq, x), [_fmt(u) for u in uniq]
+    inner = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1))[1:-1])
+    lo = x.min()
+    if lo not in inner and np.mean(x == lo) >= 1 / bins:  # a mass at the minimum (e.g. zeros)
+        inner = np.union1d(inner, [lo])
+    inner = inner[inner < x.max()]
+    codes = np.searchsorted(inner, x, side="left")
+    bounds = np.r_[-np.inf, inner, np.inf]
+    labels = []
+    for k in range(len(bounds) - 1):
+        lo, hi = bounds[k], bounds[k + 1]
+        labels.append(f"<= {_fmt(hi)}" if k == 0 else f"> {_fmt(lo)}" if np.isinf(hi)
+                      else f"({_fmt(lo)}, {_fmt(hi)}]")
+    return codes, labels
+
+
+# --------------------------------------------------------------------------- the tree
+def _rule_text(conditions: dict) -> str:
+    if not conditions:
+        return "all rows"
+    parts = []
+    for feat, cond in conditions.items():
+        if cond[0] == "in":
+            levels, others = cond[1], cond[2] if len(cond) > 2 else ()
+            if 0 < len(others) < len(levels):  # the shorter statement reads better
+                parts.append(f"{feat} != {others[0]}" if len(others) == 1
+                             else f"{feat} not in {{{', '.join(others)}}}")
+            else:
+                parts.append(f"{feat} = {levels[0]}" if len(levels) == 1
+                             else f"{feat} in {{{', '.join(levels)}}}")
+        else:
+            lo, hi = cond[1], cond[2]
+            if np.isfinite(lo) and np.isfinite(hi):
+                parts.append(f"{_fmt(lo)} < {feat} <= {_fmt(hi)}")
+            elif np.isfinite(hi):
+                parts.append(f"{feat} <= {_fmt(hi)}")
+            else:
+                parts.append(f"{feat} > {_fmt(lo)}")
+    return " and ".join(parts)
+
+
+def _node_conditions(tree, codec: _TreeCodec) -> list[dict]:
+    """Conditions of every node, from the root down."""
+    t = tree.tree_
+    conds: list[dict] = [dict() for _ in range(t.node_count)]
+    for node in range(t.node_count):
+        left, right = t.children_left[node], t.children_right[node]
+        if left < 0:
+            continue
+        feat = codec.columns[t.feature[node]]
+        thr = float(t.threshold[node])
+        for child, is_left in ((left, True), (right, False)):
+            c = dict(conds[node])
+            if feat in codec.levels:
+                levels = codec.levels[feat]
+                cut = int(np.floor(thr)) + 1  # codes 0..cut-1 go left
+                chosen = levels[:cut] if is_left else levels[cut:]
+                possible = c[feat][1] if feat in c else tuple(levels)
+                chosen = [lv for lv in chosen if lv in possible]
+                order = codec.natural[feat]
+                c[feat] = ("in", tuple(sorted(chosen, key=order.__getitem__)),
+                           tuple(sorted((lv for lv in levels if lv not in chosen),
+                                        key=order.__getitem__)))
+            else:
+                lo, hi = c.get(feat, ("range", -np.inf, np.inf))[1:]
+                c[feat] = ("range", lo, min(hi, thr)) if is_left else ("range", max(lo, thr), hi)
+            conds[child] = c
+    return conds
+
+
+def error_cohorts(
+    model: Any,
+    X: Any,
+    y: Any,
+    max_depth: int = 3,
+    *,
+    display_data: pd.DataFrame | None = None,
+    y_pred: Any = None,
+    min_leaf: float = 0.01,
+    n_slices: int = 5,
+    alpha: float = 0.95,
+    max_overlap: float = 0.5,
+    random_state: Any = 0,
+) -> ErrorCohorts:
+    """Find the cohorts where the model's errors concentrate.
+
+    Parameters
+    ----------
+    model : classifier or None
+        Fitted classifier (``predict_proba``). May be None when ``y_pred`` is given.
+    X : DataFrame or array of shape (n, m)
+        Rows in the form the model takes (train or test set).
+    y : array of shape (n,)
+        True labels.
+    max_depth : int, default 3
+        Depth of the error tree (>= 1). Shallow trees give readable cohorts.
+    display_data : DataFrame, optional
+        The same rows in readable form (e.g. the raw frame with ``category`` columns behind
+        an encoded ``X``); the tree and its rules use it. Defaults to ``X``.
+    y_pred : array of shape (n,), optional
+        Predicted labels, instead of calling ``model``.
+    min_leaf : float, default 0.01
+        Smallest leaf, as a fraction of the rows (or an int count when >= 1).
+    n_slices : int, default 5
+        Number of de-duplicated top slices to keep.
+    alpha : float, default 0.95
+        SliceLine weight of error rate against size.
+    max_overlap : float, default 0.5
+        Slices overlapping a better slice by more than this Jaccard index are dropped.
+    random_state : int or Generator, default 0
+        Seeds the tree (tie-breaks between equally good splits).
+
+    Returns
+    -------
+    ErrorCohorts
+        With ``n_errors == 0`` and no cohorts (and a warning) when the model makes no errors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 2)); y = (X[:, 0] > 0).astype(int)
+    >>> y[(X[:, 1] > 1)] = 0  # a region the linear model gets wrong
+    >>> res = error_cohorts(LogisticRegression().fit(X, y), X, y, max_depth=2)
+    >>> "Feature 1" in res.slices[0].rule
+    True
+    """
+    X, y = check_X_y(X, y)
+    max_depth = check_int(max_depth, "max_depth", low=1)
+    n_slices = check_int(n_slices, "n_slices", low=1)
+    alpha = check_float(alpha, "alpha", low=0.0, high=1.0)
+    max_overlap = check_float(max_overlap, "max_overlap", low=0.0, high=1.0)
+    min_leaf = check_float(min_leaf, "min_leaf", low=0.0)
+    n = len(y)
+    names = feature_names_of(X)
+    if display_data is None:
+        D = _as_frame(X, names)
+    else:
+        D = check_frame_or_array(display_data, "display_data")
+        D = _as_frame(D, feature_names_of(D))
+        if len(D) != n:
+            raise ValueError(f"display_data has {len(D)} rows but X has {n}")
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"y must contain at least 2 classes; got only {np.unique(y).tolist()}")
+    if y_pred is None:
+        check_classifier(model)
+        _, _, y_pred = _predictions(model, X)
+    else:
+        y_pred = np.asarray(y_pred)
+        if y_pred.shape != (n,):
+            raise ValueError(f"y_pred must have shape ({n},); got {y_pred.shape}")
+    errors = np.asarray(y_pred != y)
+    n_err = int(errors.sum())
+    D = D.reset_index(drop=True)
+    if n_err == 0:
+        warn("the model makes no errors on these rows; no error cohorts to report")
+        return ErrorCohorts((), (), n, 0, 0.0, np.zeros(n, dtype=np.int64), errors, D, None,
+                            max_depth)
+    from sklearn.tree import DecisionTreeClassifier
+
+    codec = _TreeCodec(D, errors.astype(float))
+    leaf_size = int(min_leaf) if min_leaf >= 1 else max(1, int(np.ceil(min_leaf * n)))
+    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=leaf_size,
+                                  random_state=seed_from(random_state))
+    tree.fit(codec.Z, errors.astype(int))
+    conds = _node_conditions(tree, codec)
+    paths = tree.decision_path(codec.Z).tocsc()
+    leaf_of = tree.apply(codec.Z).astype(np.int64)
+    base = n_err / n
+    is_leaf = tree.tree_.children_left < 0
+    nodes = []
+    for node in range(tree.tree_.node_count):
+        rows = paths[:, node].nonzero()[0]
+        size = len(rows)
+        ne = int(errors[rows].sum())
+        rate = ne / size if size else 0.0
+        score = alpha * (rate / base - 1) - (1 - alpha) * (n / max(size, 1) - 1)
+        nodes.append(Cohort(int(node), _rule_text(conds[node]), conds[node], size, ne, rate,
+                            ne / n_err, rows, bool(is_leaf[node]), float(score)))
+    leaves = sorted((c for c in nodes if c.leaf), key=lambda c: (-c.n_errors, c.id))
+    candidates = sorted((c for c in nodes if c.id != 0 and c.n_errors > 0),
+                        key=lambda c: (-c.score, c.id))
+    chosen: list[Cohort] = []
+    masks: list[np.ndarray] = []
+    for c in candidates:
+        if c.error_rate <= base:  # a slice must fail more often than the model does overall
+            continue
+        m = c.mask(n)
+        if any(_jaccard(m, o) > max_overlap for o in masks):
+            continue
+        chosen.append(c)
+        masks.append(m)
+        if len(chosen) == n_slices:
+            break
+    if not chosen:  # a one-node tree (no useful split): the whole set is the cohort
+        chosen = [nodes[0]]
+    return ErrorCohorts(tuple(leaves), tuple(chosen), n, n_err, base, leaf_of, errors, D, tree,
+                        max_depth)

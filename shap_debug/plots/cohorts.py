@@ -1,0 +1,104 @@
+"""Plots of error cohorts: leaves by share of errors, and the two-feature error heatmap."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import numpy as np
+
+
+def _axes(ax: Any, figsize: tuple[float, float]):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+        return ax, True
+    return ax, False
+
+
+def cohorts(result: Any, max_display: int = 10, ax: Any = None, show: bool = True):
+    """Horizontal bars: each error-tree leaf's share of rows and of errors, with its error rate.
+
+    Parameters
+    ----------
+    result : ErrorCohorts
+    max_display : int, default 10
+        Leaves shown (most errors first).
+    ax : matplotlib Axes, optional
+    show : bool, default True
+        Call ``plt.show()`` (only when the function made the figure).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    from shap.plots import colors
+
+    leaves = list(result.leaves)[:max_display]
+    ax, own = _axes(ax, (8, 0.55 * max(len(leaves), 1) + 1.5))
+    if not leaves:
+        ax.text(0.5, 0.5, "no errors", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        pos = np.arange(len(leaves))[::-1]
+        share_rows = [c.size / result.n_rows for c in leaves]
+        share_err = [c.error_share for c in leaves]
+        ax.barh(pos + 0.2, share_err, height=0.4, color=colors.red_rgb, label="share of errors")
+        ax.barh(pos - 0.2, share_rows, height=0.4, color=colors.blue_rgb, label="share of rows")
+        for p, c in zip(pos, leaves):
+            ax.text(max(c.error_share, c.size / result.n_rows) + 0.01, p,
+                    f"error rate {c.error_rate:.0%}", va="center", fontsize=8)
+        ax.set_yticks(pos)
+        ax.set_yticklabels(["\n".join(textwrap.wrap(c.rule, 45)) for c in leaves], fontsize=8)
+        ax.set_xlim(0, 1.15)
+        ax.set_xlabel(f"share (overall error rate {result.error_rate:.1%})")
+        ax.legend(frameon=False, loc="lower right")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    if own:
+        plt.tight_layout()
+        if show:
+            plt.show()
+    return ax
+
+
+def error_heatmap(heatmap: Any, ax: Any = None, show: bool = True):
+    """Error rate over two features, cells annotated with rate and size.
+
+    Parameters
+    ----------
+    heatmap : ErrorHeatmap
+    ax : matplotlib Axes, optional
+    show : bool, default True
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    from shap.plots import colors
+
+    ax, own = _axes(ax, (1.1 * len(heatmap.cols) + 3, 0.6 * len(heatmap.rows) + 2))
+    rates = np.ma.masked_invalid(heatmap.rates)
+    im = ax.imshow(rates, cmap=colors.red_white_blue.reversed(), vmin=0,
+                   vmax=max(float(np.nanmax(heatmap.rates)), 1e-9) if heatmap.counts.any() else 1,
+                   aspect="auto")
+    for i in range(len(heatmap.rows)):
+        for j in range(len(heatmap.cols)):
+            if heatmap.counts[i, j]:
+                ax.text(j, i, f"{heatmap.rates[i, j]:.0%}\nn={int(heatmap.counts[i, j])}",
+                        ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(heatmap.cols)))
+    ax.set_xticklabels(heatmap.cols, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(heatmap.rows)))
+    ax.set_yticklabels(heatmap.rows, fontsize=8)
+    ax.set_xlabel(heatmap.f2)
+    ax.set_ylabel(heatmap.f1)
+    ax.figure.colorbar(im, ax=ax, label="error rate")
+    if own:
+        plt.tight_layout()
+        if show:
+            plt.show()
+    return ax
