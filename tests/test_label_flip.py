@@ -1,0 +1,175 @@
+"""label_flip_check: the influence check of Table II."""
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+
+from shap_debug import ShapDebugWarning
+from shap_debug.contributions import explain
+from shap_debug.datasets import encode, german
+from shap_debug.label_flip import label_flip_check, label_flip_html, label_flip_summary
+
+
+def make_pocket(seed=0, n=400, n_pocket=40, n_true=5):
+    """y = [x0 > 0.5] plus a pocket of ``n_pocket`` rows near (0.25, 0.5) mislabelled 1,
+    with ``n_true`` correctly labelled (0) rows inside it that the model gets wrong."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, size=(n, 2))
+    y = (X[:, 0] > 0.5).astype(int)
+    far = np.hypot(X[:, 0] - 0.25, X[:, 1] - 0.5) > 0.12  # keep the pocket clean
+    X, y = X[far], y[far]
+    sd = np.r_[np.full(n_pocket, 0.02), np.full(n_true, 0.004)]  # true rows at the centre
+    P = np.column_stack([rng.normal(0.25, sd), rng.normal(0.5, sd)])
+    yp = np.r_[np.ones(n_pocket, int), np.zeros(n_true, int)]
+    pocket = np.arange(len(X), len(X) + len(P))
+    return np.vstack([X, P]), np.r_[y, yp], pocket, pocket[n_pocket:]
+
+
+@pytest.fixture(scope="module")
+def pocket():
+    X, y, pocket_rows, true_rows = make_pocket()
+    knn = KNeighborsClassifier(n_neighbors=15).fit(X, y)
+    return X, y, pocket_rows, true_rows, knn
+
+
+@pytest.fixture(scope="module")
+def german_lr():
+    X, y = german()
+    Z, _ = encode(X.iloc[:500], kind="ordinal")
+    y = y[:500]
+    Z = (Z - Z.mean(0)) / Z.std(0)  # so that the default lbfgs converges quickly
+    lr = LogisticRegression(random_state=42).fit(Z, y)
+    exp = explain(lr, Z, random_state=0, progress=False)
+    return Z, y, lr, exp
+
+
+def test_flipping_the_mislabelled_pocket_fixes_the_prediction(pocket):
+    X, y, pocket_rows, true_rows, knn = pocket
+    X0, y0 = X.copy(), y.copy()
+    k = len(pocket_rows) - 1  # every other row of the pocket
+    trials = label_flip_check(knn, X, y, true_rows, spaces=["contributions", "probabilities"],
+                              n_neighbors=k, progress=False)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    c = trials[trials.space == "contributions"]
+    assert len(c) == len(true_rows) and (c.n_flipped == k).all()
+    # the pocket's labels were the cause: flipping them makes the model predict the true label
+    assert c.flipped.all()
+    assert (c.prediction_after == c.label).all() and (c.prediction_before == 1).all()
+    summ = label_flip_summary(trials)
+    rate = dict(zip(summ.space, summ.rate))
+    assert rate["contributions"] == 1.0
+    assert summ.n.tolist() == [len(true_rows)] * 2
+
+
+def test_include_anomaly_reproduces_reference():
+    # 3-NN: row 0 (label 0) sits with rows 1, 2 (label 1) and is predicted 1, an anomaly
+    X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2], [5.3]])
+    y = np.array([0, 1, 1, 0, 0, 0, 1])
+    knn = KNeighborsClassifier(n_neighbors=3).fit(X, y)
+    kw = dict(spaces=["features"], n_neighbors=1, progress=False)
+    # default: the nearest *other* row (1) is flipped to 0 -> two 0s out of three -> predicts 0
+    off = label_flip_check(knn, X, y, [0], **kw)
+    assert off.flipped.iloc[0] and off.prediction_after.iloc[0] == 0
+    # reference behaviour: the anomaly is its own nearest neighbour, its own label becomes 1
+    # (agreeing with its prediction) and nothing changes
+    on = label_flip_check(knn, X, y, [0], include_anomaly=True, **kw)
+    assert not on.flipped.iloc[0] and on.prediction_after.iloc[0] == 1
+    assert on.attrs["include_anomaly"] and not off.attrs["include_anomaly"]
+    # all anomalies by default
+    every = label_flip_check(knn, X, y, None, **kw)
+    assert sorted(every.anomaly) == sorted(np.flatnonzero(knn.predict(X) != y))
+
+
+def test_flip_fraction_and_reference_refit(pocket):
+    X, y, pocket_rows, true_rows, knn = pocket
+    k = len(pocket_rows) - 1
+    half = label_flip_check(knn, X, y, true_rows[:2], spaces=["contributions"],
+                            n_neighbors=k, flip_fraction=0.5, reference="refit",
+                            progress=False)
+    assert (half.n_flipped == round(0.5 * k)).all()
+    assert (half.prediction_before == 1).all()
+    again = label_flip_check(knn, X, y, true_rows[:2], spaces=["contributions"],
+                             n_neighbors=k, flip_fraction=0.5, reference="refit",
+                             progress=False)
+    np.testing.assert_array_equal(half.flipped, again.flipped)  # reproducible
+
+
+def test_german_paper_ordering_and_several_models(german_lr):
+    Z, y, lr, exp = german_lr
+    lr2 = LogisticRegression(C=0.1, random_state=42).fit(Z, y)
+    models = {"lr": lr, "lr_c01": lr2}
+    trials = label_flip_check(models, Z, y, 12, n_neighbors=100,
+                              contributions={"lr": exp}, progress=False)
+    assert set(trials.model) == {"lr", "lr_c01"}
+    assert len(trials) == 2 * 12 * 3
+    assert (trials.time_s > 0).all()
+    for name, m in models.items():
+        sub = trials[trials.model == name]
+        anomalies = np.flatnonzero(m.predict(Z) != y)
+        assert np.isin(sub.anomaly, anomalies).all()
+        assert (sub.prediction_before == m.predict(Z)[sub.anomaly]).all()
+    wide = label_flip_summary(trials, wide=True)
+    assert list(wide.columns) == ["contributions", "features", "probabilities"]
+    # the paper's finding on German credit: N^c beats N^p
+    assert (wide["contributions"] >= wide["probabilities"]).all()
+    assert wide.loc["lr", "contributions"] > wide.loc["lr", "probabilities"]
+    html_text = label_flip_html(trials)
+    assert "<table>" in html_text and "lr_c01" in html_text
+
+
+def test_runs_on_a_dask_cluster(german_lr):
+    distributed = pytest.importorskip("dask.distributed")
+    Z, y, lr, exp = german_lr
+    serial = label_flip_check(lr, Z, y, 3, spaces=["contributions", "features"],
+                              n_neighbors=50, contributions=exp, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_backend("dask"):
+        remote = label_flip_check(lr, Z, y, 3, spaces=["contributions", "features"],
+                                  n_neighbors=50, contributions=exp, n_jobs=-1,
+                                  progress=False)
+    cols = ["model", "anomaly", "space", "n_flipped", "prediction_after", "flipped"]
+    assert serial[cols].equals(remote[cols])
+
+
+def test_unseeded_model_warns(german_lr):
+    Z, y, lr, exp = german_lr
+    unseeded = LogisticRegression().fit(Z, y)  # lbfgs ignores the seed, but it is None
+    with pytest.warns(ShapDebugWarning, match="random_state=None"):
+        label_flip_check(unseeded, Z, y, 1, spaces=["probabilities"], n_neighbors=10,
+                         progress=False)
+
+
+def test_bad_input(german_lr):
+    Z, y, lr, exp = german_lr
+    n = len(Z)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        label_flip_check(lr, Z, y, 2, n_neighbors=n, contributions=exp, progress=False)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        label_flip_check(lr, Z, y, 2, n_neighbors=0, contributions=exp, progress=False)
+    with pytest.raises(ValueError, match="contributions"):
+        label_flip_check(lr, Z, y, 2, contributions=exp.values[:-3], progress=False)
+    with pytest.raises(ValueError, match="spaces"):
+        label_flip_check(lr, Z, y, 2, spaces=["shap"], contributions=exp, progress=False)
+    with pytest.raises(ValueError, match="anomalies out of range"):
+        label_flip_check(lr, Z, y, [n + 5], contributions=exp, progress=False)
+    with pytest.raises(ValueError, match="flip_fraction"):
+        label_flip_check(lr, Z, y, 2, flip_fraction=0.0, contributions=exp, progress=False)
+    with pytest.raises(ValueError, match="reference"):
+        label_flip_check(lr, Z, y, 2, reference="x", contributions=exp, progress=False)
+    with pytest.raises(ValueError, match="binary"):
+        label_flip_check(lr, Z, np.arange(n) % 3, 2, contributions=exp, progress=False)
+
+    class NotCloneable:  # predict_proba but no get_params
+        classes_ = np.array([0, 1])
+
+        def predict_proba(self, X):
+            return lr.predict_proba(X)
+
+    with pytest.raises(TypeError, match="model must be cloneable"):
+        label_flip_check(NotCloneable(), Z, y, 2, contributions=exp, progress=False)
+    with pytest.raises(TypeError, match="trials"):
+        label_flip_summary(np.zeros(3))

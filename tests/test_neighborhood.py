@@ -1,0 +1,275 @@
+"""NeighborhoodModel, Occurrence, SpaceView and their plots."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import shap
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+
+from shap_debug.contributions import explain
+from shap_debug.datasets import encode, german
+from shap_debug.neighborhood import (
+    Neighborhood,
+    NeighborhoodModel,
+    Occurrence,
+    SpaceView,
+    space_view,
+)
+from shap_debug.plots.neighborhood import neighborhood_plot, occurrence_plot, space_view_plot
+
+
+# --------------------------------------------------------------------------- fixtures
+def make_pocket(seed=0, n=400, n_pocket=40, n_true=5):
+    """y = [x0 > 0.5] plus a pocket of ``n_pocket`` rows near (0.25, 0.5) mislabelled 1,
+    with ``n_true`` correctly labelled (0) rows inside it that the model gets wrong."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, size=(n, 2))
+    y = (X[:, 0] > 0.5).astype(int)
+    far = np.hypot(X[:, 0] - 0.25, X[:, 1] - 0.5) > 0.12  # keep the pocket clean
+    X, y = X[far], y[far]
+    sd = np.r_[np.full(n_pocket, 0.02), np.full(n_true, 0.004)]  # true rows at the centre
+    P = np.column_stack([rng.normal(0.25, sd), rng.normal(0.5, sd)])
+    yp = np.r_[np.ones(n_pocket, int), np.zeros(n_true, int)]
+    pocket = np.arange(len(X), len(X) + len(P))
+    return np.vstack([X, P]), np.r_[y, yp], pocket, pocket[n_pocket:]
+
+
+@pytest.fixture(scope="module")
+def pocket():
+    X, y, pocket_rows, true_rows = make_pocket()
+    knn = KNeighborsClassifier(n_neighbors=15).fit(X, y)
+    return X, y, pocket_rows, true_rows, knn
+
+
+@pytest.fixture(scope="module")
+def german_lr():
+    X, y = german()
+    X, y = X.iloc[:400], y[:400]
+    Z, _ = encode(X, kind="ordinal")
+    lr = LogisticRegression(max_iter=5000).fit(Z, y)
+    exp = explain(lr, Z, random_state=0, progress=False)
+    return X, Z, y, lr, exp
+
+
+# --------------------------------------------------------------------------- synthetic
+def test_pocket_anomalies_and_neighbourhood(pocket):
+    X, y, pocket_rows, true_rows, knn = pocket
+    nbm = NeighborhoodModel(n_neighbors=30, exclude_self=True).fit(knn, X, y, progress=False)
+    # the correctly labelled rows inside the mislabelled pocket are the model's anomalies
+    assert set(true_rows) <= set(nbm.anomalies_.tolist())
+    np.testing.assert_array_equal(nbm.anomalies_, np.flatnonzero(knn.predict(X) != y))
+    for nb in nbm.neighbors(true_rows):
+        assert isinstance(nb, Neighborhood)
+        assert nb.anomaly not in nb.indices
+        # the contribution-space neighbourhood is (almost) the pocket itself
+        assert np.isin(nb.indices, pocket_rows).mean() >= 0.9
+        assert nb.anomaly_label == 0 and nb.anomaly_predicted == 1
+    occ = nbm.occurrence(true_rows)
+    assert np.isin(occ.top(20), pocket_rows).all()
+
+
+def test_probability_space_misses_the_pocket(pocket):
+    X, y, pocket_rows, true_rows, knn = pocket
+    c = NeighborhoodModel(30, "contributions", True).fit(knn, X, y, progress=False)
+    p = NeighborhoodModel(30, "probabilities", True).fit(knn, X, y)
+    _, ic = c.kneighbors(true_rows)
+    _, ip = p.kneighbors(true_rows)
+    assert np.isin(ic, pocket_rows).mean() > np.isin(ip, pocket_rows).mean()
+    assert p.explanation_ is None and p.contributions_ is None
+    np.testing.assert_allclose(p.space_matrix_, knn.predict_proba(X))
+
+
+def test_feature_space_is_standardised():
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.normal(0, 1000, 200), rng.normal(0, 0.001, 200)])
+    y = (X[:, 1] > 0).astype(int)
+    lr = LogisticRegression().fit(X / X.std(0), y)
+
+    class Scaled:  # a classifier on raw X that standardises inside
+        classes_ = lr.classes_
+
+        def predict_proba(self, Z):
+            return lr.predict_proba(np.asarray(Z) / X.std(0))
+
+    nbm = NeighborhoodModel(5, space="features").fit(Scaled(), X, y)
+    np.testing.assert_allclose(nbm.space_matrix_.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(nbm.space_matrix_.std(0), 1, atol=1e-12)
+
+
+def test_exclude_self_with_duplicates():
+    X = np.array([[0.0], [0.0], [0.0], [5.0], [6.0]])
+    y = np.array([0, 0, 1, 1, 1])
+    lr = LogisticRegression().fit(X, y)
+    contrib = np.column_stack([X[:, 0]])
+    nbm = NeighborhoodModel(2, exclude_self=True).fit(lr, X, y, contrib)
+    d, idx = nbm.kneighbors([0, 1, 2])
+    for r, row in zip([0, 1, 2], idx):
+        assert r not in row and len(row) == 2
+    assert set(idx[0]) == {1, 2}
+    d, idx = nbm.kneighbors([3], exclude_self=False, n_neighbors=1)
+    assert idx[0, 0] == 3 and d[0, 0] == 0
+
+
+# --------------------------------------------------------------------------- German credit
+def test_german_neighbourhood(german_lr):
+    X, Z, y, lr, exp = german_lr
+    Z0, y0 = Z.copy(), y.copy()
+    nbm = NeighborhoodModel(n_neighbors=25).fit(lr, Z, y, exp, feature_names=list(X.columns))
+    np.testing.assert_array_equal(Z, Z0)  # inputs untouched
+    np.testing.assert_array_equal(y, y0)
+    assert nbm.contributions_.shape == Z.shape
+    pred = lr.predict_proba(Z).argmax(1)
+    np.testing.assert_allclose(nbm.contributions_, exp.values[np.arange(len(Z)), :, pred])
+    np.testing.assert_array_equal(nbm.anomalies_, np.flatnonzero(lr.predict(Z) != y))
+    assert nbm.explanation_.feature_names == list(X.columns)
+
+    a = nbm.anomalies_[:6]
+    d, idx = nbm.kneighbors(a)
+    assert d.shape == idx.shape == (6, 25)
+    assert (np.diff(d, axis=1) >= -1e-12).all()
+    # a batched query equals one query per row, and equals brute force
+    for r, row in zip(a, idx):
+        np.testing.assert_array_equal(nbm.kneighbors(int(r))[1][0], row)
+        brute = np.linalg.norm(nbm.contributions_ - nbm.contributions_[r], axis=1)
+        np.testing.assert_allclose(nbm.kneighbors(int(r))[0][0], np.sort(brute)[:25], atol=1e-6)
+    assert (idx[:, 0] == a).all()  # a training row is its own nearest neighbour
+
+    nb = nbm.neighbors(int(a[0]))
+    assert nb.explanation.values.shape == (25, Z.shape[1])
+    np.testing.assert_allclose(nb.explanation.values, nbm.contributions_[nb.indices])
+    frame = nb.to_frame()
+    assert list(frame.columns[:4]) == ["row", "distance", "label", "predicted"]
+    assert len(frame) == 25
+    ax = shap.plots.beeswarm(nb.explanation, show=False)
+    assert ax is not None
+    assert "Neighborhood of row" in nb._repr_html_()
+
+
+def test_german_dataframe_and_other_sources(german_lr):
+    X, Z, y, lr, exp = german_lr
+
+    class FrameModel:  # a model that takes the raw DataFrame (category columns)
+        classes_ = lr.classes_
+
+        def predict_proba(self, frame):
+            return lr.predict_proba(encode(frame)[0] if isinstance(frame, pd.DataFrame)
+                                    else frame)
+
+    fm = FrameModel()
+    X0 = X.copy()
+    nbm = NeighborhoodModel(10, space="features").fit(fm, X, y, exp.values)
+    pd.testing.assert_frame_equal(X, X0)
+    nb = nbm.neighbors(int(nbm.anomalies_[0]))
+    frame = nb.to_frame()
+    assert list(frame.columns[4:]) == list(X.columns)
+    # readable category labels, the neighbours' own rows
+    assert frame["checking_status"].tolist() == X["checking_status"].iloc[nb.indices].tolist()
+    assert nb.explanation.display_data.shape == (10, X.shape[1])
+    # 2-D single-output array (positive class) and a Captum-style tensor give the same matrix
+    two_d = exp.values[:, :, 1]
+    a = NeighborhoodModel(10).fit(lr, Z, y, two_d).contributions_
+    b = NeighborhoodModel(10, single_output="predicted").fit(
+        lr, Z, y, torch.as_tensor(exp.values[np.arange(len(Z)), :, lr.predict(Z)])).contributions_
+    np.testing.assert_allclose(a, b)
+
+
+def test_occurrence(german_lr):
+    X, Z, y, lr, exp = german_lr
+    nbm = NeighborhoodModel(20, exclude_self=True).fit(lr, Z, y, exp)
+    occ = nbm.occurrence()
+    assert isinstance(occ, Occurrence)
+    assert occ.counts.sum() == len(nbm.anomalies_) * 20
+    frame = occ.to_frame()
+    assert (np.diff(frame["count"].to_numpy()) <= 0).all()
+    _, idx = nbm.kneighbors(nbm.anomalies_)
+    r = frame["row"].iloc[0]
+    assert frame["count"].iloc[0] == (idx == r).any(1).sum()
+    ax = occ.plot(show=False)
+    assert ax.get_title().startswith("Occurrence")
+    assert occ.plot(kind="hist", show=False) is not None
+
+
+def test_space_view(german_lr):
+    X, Z, y, lr, exp = german_lr
+    nbm = NeighborhoodModel(20).fit(lr, Z, y, exp)
+    view = space_view(nbm)
+    assert isinstance(view, SpaceView)
+    assert view.contributions_2d.shape == view.features_2d.shape == (len(Z), 2)
+    np.testing.assert_array_equal(view.anomalies, nbm.anomalies_)
+    assert 0 < view.explained_variance["contributions"] <= 1
+    frame = view.to_frame()
+    assert frame["anomaly"].sum() == len(nbm.anomalies_)
+    sub = space_view(nbm, max_rows=100)
+    assert sub.contributions_2d.shape == (100, 2)
+    fig, axes = plt.subplots(1, 2)
+    n_figs = len(plt.get_fignums())
+    out = space_view_plot(view, ax=axes, show=False)
+    assert out[0] is axes[0] and len(plt.get_fignums()) == n_figs
+    with pytest.raises(ValueError, match="without contributions"):
+        space_view(NeighborhoodModel(5, space="features").fit(lr, Z, y))
+
+
+def test_plots_use_given_axes(german_lr):
+    X, Z, y, lr, exp = german_lr
+    nbm = NeighborhoodModel(15).fit(lr, Z, y, exp)
+    nb = nbm.neighbors(int(nbm.anomalies_[0]))
+    fig, ax = plt.subplots()
+    n_figs = len(plt.get_fignums())
+    assert neighborhood_plot(nb, max_display=5, ax=ax, show=False) is ax
+    assert len(ax.get_yticklabels()) == 5
+    assert occurrence_plot(nbm.occurrence(), ax=ax, show=False) is ax
+    assert len(plt.get_fignums()) == n_figs
+
+
+def test_html_is_escaped():
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": pd.Categorical(["<b>x</b>"] * 4)})
+    y = np.array([0, 1, 1, 0])
+
+    class M:
+        classes_ = np.array([0, 1])
+
+        def predict_proba(self, frame):
+            p = np.asarray(frame["a"], dtype=float) / 3
+            return np.column_stack([1 - p, p])
+
+    nbm = NeighborhoodModel(2, space="probabilities").fit(M(), X, y)
+    html_text = nbm.neighbors(0)._repr_html_()
+    assert "&lt;b&gt;x&lt;/b&gt;" in html_text and "<b>x</b>" not in html_text
+    assert "<html" not in html_text
+
+
+# --------------------------------------------------------------------------- bad input
+def test_bad_input(german_lr):
+    X, Z, y, lr, exp = german_lr
+    with pytest.raises(ValueError, match="n_neighbors"):
+        NeighborhoodModel(len(Z) + 1).fit(lr, Z, y, exp)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        NeighborhoodModel(len(Z), exclude_self=True).fit(lr, Z, y, exp)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        NeighborhoodModel(0).fit(lr, Z, y, exp)
+    with pytest.raises(TypeError, match="n_neighbors"):
+        NeighborhoodModel(2.5).fit(lr, Z, y, exp)
+    with pytest.raises(ValueError, match="space"):
+        NeighborhoodModel(5, space="shap").fit(lr, Z, y, exp)
+    with pytest.raises(ValueError, match="contributions"):
+        NeighborhoodModel(5).fit(lr, Z, y, exp.values[:-1])
+    with pytest.raises(ValueError, match="contributions"):
+        NeighborhoodModel(5).fit(lr, Z, y, exp.values[:, :-1])
+    with pytest.raises(ValueError, match="y has"):
+        NeighborhoodModel(5).fit(lr, Z, y[:-1], exp)
+    with pytest.raises(TypeError, match="model"):
+        NeighborhoodModel(5).fit(object(), Z, y, exp)
+    with pytest.raises(ValueError, match="feature_names"):
+        NeighborhoodModel(5).fit(lr, Z, y, exp, feature_names=["a"])
+    nbm = NeighborhoodModel(5).fit(lr, Z, y, exp)
+    with pytest.raises(ValueError, match="anomaly out of range"):
+        nbm.neighbors(len(Z))
+    with pytest.raises(ValueError, match="rows out of range"):
+        nbm.kneighbors([-1])
+    with pytest.raises(ValueError, match="n_neighbors"):
+        nbm.kneighbors([0], n_neighbors=len(Z) + 1)
+    with pytest.raises(ValueError, match="not fitted"):
+        NeighborhoodModel(5).neighbors(0)
