@@ -1,0 +1,391 @@
+"""Data-integrity flags that distort neighborhoods, influence and error analysis.
+
+Checks, all exact and cheap (one ``groupby`` per check):
+
+- exact duplicate rows (same features; they pile up at one point of every space and fill
+  neighbourhoods with copies),
+- identical rows with conflicting labels (no model can be right on all of them: errors no
+  retraining fixes, only relabelling),
+- test rows present in the training set (leakage: test accuracy is optimistic),
+- constant columns, quasi-constant columns (one value in >= 99 % of rows) and duplicate
+  columns (one-to-one recodings of each other, e.g. ``education`` and ``education-num``,
+  or numeric columns with ``|corr| >= 0.99``).
+
+Duplicates and occurrence counts: :func:`collapsed_occurrence` counts each group of identical
+rows *once* per neighbourhood and fills the neighbourhood with distinct rows, so ten copies
+of one row do not take ten places at the top of the occurrence histogram.
+
+Deepchecks' "Data Duplicates", "Conflicting Labels" and "Train Test Samples Mix" checks cover
+the same ground; this module returns values the report can link to.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._validation import (
+    check_float,
+    check_frame_or_array,
+    check_indices,
+    check_y,
+    feature_names_of,
+)
+
+__all__ = ["Flag", "IntegrityReport", "integrity_flags", "duplicate_groups",
+           "collapsed_occurrence", "CollapsedOccurrence"]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One line of the report's first screen.
+
+    Attributes
+    ----------
+    level : {"pass", "warn"}
+    message : str
+        One sentence for people.
+    anchor : str
+        The id of the report section holding the evidence (``"#integrity"`` etc.).
+    """
+
+    level: str
+    message: str
+    anchor: str
+
+    def _repr_html_(self) -> str:
+        icon = "&#10003;" if self.level == "pass" else "&#9888;"
+        return (f"<div class='shap-debug flag flag-{html.escape(self.level)}'>{icon} "
+                f"<a href='{html.escape(self.anchor, quote=True)}'>"
+                f"{html.escape(self.message)}</a></div>")
+
+
+def _frame(X: Any) -> pd.DataFrame:
+    X = check_frame_or_array(X, "X")
+    if isinstance(X, pd.DataFrame):
+        return X
+    return pd.DataFrame(X, columns=feature_names_of(X))
+
+
+def duplicate_groups(X: Any) -> np.ndarray:
+    """Group id of each row: rows with identical features share an id (first seen = 0, 1, ...)."""
+    D = _frame(X)
+    if D.shape[1] == 0:
+        return np.zeros(len(D), dtype=np.int64)
+    tmp = _keys(D)
+    return tmp.groupby(list(tmp.columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
+
+
+def _keys(D: pd.DataFrame) -> pd.DataFrame:
+    """Comparable values: numbers as float64, everything else as strings."""
+    out = {}
+    for j in range(D.shape[1]):
+        s = D.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            out[j] = s.to_numpy(dtype=np.float64)
+        else:
+            out[j] = s.astype(str).to_numpy()
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    """Integrity problems of a training set (and its test set).
+
+    Attributes
+    ----------
+    n_rows : int
+    group_of : ndarray of int, shape (n,)
+        Duplicate-group id of each training row (identical rows share one).
+    duplicate_groups : tuple of ndarray
+        Row indices of each group of two or more identical rows.
+    conflicting_groups : tuple of ndarray
+        The duplicate groups whose labels disagree.
+    leaked_test_rows : ndarray of int
+        Test rows whose features appear in the training set.
+    leaked_train_rows : ndarray of int
+        The training rows they match.
+    constant_columns, quasi_constant_columns : tuple of str
+    duplicate_columns : tuple of (str, str, str)
+        ``(a, b, how)`` with ``how`` "one-to-one" or ``"corr=0.998"``.
+    """
+
+    n_rows: int
+    group_of: np.ndarray = field(repr=False)
+    duplicate_groups: tuple = field(repr=False)
+    conflicting_groups: tuple = field(repr=False)
+    leaked_test_rows: np.ndarray = field(repr=False)
+    leaked_train_rows: np.ndarray = field(repr=False)
+    constant_columns: tuple = ()
+    quasi_constant_columns: tuple = ()
+    duplicate_columns: tuple = ()
+    n_test_rows: int = 0
+
+    @property
+    def n_duplicate_rows(self) -> int:
+        """Rows that are copies of an earlier row (total rows minus distinct rows)."""
+        return int(sum(len(g) - 1 for g in self.duplicate_groups))
+
+    @property
+    def n_conflicting_rows(self) -> int:
+        return int(sum(len(g) for g in self.conflicting_groups))
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``1 / group size`` per row: weights that count each distinct row once."""
+        sizes = np.bincount(self.group_of)
+        return 1.0 / sizes[self.group_of]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.duplicate_groups or self.leaked_test_rows.size or self.constant_columns
+                    or self.duplicate_columns)
+
+    def flags(self) -> list[Flag]:
+        """Pass/warn lines for the report's first screen."""
+        out = []
+        a = "#integrity"
+        if self.duplicate_groups:
+            out.append(Flag("warn", f"{self.n_duplicate_rows} duplicate rows in "
+                            f"{len(self.duplicate_groups)} groups (collapsed in occurrence "
+                            "counts)", a))
+        else:
+            out.append(Flag("pass", "no duplicate rows", a))
+        if self.conflicting_groups:
+            out.append(Flag("warn", f"{self.n_conflicting_rows} identical rows carry "
+                            f"conflicting labels ({len(self.conflicting_groups)} groups)", a))
+        if self.n_test_rows:
+            if self.leaked_test_rows.size:
+                out.append(Flag("warn", f"{self.leaked_test_rows.size} of {self.n_test_rows} "
+                                "test rows also appear in the training set", a))
+            else:
+                out.append(Flag("pass", "no test rows in the training set", a))
+        if self.constant_columns or self.duplicate_columns:
+            parts = []
+            if self.constant_columns:
+                parts.append("constant: " + ", ".join(self.constant_columns))
+            if self.duplicate_columns:
+                parts.append("duplicate: " + ", ".join(f"{a_} ~ {b_}" for a_, b_, _ in
+                                                      self.duplicate_columns))
+            out.append(Flag("warn", "redundant columns (" + "; ".join(parts) + ")", a))
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One line per problem found: kind, detail, number of rows involved."""
+        lines = []
+        for g in self.duplicate_groups:
+            lines.append(("duplicate rows", f"rows {g[:10].tolist()}", len(g)))
+        for g in self.conflicting_groups:
+            lines.append(("conflicting labels", f"rows {g[:10].tolist()}", len(g)))
+        if self.leaked_test_rows.size:
+            lines.append(("test rows in training set",
+                          f"test rows {self.leaked_test_rows[:10].tolist()}",
+                          int(self.leaked_test_rows.size)))
+        for c in self.constant_columns:
+            lines.append(("constant column", c, self.n_rows))
+        for c in self.quasi_constant_columns:
+            lines.append(("quasi-constant column", c, self.n_rows))
+        for a, b, how in self.duplicate_columns:
+            lines.append(("duplicate columns", f"{a} ~ {b} ({how})", self.n_rows))
+        return pd.DataFrame(lines, columns=["kind", "detail", "n_rows"])
+
+    def _repr_html_(self) -> str:
+        flags = "".join(f._repr_html_() for f in self.flags())
+        df = self.to_frame().head(20)
+        rows = "".join(f"<tr><td>{html.escape(str(r.kind))}</td><td>{html.escape(str(r.detail))}"
+                       f"</td><td>{int(r.n_rows)}</td></tr>" for r in df.itertuples())
+        table = (f"<table><tr><th>kind</th><th>detail</th><th>rows</th></tr>{rows}</table>"
+                 if rows else "")
+        return f"<div class='shap-debug integrity' id='integrity'>{flags}{table}</div>"
+
+
+def integrity_flags(X: Any, y: Any = None, X_test: Any = None, *, quasi_constant: float = 0.99,
+                    corr_threshold: float = 0.99) -> IntegrityReport:
+    """Check a training set (and optionally its test set) for integrity problems.
+
+    Parameters
+    ----------
+    X : DataFrame or array of shape (n, m)
+        Training rows (raw frame with ``category`` columns or the encoded matrix).
+    y : array of shape (n,), optional
+        Training labels; needed for the conflicting-labels check.
+    X_test : DataFrame or array, optional
+        Test rows with the same columns; rows also in ``X`` are reported as leakage.
+    quasi_constant : float, default 0.99
+        A column whose most frequent value covers at least this share of rows is flagged.
+    corr_threshold : float, default 0.99
+        Numeric columns with ``|Pearson r|`` at least this are flagged as duplicates.
+
+    Returns
+    -------
+    IntegrityReport
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"a": [1, 1, 2, 3], "b": [0, 0, 5, 6]})
+    >>> rep = integrity_flags(X, [0, 1, 0, 1])
+    >>> rep.n_duplicate_rows, rep.n_conflicting_rows
+    (1, 2)
+    """
+    D = _frame(X)
+    n = len(D)
+    quasi_constant = check_float(quasi_constant, "quasi_constant", low=0.5, high=1.0)
+    corr_threshold = check_float(corr_threshold, "corr_threshold", low=0.0, high=1.0)
+    yv = None if y is None else check_y(y, "y", n=n)
+    T = None
+    if X_test is not None:
+        T = _frame(X_test)
+        if [str(c) for c in T.columns] != [str(c) for c in D.columns]:
+            raise ValueError("X_test must have the same columns as X; got "
+                             f"{[str(c) for c in T.columns]} vs {[str(c) for c in D.columns]}")
+
+    group_of = duplicate_groups(D)
+    sizes = np.bincount(group_of)
+    dup_ids = np.flatnonzero(sizes > 1)
+    order = np.argsort(group_of, kind="stable")
+    splits = np.split(order, np.cumsum(sizes)[:-1])
+    dups = tuple(splits[g] for g in dup_ids)
+    conflicts = ()
+    if yv is not None:
+        conflicts = tuple(g for g in dups if len(np.unique(yv[g])) > 1)
+
+    leaked_test = leaked_train = np.empty(0, dtype=np.int64)
+    if T is not None and len(T):
+        both = pd.concat([_keys(D), _keys(T)], ignore_index=True)
+        gid = duplicate_groups(both)
+        train_ids = set(gid[:n].tolist())
+        test_gid = gid[n:]
+        leaked_test = np.flatnonzero(np.isin(test_gid, list(train_ids))).astype(np.int64)
+        leaked_train = np.flatnonzero(np.isin(gid[:n], test_gid[leaked_test])).astype(np.int64)
+
+    names = [str(c) for c in D.columns]
+    constant, quasi = [], []
+    codes = {}
+    for name, col in zip(names, D.columns):
+        s = D[col]
+        s_key = s.astype(str) if isinstance(s.dtype, pd.CategoricalDtype) else s
+        c, uniq = pd.factorize(s_key, use_na_sentinel=False)
+        codes[name] = (c, len(uniq))
+        if len(uniq) <= 1:
+            constant.append(name)
+        elif np.bincount(c).max() / n >= quasi_constant:
+            quasi.append(name)
+    dup_cols = []
+    numeric = [nm for nm, col in zip(names, D.columns)
+               if pd.api.types.is_numeric_dtype(D[col]) and nm not in constant]
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if a in constant or b in constant:
+                continue
+            (ca, ka), (cb, kb) = codes[a], codes[b]
+            if ka == kb and ka < n:
+                pairs = len(np.unique(ca.astype(np.int64) * kb + cb))
+                if pairs == ka:
+                    dup_cols.append((a, b, "one-to-one"))
+                    continue
+            if a in numeric and b in numeric:
+                va, vb = D[a].to_numpy(float), D[b].to_numpy(float)
+                r = np.corrcoef(va, vb)[0, 1]
+                if np.isfinite(r) and abs(r) >= corr_threshold:
+                    dup_cols.append((a, b, f"corr={r:.3f}"))
+    return IntegrityReport(
+        n_rows=n, group_of=group_of, duplicate_groups=dups, conflicting_groups=conflicts,
+        leaked_test_rows=leaked_test, leaked_train_rows=leaked_train,
+        constant_columns=tuple(constant), quasi_constant_columns=tuple(quasi),
+        duplicate_columns=tuple(dup_cols), n_test_rows=0 if T is None else len(T))
+
+
+@dataclass(frozen=True)
+class CollapsedOccurrence:
+    """Occurrence counts with identical rows collapsed.
+
+    Attributes
+    ----------
+    counts : ndarray of int, shape (n,)
+        For each row: the number of anomaly neighbourhoods that contain its duplicate group
+        (every copy carries its group's count).
+    representative : ndarray of int, shape (n,)
+        The first row of each row's group (rank groups, not copies, by keeping rows where
+        ``representative == row``).
+    group_size : ndarray of int, shape (n,)
+    anomalies : ndarray of int
+    n_neighbors : int
+    """
+
+    counts: np.ndarray
+    representative: np.ndarray
+    group_size: np.ndarray
+    anomalies: np.ndarray
+    n_neighbors: int
+
+    def top(self, k: int = 10) -> np.ndarray:
+        """The ``k`` most frequent distinct rows (one representative per duplicate group)."""
+        reps = np.flatnonzero(self.representative == np.arange(len(self.counts)))
+        reps = reps[self.counts[reps] > 0]
+        order = np.lexsort((reps, -self.counts[reps]))
+        return reps[order][:k]
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = self.top(len(self.counts))
+        return pd.DataFrame({"row": rows, "count": self.counts[rows],
+                             "copies": self.group_size[rows]})
+
+    def _repr_html_(self) -> str:
+        df = self.to_frame().head(10)
+        body = "".join(f"<tr><td>{int(r.row)}</td><td>{int(r.count)}</td><td>{int(r.copies)}"
+                       "</td></tr>" for r in df.itertuples())
+        return ("<div class='shap-debug occurrence'><p>Occurrence with identical rows "
+                "collapsed (each group counted once per neighbourhood).</p><table><tr><th>row"
+                f"</th><th>count</th><th>copies</th></tr>{body}</table></div>")
+
+
+def collapsed_occurrence(neighborhood_model: Any, anomalies: Any = None,
+                         group_of: np.ndarray | None = None) -> CollapsedOccurrence:
+    """Occurrence counts where a group of identical rows takes one neighbourhood place.
+
+    Each anomaly's neighbourhood is filled with its ``K`` nearest *distinct* rows (the index
+    is queried deep enough to skip copies), and a group is counted once per neighbourhood.
+
+    Parameters
+    ----------
+    neighborhood_model : NeighborhoodModel
+        Fitted :class:`shap_debug.neighborhood.NeighborhoodModel`.
+    anomalies : sequence of int, optional
+        Rows to query (default: the model's ``anomalies_``).
+    group_of : ndarray of int, optional
+        Duplicate-group id per training row (default: :func:`duplicate_groups` of the
+        model's ``X_``).
+    """
+    nbm = neighborhood_model
+    if not hasattr(nbm, "nn_"):
+        raise ValueError("neighborhood_model must be a fitted NeighborhoodModel")
+    n = len(nbm.y_)
+    if group_of is None:
+        group_of = duplicate_groups(nbm.X_)
+    group_of = np.asarray(group_of, dtype=np.int64)
+    if group_of.shape != (n,):
+        raise ValueError(f"group_of must have shape ({n},); got {group_of.shape}")
+    rows = nbm.anomalies_ if anomalies is None else check_indices(anomalies, n, "anomalies")
+    k = int(nbm.n_neighbors)
+    sizes = np.bincount(group_of)
+    group_counts = np.zeros(len(sizes), dtype=np.int64)
+    if len(rows):
+        extra = int(min(n - len(sizes), 2 * k))  # copies to skip, at most
+        depth = min(n - (1 if nbm.exclude_self else 0), k + extra)
+        _, idx = nbm.kneighbors(rows, n_neighbors=depth)
+        g = group_of[idx]
+        for row_groups in g:
+            _, first = np.unique(row_groups, return_index=True)
+            kept = row_groups[np.sort(first)][:k]
+            group_counts[kept] += 1
+    first_row = np.full(len(sizes), n, dtype=np.int64)
+    np.minimum.at(first_row, group_of, np.arange(n))
+    return CollapsedOccurrence(
+        counts=group_counts[group_of], representative=first_row[group_of],
+        group_size=sizes[group_of], anomalies=np.asarray(rows, dtype=np.int64),
+        n_neighbors=k)

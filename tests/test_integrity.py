@@ -1,0 +1,109 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from shap_debug.datasets import german
+from shap_debug.integrity import (
+    Flag,
+    collapsed_occurrence,
+    duplicate_groups,
+    integrity_flags,
+)
+from shap_debug.neighborhood import NeighborhoodModel
+
+
+def _frame():
+    X = pd.DataFrame({
+        "a": [1, 1, 2, 3, 1, 5],
+        "b": pd.Categorical(["x", "x", "y", "z", "x", "y"]),
+        "c": [7, 7, 7, 7, 7, 7],
+        "d": [10, 10, 20, 30, 10, 50],  # one-to-one with "a"
+        "e": [0.1, 0.1, 0.5, 0.2, 0.1, 0.9],
+    })
+    y = np.array([0, 1, 0, 1, 0, 1])
+    return X, y
+
+
+def test_duplicates_conflicts_columns_and_leakage():
+    X, y = _frame()
+    X0 = X.copy()
+    X_test = X.iloc[[2, 3]].reset_index(drop=True).copy()
+    X_test.loc[1, "a"] = 99
+    X_test.loc[1, "d"] = 990
+    rep = integrity_flags(X, y, X_test)
+    pd.testing.assert_frame_equal(X, X0)
+    assert [g.tolist() for g in rep.duplicate_groups] == [[0, 1, 4]]
+    assert rep.n_duplicate_rows == 2
+    assert [g.tolist() for g in rep.conflicting_groups] == [[0, 1, 4]]
+    assert rep.leaked_test_rows.tolist() == [0] and rep.leaked_train_rows.tolist() == [2]
+    assert rep.constant_columns == ("c",)
+    assert ("a", "d", "one-to-one") in rep.duplicate_columns
+    np.testing.assert_allclose(rep.weights, [1 / 3, 1 / 3, 1, 1, 1 / 3, 1])
+    flags = rep.flags()
+    assert all(isinstance(f, Flag) and f.level in ("pass", "warn") for f in flags)
+    assert sum(f.level == "warn" for f in flags) == 4
+    kinds = set(rep.to_frame()["kind"])
+    assert {"duplicate rows", "conflicting labels", "test rows in training set",
+            "constant column", "duplicate columns"} <= kinds
+    html = rep._repr_html_()
+    assert "integrity" in html and "<script" not in html
+
+
+def test_clean_data_passes_and_html_is_escaped():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"p": rng.normal(size=50), "q": rng.normal(size=50),
+                      "<b>": pd.Categorical(rng.choice(["<i>u</i>", "v"], 50))})
+    rep = integrity_flags(X, rng.integers(0, 2, 50), X_test=X.assign(p=X["p"] + 100))
+    assert rep.ok
+    assert all(f.level == "pass" for f in rep.flags())
+    assert "<i>u</i>" not in rep._repr_html_()
+
+
+def test_numeric_array_and_correlated_columns():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=200)
+    X = np.column_stack([a, 2 * a + 1e-3 * rng.normal(size=200), rng.normal(size=200)])
+    rep = integrity_flags(X)
+    assert rep.duplicate_columns and rep.duplicate_columns[0][:2] == ("Feature 0", "Feature 1")
+    assert rep.conflicting_groups == ()
+
+
+def test_duplicates_do_not_inflate_occurrence():
+    X, y = german()
+    Z = pd.get_dummies(X).to_numpy(dtype=float)[:300]
+    Z = (Z - Z.mean(0)) / (Z.std(0) + 1e-9)
+    y = y[:300]
+    Zd = np.vstack([Z, np.repeat(Z[[5]], 9, axis=0)])  # row 5 appears ten times
+    yd = np.r_[y, np.repeat(y[5], 9)]
+    lr = LogisticRegression(C=0.1).fit(Zd, yd)
+    k = 20
+    nbm = NeighborhoodModel(n_neighbors=k, space="features").fit(lr, Zd, yd, progress=False)
+    groups = duplicate_groups(Zd)
+    assert len(np.unique(groups)) == 300
+    _, idx = nbm.kneighbors(nbm.anomalies_)
+    distinct = np.array([len(np.unique(groups[r])) for r in idx])
+    assert distinct.min() < k  # plain neighbourhoods lose places to the copies
+    col = collapsed_occurrence(nbm, group_of=groups)
+    reps = col.representative == np.arange(len(yd))
+    # collapsed: every neighbourhood holds k distinct groups, each counted once
+    assert col.counts[reps].sum() == k * len(nbm.anomalies_)
+    assert set(col.top(len(Zd)).tolist()).isdisjoint(set(range(300, 309)))
+    with_copy = int(np.isin(idx, np.r_[5, 300:309]).any(axis=1).sum())
+    assert with_copy >= 1 and col.counts[5] >= with_copy
+    assert col.counts[5] <= len(nbm.anomalies_)
+    df = col.to_frame()
+    assert df["row"].is_unique and (df.loc[df.row == 5, "copies"] == 10).all()
+    assert "collapsed" in col._repr_html_()
+
+
+def test_bad_input():
+    X, y = _frame()
+    with pytest.raises(ValueError, match="y has 3 entries"):
+        integrity_flags(X, y[:3])
+    with pytest.raises(ValueError, match="same columns"):
+        integrity_flags(X, y, X_test=X[["a"]])
+    with pytest.raises(ValueError, match="quasi_constant"):
+        integrity_flags(X, y, quasi_constant=0.1)
+    with pytest.raises(ValueError, match="fitted"):
+        collapsed_occurrence(NeighborhoodModel())
