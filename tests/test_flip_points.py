@@ -1,0 +1,307 @@
+"""Tests of captum_ext.flip_points: closed-form answers, brute force, constraints, verifier."""
+
+import html
+
+import numpy as np
+import pytest
+import shap
+import torch
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+from captum_ext.bridge import SklearnForward
+from captum_ext.flip_points import FlipPoints, FlipResult, mlp_to_torch
+
+torch.set_num_threads(1)
+
+
+def _linear(W, b):
+    net = torch.nn.Linear(W.shape[1], W.shape[0])
+    with torch.no_grad():
+        net.weight.copy_(torch.as_tensor(W))
+        net.bias.copy_(torch.as_tensor(b))
+    return net
+
+
+@pytest.mark.parametrize("method", ["slsqp", "projection"])
+def test_linear_closed_form(method):
+    rng = np.random.default_rng(0)
+    W, b = rng.normal(size=(2, 5)), rng.normal(size=2)
+    X = torch.as_tensor(rng.normal(size=(25, 5)))
+    res = FlipPoints(_linear(W, b), progress=False).find(X, method=method)
+    a, c0 = W[0] - W[1], b[0] - b[1]
+    expected = np.abs(X.numpy() @ a + c0) / np.linalg.norm(a)
+    assert np.abs(res.distance - expected).max() < 1e-6
+    assert (res.status == "exact").all()
+    # the flip point is the orthogonal projection onto the hyperplane
+    proj = X.numpy() - ((X.numpy() @ a + c0) / (a @ a))[:, None] * a
+    assert np.abs(res.x_hat - proj).max() < 1e-6
+
+
+def test_two_layer_tanh_network_closed_form():
+    # logit difference z1 - z0 = 2 tanh(w.x + 0.3) - 1: the boundary is w.x + 0.3 = atanh(0.5)
+    w = np.array([1.0, -2.0, 0.5])
+    net = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Tanh(), torch.nn.Linear(1, 2))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.as_tensor(w[None]))
+        net[0].bias.fill_(0.3)
+        net[2].weight.copy_(torch.tensor([[0.0], [2.0]]))
+        net[2].bias.copy_(torch.tensor([0.0, -1.0]))
+    X = np.random.default_rng(1).normal(size=(20, 3))
+    res = FlipPoints(net, progress=False).find(torch.tensor(X, dtype=torch.float32))
+    expected = np.abs(X @ w + 0.3 - np.arctanh(0.5)) / np.linalg.norm(w)
+    assert np.abs(res.distance - expected).max() < 1e-6
+    assert (res.status == "exact").all()
+
+
+class _AbsNet(torch.nn.Module):
+    """Two ReLU units: class 1 iff |x_0| > 1, so the flip distance is 1 - |x_0| inside."""
+
+    def forward(self, x):
+        h = torch.relu(x[:, :1]) + torch.relu(-x[:, :1])
+        return torch.cat([torch.ones_like(h), h], dim=1)
+
+
+def test_relu_network_closed_form():
+    X = np.array([[0.3, 2.0], [-0.6, 1.0], [0.95, -4.0]])
+    res = FlipPoints(_AbsNet(), progress=False).find(torch.tensor(X))
+    assert np.abs(res.distance - (1 - np.abs(X[:, 0]))).max() < 1e-6
+    assert np.abs(res.x_hat[:, 1] - X[:, 1]).max() < 1e-9
+
+
+def _grid(lo, hi, k=401):
+    g = np.linspace(lo, hi, k)
+    return np.stack(np.meshgrid(g, g), -1).reshape(-1, 2), g[1] - g[0]
+
+
+def test_decision_tree_exact_matches_brute_force_grid():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 10, size=(300, 2))
+    y = ((X[:, 0] > 4) & (X[:, 1] > 3)).astype(int) + (X[:, 0] > 8)
+    tree = DecisionTreeClassifier(max_depth=4, random_state=0).fit(X, y)
+    res = FlipPoints(tree, progress=False).find(X[:12])
+    assert res.method == "tree-exact" and (res.status == "exact").all()
+    G, h = _grid(-1, 11)
+    pg = tree.predict(G)
+    pred = tree.predict(X[:12])
+    for i in range(12):
+        grid_best = np.linalg.norm(G[pg != pred[i]] - X[i], axis=1).min()
+        assert res.distance[i] <= grid_best + 1e-9
+        assert res.distance[i] >= grid_best - h * np.sqrt(2)
+        assert tree.predict(res.x_hat[i:i + 1])[0] == res.target_class[i] != pred[i]
+    # a given target class: the closest point of that class
+    t = np.where(pred == 0, 2, 0)
+    res_t = FlipPoints(tree, progress=False).find(X[:12], target=t)
+    assert (tree.predict(res_t.x_hat) == t).all()
+    for i in range(12):
+        grid_best = np.linalg.norm(G[pg == t[i]] - X[i], axis=1).min()
+        assert grid_best - h * np.sqrt(2) <= res_t.distance[i] <= grid_best + 1e-9
+
+
+def test_three_class_network_target_and_ordering():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 12), torch.nn.Tanh(), torch.nn.Linear(12, 3))
+    X = torch.randn(20, 4)
+    with torch.no_grad():
+        z = net(X).double().numpy()
+    c = z.argmax(1)
+    t = (c + 1) % 3
+    fp = FlipPoints(net, progress=False)
+    res = fp.find(X, target=t)
+    assert res.valid.mean() >= 0.9
+    ok = res.valid
+    with torch.no_grad():
+        zh = net.double()(torch.as_tensor(res.x_hat[ok])).numpy()
+    ar = np.arange(ok.sum())
+    assert np.abs(zh[ar, c[ok]] - zh[ar, t[ok]]).max() < 1e-5
+    third = 3 - c[ok] - t[ok]
+    assert (zh[ar, third] <= zh[ar, t[ok]] + 1e-6).all()
+    assert (res.target_class == t).all()
+    # target=None: the closest over both other classes, never farther than a fixed target
+    res_any = fp.find(X)
+    both = ok & res_any.valid
+    assert (res_any.distance[both] <= res.distance[both] + 1e-6).all()
+
+
+def test_three_class_linear_inactive_third_class_closed_form():
+    W = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    b = np.array([0.0, 0.0, -100.0])
+    X = np.array([[2.0, 0.5], [1.0, -1.0]])
+    res = FlipPoints(_linear(W, b), progress=False).find(torch.tensor(X), target=1)
+    assert np.abs(res.distance - np.abs(X[:, 0] - X[:, 1]) / np.sqrt(2)).max() < 1e-6
+
+
+def _small_mixed(seed=0, n=16):
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    rng = np.random.default_rng(seed)
+    X = np.hstack([rng.normal(size=(n, 2)), rng.integers(0, 5, size=(n, 1)),
+                   np.eye(3)[rng.integers(0, 3, n)]])
+    return net, X
+
+
+def test_constraints_onehot_integer_immutable_and_inputs_untouched():
+    net, X = _small_mixed()
+    X0 = X.copy()
+    fp = FlipPoints(net, data=X, progress=False, feature_names=list("abcdef"))
+    res = fp.find(X, integer=["c"], onehot_groups={"cat": ["d", "e", "f"]}, immutable=["b"],
+                  bounds=(-3.0, 5.0))
+    assert np.array_equal(X, X0)
+    ok = res.valid
+    assert ok.sum() >= 5
+    H = res.x_hat[ok]
+    assert np.array_equal(H[:, 1], X[ok, 1])  # immutable never moves
+    assert np.array_equal(H[:, 2], np.rint(H[:, 2]))  # integers stay integers
+    assert set(np.unique(H[:, 3:])) <= {0.0, 1.0} and (H[:, 3:].sum(axis=1) == 1).all()
+    assert (H >= -3).all() and (H <= 5).all()
+    with torch.no_grad():
+        pred = net.double()(torch.as_tensor(H)).numpy()
+    # each verified point is tied or already of the target class
+    tied = np.abs(pred[:, 0] - pred[:, 1]) < 1e-5
+    assert (tied | (pred.argmax(1) == res.target_class[ok])).all()
+    assert set(res.status) <= {"exact", "approximate", "infeasible", "failed"}
+
+
+def test_free_subset_that_cannot_flip_is_reported_not_raised():
+    net = _linear(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
+    res = FlipPoints(net, progress=False).find(np.array([[1.0, 0.0], [2.0, 3.0]]), features=[1])
+    assert (res.status == "infeasible").all()
+    assert all("no flip point in this subspace" in m for m in res.message)
+    assert np.isnan(res.distance).all()
+    # with the useful feature free it flips at x_0 = 0
+    res2 = FlipPoints(net, progress=False).find(np.array([[1.0, 0.0]]), features=[0])
+    assert res2.status[0] == "exact" and abs(res2.distance[0] - 1.0) < 1e-9
+
+
+def test_bounds_can_make_a_row_infeasible():
+    net = _linear(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
+    res = FlipPoints(net, progress=False).find(np.array([[1.0, 0.0]]), bounds=([0.5, -1.0], [2.0, 1.0]))
+    assert res.status[0] == "infeasible"
+
+
+def test_verifier_rejects_wrong_points():
+    W, b = np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2)
+    fp = FlipPoints(_linear(W, b), progress=False)
+    X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 1.0]])
+    good = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    wrong = np.array([[0.5, 0.0],  # not on the boundary, same class
+                      [0.0, 7.0],  # on the boundary but not the closest (not stationary)
+                      [0.0, 1.0]])
+    v_good = fp.verify(X, good)
+    assert (v_good.status == "exact").all()
+    v = fp.verify(X, wrong, immutable=None)
+    assert v.status[0] == "failed" and "not on the boundary" in v.message[0]
+    assert np.isnan(v.x_hat[0]).all()
+    assert v.status[1] == "approximate" and v.stationarity[1] > 1e-3
+    v_imm = fp.verify(X, good, immutable=[0])
+    assert (v_imm.status == "failed").all() and "fixed feature" in v_imm.message[0]
+
+
+def test_bad_inputs_raise_clear_errors():
+    net = _linear(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
+    fp = FlipPoints(net, progress=False)
+    X = np.array([[1.0, 0.0]])  # predicted class 0
+    with pytest.raises(ValueError, match="target equals the predicted class"):
+        fp.find(X, target=0)
+    with pytest.raises(ValueError, match="bounds exclude the inputs"):
+        fp.find(X, bounds=(2.0, 3.0))
+    with pytest.raises(ValueError, match="not one-hot"):
+        fp.find(np.array([[1.0, 0.3, 0.7]]) @ np.eye(3)[:, :3], onehot_groups=[[1, 2]])
+    with pytest.raises(ValueError, match="batch dimension"):
+        fp.find(np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="target must be a class index"):
+        fp.find(X, target=5)
+    with pytest.raises(ValueError, match="unknown feature"):
+        fp.find(X, features=["nope"])
+    with pytest.raises(TypeError, match="forward_func"):
+        FlipPoints(42)
+    with pytest.raises(ValueError, match="method"):
+        fp.find(X, method="magic")
+
+
+def test_attribute_keeps_input_structure_and_result_views():
+    torch.manual_seed(0)
+
+    class TwoInputs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(6, 2)
+
+        def forward(self, a, b):
+            return self.lin(torch.cat([a.flatten(1), b], dim=1))
+
+    a, b = torch.randn(5, 2, 2), torch.randn(5, 2)
+    a0 = a.clone()
+    fp = FlipPoints(TwoInputs(), progress=False)
+    da, db = fp.attribute((a, b))
+    assert da.shape == a.shape and db.shape == b.shape and da.dtype == a.dtype
+    assert torch.equal(a, a0)
+    res = fp.find((a, b))
+    assert isinstance(res, FlipResult)
+    exp = res.as_explanation()
+    assert isinstance(exp, shap.Explanation) and exp.values.shape == (5, 6)
+    frame = res.to_frame()
+    assert list(frame["status"]) == list(res.status)
+    assert len(res.changes(0)) >= 1
+    ax = res.plot(show=False)
+    assert ax.get_title().startswith("Flip points")
+    fp_named = FlipPoints(_linear(np.eye(2), np.zeros(2)), progress=False,
+                          feature_names=["<b>x</b>", "y"])
+    out = fp_named.find(np.array([[2.0, 1.0]]))._repr_html_()
+    assert "<b>x</b>" not in out and "Flip points" in out
+    assert html.escape("exact") in out
+
+
+def test_sklearn_paths_mlp_fd_and_ensemble():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    mlp = MLPClassifier((8,), max_iter=400, random_state=0).fit(X, y)
+    net = mlp_to_torch(mlp)
+    with torch.no_grad():
+        logit = net(torch.as_tensor(X[:5])).numpy().ravel()
+    p = 1 / (1 + np.exp(-logit))
+    assert np.allclose(p, mlp.predict_proba(X[:5])[:, 1])
+    res = FlipPoints(SklearnForward(mlp), progress=False).find(X[:10])
+    assert res.method == "gradient" and res.valid.all()
+    assert (mlp.predict(res.x_hat + 1e-3 * (res.x_hat - X[:10])) != mlp.predict(X[:10])).all()
+
+    lr = LogisticRegression().fit(X, y)
+    res_lr = FlipPoints(lr, progress=False).find(X[:10])
+    assert res_lr.method == "finite-difference"
+    expected = np.abs(lr.decision_function(X[:10])) / np.linalg.norm(lr.coef_)
+    assert np.abs(res_lr.distance - expected).max() < 1e-6
+
+    gb = GradientBoostingClassifier(n_estimators=20, max_depth=2, random_state=0).fit(X, y)
+    res_gb = FlipPoints(gb, data=X, progress=False, random_state=0).find(X[:8])
+    assert res_gb.method == "tree-search"
+    assert (res_gb.status == "approximate").all()
+    assert (gb.predict(res_gb.x_hat) != gb.predict(X[:8])).all()
+    # reproducible
+    again = FlipPoints(gb, data=X, progress=False, random_state=0).find(X[:8])
+    assert np.array_equal(again.x_hat, res_gb.x_hat)
+
+
+def test_adult_onehot_network_real_data():
+    from shap_debug.datasets import adult, encode
+
+    Xr, y = adult()
+    Xr, y = Xr.iloc[:1500], y[:1500]
+    Z, enc = encode(Xr, kind="onehot")
+    mu, sd = Z.mean(0), Z.std(0) + 1e-9
+    num = [enc.groups_[c][0] for c in enc.columns_ if c not in enc.categories_]
+    Zs = Z.copy()
+    Zs[:, num] = (Z[:, num] - mu[num]) / sd[num]
+    mlp = MLPClassifier((16,), max_iter=200, random_state=0).fit(Zs, y)
+    groups = {c: g for c, g in enc.groups_.items() if c in enc.categories_}
+    fp = FlipPoints(mlp, data=Zs, feature_names=enc.feature_names_out_, progress=False)
+    res = fp.find(Zs[:15], onehot_groups=groups, immutable=["sex=Female", "sex=Male"],
+                  bounds="data")
+    assert res.valid.mean() >= 0.9
+    H = res.x_hat[res.valid]
+    for g in groups.values():
+        assert (H[:, g].sum(axis=1) == 1).all()
+    sex = enc.groups_["sex"]
+    assert np.array_equal(H[:, sex], Zs[:15][res.valid][:, sex])
