@@ -131,26 +131,26 @@ def _walk_chunk(f, Z, B, fB, n_perm, seed):
     V[:, :, :, :, 0, :] = fB[None, :, None, None, :]           # s = 0: the row is b
     if len(ii):
         s = steps[kk]                                           # number of features set
+        E = len(ii)
+        zb, zx = B[bb], Z[ii]
+        ndd = (nd[ii, bb] - s)[:, None]
+        rows = np.empty((2 * E, d))
         for p in range(n_perm):
             r = rank[ii, bb, p]                                 # (E, d)
-            ndd = nd[ii, bb][:, None]
-            fwd = r < s[:, None]                                # first s features of order
-            rev = (r >= ndd - s[:, None]) & diff[ii, bb]        # last s differing features
-            zb = B[bb]
-            zx = Z[ii]
-            rows = np.concatenate([np.where(fwd, zx, zb), np.where(rev, zx, zb)])
+            rows[:E] = zb
+            rows[E:] = zb
+            np.copyto(rows[:E], zx, where=r < s[:, None])       # first s features of the order
+            np.copyto(rows[E:], zx, where=r >= ndd)             # last s differing features
             out = f(rows)
-            E = len(ii)
             V[ii, bb, p, 0, s] = out[:E]
             V[ii, bb, p, 1, s] = out[E:]
-    # marginal of feature j: forward walk at step rank_j+1, reverse at step nd-rank_j
+    # step differences; feature j moves at forward step rank_j and reverse step nd-1-rank_j
+    D = np.diff(V, axis=4)                                      # (c, nb, P, 2, d, K)
     rk = rank[..., None]                                        # (c, nb, P, d, 1)
-    Vf, Vr = V[:, :, :, 0], V[:, :, :, 1]                       # (c, nb, P, d+1, K)
-    take = np.take_along_axis
-    mf = take(Vf, rk + 1, axis=3) - take(Vf, rk, axis=3)
-    srev = np.clip(nd[:, :, None, None, None] - rk, 0, d)
-    mr = take(Vr, srev, axis=3) - take(Vr, np.clip(srev - 1, 0, d), axis=3)
-    marg = (mf + mr) * diff[:, :, None, :, None]                # null players contribute 0
+    rrev = np.clip(nd[:, :, None, None, None] - 1 - rk, 0, d - 1)
+    marg = (np.take_along_axis(D[:, :, :, 0], rk, axis=3)
+            + np.take_along_axis(D[:, :, :, 1], rrev, axis=3))
+    marg *= diff[:, :, None, :, None]                           # null players contribute 0
     phi = marg.mean(axis=(1, 2)) / 2.0                          # (c, d, K)
     return phi, fx
 
@@ -168,7 +168,7 @@ def _sampling_values(f, Z, B, n_perm, rng, n_jobs, batch_rows, progress):
     bar = tqdm(total=n, desc="contributions", unit="row", disable=not progress)
     phis, fxs = [], []
     runner = Parallel(n_jobs=n_jobs, return_as="generator")
-    for (phi, fx), s in zip(runner(jobs), starts):
+    for phi, fx in runner(jobs):
         phis.append(phi)
         fxs.append(fx)
         bar.update(len(phi))

@@ -36,6 +36,7 @@ class FrameEncoder:
     ordered_: dict = field(default_factory=dict)
     feature_names_out_: list = field(default_factory=list)
     groups_: dict = field(default_factory=dict)
+    dtypes_: dict = field(default_factory=dict)
 
     def fit(self, X: pd.DataFrame) -> FrameEncoder:
         if self.kind not in ("ordinal", "onehot"):
@@ -57,6 +58,7 @@ class FrameEncoder:
                 levels = None
             start = len(names)
             if levels is None:
+                self.dtypes_[str(col)] = s.dtype
                 names.append(str(col))
             else:
                 self.categories_[str(col)] = levels
@@ -102,7 +104,7 @@ class FrameEncoder:
         """Decode an encoded matrix back to a frame with readable categories.
 
         Ordinal codes are rounded and clipped to the valid range; one-hot groups take their
-        arg-max level.
+        arg-max level; integer columns are rounded back to their integer dtype.
         """
         Z = np.asarray(Z, dtype=np.float64)
         if Z.ndim != 2 or Z.shape[1] != len(self.feature_names_out_):
@@ -112,7 +114,11 @@ class FrameEncoder:
         for col in self.columns_:
             idx = self.groups_[col]
             if col not in self.categories_:
-                out[col] = Z[:, idx[0]]
+                values = Z[:, idx[0]]
+                dtype = self.dtypes_.get(col, np.dtype(np.float64))
+                if np.issubdtype(dtype, np.integer):
+                    values = np.rint(values)
+                out[col] = values.astype(dtype)
                 continue
             levels = self.categories_[col]
             if self.kind == "ordinal":

@@ -164,7 +164,8 @@ def compas(target: str = "two_year_recid") -> tuple[pd.DataFrame, np.ndarray]:
     Rows are kept when ``-30 <= days_b_screening_arrest <= 30``, ``is_recid != -1``,
     ``c_charge_degree != 'O'`` and ``score_text != 'N/A'``. Features: sex, age, age_cat,
     race, juvenile counts, priors_count, c_charge_degree and ``length_of_stay`` (days in
-    jail, ``c_jail_out - c_jail_in``). COMPAS's own outputs (``decile_score``,
+    jail, ``c_jail_out - c_jail_in``, clipped at 0: 180 rows record the release up to 12
+    hours before the booking). COMPAS's own outputs (``decile_score``,
     ``score_text``) and ``is_recid`` (which contains the target) are never features.
 
     Parameters
@@ -194,7 +195,8 @@ def compas(target: str = "two_year_recid") -> tuple[pd.DataFrame, np.ndarray]:
     )
     raw = raw.loc[keep].reset_index(drop=True)
     stay = pd.to_datetime(raw["c_jail_out"]) - pd.to_datetime(raw["c_jail_in"])
-    raw["length_of_stay"] = (stay.dt.total_seconds() / 86400.0).round(2)
+    # 180 filtered rows have c_jail_out up to 12 hours before c_jail_in: clipped to 0 days
+    raw["length_of_stay"] = (stay.dt.total_seconds() / 86400.0).clip(lower=0.0).round(2)
     if target == "two_year_recid":
         y = raw["two_year_recid"].to_numpy(dtype=int)
     else:
