@@ -104,3 +104,138 @@ def test_bad_input_and_no_errors():
     assert "no errors" in res._repr_html_()
     assert res.plot(show=False) is not None
     assert res.to_frame().empty
+
+
+# --------------------------------------------------------------------------- ambiguity & systematic
+from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
+
+from shap_debug.cohorts import ambiguity_report, systematic_errors  # noqa: E402
+from shap_debug.suspicious import suspicious_rows  # noqa: E402
+
+
+def _base(n, seed):
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    D = pd.DataFrame({"x1": x1, "x2": x2,
+                      "g": pd.Categorical(rng.choice(list("abcd"), n)),
+                      "h": pd.Categorical(rng.choice(list("uvw"), n))})
+    y = (x1 + 0.5 * x2 > 0).astype(int)
+    return rng, D, y
+
+
+def _enc(D):
+    return np.column_stack([D.x1, D.x2, D.g.cat.codes, D.h.cat.codes]).astype(float)
+
+
+def _gb(depth=2, n=40):
+    return GradientBoostingClassifier(n_estimators=n, max_depth=depth, learning_rate=0.2,
+                                      random_state=0)
+
+
+def test_mislabelled_cluster_is_fixable_and_flagged():
+    rng, D, y = _base(1000, 1)
+    region = (D.g == "d").to_numpy() & (D.x1 > 0.5).to_numpy()
+    flipped = region & (rng.random(len(y)) < 0.25)  # a noisy batch from one source
+    y[flipped] = 1 - y[flipped]
+    Z = _enc(D)
+    m = _gb().fit(Z, y)
+    coh = error_cohorts(m, Z, y, display_data=D, max_depth=2)
+    rep = ambiguity_report(m, Z, y, coh, display_data=D, cv=3)
+    top = rep.cohorts[0]
+    assert "g = d" in top.cohort.rule and "x1 >" in top.cohort.rule
+    assert top.verdict == "fixable"
+    # its flagged rows are the flipped ones
+    assert np.isin(top.suspicious_rows, np.flatnonzero(flipped)).mean() >= 0.8
+    recheck = rep.rows_to_recheck()
+    assert np.isin(recheck, np.flatnonzero(flipped)).mean() >= 0.8
+    # the clean rest is not called fixable
+    assert all(d.verdict != "fixable" for d in rep.cohorts if "g != d" in d.cohort.rule)
+    assert list(rep.to_frame().columns[:6]) == ["cohort", "rule", "size", "error_rate",
+                                                "error_share", "verdict"]
+    assert "fixable" in rep._repr_html_()
+    assert rep.plot(show=False) is not None
+
+
+def test_ambiguous_region_is_not_blamed_on_rows():
+    rng, D, y = _base(1000, 1)
+    region = (D.x2 > 1.0).to_numpy()
+    y[region] = rng.integers(0, 2, region.sum())  # the label is a coin flip there
+    Z = _enc(D)
+    m = _gb().fit(Z, y)
+    coh = error_cohorts(m, Z, y, display_data=D, max_depth=2)
+    rep = ambiguity_report(m, Z, y, coh, display_data=D, cv=3)
+    top = rep.cohorts[0]
+    assert "x2 >" in top.cohort.rule and top.cohort.error_share > 0.5
+    assert top.verdict == "ambiguous"
+    assert top.fixable_share < 0.15
+    assert rep.ambiguous_error_share > 0.8
+    kinds = rep.row_kind[region & (rep.row_kind != "")]
+    assert np.mean(kinds == "fixable") < 0.1
+
+
+def _relabelled(n=1000, seed=0):
+    rng, D, y = _base(n, seed)
+    sub = (D.g == "c").to_numpy() & (D.h == "u").to_numpy()
+    relab = sub & (y == 1)
+    y[relab] = 0  # one labeller never says "1" for this sub-population
+    return D, y, sub, relab
+
+
+def test_systematic_relabelling_found_although_loss_rankings_miss_it():
+    D, y, sub, relab = _relabelled()
+    Z = _enc(D)
+    y0 = y.copy()
+    m = _gb(depth=3, n=60).fit(Z, y)  # flexible enough to learn the relabelled pocket
+    k = int(relab.sum())
+    # loss-based rankings miss the relabelled rows: the model learned them
+    loss = -np.log(m.predict_proba(Z)[np.arange(len(y)), y])
+    assert np.isin(np.argsort(-loss)[:k], np.flatnonzero(relab)).mean() < 0.2
+    cv_rank = suspicious_rows(m, Z, y, cv=3).top(k)
+    assert np.isin(cv_rank, np.flatnonzero(relab)).mean() < 0.2
+    res = systematic_errors(m, Z, y, display_data=D, max_regions=4)
+    np.testing.assert_array_equal(y, y0)
+    assert len(res.fixable) == 1
+    r = res.fixable[0]
+    assert r.name == "g = c and h = u" and r.source == "auto"
+    assert r.label == 1 and r.shift < -0.25 and r.z < -6
+    recheck = res.rows_to_recheck()
+    assert np.isin(np.flatnonzero(relab), recheck).mean() >= 0.8
+    assert np.isin(recheck, np.flatnonzero(relab)).mean() >= 0.6
+    assert res.to_frame().iloc[0]["fixable"]
+    assert "fixable" in res._repr_html_() and "g = c and h = u" in res.message
+
+
+def test_systematic_given_regions_and_clean_data():
+    D, y, sub, relab = _relabelled(seed=2)
+    Z = _enc(D)
+    m = _gb(depth=3, n=60).fit(Z, y)
+    other = (D.g == "a").to_numpy() & (D.h == "v").to_numpy()
+    res = systematic_errors(m, Z, y, {"source A": sub, "source B": np.flatnonzero(other)})
+    by = {r.name: r for r in res.regions}
+    assert by["source A"].fixable and not by["source B"].fixable
+    assert by["source A"].source == "given"
+    # clean labels: nothing is called fixable
+    _, Dc, yc = _base(1000, 3)
+    Zc = _enc(Dc)
+    clean = systematic_errors(_gb().fit(Zc, yc), Zc, yc, display_data=Dc, max_regions=3)
+    assert clean.fixable == () and "no systematic" in clean.message
+    assert len(clean.rows_to_recheck()) == 0
+
+
+def test_ambiguity_and_systematic_bad_input():
+    _, D, y = _base(200, 0)
+    Z = _enc(D)
+    m = _gb().fit(Z, y)
+    with pytest.raises(TypeError, match="band"):
+        ambiguity_report(m, Z, y, band=0.5)
+    with pytest.raises(TypeError, match="cohorts"):
+        ambiguity_report(m, Z, y, cohorts="leaves")
+    with pytest.raises(ValueError, match="2 classes"):
+        systematic_errors(m, Z, np.zeros(200, dtype=int))
+    with pytest.raises(ValueError, match="out of range"):
+        systematic_errors(m, Z, y, {"r": [0, 5000]})
+    # a perfect model: no errors, nothing to diagnose
+    perfect = _Fixed(y)
+    with pytest.warns(ShapDebugWarning):
+        rep = ambiguity_report(perfect, Z, y)
+    assert rep.cohorts == () and "no errors" in rep.message

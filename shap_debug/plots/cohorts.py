@@ -102,3 +102,51 @@ def error_heatmap(heatmap: Any, ax: Any = None, show: bool = True):
         if show:
             plt.show()
     return ax
+
+
+def ambiguity(report: Any, max_display: int = 10, ax: Any = None, show: bool = True):
+    """Stacked bars per cohort: its errors split into ambiguous, fixable and other.
+
+    Parameters
+    ----------
+    report : AmbiguityReport
+    max_display : int, default 10
+    ax : matplotlib Axes, optional
+    show : bool, default True
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    from shap.plots import colors
+
+    diags = list(report.cohorts)[:max_display]
+    ax, own = _axes(ax, (8, 0.55 * max(len(diags), 1) + 1.5))
+    if not diags:
+        ax.text(0.5, 0.5, "no errors", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        pos = np.arange(len(diags))[::-1]
+        share = np.array([d.cohort.error_share for d in diags])
+        amb = share * np.array([d.ambiguous_share for d in diags])
+        fix = share * np.array([d.fixable_share for d in diags])
+        oth = share - amb - fix
+        ax.barh(pos, amb, color=colors.gray_rgb, label="ambiguous")
+        ax.barh(pos, fix, left=amb, color=colors.red_rgb, label="fixable (data)")
+        ax.barh(pos, oth, left=amb + fix, color=colors.blue_rgb, label="other")
+        for p, d, s in zip(pos, diags, share):
+            ax.text(s + 0.01, p, d.verdict, va="center", fontsize=8)
+        ax.set_yticks(pos)
+        ax.set_yticklabels(["\n".join(textwrap.wrap(d.cohort.rule, 45)) for d in diags],
+                           fontsize=8)
+        ax.set_xlim(0, 1.15)
+        ax.set_xlabel("share of all errors")
+        ax.legend(frameon=False, loc="lower right")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    if own:
+        plt.tight_layout()
+        if show:
+            plt.show()
+    return ax
