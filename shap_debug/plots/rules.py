@@ -96,11 +96,12 @@ def rule_table_plot(table: Any, max_display: int = 11, ax: Any = None, show: boo
     """
     max_display = check_int(max_display, "max_display", low=1)
     df = table.to_frame().head(max_display)
-    ax, created = _new_axes(ax, size=(11.0, 0.55 * len(df) + 1.0))
+    n_lines = sum(len(textwrap.wrap(r, 66)) or 1 for r in df["rule"]) + 1
+    ax, created = _new_axes(ax, size=(11.0, 0.3 * n_lines + 0.8))
     ax.axis("off")
     cells, fills = [], []
     for k, rec in enumerate(df.to_dict("records")):
-        rule = "\n".join(textwrap.wrap(rec["rule"], 70)) or "TRUE"
+        rule = "\n".join(textwrap.wrap(rec["rule"], 66)) or "TRUE"
         cells.append([("anomaly " if k == 0 else "") + str(rec["index"]), rule,
                       str(rec["rule prediction"]), str(rec["true label"]),
                       str(rec["prediction"]), f"{rec['fidelity']:.2f}",
@@ -110,15 +111,19 @@ def rule_table_plot(table: Any, max_display: int = 11, ax: Any = None, show: boo
     tab = ax.table(cellText=cells, cellColours=fills,
                    colLabels=["row", "rule (IF ...)", "THEN", "true", "predicted", "fidelity",
                               "coverage"],
-                   colWidths=[0.1, 0.52, 0.08, 0.07, 0.08, 0.08, 0.08], loc="center",
-                   cellLoc="left")
+                   colWidths=[0.1, 0.52, 0.08, 0.07, 0.08, 0.08, 0.08], cellLoc="left",
+                   bbox=[0.0, 0.0, 1.0, 1.0])
     tab.auto_set_font_size(False)
     tab.set_fontsize(8)
+    # row heights proportional to the wrapped lines, filling the axes
+    lines = [1] + [c[1].count("\n") + 1 for c in cells]
+    unit = 1.0 / sum(lines)
     for (r, _), cell in tab.get_celld().items():
-        lines = 1 if r == 0 else cells[r - 1][1].count("\n") + 1
-        cell.set_height(0.06 * lines)
+        cell.set_height(unit * lines[r])
+        cell.PAD = 0.03  # matplotlib's default (0.1 of the cell width) wastes the rule column
     m = getattr(table, "metrics", None)
     if m:
-        ax.set_title(f"SD {m['SD']:.2f}   FS {m['FS']:.2f}   LD {m['LD']:.2f}", fontsize=9)
+        ax.set_title(f"representatives: SD {m['SD']:.2f}   FS {m['FS']:.2f}   "
+                     f"LD {m['LD']:.2f}", fontsize=9, pad=8)
     _finish(created, show)
     return ax
