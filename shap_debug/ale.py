@@ -40,7 +40,8 @@ from __future__ import annotations
 import html
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -118,7 +119,8 @@ class ALEResult:
         (interpolated within its bin for continuous features), shifted so each column is
         exactly mean-zero; ``base_values`` the mean predicted probability; numeric ``data``
         (categorical features as their position in ALE order) and readable
-        ``display_data``. Works with ``shap.plots.scatter``/``bar``/``beeswarm``.
+        ``display_data``. Works with ``shap.plots.scatter``/``bar``/``beeswarm``. Built on
+        first access from ``values``, ``data`` and ``display_data``.
     curves : tuple of ALECurve
         One per analysed feature, in column order.
     target : int
@@ -127,18 +129,33 @@ class ALEResult:
         The class label of that column.
     confidence : float
     engine : str
+    mean_prediction : float
+        Mean predicted probability of ``target`` over the rows.
+    values, data, display_data : ndarray of shape (n, m)
+        The arrays behind ``explanation``.
     anomaly : dict or None
         The anomaly's value of each analysed feature (numbers, or labels for categorical
         features), drawn as a marker by :meth:`plot`.
     """
 
-    explanation: shap.Explanation
     curves: tuple
     target: int
     target_label: Any
     confidence: float
     engine: str
+    mean_prediction: float
+    values: np.ndarray = field(repr=False)
+    data: np.ndarray = field(repr=False)
+    display_data: np.ndarray = field(repr=False)
     anomaly: dict | None = None
+
+    @cached_property
+    def explanation(self) -> shap.Explanation:
+        """The per-row ALE values as a plain ``shap.Explanation`` (built on first access)."""
+        n = self.values.shape[0]
+        return shap.Explanation(
+            values=self.values, base_values=np.full(n, self.mean_prediction), data=self.data,
+            display_data=self.display_data, feature_names=self.feature_names)
 
     @property
     def feature_names(self) -> list[str]:
@@ -146,11 +163,7 @@ class ALEResult:
 
     @property
     def n_rows(self) -> int:
-        return int(self.explanation.values.shape[0])
-
-    @property
-    def mean_prediction(self) -> float:
-        return float(np.asarray(self.explanation.base_values).ravel()[0])
+        return int(self.values.shape[0])
 
     def curve(self, feature: str | int) -> ALECurve:
         """The curve of one feature (by name or position)."""
@@ -286,7 +299,8 @@ class _Table:
         Z = np.empty((n, m), dtype=np.float64)
         if self.frame:
             self.columns = list(X.columns)
-            cols = [X.iloc[:, j] for j in range(m)]
+            cols = ([X[c] for c in X.columns] if X.columns.is_unique
+                    else [X.iloc[:, j] for j in range(m)])
         else:
             arr = np.asarray(X)
             self.object_array = arr.dtype == object or not np.issubdtype(arr.dtype, np.number)
@@ -474,8 +488,12 @@ def _plan_feature(table: _Table, sim: _Similarity, j: int, kind: str, grid_size:
             return _Plan(j, name, kind, edges, np.zeros(n, dtype=np.int64), [])
         code = np.searchsorted(edges, z, side="left") - 1
         code[z == edges[0]] = 0
-        rows = np.arange(n)
-        return _Plan(j, name, kind, edges, code, [(rows, edges[code]), (rows, edges[code + 1])])
+        # rows already at a bin edge are the unchanged row: reuse its prediction
+        blocks = []
+        for side in (edges[code], edges[code + 1]):
+            moved = np.flatnonzero(side != z)
+            blocks.append((moved, side[moved]))
+        return _Plan(j, name, kind, edges, code, blocks)
     if kind == "categorical":
         if table.ordered[j]:
             present = np.unique(z.astype(np.int64))      # dtype order
@@ -503,7 +521,8 @@ def _evaluate(table: _Table, plans: list[_Plan], proba, progress: bool) -> np.nd
     for p in plans:
         p.preds = [None] * len(p.blocks)
         for b, (rows, vals) in enumerate(p.blocks):
-            jobs.append((p, b, rows, vals))
+            if len(rows):
+                jobs.append((p, b, rows, vals))
     total = sum(len(r) for _, _, r, _ in jobs)
     n_chunks = max(1, -(-total // _CHUNK_ROWS))
     base = None
@@ -541,6 +560,8 @@ def _evaluate(table: _Table, plans: list[_Plan], proba, progress: bool) -> np.nd
             flush()
     flush()
     bar.close()
+    for p in plans:
+        p.preds = [np.empty((0, base.shape[1])) if q is None else q for q in p.preds]
     return base
 
 
@@ -555,7 +576,10 @@ def _curve_from_plan(plan: _Plan, table: _Table, f0: np.ndarray, t: int, C: floa
             curve = _flat_curve(plan, table, edges, np.array([n]))
             return curve, np.zeros(n)
         nb = K - 1
-        delta = plan.preds[1][:, t] - plan.preds[0][:, t]
+        p_lo, p_hi = f0[:, t].copy(), f0[:, t].copy()
+        p_lo[plan.blocks[0][0]] = plan.preds[0][:, t]
+        p_hi[plan.blocks[1][0]] = plan.preds[1][:, t]
+        delta = p_hi - p_lo
         cnt, mean, sq = _group_stats(plan.pos, delta, nb)
         eff = np.concatenate([[0.0], np.cumsum(mean)])
         size = np.concatenate([[0], cnt])
@@ -897,9 +921,6 @@ def neighborhood_ale(
     if constant:
         warn(f"constant feature(s) {constant} in X_neighborhood: their ALE is flat zero")
     mean_pred = float(f0[:, target_idx].mean())
-    exp = shap.Explanation(
-        values=values, base_values=np.full(n, mean_pred), data=data, display_data=display,
-        feature_names=[names[j] for j in cols])
     anomaly_info = None
     if anomaly_row is not None:
         if isinstance(anomaly_row, pd.DataFrame):
@@ -912,10 +933,11 @@ def neighborhood_ale(
                 anomaly_info[plan.name] = str(v)
             else:
                 anomaly_info[plan.name] = float(v)
-    return ALEResult(explanation=exp, curves=tuple(curves), target=target_idx,
-                     target_label=labels[target_idx].item() if hasattr(
-                         labels[target_idx], "item") else labels[target_idx],
-                     confidence=confidence, engine=engine, anomaly=anomaly_info)
+    label = labels[target_idx]
+    return ALEResult(curves=tuple(curves), target=target_idx,
+                     target_label=label.item() if hasattr(label, "item") else label,
+                     confidence=confidence, engine=engine, mean_prediction=mean_pred,
+                     values=values, data=data, display_data=display, anomaly=anomaly_info)
 
 
 def ale_bias(neighborhood_result: ALEResult, global_result: ALEResult,
