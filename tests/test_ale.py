@@ -369,3 +369,21 @@ def test_object_array_with_feature_names_works(adult_setup):
     ref = neighborhood_ale(model, Xn, ["race", "age"], progress=False)
     _assert_same_curves(res, ref)
     assert (arr == before).all()
+
+
+def test_torch_module_on_array():
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        net.weight[:] = torch.tensor([[2.0, 0.0]])
+        net.bias[:] = 0.0
+    X = np.random.default_rng(0).normal(size=(150, 2)).astype(np.float32)
+    res = neighborhood_ale(net, X, progress=False)
+    assert res.target == 1
+    x0 = res.curve(0)
+    assert np.all(np.diff(x0.values) > 0)           # sigmoid(2 x0) increases with x0
+    assert res.curve(1).range < 1e-12                 # x1 is ignored by the network
+    np.testing.assert_allclose(res.mean_prediction,
+                               torch.sigmoid(net(torch.as_tensor(X))).mean().item(), atol=1e-6)
