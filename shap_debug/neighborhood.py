@@ -279,6 +279,7 @@ class NeighborhoodModel:
     contributions_ : ndarray (n, m) or None, contributions towards each row's prediction
     explanation_ : shap.Explanation or None, 2-D explanation of ``contributions_``
     feature_matrix_ : ndarray (n, m), the standardised numeric features
+    feature_scaler_ : the fitted :class:`~sklearn.preprocessing.StandardScaler`
     space_matrix_ : ndarray, the matrix the kNN index searches
     nn_ : the fitted :class:`~sklearn.neighbors.NearestNeighbors`
 
@@ -379,7 +380,8 @@ class NeighborhoodModel:
         else:
             contrib, explanation = None, None
 
-        scaled = StandardScaler().fit_transform(data) if data.shape[1] else data
+        scaler = StandardScaler().fit(data)
+        scaled = scaler.transform(data)
         spaces = {"contributions": contrib, "features": scaled, "probabilities": proba}
         matrix = np.ascontiguousarray(spaces[self.space], dtype=np.float64)
 
@@ -393,6 +395,7 @@ class NeighborhoodModel:
         self.explanation_ = explanation
         self.feature_names_ = names
         self.feature_matrix_ = scaled
+        self.feature_scaler_ = scaler
         self.space_matrix_ = matrix
         self.nn_ = NearestNeighbors(algorithm=self.algorithm, n_jobs=self.n_jobs).fit(matrix)
         if len(self.anomalies_) == 0:
@@ -441,6 +444,39 @@ class NeighborhoodModel:
             keep[np.arange(len(rows)), drop] = False
             idx = idx[keep].reshape(len(rows), -1)[:, :k]
             dist = dist[keep].reshape(len(rows), -1)[:, :k]
+        return dist, idx.astype(np.int64)
+
+    def kneighbors_vectors(self, vectors: Any, n_neighbors: int | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest training rows of points given directly in the model's space.
+
+        For rows outside the training set (e.g. a mispredicted test row): pass its
+        contribution vector towards its predicted class (``space="contributions"``), its
+        standardised features (``space="features"``, use ``feature_scaler_``) or its
+        predicted probabilities (``space="probabilities"``).
+
+        Parameters
+        ----------
+        vectors : array-like of shape (q, d) or (d,)
+            ``d`` is ``space_matrix_.shape[1]``.
+
+        Returns
+        -------
+        distances, indices : ndarrays of shape (q, K)
+        """
+        self._check_fitted()
+        v = np.asarray(vectors, dtype=np.float64)
+        if v.ndim == 1:
+            v = v[None, :]
+        d = self.space_matrix_.shape[1]
+        if v.ndim != 2 or v.shape[1] != d:
+            raise ValueError(f"vectors must have shape (q, {d}) in {self.space} space; "
+                             f"got {np.shape(vectors)}")
+        if not np.isfinite(v).all():
+            raise ValueError("vectors contain NaN or infinite values")
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        k = check_int(k, "n_neighbors", low=1, high=len(self.space_matrix_))
+        dist, idx = self.nn_.kneighbors(v, n_neighbors=k)
         return dist, idx.astype(np.int64)
 
     def _neighborhood(self, row: int, dist: np.ndarray, idx: np.ndarray) -> Neighborhood:

@@ -273,3 +273,15 @@ def test_bad_input(german_lr):
         nbm.kneighbors([0], n_neighbors=len(Z) + 1)
     with pytest.raises(ValueError, match="not fitted"):
         NeighborhoodModel(5).neighbors(0)
+
+
+def test_kneighbors_vectors_matches_row_queries(german_lr):
+    X, Z, y, lr, exp = german_lr
+    nbm = NeighborhoodModel(10, space="features").fit(lr, Z, y)
+    rows = [3, 7]
+    d1, i1 = nbm.kneighbors(rows)
+    d2, i2 = nbm.kneighbors_vectors(nbm.feature_scaler_.transform(Z[rows]))
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(d1, d2)
+    with pytest.raises(ValueError, match="vectors must have shape"):
+        nbm.kneighbors_vectors(np.zeros((1, 3)))

@@ -69,7 +69,7 @@ def neighborhood_plot(nb: Any, max_display: int = 10, ax: Any = None, show: bool
     ax.axvline(0, color="#999999", lw=0.8)
     ax.set_xlabel("contribution towards the predicted class")
     ax.set_title(f"{nb.space}-space neighborhood of row {nb.anomaly}")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     _finish(created, show)
     return ax
 
