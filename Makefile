@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install report test lint bench clean
+.PHONY: install report test lint clean chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,7 +20,13 @@ install: $(STAMP)
 report: $(STAMP)
 	$(BIN)/shap-debug report
 
-test: $(STAMP)
+# headless Chromium for the report's browser test (skipped, not failed, when it cannot install)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  >/dev/null 2>&1 || echo "chromium not installed: the browser test will be skipped"; }
+
+test: $(STAMP) chromium
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 2 tests
 
 lint: $(STAMP)

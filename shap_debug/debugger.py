@@ -1,0 +1,438 @@
+"""The Debugger facade: from "a model and its training data" to "what is wrong and where".
+
+:class:`Debugger` ties the components together along the data flow of ``DESIGN.md``:
+contributions -> influential neighbourhoods (Rasouli & Yu, "Explainable Debugger for
+Black-box Machine Learning Models", Algorithm 1) -> representatives and their rules
+(Algorithm 2) -> neighbourhood ALE (Apley & Zhu) -> flip points (Yousefzadeh & O'Leary) and
+influence functions (Koh & Liang), plus error cohorts, data-integrity flags and suspicious
+rows. Everything expensive is computed once and cached, so inspecting many anomalies does
+not recompute the contributions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._models import check_classifier, classes_of, predict_proba_fn
+from ._validation import (
+    check_frame_or_array,
+    check_int,
+    check_y,
+    feature_names_of,
+    warn,
+)
+from .contributions import check_explanation
+
+__all__ = ["Debugger", "Inspection"]
+
+
+class _EncodedModel:
+    """A model that takes encoded rows, seen as one that takes the readable frame."""
+
+    def __init__(self, model: Any, encoder: Any):
+        self.model = model
+        self.encoder = encoder
+        self.classes_ = getattr(model, "classes_", None)
+        self._proba = predict_proba_fn(model)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self._proba(self.encoder.transform(X))
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """Everything the debugger knows about one anomaly.
+
+    Attributes
+    ----------
+    anomaly : int
+        Training-row index.
+    true_label, predicted_label : the row's label and the model's prediction.
+    confidence : float
+        Predicted probability of the (wrong) predicted class.
+    row : pandas.Series
+        The row, readable.
+    neighborhood : Neighborhood
+        Its influential neighbourhood in contribution space.
+    representatives : Representatives
+        B diverse, representative neighbours (pymoo GA).
+    rules : RuleTable
+        Local IF-THEN rules of the anomaly and of its representatives (the paper's Table I).
+    ale : ALEResult
+        ALE over the neighbourhood; ``ale_global`` the same over the training set.
+    bias : ALEBias or None
+        Features whose neighbourhood effect differs from the global one, protected flagged.
+    flip : IndividualReport or None
+        Closest flip point (None with ``flip_error`` set when it could not be computed).
+    influential : DataFrame
+        Most influential training rows (influence functions where the model allows them,
+        else the nearest contribution-space neighbours) with their labels.
+    """
+
+    anomaly: int
+    true_label: Any
+    predicted_label: Any
+    confidence: float
+    row: pd.Series
+    neighborhood: Any
+    representatives: Any
+    rules: Any
+    ale: Any
+    ale_global: Any
+    bias: Any
+    flip: Any
+    influential: pd.DataFrame
+    influence_method: str
+    notes: tuple = field(default_factory=tuple)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row summary."""
+        return pd.DataFrame([{
+            "anomaly": self.anomaly, "true_label": self.true_label,
+            "predicted_label": self.predicted_label, "confidence": self.confidence,
+            "neighbors": len(self.neighborhood.indices),
+            "neighbor_label_agreement": float(self.neighborhood.label_agreement),
+            "representatives": len(self.representatives.indices),
+            "top_ale_feature": self.ale.ranges().idxmax() if self.ale is not None else None,
+            "flip_distance": (float(self.flip.flip.distance[0])
+                              if self.flip is not None else np.nan),
+        }])
+
+    def __str__(self) -> str:
+        head = (f"Anomaly {self.anomaly}: label {self.true_label}, predicted "
+                f"{self.predicted_label} with p={self.confidence:.2f}")
+        parts = [head, "", "Rules (anomaly first, then representatives):",
+                 self.rules.to_frame().to_string(max_colwidth=80)]
+        if self.ale is not None:
+            parts += ["", "ALE range in the neighbourhood:",
+                      self.ale.ranges().sort_values(ascending=False).head(8).to_string()]
+        return "\n".join(parts)
+
+    def plot(self, features: Any = None, ax: Any = None, show: bool = True):
+        """The neighbourhood ALE curves (global curves overlaid)."""
+        return self.ale.plot(features=features, global_result=self.ale_global, ax=ax, show=show)
+
+    def _repr_html_(self) -> str:
+        from .report import inspection_html
+
+        return inspection_html(self, images=False)
+
+
+class Debugger:
+    """Debug a classifier on its training data.
+
+    Parameters
+    ----------
+    model : fitted classifier
+        Anything with ``predict_proba`` taking ``X`` (or a torch module).
+    X : DataFrame or ndarray (n, m)
+        The training rows, as the model takes them.
+    y : array-like (n,)
+        Their labels.
+    explanation : shap.Explanation or array, optional
+        Contributions of the rows of ``X`` (computed with :func:`shap_debug.explain` if
+        omitted).
+    protected : sequence of str, optional
+        Protected attributes to watch (bias flags in ALE, flip points that change them).
+    encoder : FrameEncoder, optional
+        When ``X`` is an encoded matrix (``shap_debug.datasets.encode``), its encoder: rules
+        and ALE are then computed and shown on the readable frame.
+    X_test, y_test : optional
+        Held-out rows for test accuracy, train/test leakage checks and error cohorts.
+    n_neighbors : int, optional
+        K; default ``clip(n // 5, 10, 2000)`` (the paper: 200 German, 500 COMPAS, 2000 Adult).
+    budget, n_top_features : int
+        B and NF of the representative selection (NF default: 5, or the number of features
+        when there are fewer).
+    random_state : int
+    n_jobs : int
+    client : dask.distributed.Client, optional
+        Run contribution extraction and label-flip trials on this cluster (via joblib).
+    progress : bool
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from shap_debug.datasets import german, encode
+    >>> X, y = german()
+    >>> Z, enc = encode(X)
+    >>> lr = LogisticRegression(max_iter=3000).fit(Z, y)
+    >>> dbg = Debugger(lr, Z, y, encoder=enc, progress=False)
+    >>> int(dbg.anomalies().iloc[0]["row"]) in set(dbg.neighborhood_model.anomalies_)
+    True
+    """
+
+    def __init__(self, model: Any, X: Any, y: Any, explanation: Any = None, *,
+                 protected: Sequence[str] | None = None, encoder: Any = None,
+                 feature_names: Sequence[str] | None = None, X_test: Any = None,
+                 y_test: Any = None, n_neighbors: int | None = None, budget: int = 10,
+                 n_top_features: int | None = None, random_state: int = 0, n_jobs: int = 1,
+                 client: Any = None, progress: bool = True):
+        self.model = check_classifier(model)
+        self.X = check_frame_or_array(X, "X")
+        self.y = check_y(y, "y", n=len(self.X))
+        if len(np.unique(self.y)) < 2:
+            raise ValueError("y must contain at least two classes")
+        self.encoder = encoder
+        self._cache: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.feature_names = feature_names_of(self.X, feature_names)
+        if encoder is not None:
+            if list(encoder.feature_names_out_) != self.feature_names and feature_names is None:
+                self.feature_names = list(encoder.feature_names_out_)
+            if len(encoder.feature_names_out_) != self.X.shape[1]:
+                raise ValueError(
+                    f"encoder produces {len(encoder.feature_names_out_)} columns but X has "
+                    f"{self.X.shape[1]}")
+        if explanation is not None:
+            check_explanation(explanation, self.X)
+        self.explanation = explanation
+        self.protected = list(protected or [])
+        readable = self.readable_frame().columns
+        unknown = [p for p in self.protected if p not in readable]
+        if unknown:
+            raise ValueError(f"protected: unknown features {unknown}; known: {list(readable)}")
+        self.X_test = None if X_test is None else check_frame_or_array(X_test, "X_test")
+        self.y_test = None if y_test is None else check_y(y_test, "y_test", n=len(self.X_test))
+        n = len(self.X)
+        self.n_neighbors = (int(np.clip(n // 5, 10, 2000)) if n_neighbors is None
+                            else check_int(n_neighbors, "n_neighbors", low=1, high=n))
+        self.budget = check_int(budget, "budget", low=1)
+        self.n_top_features = (min(5, self.X.shape[1]) if n_top_features is None else
+                               check_int(n_top_features, "n_top_features", low=1,
+                                         high=self.X.shape[1]))
+        self.random_state = check_int(random_state, "random_state", low=0)
+        self.n_jobs = n_jobs
+        self.client = client
+        self.progress = progress
+
+    # ------------------------------------------------------------------ helpers
+    def _backend(self):
+        if self.client is None:
+            return contextlib.nullcontext()
+        from joblib import parallel_backend
+
+        return parallel_backend("dask")
+
+    def _timed(self, key: str, fn):
+        if key not in self._cache:
+            t0 = time.perf_counter()
+            self._cache[key] = fn()
+            self.timings[key] = time.perf_counter() - t0
+        return self._cache[key]
+
+    def readable_frame(self) -> pd.DataFrame:
+        """The training rows with readable values (decoded when an encoder was given)."""
+        def make():
+            if self.encoder is not None:
+                return self.encoder.inverse_transform(np.asarray(self.X, dtype=np.float64))
+            if isinstance(self.X, pd.DataFrame):
+                return self.X
+            return pd.DataFrame(self.X, columns=self.feature_names)
+        return self._timed("readable", make)
+
+    def _frame_model(self):
+        return _EncodedModel(self.model, self.encoder) if self.encoder is not None else self.model
+
+    # ------------------------------------------------------------------ cached parts
+    @property
+    def neighborhood_model(self):
+        """The fitted :class:`~shap_debug.neighborhood.NeighborhoodModel` (contributions)."""
+        from .neighborhood import NeighborhoodModel
+
+        def make():
+            with self._backend():
+                return NeighborhoodModel(n_neighbors=self.n_neighbors).fit(
+                    self.model, self.X, self.y, self.explanation,
+                    feature_names=self.feature_names, random_state=self.random_state,
+                    progress=self.progress)
+        return self._timed("neighborhoods", make)
+
+    @property
+    def proba(self) -> np.ndarray:
+        return self.neighborhood_model.proba_
+
+    def accuracy(self) -> dict:
+        """Train (and test) accuracy of the model."""
+        nm = self.neighborhood_model
+        out = {"train": float(np.mean(nm.predicted_labels_ == self.y))}
+        if self.X_test is not None:
+            proba = predict_proba_fn(self.model)(self.X_test)
+            pred = classes_of(self.model, proba.shape[1])[proba.argmax(1)]
+            out["test"] = float(np.mean(pred == self.y_test))
+        return out
+
+    def anomalies(self) -> pd.DataFrame:
+        """Training rows the model gets wrong, most confidently wrong first."""
+        nm = self.neighborhood_model
+        idx = np.asarray(nm.anomalies_)
+        conf = nm.proba_[idx, nm.predicted_[idx]]
+        order = np.argsort(-conf, kind="stable")
+        return pd.DataFrame({
+            "row": idx[order], "true_label": self.y[idx[order]],
+            "predicted_label": nm.predicted_labels_[idx[order]], "confidence": conf[order],
+        })
+
+    def global_ale(self, target: int):
+        """ALE over (a sample of) the whole training set, for contrast."""
+        from .ale import neighborhood_ale
+
+        def make():
+            frame = self.readable_frame()
+            rng = np.random.default_rng(self.random_state)
+            take = np.sort(rng.choice(len(frame), min(len(frame), 3000), replace=False))
+            return neighborhood_ale(self._frame_model(), frame.iloc[take], target=target,
+                                    progress=False)
+        return self._timed(f"ale_global_{target}", make)
+
+    def _rule_explainer(self):
+        from .rules import RuleExplainer
+
+        return self._timed("rule_explainer", lambda: RuleExplainer(
+            self._frame_model(), self.readable_frame(), random_state=self.random_state))
+
+    def _flip_points(self):
+        from captum_ext.flip_points import FlipPoints
+
+        def make():
+            data = np.asarray(self.X, dtype=np.float64) if not isinstance(
+                self.X, pd.DataFrame) else self.X.to_numpy(dtype=np.float64)
+            return FlipPoints(self.model, feature_names=self.feature_names, data=data,
+                              random_state=self.random_state, progress=False)
+        return self._timed("flip_points", make)
+
+    def _influence(self):
+        """An InfluenceFunction when the model (or a Pipeline's last step) allows one."""
+        from captum_ext.influence import InfluenceFunction
+
+        def make():
+            model, X = self.model, self.X
+            if hasattr(model, "steps"):
+                X = model[:-1].transform(X)
+                model = model.steps[-1][1]
+            if type(model).__name__ not in ("LogisticRegression", "MLPClassifier"):
+                return None
+            X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+            curvature = "exact" if type(model).__name__ == "LogisticRegression" else "cg"
+            try:
+                return InfluenceFunction(model, X, self.y, curvature=curvature, damping=0.01,
+                                         allow_nonsmooth=True, progress=False), X
+            except (TypeError, ValueError) as exc:
+                warn(f"influence functions unavailable for this model: {exc}")
+                return None
+        return self._timed("influence", make)
+
+    # ------------------------------------------------------------------ inspect
+    def inspect(self, i: int) -> Inspection:
+        """Inspect one anomaly (a training-row index; see :meth:`anomalies`)."""
+        from .ale import ale_bias, neighborhood_ale
+        from .representatives import select_representatives
+        from .rules import rule_table
+
+        nm = self.neighborhood_model
+        i = check_int(i, "i", low=0, high=len(self.X) - 1)
+        if i not in set(np.asarray(nm.anomalies_).tolist()):
+            warn(f"row {i} is predicted correctly; inspecting it anyway")
+        key = f"inspect_{i}"
+        if key in self._cache:
+            return self._cache[key]
+        t0 = time.perf_counter()
+        nb = nm.neighbors(i)
+        reps = select_representatives(
+            nm.contributions_[nb.indices], budget=min(self.budget, len(nb.indices)),
+            n_top_features=self.n_top_features, indices=nb.indices,
+            feature_names=self.feature_names, random_state=self.random_state)
+        rules = rule_table(self._rule_explainer(), i, reps, self.y)
+        frame = self.readable_frame()
+        target = int(nm.predicted_[i])
+        ale = neighborhood_ale(self._frame_model(), frame.iloc[nb.indices], target=target,
+                               anomaly=frame.iloc[i], progress=False)
+        ale_glob = self.global_ale(target)
+        bias = ale_bias(ale, ale_glob, protected=self.protected or None)
+        notes = []
+        flip = None
+        try:
+            from captum_ext.flip_audit import individual_report
+
+            x = np.asarray(self.X.iloc[[i]] if isinstance(self.X, pd.DataFrame) else self.X[[i]],
+                           dtype=np.float64)
+            decode = self.encoder.inverse_transform if self.encoder is not None else None
+            flip = individual_report(self._flip_points(), x, decode=decode, pairs=False)
+        except Exception as exc:  # a failed search is reported, never hidden
+            notes.append(f"flip point not computed: {type(exc).__name__}: {exc}")
+        influential, method = self._influential_rows(i, nb)
+        ins = Inspection(
+            anomaly=i, true_label=self.y[i], predicted_label=nm.predicted_labels_[i],
+            confidence=float(nm.proba_[i, nm.predicted_[i]]), row=frame.iloc[i],
+            neighborhood=nb, representatives=reps, rules=rules, ale=ale, ale_global=ale_glob,
+            bias=bias, flip=flip, influential=influential, influence_method=method,
+            notes=tuple(notes))
+        self._cache[key] = ins
+        self.timings[key] = time.perf_counter() - t0
+        return ins
+
+    def _influential_rows(self, i: int, nb: Any, k: int = 10) -> tuple[pd.DataFrame, str]:
+        frame = self.readable_frame()
+        inf = self._influence()
+        if inf is not None:
+            fn, Xt = inf
+            res = fn.influence((Xt[[i]], self.y[[i]]), k=k)
+            rows = np.asarray(res.indices[0]).astype(int)
+            scores = np.asarray(res.influence_scores[0], dtype=np.float64)
+            method = ("influence functions (Koh & Liang 2017): predicted rise of the "
+                      "anomaly's loss if the row were removed")
+        else:
+            rows = np.asarray(nb.indices[:k])
+            scores = np.asarray(nb.distances[:k], dtype=np.float64)
+            method = ("nearest contribution-space neighbours (influence functions need a "
+                      f"differentiable model; this is a {type(self.model).__name__})")
+        out = frame.iloc[rows].copy()
+        out.insert(0, "score", scores)
+        out.insert(0, "label", self.y[rows])
+        out.insert(0, "row", rows)
+        return out.reset_index(drop=True), method
+
+    # ------------------------------------------------------------------ report
+    def report(self, anomalies: int | Sequence[int] | None = 3,
+               path: str | Path = "debug-report.html", *, title: str | None = None,
+               label_flip: bool = True) -> Path:
+        """Write a self-contained HTML debugging report and return its path.
+
+        Parameters
+        ----------
+        anomalies : int or sequence of int or None
+            How many of the most confidently wrong anomalies to inspect, or which rows.
+        path : str or Path
+        title : str, optional
+        label_flip : bool
+            Also run the label-flip influence check (retrains the model once per inspected
+            anomaly and space).
+        """
+        from .report import render_report
+
+        if isinstance(anomalies, (int, np.integer)):
+            count = check_int(anomalies, "anomalies", low=0)
+            chosen = self.anomalies()["row"].to_numpy()[:count].tolist()
+        else:
+            chosen = [check_int(a, "anomalies", low=0, high=len(self.X) - 1)
+                      for a in (anomalies or [])]
+        doc = render_report(self, chosen, title=title, label_flip=label_flip)
+        path = Path(path)
+        path.write_text(doc, encoding="utf-8")
+        return path
+
+    def __repr__(self) -> str:
+        return (f"Debugger({type(self.model).__name__}, n={len(self.X)}, "
+                f"m={self.X.shape[1]}, K={self.n_neighbors})")
+
+    def _repr_html_(self) -> str:
+        return f"<code>{html.escape(repr(self))}</code>"

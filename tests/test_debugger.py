@@ -1,0 +1,146 @@
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+
+from shap_debug.cli import main
+from shap_debug.datasets import encode, german
+from shap_debug.debugger import Debugger
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def german_debugger():
+    X, y = german()
+    X = X.rename(columns={"purpose": HOSTILE})
+    X[HOSTILE] = X[HOSTILE].cat.rename_categories(
+        {"radio/television": "<b>tv</b>"})  # hostile category label too
+    Z, enc = encode(X)
+    model = GradientBoostingClassifier(n_estimators=50, random_state=0).fit(Z[:800], y[:800])
+    dbg = Debugger(model, Z[:800], y[:800], encoder=enc, X_test=Z[800:], y_test=y[800:],
+                   protected=["personal_status_sex"], n_neighbors=100, budget=5,
+                   progress=False)
+    return dbg, Z, y
+
+
+def test_anomalies_ranked_and_inspection_parts(german_debugger):
+    dbg, Z, y = german_debugger
+    an = dbg.anomalies()
+    pred = dbg.model.predict(Z[:800])
+    assert set(an["row"]) == set(np.flatnonzero(pred != y[:800]))
+    assert (np.diff(an["confidence"]) <= 1e-12).all()
+    i = int(an["row"].iloc[0])
+    ins = dbg.inspect(i)
+    assert ins.anomaly == i and ins.true_label == y[i] and ins.predicted_label == pred[i]
+    assert len(ins.neighborhood.indices) == 100
+    assert len(ins.representatives.indices) == 5
+    assert set(ins.representatives.indices) <= set(ins.neighborhood.indices)
+    assert ins.rules.to_frame().shape[0] == 6  # the anomaly + 5 representatives
+    assert ins.ale.explanation.values.shape == (100, 20)
+    assert ins.flip is not None, ins.notes
+    assert len(ins.influential) == 10
+    assert "anomaly" in str(ins).lower()
+    # cached: the same object, contributions not recomputed
+    assert dbg.inspect(i) is ins
+
+
+def test_report_structure_and_escaping(german_debugger, tmp_path):
+    dbg, _, _ = german_debugger
+    path = dbg.report(2, tmp_path / "report.html", label_flip=True)
+    doc = path.read_text()
+    assert doc.startswith("<!DOCTYPE html>")
+    for anchor in ("summary", "occurrence", "cohorts", "suspicious", "integrity",
+                   "label-flip", "global", "timings"):
+        assert f'id="{anchor}"' in doc
+    assert len(re.findall(r'id="anomaly-\d+"', doc)) == 2
+    assert doc.count("data:image/png;base64,") >= 5
+    assert HOSTILE not in doc and "<b>tv</b>" not in doc
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in doc
+    assert "<script" not in doc  # no scripts at all: opens offline, nothing to execute
+    assert "http://" not in doc and "https://" not in doc
+    assert 'class="error"' not in doc, re.findall(r'class="error">([^<]*)', doc)
+
+
+def test_debugger_bad_input():
+    X, y = german()
+    Z, enc = encode(X)
+    lr = LogisticRegression(max_iter=3000).fit(Z, y)
+    with pytest.raises(ValueError, match="y has"):
+        Debugger(lr, Z, y[:10])
+    with pytest.raises(ValueError, match="protected"):
+        Debugger(lr, Z, y, encoder=enc, protected=["nope"])
+    with pytest.raises(ValueError, match="explanation"):
+        Debugger(lr, Z, y, explanation=np.zeros((5, 20)))
+    with pytest.raises(TypeError, match="predict_proba"):
+        Debugger(object(), Z, y)
+    with pytest.raises(ValueError, match="two classes"):
+        Debugger(lr, Z, np.zeros(len(Z), dtype=int))
+
+
+def test_cli_end_to_end_on_german(tmp_path, capsys):
+    out = tmp_path / "german.html"
+    code = main(["report", "--dataset", "german", "--anomalies", "2", "--out", str(out),
+                 "--quiet", "--neighbors", "100"])
+    assert code == 0
+    doc = out.read_text()
+    assert len(re.findall(r'id="anomaly-\d+"', doc)) == 2
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("report written to") and "total" in line
+
+
+def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    csv = tmp_path / "d.csv"
+    pd.DataFrame({"a": [1, 2, 3, 4], "t": [0, 1, 2, 1]}).to_csv(csv, index=False)
+    assert main(["report", "--dataset", str(csv), "--target", "nope"]) == 2
+    assert "not in" in capsys.readouterr().err
+    assert main(["report", "--dataset", str(csv), "--target", "t"]) == 2
+    assert "binary" in capsys.readouterr().err
+    assert main(["report", "--dataset", str(tmp_path / "missing.csv"), "--target", "t"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xff\xfe\x00\x00garbage")
+    assert main(["report", "--dataset", str(bad), "--target", "t"]) == 2
+
+
+def test_cli_runs_a_user_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x1": rng.normal(size=300), "colour": rng.choice(["red", "blue"], 300)})
+    frame["label"] = np.where(frame.x1 + (frame.colour == "red") + rng.normal(0, .5, 300) > 0.5,
+                              "yes", "no")
+    csv = tmp_path / "mine.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "mine.html"
+    assert main(["report", "--dataset", str(csv), "--target", "label", "--model", "lr",
+                 "--anomalies", "1", "--out", str(out), "--quiet", "--no-label-flip"]) == 0
+    assert 'id="anomaly-' in out.read_text()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it)")
+def test_report_opens_in_headless_chromium(german_debugger, tmp_path):
+    dbg, _, _ = german_debugger
+    path = dbg.report(1, tmp_path / "r.html", label_flip=False)
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         "--enable-logging=stderr", "--v=0", f"--screenshot={shot}", "--window-size=1280,2000",
+         path.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
+    console_errors = [ln for ln in proc.stderr.splitlines()
+                      if "CONSOLE" in ln and ("error" in ln.lower() or "Uncaught" in ln)]
+    assert not console_errors, console_errors
+    docs = Path(__file__).resolve().parents[1] / "docs" / "img"
+    if docs.is_dir() and not (docs / "report.png").exists():
+        shutil.copy(shot, docs / "report.png")
