@@ -1,7 +1,6 @@
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
