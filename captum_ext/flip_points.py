@@ -388,6 +388,10 @@ class FlipPoints:
         ``1 + |z_c|``) and on the class ordering.
     max_iter : int
         Iterations of the batched boundary projection.
+    max_candidates : int
+        Per input, how many starting points go to the projection: the input itself plus the
+        most promising single one-hot level changes (ranked by switch cost plus the
+        linearised distance to the boundary).
     random_state : int or Generator
     progress : bool
         Show a tqdm bar over the per-point solves.
@@ -406,13 +410,14 @@ class FlipPoints:
 
     def __init__(self, forward_func: Any, *, output: str = "auto",
                  feature_names: Sequence[str] | None = None, data: Any = None,
-                 tol: float = 1e-6, max_iter: int = 30, random_state: Any = 0,
-                 progress: bool = True):
+                 tol: float = 1e-6, max_iter: int = 30, max_candidates: int = 8,
+                 random_state: Any = 0, progress: bool = True):
         self.forward_func = forward_func
         self.output = check_option(output, "output", ["auto", "logits", "probabilities"])
         self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
         self.tol = check_float(tol, "tol", low=0.0)
         self.max_iter = check_int(max_iter, "max_iter", low=1)
+        self.max_candidates = check_int(max_candidates, "max_candidates", low=1)
         self.random_state = random_state
         self.progress = progress
         self._estimator = None
@@ -802,7 +807,8 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
 
     A candidate is *valid* when it lies in the domain and either ties the two top logits
     (``|z_c - z_t| <= tol (1 + |z_c|)``, both at least every other logit) with the class
-    turning to ``t`` a small step further along ``x̂ - x``, or is classified as ``t``
+    being ``c`` on one side and ``t`` on the other a small step along ``x̂ - x``, or is
+    classified as ``t``
     outright (a point just past the boundary). Tie points also get a stationarity number:
     the relative residual of ``w (x̂ - x)`` projected off the span of the active constraint
     gradients over the free interior features (0 at a KKT point).
@@ -828,8 +834,11 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
     nrm = np.linalg.norm(d, axis=1)
     eps = np.maximum(1e-7, 1e-4 * nrm)
     u = d / np.where(nrm > 0, nrm, 1.0)[:, None]
-    step = np.clip(Xs + eps[:, None] * u, dom.lo, dom.hi)
-    crosses = (scorer.scores(step, rows).argmax(axis=1) == t) & (nrm > 0)
+    # the two sides of x̂ along u must be of classes c and t (either way round: after a
+    # category switch the continuous move can come back to the boundary from t's side)
+    plus = scorer.scores(np.clip(Xs + eps[:, None] * u, dom.lo, dom.hi), rows).argmax(axis=1)
+    minus = scorer.scores(np.clip(Xs - eps[:, None] * u, dom.lo, dom.hi), rows).argmax(axis=1)
+    crosses = (((plus == t) & (minus == c)) | ((plus == c) & (minus == t))) & (nrm > 0)
     crosses |= past
     stationarity = np.full(n, np.nan)
     ok = np.zeros(n, dtype=bool)
@@ -920,6 +929,27 @@ def _project(scorer, X0, B, rows, c, t, move, lo, hi, w, iters: int, tol: float)
         conv = (np.abs(g) <= tol * (1 + np.abs(g))) & (step <= 1e-10 * (1 + np.abs(v).max(axis=1)))
         best[act] = np.minimum(best[act], np.abs(g))
         done[act[conv]] = True
+    # Rows that crossed without converging (e.g. cycling between ReLU regions): bisect the
+    # segment base -> x onto the tie, so they still reach the boundary.
+    rest = np.flatnonzero(~done)
+    if len(rest):
+        gB = scorer.scores(B[rest], rows[rest])
+        gX = scorer.scores(x[rest], rows[rest])
+        ar = np.arange(len(rest))
+        gb = gB[ar, c[rest]] - gB[ar, t[rest]]
+        gx = gX[ar, c[rest]] - gX[ar, t[rest]]
+        sel = rest[(gb > 0) & (gx < 0)]
+        if len(sel):
+            a_lo, a_hi = np.zeros(len(sel)), np.ones(len(sel))
+            ar = np.arange(len(sel))
+            for _ in range(60):
+                mid = 0.5 * (a_lo + a_hi)
+                P = B[sel] + mid[:, None] * (x[sel] - B[sel])
+                z = scorer.scores(P, rows[sel])
+                pos = z[ar, c[sel]] - z[ar, t[sel]] > 0
+                a_lo = np.where(pos, mid, a_lo)
+                a_hi = np.where(pos, a_hi, mid)
+            x[sel] = B[sel] + a_hi[:, None] * (x[sel] - B[sel])
     return x
 
 
@@ -1078,21 +1108,66 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) 
     seconds = np.zeros(n)
     tic = time.perf_counter()
     B, src, cc, tt = _candidates(X, c, t, dom, K)
-    move = np.repeat(dom.cont[None], len(B), axis=0)
-    P = _project(scorer, X[src], B, src, cc, tt, move, dom.lo, dom.hi, dom.w, fp.max_iter, fp.tol)
+    first_wave = np.ones(len(B), dtype=bool)
+    if len(B) > n and fp.max_candidates < len(B):
+        # Keep the most promising category switches per row: switch cost plus the linearised
+        # distance to the boundary at the base point (the unswitched base always stays).
+        g, G = scorer.g_grad(B, src, cc, tt)
+        Gc = np.where(dom.cont, G, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lin = np.where(g > 0, g ** 2 / (Gc ** 2 / dom.w).sum(axis=1), 0.0)
+        est = (dom.w * (B - X[src]) ** 2).sum(axis=1) + np.nan_to_num(lin, nan=np.inf)
+        first = np.r_[True, (src[1:] != src[:-1]) | (tt[1:] != tt[:-1])]
+        est[first] = -1.0  # the unswitched base of each (row, target)
+        order = np.lexsort((est, src))
+        rank = np.empty(len(B), dtype=int)
+        starts = np.searchsorted(src[order], src[order], side="left")
+        rank[order] = np.arange(len(B)) - starts
+        first_wave = rank < fp.max_candidates
     relaxed = _Domain(dom.free, dom.lo, dom.hi, np.zeros_like(dom.integer), dom.groups, dom.w,
                       dom.in_group)  # integer features are rounded after the continuous solve
-    vP = _verify(scorer, X[src], P, src, cc, tt, relaxed, fp.tol, tie_required=False)
+    P = B.copy()
+    okP = np.zeros(len(B), dtype=bool)
+
+    def wave(sel):
+        mv = np.repeat(dom.cont[None], len(sel), axis=0)
+        P[sel] = _project(scorer, X[src[sel]], B[sel], src[sel], cc[sel], tt[sel], mv, dom.lo,
+                          dom.hi, dom.w, fp.max_iter, fp.tol)
+        okP[sel] = _verify(scorer, X[src[sel]], P[sel], src[sel], cc[sel], tt[sel], relaxed,
+                           fp.tol, tie_required=False)["ok"]
+
+    wave(np.flatnonzero(first_wave))
+    # second wave: the remaining switches of rows the first wave did not solve
+    unsolved = np.ones(n, dtype=bool)
+    unsolved[src[okP]] = False
+    rest = np.flatnonzero(~first_wave & unsolved[src])
+    if len(rest):
+        wave(rest)
+    vP = {"ok": okP & (first_wave | unsolved[src])}
     dP = _dist(P, X[src], dom.w)
     # also score candidates that only switch a category (no continuous freedom)
     seconds += (time.perf_counter() - tic) / n
     out_hat = np.full((n, m), np.nan)
     tgt = np.array(t if t is not None else c)
-    it = tqdm(range(n), desc="flip points", disable=not fp.progress or n < 2)
     notes = [""] * n
+    lo_i = np.searchsorted(src, np.arange(n), side="left")
+    hi_i = np.searchsorted(src, np.arange(n), side="right")
+    todo = np.arange(n)
+    if method == "projection" and not (dom.integer & dom.cont).any():
+        # batched answer: the closest verified projection of each row
+        okP = vP["ok"]
+        key = np.where(okP, dP, np.inf)
+        for i in range(n):
+            mine = np.arange(lo_i[i], hi_i[i])
+            k = mine[np.argmin(key[mine])] if len(mine) else None
+            if k is not None and okP[k]:
+                out_hat[i] = P[k]
+                tgt[i] = tt[k]
+        todo = np.flatnonzero(~np.isfinite(out_hat).all(axis=1))
+    it = tqdm(todo, desc="flip points", disable=not fp.progress or len(todo) < 2)
     for i in it:
         t0 = time.perf_counter()
-        mine = np.flatnonzero(src == i)
+        mine = np.arange(lo_i[i], hi_i[i])
         order = mine[np.lexsort((dP[mine], ~vP["ok"][mine]))]
         found = None
         # only candidates whose projection reached a verified point are polished; the rest go
