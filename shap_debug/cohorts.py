@@ -784,7 +784,9 @@ class SystematicRegion:
 
     ``observed`` and ``expected`` are the region's share of ``label`` (given labels vs. the
     model fitted *outside* the region); ``shift = observed - expected``; ``z`` is the
-    Poisson-binomial z-score of the difference. ``recheck`` lists the region's rows whose
+    Poisson-binomial z-score of the difference; ``deficit`` is the share of the
+    under-represented label that is missing (1.0 when a label never occurs where the rest of
+    the data expects it). ``recheck`` lists the region's rows whose
     given label goes the way of the shift while the outside model disagrees, most confident
     disagreement first.
     """
@@ -798,6 +800,7 @@ class SystematicRegion:
     expected: float = 0.0
     shift: float = 0.0
     z: float = 0.0
+    deficit: float = 0.0
     screen_z: float = float("nan")
     fixable: bool = False
     recheck: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.int64))
@@ -805,7 +808,8 @@ class SystematicRegion:
     def to_dict(self) -> dict:
         return {"region": self.name, "source": self.source, "size": self.size,
                 "label": self.label, "observed": self.observed, "expected": self.expected,
-                "shift": self.shift, "z": self.z, "screen_z": self.screen_z,
+                "shift": self.shift, "z": self.z, "deficit": self.deficit,
+                "screen_z": self.screen_z,
                 "fixable": self.fixable, "n_recheck": len(self.recheck)}
 
 
@@ -851,7 +855,7 @@ class SystematicErrors:
 
     def to_frame(self) -> pd.DataFrame:
         cols = ["region", "source", "size", "label", "observed", "expected", "shift", "z",
-                "screen_z", "fixable", "n_recheck"]
+                "deficit", "screen_z", "fixable", "n_recheck"]
         return pd.DataFrame([r.to_dict() for r in self.regions], columns=cols)
 
     def _repr_html_(self) -> str:
@@ -946,6 +950,12 @@ def systematic_errors(
     rest of the data contradicts the region's labels. Regions passing ``|shift| >=
     min_shift`` and ``|z| >= z_threshold`` are reported as *fixable*, with their rows to
     re-check.
+
+    A relabelled pocket also distorts the outside model of the regions next to it (leave
+    out "male executives" and the model learns "executives earn little" from the relabelled
+    female executives). So flagged regions are explained away greedily: the most one-sided
+    one (largest ``deficit``) is accepted, its rows to re-check get the labels the rest of
+    the data expects, and the other flagged regions are re-tested on the corrected labels.
 
     Candidate regions: the ``regions`` given, the leaves and slices of ``cohorts``, and (when
     ``auto``) every pair of conditions on two columns (a categorical level or a numeric
@@ -1080,77 +1090,79 @@ def systematic_errors(
     base = estimator if estimator is not None else model
     seed = seed_from(random_state)
 
-    def refit(rows, excluded):
-        out = ~excluded
+    def refit(rows, labels):
+        out = np.ones(n, dtype=bool)
         out[rows] = False
-        if len(np.unique(y[out])) < len(classes) or len(rows) == 0:
+        if len(np.unique(labels[out])) < len(classes) or len(rows) == 0:
             return None
         est = clone_model(base, "estimator")
         if "random_state" in est.get_params():
             est.set_params(random_state=seed)
         Xo = X.iloc[out] if isinstance(X, pd.DataFrame) else X[out]
         Xr = X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
-        est.fit(Xo, y[out])
+        est.fit(Xo, labels[out])
         q = np.asarray(est.predict_proba(Xr), dtype=np.float64)
         full = np.zeros((len(rows), len(classes)))
         full[:, np.searchsorted(classes, est.classes_)] = q
         return full
 
-    def judge(cand, rows, q):
+    def judge(cand, rows, q, labels):
         name, source, _, sz = cand
         code = np.zeros(len(rows), dtype=np.int64)
-        obs, exp, var, size = _shift_stats(onehot_y[rows], q, code, 1)
+        oh = (labels[rows][:, None] == classes[None, :]).astype(np.float64)
+        obs, exp, var, size = _shift_stats(oh, q, code, 1)
         cls, z, shift = _best_class(obs, exp, var, size, binary)
         c = int(cls[0])
         zc, sc = float(z[0]), float(shift[0])
-        lab = y[rows]
+        lab = labels[rows]
         if sc < 0:  # too few `c` labels: rows labelled otherwise that the outside calls c
             sel = (lab != classes[c]) & (q[:, c] > 0.5)
             order = np.argsort(-q[sel, c], kind="stable")
+            deficit = 1 - obs[0, c] / max(exp[0, c], 1e-12)
         else:  # too many `c` labels: rows labelled c that the outside calls otherwise
             sel = (lab == classes[c]) & (q[:, c] < 0.5)
             order = np.argsort(q[sel, c], kind="stable")
+            deficit = 1 - (len(rows) - obs[0, c]) / max(len(rows) - exp[0, c], 1e-12)
         label = classes[c].item() if hasattr(classes[c], "item") else classes[c]
         return SystematicRegion(
             name=name, source=source, rows=np.asarray(cand[2], dtype=np.int64),
             size=len(cand[2]), label=label, observed=float(obs[0, c] / len(rows)),
-            expected=float(exp[0, c] / len(rows)), shift=sc, z=zc, screen_z=sz,
+            expected=float(exp[0, c] / len(rows)), shift=sc, z=zc,
+            deficit=float(np.clip(deficit, 0.0, 1.0)), screen_z=sz,
             fixable=bool(abs(sc) >= min_shift and abs(zc) >= z_threshold),
-            recheck=rows[sel][order].astype(np.int64))
+            recheck=rows[sel][order].astype(np.int64)), q[sel][order].argmax(axis=1)
 
-    nothing = np.zeros(n, dtype=bool)
-    jobs = [delayed(refit)(rows, nothing) for _, _, rows, _ in cands]
+    jobs = [delayed(refit)(rows, y) for _, _, rows, _ in cands]
     if progress:
         from tqdm.auto import tqdm
 
         jobs = tqdm(jobs, total=len(cands), desc="leave-region-out refits")
     probs = Parallel(n_jobs=n_jobs)(jobs) if cands else []
-    current = {i: judge(c, c[2], q) for i, (c, q) in enumerate(zip(cands, probs))
+    current = {i: judge(c, c[2], q, y) for i, (c, q) in enumerate(zip(cands, probs))
                if q is not None}
-    # Explaining away: accept the strongest fixable region, then re-test the other flagged
-    # ones with its rows left out of both sides, so one relabelled pocket is not reported
-    # again through every region that overlaps it (or borders it in a tree's code order).
+    # Explaining away: accept the most one-sided fixable region (the largest deficit of the
+    # under-represented label: a labeller who never says "1" leaves a deficit near 1), set
+    # its rows to re-check to the labels the rest of the data expects, and re-test the other
+    # flagged regions on the corrected labels, so one relabelled pocket is not reported again
+    # through the regions it distorted (its neighbours in the model's eyes).
     accepted: list[int] = []
-    excluded = np.zeros(n, dtype=bool)
+    y_work = y.copy()
     while True:
-        open_ = [i for i, r in current.items() if r.fixable and i not in accepted]
+        open_ = [i for i, (r, _) in current.items() if r.fixable and i not in accepted]
         if not open_:
             break
-        best = max(open_, key=lambda i: (abs(current[i].z), -i))
+        best = max(open_, key=lambda i: (current[i][0].deficit, abs(current[i][0].z), -i))
         accepted.append(best)
-        excluded[cands[best][2]] = True
+        region, fixed = current[best]
+        y_work[region.recheck] = classes[fixed]
         for i in open_:
             if i == best:
                 continue
-            rows = cands[i][2][~excluded[cands[i][2]]]
-            if len(rows) < min_size:
-                current[i] = replace(current[i], fixable=False)
-                continue
-            q = refit(rows, excluded)
+            q = refit(cands[i][2], y_work)
             if q is None:
-                current[i] = replace(current[i], fixable=False)
+                current[i] = (replace(current[i][0], fixable=False), current[i][1])
             else:
-                current[i] = judge(cands[i], rows, q)
-    results = list(current.values())
-    results.sort(key=lambda r: (-r.fixable, -abs(r.z), r.name))
+                current[i] = judge(cands[i], cands[i][2], q, y_work)
+    results = [r for r, _ in current.values()]
+    results.sort(key=lambda r: (-r.fixable, -r.deficit, -abs(r.z), r.name))
     return SystematicErrors(tuple(results), min_shift, z_threshold, n_screened)

@@ -121,19 +121,24 @@ class SuspiciousRows:
 
 
 def cross_val_proba(model: Any, X: Any, y: np.ndarray, *, cv: int = 5, random_state: Any = 0,
-                    n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                    n_jobs: int = 1, n_repeats: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-sample ``predict_proba`` from stratified K-fold refits of a clone of ``model``.
 
-    Returns ``(proba, classes)`` with columns in ``np.unique(y)`` order. Inputs are validated
-    by the caller.
+    With ``n_repeats > 1`` the K-fold split is repeated with different shuffles and the
+    out-of-sample probabilities are averaged (repeated cross-validation), which makes the
+    ranking depend less on one fold assignment. Returns ``(proba, classes)`` with columns in
+    ``np.unique(y)`` order. Inputs are validated by the caller.
     """
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    classes, counts = np.unique(y, return_counts=True)
-    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed_from(random_state))
-    proba = cross_val_predict(clone_model(model), X, y, cv=folds, method="predict_proba",
-                              n_jobs=n_jobs)
-    return np.asarray(proba, dtype=np.float64), classes
+    rng = check_random_state(random_state)
+    classes = np.unique(y)
+    total = np.zeros((len(y), len(classes)))
+    for _ in range(n_repeats):
+        folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed_from(rng))
+        total += cross_val_predict(clone_model(model), X, y, cv=folds,
+                                   method="predict_proba", n_jobs=n_jobs)
+    return total / n_repeats, classes
 
 
 def confident_joint(proba: np.ndarray, y_idx: np.ndarray, *, calibrate: bool = True) -> np.ndarray:
@@ -160,7 +165,8 @@ def confident_joint(proba: np.ndarray, y_idx: np.ndarray, *, calibrate: bool = T
 
 
 def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: Any = 0,
-                    n_jobs: int = 1, proba: np.ndarray | None = None) -> SuspiciousRows:
+                    n_jobs: int = 1, n_repeats: int = 1,
+                    proba: np.ndarray | None = None) -> SuspiciousRows:
     """Rank training rows by how likely their label is wrong (confident learning).
 
     Parameters
@@ -177,6 +183,9 @@ def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: An
         Seeds the fold split.
     n_jobs : int, default 1
         Folds fitted in parallel (joblib).
+    n_repeats : int, default 1
+        Repeat the K-fold split with new shuffles and average the probabilities (more
+        stable top ranks across seeds, ``n_repeats`` times the refits).
     proba : array of shape (n, n_classes), optional
         Precomputed out-of-sample probabilities (columns in ``np.unique(y)`` order); skips the
         refits.
@@ -199,6 +208,7 @@ def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: An
     X, y = check_X_y(X, y)
     cv = check_int(cv, "cv", low=2)
     n_jobs = check_int(n_jobs, "n_jobs", low=-1)
+    n_repeats = check_int(n_repeats, "n_repeats", low=1)
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise ValueError(f"y must contain at least 2 classes; got only {classes.tolist()}")
@@ -209,8 +219,10 @@ def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: An
             raise ValueError(
                 f"cv={cv} folds need at least {cv} rows of every class; class "
                 f"{classes[counts.argmin()]!r} has {counts.min()}")
-        proba, classes = cross_val_proba(model, X, y, cv=cv, random_state=rng, n_jobs=n_jobs)
-        method = f"cv{cv}_self_confidence"
+        proba, classes = cross_val_proba(model, X, y, cv=cv, random_state=rng, n_jobs=n_jobs,
+                                         n_repeats=n_repeats)
+        method = f"cv{cv}x{n_repeats}_self_confidence" if n_repeats > 1 else (
+            f"cv{cv}_self_confidence")
     else:
         proba = np.asarray(proba, dtype=np.float64)
         if proba.shape != (len(y), len(classes)):

@@ -75,3 +75,15 @@ def test_bad_input():
         suspicious_rows(None, X, np.r_[np.zeros(5), np.ones(5)], proba=np.zeros((10, 3)))
     with pytest.raises(TypeError, match="cv"):
         suspicious_rows(LogisticRegression(), X, np.r_[np.zeros(5), np.ones(5)], cv=2.5)
+
+
+def test_repeated_cv_averages_probabilities():
+    X, y, flip = _blobs(n=300, flips=15)
+    one = suspicious_rows(LogisticRegression(), X, y, cv=3, random_state=0)
+    rep = suspicious_rows(LogisticRegression(), X, y, cv=3, random_state=0, n_repeats=3)
+    assert rep.method == "cv3x3_self_confidence"
+    assert not np.allclose(one.proba, rep.proba)
+    np.testing.assert_allclose(rep.proba.sum(axis=1), 1.0)
+    assert len(set(rep.top(15)) & set(flip.tolist())) >= 12
+    with pytest.raises(ValueError, match="n_repeats"):
+        suspicious_rows(LogisticRegression(), X, y, n_repeats=0)
