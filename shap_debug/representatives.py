@@ -29,8 +29,9 @@ The search
 distinct row positions: set-aware operators (a child takes ``B`` distinct members of its
 parents' union; a mutation swaps one member for a random row), duplicates repaired rather
 than penalised, binary tournaments, elitist survival, and the whole population evaluated in
-one vectorised numpy expression. ``method="greedy"`` adds, one at a time, the row that
-raises the fitness most; ``method="random"`` is the paper's baseline.
+one vectorised numpy expression; the best set is then polished by single best-improvement
+swaps (``polish=True``). ``method="greedy"`` adds, one at a time, the row that raises the
+fitness most; ``method="random"`` is the paper's baseline.
 """
 
 from __future__ import annotations
@@ -241,6 +242,30 @@ def _greedy(W: np.ndarray, Wb: np.ndarray, budget: int, dispersion: str):
     return np.sort(np.array(chosen, dtype=np.int64)), np.array(history)
 
 
+def _polish(W, Wb, pos, dispersion, max_passes=20):
+    """Best-improvement single swaps until none helps (a local optimum for one swap).
+
+    Each member in turn is replaced by the row that raises the fitness most; every
+    candidate of one position is scored in one vectorised call (n sets).
+    """
+    n = len(W)
+    pos = pos.copy()
+    cur = float(_fitness(W, Wb, pos[None, :], dispersion)[0])
+    for _ in range(max_passes):
+        improved = False
+        for b in range(len(pos)):
+            cand = np.repeat(pos[None, :], n, axis=0)
+            cand[:, b] = np.arange(n)
+            f = _fitness(W, Wb, cand, dispersion)
+            f[np.delete(pos, b)] = -np.inf          # keep members distinct
+            j = int(np.argmax(f))
+            if f[j] > cur + 1e-12 * max(1.0, abs(cur)):
+                pos[b], cur, improved = j, float(f[j]), True
+        if not improved:
+            break
+    return np.sort(pos)
+
+
 def _set_crossover(X1, X2, rng):
     """Two children per mating, each ``b`` distinct members of the parents' union."""
     n_mat, b = X1.shape
@@ -383,6 +408,7 @@ def select_representatives(
     n_gen: int = 100,
     crossover_prob: float = 0.8,
     mutation_prob: float = 0.4,
+    polish: bool = True,
     feature_names: Any = None,
     random_state: int | np.random.Generator | None = 0,
     progress: bool = False,
@@ -415,6 +441,12 @@ def select_representatives(
     pop_size, n_gen, crossover_prob, mutation_prob :
         GA settings: population, generations, probability that a mating is crossed and that
         an offspring is mutated (defaults: the reference's 300 / 100 / 0.8 / 0.4).
+    polish : bool
+        After the GA, replace members one at a time by the best swap until no swap raises
+        the fitness (a few vectorised passes, ~20 ms at K = 2000). The GA alone does not
+        always reach the greedy baseline at K = 2000; with the polish it matched or beat it
+        on every neighbourhood we measured (``benchmarks/table3.py``). ``history`` stays
+        the GA's; ``fitness`` is the polished set's.
     feature_names : list of str, optional
         Names for :meth:`Representatives.to_frame` (default: the Explanation's, or
         ``"Feature j"``).
@@ -458,6 +490,8 @@ def select_representatives(
     n_gen = check_int(n_gen, "n_gen", low=1)
     crossover_prob = check_float(crossover_prob, "crossover_prob", low=0.0, high=1.0)
     mutation_prob = check_float(mutation_prob, "mutation_prob", low=0.0, high=1.0)
+    if not isinstance(polish, (bool, np.bool_)):
+        raise TypeError(f"polish must be a bool; got {type(polish).__name__}")
     if indices is None:
         index_map = np.arange(n, dtype=np.int64)
     else:
@@ -486,6 +520,8 @@ def select_representatives(
     else:
         pos, history = _ga(W, Wb, budget, dispersion, pop_size, n_gen, crossover_prob,
                            mutation_prob, seed_from(rng), progress)
+        if polish:
+            pos = _polish(W, Wb, pos, dispersion)
     fit = float(_fitness(W, Wb, pos[None, :], dispersion)[0])
     if history is None:
         history = np.array([fit])
