@@ -321,6 +321,8 @@ def _ga(W, Wb, budget, dispersion, pop_size, n_gen, crossover_prob, mutation_pro
     from tqdm.auto import tqdm
 
     n = len(W)
+    # pymoo >= 0.6.2 hands its seeded Generator to operators; older versions pass None
+    fallback = np.random.default_rng(seed)
 
     class SetProblem(Problem):
         def __init__(self):
@@ -331,12 +333,12 @@ def _ga(W, Wb, budget, dispersion, pop_size, n_gen, crossover_prob, mutation_pro
 
     class SetSampling(Sampling):
         def _do(self, problem, n_samples, *args, random_state=None, **kwargs):
-            keys = random_state.random((n_samples, n))
+            keys = (random_state or fallback).random((n_samples, n))
             return np.sort(np.argpartition(keys, budget - 1, axis=1)[:, :budget], axis=1)
 
     class SetMating(InfillCriterion):
         def do(self, problem, pop, n_offsprings, random_state=None, **kwargs):
-            rng = random_state
+            rng = random_state or fallback
             X = np.array([ind.X for ind in pop], dtype=np.int64)
             F = np.array([ind.F[0] for ind in pop])
             seen = {row.tobytes() for row in X}
