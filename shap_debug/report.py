@@ -46,7 +46,7 @@ td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f1f4f8}
 .flag-pass{color:#1a7f37} .flag-warn{color:#b35900;font-weight:600}
 .error{color:#b00020;background:#fdecee;padding:6px 10px;border-radius:4px}
-.note{color:#555;font-size:13px} img{max-width:100%}
+.note{color:#555;font-size:13px} img{max-width:100%} .tbl{overflow-x:auto}
 .kpi{display:inline-block;margin:4px 18px 4px 0;font-size:15px}
 .kpi b{font-size:20px;color:#1e3a5f}
 """
@@ -60,8 +60,10 @@ def esc(value: Any) -> str:
 def table_html(frame: pd.DataFrame, max_rows: int = 20, float_format: str = "{:.4g}") -> str:
     """A DataFrame as an escaped HTML table."""
     frame = frame.head(max_rows)
-    return frame.to_html(escape=True, index=False, border=0, na_rep="",
+    body = frame.to_html(escape=True, index=False, border=0, na_rep="",
                          float_format=lambda v: float_format.format(v))
+    return f'<div class="tbl">{body}</div>'
+
 
 
 def figure_html(fig: Any, alt: str = "figure", dpi: int = 90) -> str:
