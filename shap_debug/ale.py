@@ -411,10 +411,13 @@ class _Similarity:
                 self._disc[j] = None
         return self._disc[j]
 
-    def _quantiles(self, j: int) -> np.ndarray:
+    def _buckets(self, j: int) -> np.ndarray:
+        """Per row, the first of the 100 quantiles of column ``j`` at or above its value."""
         if j not in self._q:
             seq = np.arange(0, 1, 1 / 100)
-            self._q[j] = pd.Series(self.table.Z[:, j]).quantile(seq).to_numpy()
+            z = self.table.Z[:, j]
+            q = pd.Series(z).quantile(seq).to_numpy()
+            self._q[j] = np.searchsorted(q, z, side="left")     # x <= q[i]  <=>  bucket <= i
         return self._q[j]
 
     def order(self, j: int) -> np.ndarray:
@@ -437,11 +440,9 @@ class _Similarity:
                 P = counts / counts.sum(axis=1, keepdims=True)
                 D += np.abs(P[:, None, :] - P[None, :, :]).sum(-1) / 2
             else:
-                q = self._quantiles(k)
-                below = (self.table.Z[:, k][:, None] <= q[None, :]).astype(np.float64)
-                F = np.zeros((G, len(q)))
-                np.add.at(F, gi, below)
-                F /= sizes[:, None]
+                bucket = self._buckets(k)
+                counts = np.bincount(gi * 101 + bucket, minlength=G * 101).reshape(G, 101)
+                F = np.cumsum(counts, axis=1)[:, :100] / sizes[:, None]   # ECDFs at q
                 D += np.abs(F[:, None, :] - F[None, :, :]).max(-1)
         return groups[_cmds_order(D)]
 
