@@ -288,6 +288,17 @@ class _Scorer:
         (G,) = torch.autograd.grad(g.sum(), Xt)
         return g.detach().numpy(), G.numpy()
 
+    def jac_batch(self, X: np.ndarray, rows: np.ndarray):
+        """Scores (b, K) and Jacobians (b, K, m): K backward passes over the batch."""
+        Xt = torch.as_tensor(X, dtype=torch.float64).clone().requires_grad_(True)
+        z = self._z(Xt, rows)
+        K = z.shape[1]
+        J = np.empty((len(X), K, X.shape[1]))
+        for k in range(K):
+            (gk,) = torch.autograd.grad(z[:, k].sum(), Xt, retain_graph=k < K - 1)
+            J[:, k] = gk.numpy()
+        return z.detach().numpy(), J
+
     def full_jac(self, x: np.ndarray, row: int):
         """Scores (K,) and Jacobian (K, m) at one row."""
         xt = torch.as_tensor(x[None], dtype=torch.float64).clone().requires_grad_(True)
@@ -315,6 +326,9 @@ class _FDScorer(_Scorer):
         Z = self.scores(P.reshape(-1, m), np.repeat(rows, m + 1)).reshape(b, m + 1, -1)
         J = (Z[:, 1:, :] - Z[:, :1, :]) / self.h[None, :, None]
         return Z[:, 0, :], np.transpose(J, (0, 2, 1))  # (b, K), (b, K, m)
+
+    def jac_batch(self, X, rows):
+        return self._jac_batch(X, rows)
 
     def g_grad(self, X, rows, c, t):
         z, J = self._jac_batch(X, rows)
@@ -841,6 +855,10 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
     crosses = (((plus == t) & (minus == c)) | ((plus == c) & (minus == t))) & (nrm > 0)
     crosses |= past
     stationarity = np.full(n, np.nan)
+    tie_ok = np.flatnonzero(tie & ordered & crosses & np.array([not m for m in dmsg]))
+    if tie_required and len(tie_ok):
+        stationarity[tie_ok] = _stationarity(scorer, X[tie_ok], Xs[tie_ok], rows[tie_ok],
+                                             c[tie_ok], t[tie_ok], dom)
     ok = np.zeros(n, dtype=bool)
     status = np.array(["failed"] * n, dtype=object)
     message = np.array([""] * n, dtype=object)
@@ -851,8 +869,7 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
         if tie[i] and ordered[i] and crosses[i]:
             ok[i] = True
             status[i] = "approximate"
-            if tie_required and scorer is not None:
-                stationarity[i] = _stationarity(scorer, X[i], Xs[i], rows[i], c[i], t[i], dom)
+            if tie_required:
                 if stationarity[i] <= 1e-4:
                     status[i] = "exact"
                     message[i] = "verified tie, stationary"
@@ -875,22 +892,28 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
             "stationarity": stationarity}
 
 
-def _stationarity(scorer, x0, xh, row, c, t, dom: _Domain) -> float:
-    z, J = scorer.full_jac(xh, row)
-    interior = dom.cont & (xh > dom.lo + 1e-9) & (xh < dom.hi - 1e-9) & ~dom.integer
-    if not interior.any():
-        return 0.0
-    r = (dom.w * (xh - x0))[interior]
-    if np.linalg.norm(r) == 0:
-        return 0.0
-    scale = 1 + abs(z[c])
-    cols = [J[c] - J[t]]
-    for k in range(len(z)):
-        if k not in (c, t) and z[k] >= min(z[c], z[t]) - 1e-6 * scale:
-            cols.append(J[t] - J[k])
-    A = np.stack(cols, axis=1)[interior]
-    coef, *_ = np.linalg.lstsq(A, r, rcond=None)
-    return float(np.linalg.norm(A @ coef - r) / np.linalg.norm(r))
+def _stationarity(scorer, X0, Xh, rows, c, t, dom: _Domain) -> np.ndarray:
+    """Relative residual of ``w (x̂ - x)`` off the span of the active constraint gradients,
+    over the free interior continuous features (0 at a first-order KKT point); batched."""
+    z, J = scorer.jac_batch(Xh, rows)
+    out = np.zeros(len(Xh))
+    for i in range(len(Xh)):
+        interior = (dom.cont & (Xh[i] > dom.lo + 1e-9) & (Xh[i] < dom.hi - 1e-9)
+                    & ~dom.integer)
+        r = (dom.w * (Xh[i] - X0[i]))[interior]
+        nr = np.linalg.norm(r)
+        if not interior.any() or nr == 0:
+            continue
+        zi, Ji, ci, ti = z[i], J[i], c[i], t[i]
+        scale = 1 + abs(zi[ci])
+        cols = [Ji[ci] - Ji[ti]]
+        for k in range(len(zi)):
+            if k not in (ci, ti) and zi[k] >= min(zi[ci], zi[ti]) - 1e-6 * scale:
+                cols.append(Ji[ti] - Ji[k])
+        A = np.stack(cols, axis=1)[interior]
+        coef, *_ = np.linalg.lstsq(A, r, rcond=None)
+        out[i] = np.linalg.norm(A @ coef - r) / nr
+    return out
 
 
 # --------------------------------------------------------------------------- gradient path
@@ -900,6 +923,7 @@ def _project(scorer, X0, B, rows, c, t, move, lo, hi, w, iters: int, tol: float)
     x = B.copy()
     done = np.zeros(len(x), dtype=bool)
     best = np.full(len(x), np.inf)
+    stale = np.zeros(len(x), dtype=int)
     for _ in range(iters):
         act = np.flatnonzero(~done)
         if not len(act):
@@ -926,12 +950,20 @@ def _project(scorer, X0, B, rows, c, t, move, lo, hi, w, iters: int, tol: float)
             pinned = np.where(newly, vc, pinned)
         step = np.abs(v - xa).max(axis=1)
         x[act] = v
-        conv = (np.abs(g) <= tol * (1 + np.abs(g))) & (step <= 1e-10 * (1 + np.abs(v).max(axis=1)))
+        tiny = step <= 1e-10 * (1 + np.abs(v).max(axis=1))
+        conv = (np.abs(g) <= tol * (1 + np.abs(g))) & tiny
+        # stop rows that stall (every movable feature at a bound) or stop improving (cycling
+        # between linear pieces); the bisection below and the fallback take them over
+        improved = np.abs(g) < 0.9 * best[act]
+        stale[act] = np.where(improved, 0, stale[act] + 1)
         best[act] = np.minimum(best[act], np.abs(g))
-        done[act[conv]] = True
+        done[act[conv | tiny | (stale[act] >= 5)]] = True
     # Rows that crossed without converging (e.g. cycling between ReLU regions): bisect the
     # segment base -> x onto the tie, so they still reach the boundary.
-    rest = np.flatnonzero(~done)
+    zx = scorer.scores(x, rows)
+    ar = np.arange(len(x))
+    gx = zx[ar, c] - zx[ar, t]
+    rest = np.flatnonzero(np.abs(gx) > tol * (1 + np.abs(zx[ar, c])))
     if len(rest):
         gB = scorer.scores(B[rest], rows[rest])
         gX = scorer.scores(x[rest], rows[rest])
@@ -987,29 +1019,35 @@ def _slsqp(scorer, x0, base, row, c, t, move, lo, hi, w, start, K):
 
 
 def _candidates(X, c, t, dom: _Domain, K: int):
-    """Base points: x itself plus every single one-hot group level change; per target."""
-    bases, src, cc, tt = [], [], [], []
-    fg = dom.free_groups()
-    for i in range(len(X)):
-        targets = [t[i]] if t is not None else [k for k in range(K) if k != c[i]]
-        for tk in targets:
-            bases.append(X[i])
-            src.append(i)
-            cc.append(c[i])
-            tt.append(tk)
-            for g in fg:
-                cur = int(np.argmax(X[i, g]))
-                for lev in range(len(g)):
-                    if lev == cur:
-                        continue
-                    b = X[i].copy()
-                    b[g] = 0.0
-                    b[g[lev]] = 1.0
-                    bases.append(b)
-                    src.append(i)
-                    cc.append(c[i])
-                    tt.append(tk)
-    return np.array(bases), np.array(src), np.array(cc), np.array(tt)
+    """Base points: x itself plus every single one-hot group level change; per target.
+
+    Returned grouped by row (``src`` ascending), each (row, target) block starting with the
+    unswitched base; ``is_base`` marks those.
+    """
+    n = len(X)
+    if t is not None:
+        src0, tt0 = np.arange(n), np.asarray(t)
+    else:
+        pairs = [(i, k) for i in range(n) for k in range(K) if k != c[i]]
+        src0 = np.array([p[0] for p in pairs], dtype=int)
+        tt0 = np.array([p[1] for p in pairs], dtype=int)
+    blocks, srcs, tts, base = [X[src0]], [src0], [tt0], [np.ones(len(src0), dtype=bool)]
+    X0 = X[src0]
+    for g in dom.free_groups():
+        cur = X0[:, g].argmax(axis=1)
+        for lev in range(len(g)):
+            sel = np.flatnonzero(cur != lev)
+            b = X0[sel].copy()
+            b[:, g] = 0.0
+            b[:, g[lev]] = 1.0
+            blocks.append(b)
+            srcs.append(src0[sel])
+            tts.append(tt0[sel])
+            base.append(np.zeros(len(sel), dtype=bool))
+    B, src, tt, is_base = (np.concatenate(blocks), np.concatenate(srcs), np.concatenate(tts),
+                           np.concatenate(base))
+    order = np.lexsort((~is_base, tt, src))
+    return B[order], src[order], np.asarray(c)[src[order]], tt[order], is_base[order]
 
 
 def _round_integers(scorer, x0, xh, row, c, t, dom: _Domain, K: int, fp: FlipPoints):
@@ -1107,7 +1145,7 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) 
     rng = check_random_state(fp.random_state)
     seconds = np.zeros(n)
     tic = time.perf_counter()
-    B, src, cc, tt = _candidates(X, c, t, dom, K)
+    B, src, cc, tt, is_base = _candidates(X, c, t, dom, K)
     first_wave = np.ones(len(B), dtype=bool)
     if len(B) > n and fp.max_candidates < len(B):
         # Keep the most promising category switches per row: switch cost plus the linearised
@@ -1117,8 +1155,7 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) 
         with np.errstate(divide="ignore", invalid="ignore"):
             lin = np.where(g > 0, g ** 2 / (Gc ** 2 / dom.w).sum(axis=1), 0.0)
         est = (dom.w * (B - X[src]) ** 2).sum(axis=1) + np.nan_to_num(lin, nan=np.inf)
-        first = np.r_[True, (src[1:] != src[:-1]) | (tt[1:] != tt[:-1])]
-        est[first] = -1.0  # the unswitched base of each (row, target)
+        est[is_base] = -1.0  # the unswitched base of each (row, target)
         order = np.lexsort((est, src))
         rank = np.empty(len(B), dtype=int)
         starts = np.searchsorted(src[order], src[order], side="left")
