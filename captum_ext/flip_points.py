@@ -1190,16 +1190,30 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) 
     lo_i = np.searchsorted(src, np.arange(n), side="left")
     hi_i = np.searchsorted(src, np.arange(n), side="right")
     todo = np.arange(n)
-    if method == "projection" and not (dom.integer & dom.cont).any():
-        # batched answer: the closest verified projection of each row
+    if not (dom.integer & dom.cont).any():
+        # Batched answer: the closest verified projection of each row. The SLSQP method keeps
+        # it when it is already a first-order stationary point (SLSQP could not improve it
+        # locally) and polishes the rest per point.
         okP = vP["ok"]
         key = np.where(okP, dP, np.inf)
+        best_k = np.full(n, -1)
         for i in range(n):
             mine = np.arange(lo_i[i], hi_i[i])
-            k = mine[np.argmin(key[mine])] if len(mine) else None
-            if k is not None and okP[k]:
-                out_hat[i] = P[k]
-                tgt[i] = tt[k]
+            if len(mine) and okP[mine].any():
+                best_k[i] = mine[np.argmin(key[mine])]
+        have = np.flatnonzero(best_k >= 0)
+        if method == "slsqp" and len(have):
+            kk = best_k[have]
+            zk = scorer.scores(P[kk], src[kk])
+            tie = np.abs(zk[np.arange(len(kk)), cc[kk]] - zk[np.arange(len(kk)), tt[kk]]) <= (
+                fp.tol * (1 + np.abs(zk[np.arange(len(kk)), cc[kk]])))
+            st = np.full(len(kk), np.inf)
+            if tie.any():
+                st[tie] = _stationarity(scorer, X[src[kk[tie]]], P[kk[tie]], src[kk[tie]],
+                                        cc[kk[tie]], tt[kk[tie]], dom)
+            have = have[st <= 1e-4]
+        out_hat[have] = P[best_k[have]]
+        tgt[have] = tt[best_k[have]]
         todo = np.flatnonzero(~np.isfinite(out_hat).all(axis=1))
     it = tqdm(todo, desc="flip points", disable=not fp.progress or len(todo) < 2)
     for i in it:
