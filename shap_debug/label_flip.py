@@ -181,12 +181,11 @@ def label_flip_check(
     >>> from shap_debug.datasets import german, encode
     >>> X, y = german()
     >>> Z, _ = encode(X)
-    >>> lr = LogisticRegression(max_iter=3000).fit(Z, y)
+    >>> lr = LogisticRegression(max_iter=3000, random_state=0).fit(Z, y)
     >>> trials = label_flip_check(lr, Z, y, 3, n_neighbors=200, progress=False)
-    >>> sorted(trials.columns) == sorted(['model', 'anomaly', 'space', 'n_neighbors',
-    ...     'n_flipped', 'label', 'prediction_before', 'prediction_after', 'flipped', 'time_s'])
-    True
-    >>> label_flip_summary(trials)["rate"].between(0, 1).all()
+    >>> trials[["anomaly", "space", "n_flipped", "flipped"]].shape
+    (9, 4)
+    >>> bool(label_flip_summary(trials)["rate"].between(0, 1).all())
     True
     """
     # ---- validation, before any heavy work
