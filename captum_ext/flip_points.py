@@ -61,7 +61,7 @@ from shap_debug._validation import (
     warn,
 )
 
-from .bridge import SklearnForward
+from .bridge import SklearnForward, TorchClassifier
 
 __all__ = ["FlipPoints", "FlipResult", "STATUSES", "mlp_to_torch"]
 
@@ -381,7 +381,7 @@ class FlipPoints:
 
     Parameters
     ----------
-    forward_func : callable, torch.nn.Module, SklearnForward or scikit-learn classifier
+    forward_func : callable, torch.nn.Module, SklearnForward, TorchClassifier or classifier
         Maps a batch of inputs (tensor or tuple of tensors, batch first, float64 is tried
         first) to raw scores (n, n_classes) or one positive-class logit (n,)/(n, 1). A torch
         module is copied and run in float64 (the caller's module is not touched). A
@@ -436,6 +436,8 @@ class FlipPoints:
         self.progress = progress
         self._estimator = None
         est = forward_func.estimator if isinstance(forward_func, SklearnForward) else forward_func
+        if isinstance(est, TorchClassifier):
+            forward_func = est = est.module
         if not isinstance(est, torch.nn.Module) and callable(getattr(est, "predict_proba", None)):
             self._estimator = est
             name = type(est).__name__

@@ -305,3 +305,21 @@ def test_adult_onehot_network_real_data():
         assert (H[:, g].sum(axis=1) == 1).all()
     sex = enc.groups_["sex"]
     assert np.array_equal(H[:, sex], Zs[:15][res.valid][:, sex])
+
+
+def test_additional_forward_args_are_sliced_per_row_and_torch_classifier_unwrapped():
+    from captum_ext.bridge import TorchClassifier
+
+    class Shifted(torch.nn.Module):
+        def forward(self, x, shift):
+            return torch.cat([torch.zeros_like(x[:, :1]), x[:, :1] - shift[:, None]], dim=1)
+
+    X = torch.tensor([[0.0, 1.0], [5.0, 2.0], [1.0, 0.0]], dtype=torch.float64)
+    shift = torch.tensor([1.5, 3.0, -1.0], dtype=torch.float64)
+    res = FlipPoints(Shifted(), progress=False).find(X, additional_forward_args=(shift,))
+    assert np.allclose(res.distance, np.abs(X[:, 0].numpy() - shift.numpy()), atol=1e-9)
+    assert (res.status == "exact").all()
+    net = _linear(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
+    fp = FlipPoints(TorchClassifier(net), progress=False)
+    assert fp.kind == "gradient"
+    assert abs(fp.find(np.array([[2.0, 1.0]])).distance[0] - 2.0) < 1e-9
