@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shap
+from sklearn.base import BaseEstimator
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
@@ -245,7 +246,7 @@ class Occurrence:
 
 
 # --------------------------------------------------------------------------- model
-class NeighborhoodModel:
+class NeighborhoodModel(BaseEstimator):
     """k-nearest-neighbour model of a classifier's training data in one space.
 
     Parameters
@@ -524,9 +525,6 @@ class NeighborhoodModel:
                           n_neighbors=int(self.n_neighbors), space=self.space,
                           labels=self.y_, predicted=self.predicted_labels_)
 
-    def __repr__(self) -> str:
-        return (f"NeighborhoodModel(n_neighbors={self.n_neighbors!r}, space={self.space!r}, "
-                f"exclude_self={self.exclude_self!r})")
 
 
 # --------------------------------------------------------------------------- space view

@@ -285,3 +285,12 @@ def test_kneighbors_vectors_matches_row_queries(german_lr):
     np.testing.assert_allclose(d1, d2)
     with pytest.raises(ValueError, match="vectors must have shape"):
         nbm.kneighbors_vectors(np.zeros((1, 3)))
+
+
+def test_is_a_scikit_learn_estimator():
+    from sklearn.base import clone
+
+    nbm = NeighborhoodModel(n_neighbors=7, space="features", exclude_self=True)
+    assert clone(nbm).get_params() == nbm.get_params()
+    assert nbm.get_params()["n_neighbors"] == 7
+    assert "n_neighbors=7" in repr(nbm)
