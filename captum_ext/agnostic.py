@@ -632,18 +632,17 @@ class AgnosticNetwork(ClassifierMixin, BaseEstimator):
                         row["val_label_loss"] = vl
                         row["val_accuracy"] = float((out.argmax(1) == Yt[va]).float().mean())
                         score = vl
-                        if len(pva):
+                        if len(pva) and alpha > 0:
                             lo = self.adversary_(self.encoder_(Xpt[pva]))
                             row["val_adversary_accuracy"] = float(
                                 (lo.argmax(1) == Pt[pva]).float().mean())
-                            if alpha > 0:
-                                # the in-training adversary is no evidence: a fresh probe
-                                # on half of the validation split, scored on the other half
-                                leak = _fresh_probe_leak(self.encoder_(Xpt[pva]), Pt[pva],
-                                                         len(self.protected_classes_),
-                                                         entropy, seed + epoch)
-                                row["val_probe_leak"] = leak
-                                score = (1 - alpha) * vl + alpha * leak
+                            # the in-training adversary is no evidence: a fresh probe on
+                            # half of the validation split, scored on the other half
+                            leak = _fresh_probe_leak(self.encoder_(Xpt[pva]), Pt[pva],
+                                                     len(self.protected_classes_),
+                                                     entropy, seed + epoch)
+                            row["val_probe_leak"] = leak
+                            score = (1 - alpha) * vl + alpha * leak
                         row["val_score"] = score
                     eligible = ramp_start is None or step >= ramp_start
                     if eligible:
