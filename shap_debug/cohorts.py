@@ -805,12 +805,18 @@ class SystematicRegion:
     fixable: bool = False
     recheck: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.int64))
 
+    @property
+    def n_wrong(self) -> int:
+        """Estimated number of wrong labels in the region, ``|observed - expected| * size``."""
+        return int(round(abs(self.shift) * self.size))
+
     def to_dict(self) -> dict:
         return {"region": self.name, "source": self.source, "size": self.size,
                 "label": self.label, "observed": self.observed, "expected": self.expected,
                 "shift": self.shift, "z": self.z, "deficit": self.deficit,
                 "screen_z": self.screen_z,
-                "fixable": self.fixable, "n_recheck": len(self.recheck)}
+                "fixable": self.fixable, "n_wrong": self.n_wrong,
+                "n_recheck": len(self.recheck)}
 
 
 @dataclass(frozen=True)
@@ -855,7 +861,7 @@ class SystematicErrors:
 
     def to_frame(self) -> pd.DataFrame:
         cols = ["region", "source", "size", "label", "observed", "expected", "shift", "z",
-                "deficit", "screen_z", "fixable", "n_recheck"]
+                "deficit", "screen_z", "fixable", "n_wrong", "n_recheck"]
         return pd.DataFrame([r.to_dict() for r in self.regions], columns=cols)
 
     def _repr_html_(self) -> str:
@@ -954,14 +960,15 @@ def systematic_errors(
     A relabelled pocket also distorts the outside model of the regions next to it (leave
     out "male executives" and the model learns "executives earn little" from the relabelled
     female executives). So flagged regions are explained away greedily: the most one-sided
-    one (largest ``deficit``) is accepted, its rows to re-check get the labels the rest of
-    the data expects, and the other flagged regions are re-tested on the corrected labels.
+    one (largest ``deficit``) is accepted, its rows get labels drawn from the outside model
+    (what the rest of the data expects), and the other flagged regions are re-tested.
 
     Candidate regions: the ``regions`` given, the leaves and slices of ``cohorts``, and (when
     ``auto``) every pair of conditions on two columns (a categorical level or a numeric
     ``bins``-quantile bin each, at least one categorical: leaving out a box of a numeric
-    plane makes any model extrapolate across it) holding ``min_size`` to ``max_fraction * n`` rows, screened
-    with one additive logistic model (one-hot levels, standardised numbers) fitted on all
+    plane makes any model extrapolate across it) holding ``min_size`` to ``max_fraction *
+    n`` rows and at most half of either condition's rows (the rest must still show the
+    model each level), screened with one additive logistic model (one-hot levels, standardised numbers) fitted on all
     rows: a pair that deviates from an additive rule is what consistent relabelling of a
     sub-population looks like. The ``max_regions`` strongest pairs are refitted. Single
     levels are not screened: relabelling a whole level cannot be told from a real effect of
@@ -1070,7 +1077,7 @@ def systematic_errors(
                 cls, z, shift = _best_class(obs, exp, var, size, binary)
                 ia, ib = np.divmod(np.arange(len(size)), len(tb))
                 ok = ((size >= min_size) & (size <= max_fraction * n)
-                      & (size <= 0.8 * size_a[ia]) & (size <= 0.8 * size_b[ib])
+                      & (size <= 0.5 * size_a[ia]) & (size <= 0.5 * size_b[ib])
                       & (np.abs(shift) >= min_shift / 2))
                 n_screened += int(((size >= min_size) & (size <= max_fraction * n)).sum())
                 for k in np.flatnonzero(ok):
@@ -1130,7 +1137,7 @@ def systematic_errors(
             expected=float(exp[0, c] / len(rows)), shift=sc, z=zc,
             deficit=float(np.clip(deficit, 0.0, 1.0)), screen_z=sz,
             fixable=bool(abs(sc) >= min_shift and abs(zc) >= z_threshold),
-            recheck=rows[sel][order].astype(np.int64)), q[sel][order].argmax(axis=1)
+            recheck=rows[sel][order].astype(np.int64)), q
 
     jobs = [delayed(refit)(rows, y) for _, _, rows, _ in cands]
     if progress:
@@ -1141,20 +1148,26 @@ def systematic_errors(
     current = {i: judge(c, c[2], q, y) for i, (c, q) in enumerate(zip(cands, probs))
                if q is not None}
     # Explaining away: accept the most one-sided fixable region (the largest deficit of the
-    # under-represented label: a labeller who never says "1" leaves a deficit near 1), set
-    # its rows to re-check to the labels the rest of the data expects, and re-test the other
+    # under-represented label: a labeller who never says "1" leaves a deficit near 1), give
+    # its rows labels drawn from the outside model (dropping them instead would leave a
+    # hole the refits extrapolate across), and re-test the other
     # flagged regions on the corrected labels, so one relabelled pocket is not reported again
     # through the regions it distorted (its neighbours in the model's eyes).
     accepted: list[int] = []
     y_work = y.copy()
+    draw = np.random.default_rng(seed)
     while True:
         open_ = [i for i, (r, _) in current.items() if r.fixable and i not in accepted]
         if not open_:
             break
         best = max(open_, key=lambda i: (current[i][0].deficit, abs(current[i][0].z), -i))
         accepted.append(best)
-        region, fixed = current[best]
-        y_work[region.recheck] = classes[fixed]
+        region, q_best = current[best]
+        # impute: draw each row's label from the outside model (argmax would erase the
+        # minority label and distort the neighbours again)
+        u = draw.random(len(q_best))[:, None]
+        y_work[region.rows] = classes[(u > np.cumsum(q_best, axis=1)).sum(axis=1).clip(
+            0, len(classes) - 1)]
         for i in open_:
             if i == best:
                 continue
