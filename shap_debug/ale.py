@@ -342,6 +342,8 @@ class _Table:
             dtype = self.dtypes[j]
             if isinstance(dtype, pd.CategoricalDtype):
                 data[j] = pd.Categorical.from_codes(z.astype(np.int64), dtype=dtype)
+            elif self.is_cat[j] and isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+                data[j] = np.asarray(self.levels[j], dtype=dtype)[z.astype(np.int64)]
             elif self.is_cat[j]:
                 data[j] = pd.Series(self.levels[j].take(z.astype(np.int64)), dtype=dtype)
             else:

@@ -58,9 +58,15 @@ def test_equals_pyale_on_adult_neighborhood(adult_setup):
     assert ours.curve("capital-loss").kind == "discrete"
     assert ours.curve("age").kind == "continuous"
     assert ours.curve("race").kind == "categorical"
-    ref = neighborhood_ale(model, Xn, engine="pyale", progress=False)
-    _assert_same_curves(ours, ref)
-    np.testing.assert_allclose(ours.explanation.values, ref.explanation.values, atol=1e-10)
+    # PyALE is slow on categorical features: every type, not every feature
+    some = ["age", "hours-per-week", "capital-loss", "race", "occupation", "sex",
+            "native-country"]
+    ref = neighborhood_ale(model, Xn, some, engine="pyale", progress=False)
+    sub = neighborhood_ale(model, Xn, some, progress=False)
+    _assert_same_curves(sub, ref)
+    np.testing.assert_allclose(sub.explanation.values, ref.explanation.values, atol=1e-10)
+    for f in some:                    # a subset gives the same curves as all features
+        np.testing.assert_array_equal(sub.curve(f).values, ours.curve(f).values)
     pd.testing.assert_frame_equal(Xn, before)          # never modified (PyALE mutates)
 
 
