@@ -4,7 +4,8 @@ For Adult (one-hot, 105 inputs), German credit (63) and COMPAS (19): an MLP is t
 the standardised one-hot encoding; for held-out rows we find
 
 - our flip points, exact path (batched projection + SLSQP per point) and batched path
-  (projection only), with one-hot groups kept valid and bounds = the training range;
+  (projection only), with one-hot groups kept valid and bounds = the training range
+  (widened to hold the query rows);
 - DiCE counterfactuals (dice-ml, methods "random" and "genetic", ``total_CFs=1``,
   ``desired_class="opposite"``) on the *same* model (a scikit-learn Pipeline that applies the
   same encoding) and the same data.
@@ -96,6 +97,8 @@ def run_dataset(name, rows, dice_rows, train_rows, methods, seed=0):
     Xq = Xte.iloc[:rows].reset_index(drop=True)
     Zq = prep.transform(Xq)
     groups = {c: g for c, g in enc.groups_.items() if c in enc.categories_}
+    # the training range, widened to hold the query rows (a test row may lie outside it)
+    lo, hi = np.minimum(Ztr_s.min(0), Zq.min(0)), np.maximum(Ztr_s.max(0), Zq.max(0))
     out = {"dataset": name, "n_inputs": Zq.shape[1], "n_train": len(Xtr), "rows": len(Xq),
            "test_accuracy": float((mlp.predict(prep.transform(Xte)) == yte).mean())}
 
@@ -116,7 +119,7 @@ def run_dataset(name, rows, dice_rows, train_rows, methods, seed=0):
         onehot = np.ones(len(H), dtype=bool)
         for g in groups.values():
             onehot &= (np.isin(Hs[:, g], (0.0, 1.0)).all(axis=1)) & (Hs[:, g].sum(axis=1) == 1)
-        inside = ((Hs >= Ztr_s.min(0) - 1e-9) & (Hs <= Ztr_s.max(0) + 1e-9)).all(axis=1)
+        inside = ((Hs >= lo - 1e-9) & (Hs <= hi + 1e-9)).all(axis=1)
         return ok & onehot & inside & ((tie & changed) | (mlp.predict(Hs) != mlp.predict(Zq)))
 
     fp = FlipPoints(mlp, data=Ztr_s, feature_names=enc.feature_names_out_, progress=False,
@@ -124,7 +127,7 @@ def run_dataset(name, rows, dice_rows, train_rows, methods, seed=0):
     ours = {}
     for method in ("slsqp", "projection"):
         tic, cpu = time.perf_counter(), time.process_time()
-        res = fp.find(Zq, onehot_groups=groups, bounds="data", method=method)
+        res = fp.find(Zq, onehot_groups=groups, bounds=(lo, hi), method=method)
         total, cpu = time.perf_counter() - tic, time.process_time() - cpu
         sk_ok = sk_check_flip(Zq, res.x_hat)
         ours[method] = res
