@@ -630,8 +630,9 @@ def _combine_local(C: np.ndarray, t: np.ndarray, pred: np.ndarray, support: np.n
     """Global DNF from the local explanations of correctly predicted target rows.
 
     A local explanation is the conjunction of the row's supported concepts at their values.
-    Distinct local explanations are ranked (by frequency, or by their own accuracy) and
-    added one at a time to the disjunction when they raise its training accuracy.
+    Distinct local explanations are ranked by frequency and added one at a time to the
+    disjunction when they raise its training accuracy (LEN); with ``order="best"`` each
+    step adds the one that raises it most.
     """
     rows = np.nonzero(t & pred)[0]
     if rows.size == 0:
@@ -664,10 +665,19 @@ def _combine_local(C: np.ndarray, t: np.ndarray, pred: np.ndarray, support: np.n
                     lits, base = trial, a
             new_terms.append(tuple(lits))
         terms = list(dict.fromkeys(new_terms))
-    if order == "accuracy":
-        scores = [acc(_eval_terms([term], C, cols)) for term in terms]
-        terms = [terms[i] for i in np.argsort(-np.asarray(scores), kind="stable")]
     covered = np.zeros(len(C), dtype=bool)
+    if order == "best":  # best-first: each step adds the term that raises accuracy most
+        cov = np.stack([_eval_terms([term], C, cols) for term in terms])
+        chosen, best = [], acc(covered)
+        while True:
+            trial = cov | covered
+            scores = (trial == t).mean(axis=1)
+            j = int(np.argmax(scores))
+            if scores[j] <= best:
+                break
+            best, covered = float(scores[j]), trial[j]
+            chosen.append(terms[j])
+        return simplify(Formula(tuple(chosen)))
     best, chosen = acc(covered), []
     for term in terms:
         trial = covered | _eval_terms([term], C, cols)
@@ -720,8 +730,6 @@ def _params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if method == "psi":
         hidden = (p["hidden"],) if isinstance(p["hidden"], (int, np.integer)) else p["hidden"]
         p["hidden"] = tuple(check_int(h, "hidden", low=1) for h in hidden)
-        if not p["hidden"]:
-            raise ValueError("hidden must name at least one hidden layer for method='psi'")
     elif "hidden" in p:
         check_int(p["hidden"], "hidden", low=1)
     return p
@@ -897,7 +905,7 @@ def _fit_entropy(C, t, names, p, gen):
         top = np.argsort(-a_norm, kind="stable")[: p["max_literals"]]
         support = np.zeros_like(support)
         support[top] = True
-    formula = _combine_local(C, t, predict(C), support, names, order="accuracy",
+    formula = _combine_local(C, t, predict(C), support, names, order="best",
                              drop_literals=True, max_terms=p["max_terms"])
     return formula, predict
 
@@ -1125,6 +1133,7 @@ def logic_cross_validation(concepts: Any, target: Any, methods: Sequence[str] = 
                            n_splits: int = 10, target_class: Any = None,
                            concept_names: Sequence[str] | None = None,
                            params: Mapping[str, Mapping[str, Any]] | None = None,
+                           cv: Iterable[tuple[Any, Any]] | None = None,
                            random_state: Any = 0, n_jobs: int = 1, progress: bool = True
                            ) -> LogicCVResult:
     """Stratified K-fold comparison of formula extraction methods, LEN style.
@@ -1141,6 +1150,9 @@ def logic_cross_validation(concepts: Any, target: Any, methods: Sequence[str] = 
     n_splits : int, default 10
     params : dict, optional
         Method -> its parameters (e.g. ``{"tree": {"max_depth": 4}}``).
+    cv : iterable of (train_indices, test_indices), optional
+        Folds to use instead of a shuffled ``StratifiedKFold(n_splits)`` (e.g. to score
+        another implementation on the very same folds); ``n_splits`` is then ignored.
     random_state : int or Generator
         Seeds the fold split and each fit.
     n_jobs : int
@@ -1183,12 +1195,21 @@ def logic_cross_validation(concepts: Any, target: Any, methods: Sequence[str] = 
     for m in methods:  # validate before any fit
         _params(m, params.get(m, {}))
     t = target == target_class
-    if min(t.sum(), (~t).sum()) < n_splits:
-        raise ValueError(f"n_splits={n_splits} is more than the rows of the smaller class "
-                         f"({min(t.sum(), (~t).sum())})")
     rng = check_random_state(random_state)
-    skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed_from(rng))
-    splits = list(skf.split(C, t))
+    if cv is None:
+        if min(t.sum(), (~t).sum()) < n_splits:
+            raise ValueError(f"n_splits={n_splits} is more than the rows of the smaller class "
+                             f"({min(t.sum(), (~t).sum())})")
+        skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed_from(rng))
+        splits = list(skf.split(C, t))
+    else:
+        from ._validation import check_indices
+
+        splits = [(check_indices(tr, len(C), "cv train indices"),
+                   check_indices(te, len(C), "cv test indices")) for tr, te in cv]
+        if not splits:
+            raise ValueError("cv must hold at least one (train, test) split")
+        n_splits = len(splits)
     jobs = [(m, k, tr, te, int(rng.integers(0, 2**31 - 1)))
             for k, (tr, te) in enumerate(splits) for m in methods]
 

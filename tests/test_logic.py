@@ -299,6 +299,10 @@ def test_cross_validation_metrics_and_consistency(xor_data):
 
     fig, ax = plt.subplots()
     assert cv.plot(ax=ax, show=False) is ax
+    # explicit folds (to score another implementation on the very same rows)
+    folds = [(np.arange(0, 200), np.arange(200, 400)), (np.arange(200, 400), np.arange(0, 200))]
+    cv2 = logic_cross_validation(C, y, ["tree"], cv=folds, progress=False)
+    assert cv2.n_splits == 2 and cv2.folds["n_rows"].tolist() == [200, 200]
     with pytest.raises(ValueError, match="methods must be one of"):
         logic_cross_validation(C, y, ["tree", "nope"], progress=False)
     with pytest.raises(ValueError, match="n_splits"):
