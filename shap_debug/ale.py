@@ -96,6 +96,10 @@ class ALECurve:
     lower: np.ndarray
     upper: np.ndarray
 
+    def __repr__(self) -> str:
+        return (f"ALECurve(feature={self.feature!r}, kind={self.kind!r}, "
+                f"grid_points={len(self.grid)}, range={self.range:.4g})")
+
     @property
     def range(self) -> float:
         """``max - min`` of the curve: how far this feature alone moves the prediction."""
@@ -156,6 +160,11 @@ class ALEResult:
         return shap.Explanation(
             values=self.values, base_values=np.full(n, self.mean_prediction), data=self.data,
             display_data=self.display_data, feature_names=self.feature_names)
+
+    def __repr__(self) -> str:
+        return (f"ALEResult(n_rows={self.n_rows}, features={self.feature_names}, "
+                f"target_label={self.target_label!r}, mean_prediction="
+                f"{self.mean_prediction:.4g}, engine={self.engine!r})")
 
     @property
     def feature_names(self) -> list[str]:
@@ -228,6 +237,10 @@ class ALEBias:
     table: pd.DataFrame
     threshold: float
     flagged: tuple
+
+    def __repr__(self) -> str:
+        return (f"ALEBias(top={list(self.table.index[:5])}, threshold={self.threshold:g}, "
+                f"flagged={self.flagged})")
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
