@@ -68,16 +68,21 @@ def _weights(C: np.ndarray, n_top: int) -> tuple[np.ndarray, np.ndarray]:
     return W, (W > 0).astype(np.float64)
 
 
+def _dispersion(p: np.ndarray, dispersion: str) -> np.ndarray:
+    """Dispersion of a 0/1 column whose share of ones is ``p``."""
+    if dispersion == "var":
+        return p * (1.0 - p)
+    # coefficient of variation sqrt(p(1-p)) / p; undefined at p = 0, where the summed
+    # weight is 0 too (any value gives the same fitness)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, np.sqrt(np.clip(1.0 - p, 0.0, None) / p), 1.0)
+
+
 def _fitness(W: np.ndarray, Wb: np.ndarray, X: np.ndarray, dispersion: str) -> np.ndarray:
     """Fitness of every set (row of ``X``, shape (P, B)) in one vectorised call."""
     values = W[X].sum(axis=1)                      # (P, m)
     p = Wb[X].mean(axis=1)                         # share of members with feature j
-    if dispersion == "var":
-        disp = p * (1.0 - p)
-    else:  # coefficient of variation of a 0/1 column: sqrt(p(1-p)) / p
-        with np.errstate(divide="ignore", invalid="ignore"):
-            disp = np.where(p > 0, np.sqrt(np.clip(1.0 - p, 0.0, None) / p), 1.0)
-    return (values * disp).sum(axis=1)
+    return (values * _dispersion(p, dispersion)).sum(axis=1)
 
 
 def representative_fitness(
@@ -226,12 +231,7 @@ def _greedy(W: np.ndarray, Wb: np.ndarray, budget: int, dispersion: str):
     free[chosen[0]] = False
     for size in range(2, budget + 1):
         values = S[None, :] + W                    # (n, m) if row c were added
-        p = (cnt[None, :] + Wb) / size
-        if dispersion == "var":
-            disp = p * (1.0 - p)
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                disp = np.where(p > 0, np.sqrt(np.clip(1.0 - p, 0.0, None) / p), 1.0)
+        disp = _dispersion((cnt[None, :] + Wb) / size, dispersion)
         gain = np.where(free, (values * disp).sum(axis=1), -np.inf)
         c = int(np.argmax(gain))
         chosen.append(c)
