@@ -424,9 +424,12 @@ def select_representatives(
 
     Parameters
     ----------
-    contributions : ndarray or 2-D shap.Explanation, shape (n, m)
+    contributions : ndarray, 2-D shap.Explanation or Neighborhood, shape (n, m)
         One row per neighbour (e.g. ``NeighborhoodModel.contributions_[neighbour rows]`` or
-        :func:`shap_debug.contribution_matrix`).
+        :func:`shap_debug.contribution_matrix`). A
+        :class:`~shap_debug.neighborhood.Neighborhood` (anything with an ``explanation`` and
+        ``indices``) is read as its explanation, with its ``indices`` as the default
+        ``indices``.
     budget : int
         Number of rows to pick, ``1 <= budget <= n``.
     n_top_features : int
@@ -476,6 +479,13 @@ def select_representatives(
     >>> len(rep), len(set(rep.indices.tolist()))
     (5, 5)
     """
+    if hasattr(contributions, "explanation") and hasattr(contributions, "indices"):
+        if contributions.explanation is None:
+            raise ValueError("the neighborhood has no explanation: fit the NeighborhoodModel "
+                             "with contributions")
+        if indices is None:
+            indices = contributions.indices
+        contributions = contributions.explanation
     C = _check_contributions(contributions)
     n, m = C.shape
     budget = check_int(budget, "budget", low=1)

@@ -2,6 +2,7 @@
 
 import dataclasses
 from itertools import combinations
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -111,6 +112,19 @@ def test_input_not_modified_and_explanation_accepted():
     assert frame.shape == (5, 7)
     # W keeps |phi| at each row's top-2 features only
     assert np.all((frame.iloc[:, 2:].to_numpy() > 0).sum(axis=1) == 2)
+
+
+def test_neighborhood_like_input_supplies_indices():
+    C = _toy(seed=8, n=60, m=5)
+    nb = SimpleNamespace(explanation=shap.Explanation(values=C, feature_names=list("abcde")),
+                         indices=np.arange(60) + 500)
+    rep = select_representatives(nb, budget=4, n_top_features=2, n_gen=5)
+    same = select_representatives(C, budget=4, n_top_features=2, n_gen=5)
+    assert np.array_equal(rep.positions, same.positions)
+    assert np.array_equal(rep.indices, rep.positions + 500)
+    assert rep.feature_names == list("abcde")
+    with pytest.raises(ValueError, match="no explanation"):
+        select_representatives(SimpleNamespace(explanation=None, indices=nb.indices))
 
 
 def test_budget_equal_to_rows_returns_everything():
