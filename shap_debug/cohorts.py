@@ -41,10 +41,16 @@ from ._validation import (
 )
 
 __all__ = [
+    "AmbiguityReport",
     "Cohort",
+    "CohortDiagnosis",
     "ErrorCohorts",
     "ErrorHeatmap",
+    "SystematicErrors",
+    "SystematicRegion",
+    "ambiguity_report",
     "error_cohorts",
+    "systematic_errors",
 ]
 
 

@@ -82,7 +82,10 @@ def error_heatmap(heatmap: Any, ax: Any = None, show: bool = True):
 
     ax, own = _axes(ax, (1.1 * len(heatmap.cols) + 3, 0.6 * len(heatmap.rows) + 2))
     rates = np.ma.masked_invalid(heatmap.rates)
-    im = ax.imshow(rates, cmap=colors.red_white_blue.reversed(), vmin=0,
+    from matplotlib.colors import LinearSegmentedColormap
+
+    cmap = LinearSegmentedColormap.from_list("error_rate", ["#ffffff", colors.red_rgb])
+    im = ax.imshow(rates, cmap=cmap, vmin=0,
                    vmax=max(float(np.nanmax(heatmap.rates)), 1e-9) if heatmap.counts.any() else 1,
                    aspect="auto")
     for i in range(len(heatmap.rows)):
