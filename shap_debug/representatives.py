@@ -312,6 +312,7 @@ def _ga(W, Wb, budget, dispersion, pop_size, n_gen, crossover_prob, mutation_pro
     """
     from pymoo.algorithms.soo.nonconvex.ga import GA
     from pymoo.core.callback import Callback
+    from pymoo.core.evaluator import Evaluator
     from pymoo.core.infill import InfillCriterion
     from pymoo.core.population import Population
     from pymoo.core.problem import Problem
@@ -389,7 +390,8 @@ def _ga(W, Wb, budget, dispersion, pop_size, n_gen, crossover_prob, mutation_pro
             self.opt = self.pop[[0]]
 
     algorithm = SetGA(pop_size=pop_size, sampling=SetSampling(), mating=SetMating(),
-                   survival=Elitist(), eliminate_duplicates=False)
+                      survival=Elitist(), eliminate_duplicates=False,
+                      evaluator=Evaluator(evaluate_values_of=["F"]))  # no constraints
     res = minimize(SetProblem(), algorithm, ("n_gen", n_gen + 1), seed=seed,
                    callback=Record(), verbose=False, copy_algorithm=False)
     bar.close()
