@@ -1005,7 +1005,7 @@ def systematic_errors(
     >>> from sklearn.ensemble import RandomForestClassifier
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"x": rng.normal(size=800), "g": rng.integers(0, 4, 800)})
-    >>> y = (X["x"] > 0).astype(int).to_numpy()
+    >>> y = (X["x"] > 0).to_numpy().astype(int)
     >>> region = np.flatnonzero((X["g"] == 2) & (X["x"] > 0))
     >>> y[region] = 0  # a labeller who never says "1"
     >>> m = RandomForestClassifier(50, random_state=0).fit(X, y)
