@@ -112,3 +112,29 @@ def test_bad_input():
         blame_stability([[1, 2], [2, 1]], k=5)
     with pytest.raises(ValueError, match="ambiguous_warn"):
         summary_flags(ambiguous_warn=2.0)
+
+
+def test_summary_flags_protected_attributes_and_systematic():
+    from sklearn.preprocessing import StandardScaler
+
+    from shap_debug.cohorts import systematic_errors
+    from shap_debug.datasets import encode, german
+    from shap_debug.neighborhood import NeighborhoodModel
+
+    X, y = german()
+    Z, enc = encode(X)
+    Z = StandardScaler().fit_transform(Z)
+    names = enc.feature_names_out_
+    lr = LogisticRegression(max_iter=1000).fit(Z, y)
+    nbm = NeighborhoodModel(n_neighbors=30).fit(lr, Z, y, feature_names=names, progress=False)
+    flags = summary_flags(neighborhood=nbm, protected=("personal_status_sex", "age"),
+                          protected_warn=0.0)
+    assert [f.anchor for f in flags] == ["#neighborhoods"] * 2
+    assert all(f.level == "warn" and "%" in f.message for f in flags)  # threshold 0: warn
+    strict = summary_flags(neighborhood=nbm, protected=("age",), protected_warn=1.0)
+    assert strict[0].level == "pass"
+    with pytest.raises(ValueError, match="unknown feature"):
+        summary_flags(neighborhood=nbm, protected=("gender",))
+    sysres = systematic_errors(lr, Z, y, {"first half": np.arange(500)}, auto=False)
+    line = summary_flags(systematic=sysres)[0]
+    assert line.anchor == "#systematic" and line.level in ("pass", "warn")
