@@ -497,20 +497,36 @@ class LogicExplanation:
         frame = self.terms_frame().sort_values("target_covered", ascending=False)
         frame = frame.head(check_int(max_display, "max_display", low=1)).iloc[::-1]
         own = ax is None
+        labels = [_wrap_term(t) for t in frame["term"]]
         if own:
-            _, ax = plt.subplots(figsize=(7, 0.45 * max(len(frame), 1) + 1.5))
+            lines = sum(lab.count("\n") + 1 for lab in labels)
+            _, ax = plt.subplots(figsize=(9, 0.3 * max(lines, 2) + 0.35 * len(frame) + 1.6))
         y = np.arange(len(frame))
-        ax.barh(y, frame["target_covered"], color=colors.red_rgb, label="target class")
+        ax.barh(y, frame["target_covered"], color=colors.red_rgb,
+                label=f"class {self.target_class}")
         ax.barh(y, -frame["other_covered"], color=colors.blue_rgb, label="other rows")
-        ax.set_yticks(y, [_shorten(t, 60) for t in frame["term"]])
+        ax.set_yticks(y, labels, fontsize=9)
         ax.axvline(0, color="#999999", lw=0.8)
-        ax.set_xlabel("rows covered (other rows to the left)")
-        ax.set_title(f"{self.method}: accuracy {self.explanation_accuracy:.2f}, "
-                     f"fidelity {self.fidelity:.2f}, complexity {self.complexity}")
-        ax.legend(loc="lower right", frameon=False)
+        ax.set_xlabel("rows covered by each term (other rows to the left)")
+        ax.set_title(f"{self.method}: explanation accuracy {self.explanation_accuracy:.2f}, "
+                     f"fidelity {self.fidelity:.2f}, complexity {self.complexity}", fontsize=10)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
         if own and show:
             plt.show()
         return ax
+
+
+def _wrap_term(term: str, width: int = 45) -> str:
+    """Break a term after " & " so each line stays near ``width`` characters."""
+    lines, cur = [], ""
+    for lit in term.split(" & "):
+        if cur and len(cur) + len(lit) + 3 > width:
+            lines.append(cur + " &")
+            cur = lit
+        else:
+            cur = f"{cur} & {lit}" if cur else lit
+    lines.append(cur)
+    return "\n".join(_shorten(line, width + 10) for line in lines[:4])
 
 
 def _shorten(s: str, n: int) -> str:
