@@ -679,7 +679,8 @@ def rule_table(explainer: RuleExplainer, anomaly: int, representatives: Any, y: 
         Training-set index of the mispredicted row.
     representatives : Representatives or array-like of int
         Training-set indices of the representatives (a
-        :class:`~shap_debug.representatives.Representatives` uses its ``indices``).
+        :class:`~shap_debug.representatives.Representatives` uses its ``indices``). The
+        anomaly itself is not repeated if it is among them.
     y : array-like, shape (n_train,)
         True labels of the training rows.
 
@@ -708,7 +709,12 @@ def rule_table(explainer: RuleExplainer, anomaly: int, representatives: Any, y: 
     reps = np.atleast_1d(np.asarray(reps))
     if reps.size == 0 or not np.issubdtype(reps.dtype, np.integer):
         raise TypeError("representatives must be non-empty integer row indices")
-    rows = np.concatenate([[int(anomaly)], reps.astype(np.int64)])
+    reps = reps.astype(np.int64)
+    # a neighbourhood that includes its own anomaly may hand it back as a representative
+    reps = reps[reps != int(anomaly)]
+    if reps.size == 0:
+        raise ValueError("representatives must contain rows other than the anomaly")
+    rows = np.concatenate([[int(anomaly)], reps])
     bad = rows[(rows < 0) | (rows >= n)]
     if bad.size:
         raise ValueError(f"row indices out of range [0, {n}): {bad[:5].tolist()}")

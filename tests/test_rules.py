@@ -190,15 +190,16 @@ def test_rule_table_on_german():
     ex = RuleExplainer(OnFrame(), X, n_samples=300, random_state=0)
     pred = rf.predict(Z)
     anomaly = int(np.flatnonzero(pred != y)[0])
-    reps = np.array([1, 2, 3, 4, 5])
+    reps = np.setdiff1d(np.arange(7), [anomaly])[:5]
     table = rule_table(ex, anomaly, reps, y)
     assert isinstance(table, RuleTable)
     df = table.to_frame()
     assert df["role"].tolist() == ["anomaly"] + ["representative"] * 5
-    assert df["index"].tolist() == [anomaly, 1, 2, 3, 4, 5]
+    rows = [anomaly, *reps.tolist()]
+    assert df["index"].tolist() == rows
     assert df["mispredicted"].iloc[0]
-    assert np.array_equal(df["prediction"].to_numpy(), pred[[anomaly, 1, 2, 3, 4, 5]])
-    assert np.array_equal(df["true label"].to_numpy(), y[[anomaly, 1, 2, 3, 4, 5]])
+    assert np.array_equal(df["prediction"].to_numpy(), pred[rows])
+    assert np.array_equal(df["true label"].to_numpy(), y[rows])
     for k, i in enumerate(table.indices):
         assert table.rules[k].holds(X.iloc[[i]])[0]
     assert table.metrics == diversity_metrics(table.rules[1:], table.is_anomaly[1:])
@@ -208,6 +209,11 @@ def test_rule_table_on_german():
     assert table.plot(ax=ax, show=False) is ax
     with pytest.raises(ValueError, match="out of range"):
         rule_table(ex, anomaly, [10_000], y)
+    again = rule_table(ex, anomaly, np.array([anomaly, *reps[:2]]), y)
+    assert again.indices.tolist() == rows[:3]
+    assert again.rules[1] == table.rules[1]
+    with pytest.raises(ValueError, match="other than the anomaly"):
+        rule_table(ex, anomaly, [anomaly], y)
 
 
 def test_html_escapes_levels():
