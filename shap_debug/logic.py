@@ -746,6 +746,10 @@ def _params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if method == "psi":
         hidden = (p["hidden"],) if isinstance(p["hidden"], (int, np.integer)) else p["hidden"]
         p["hidden"] = tuple(check_int(h, "hidden", low=1) for h in hidden)
+        reach = p["fan_in"] ** (len(p["hidden"]) + 1)
+        if reach > 16:
+            raise ValueError(f"psi reads a truth table over up to fan_in ** (hidden layers + 1) "
+                             f"= {reach} concepts; keep it <= 16 (lower fan_in or the layers)")
     elif "hidden" in p:
         check_int(p["hidden"], "hidden", low=1)
     return p
@@ -883,8 +887,6 @@ def _fit_psi(C, t, names, p, gen):
     if k == 0:
         out = bool(_psi_forward(np.zeros((1, C.shape[1])), W, b)[0])
         formula = Formula(((),)) if out else Formula(())
-    elif k > 16:
-        raise RuntimeError(f"psi network kept {k} concepts; raise l1 or lower fan_in/hidden")
     else:
         table = ((np.arange(2 ** k)[:, None] >> np.arange(k)[None, :]) & 1).astype(float)
         full = np.zeros((len(table), C.shape[1]))

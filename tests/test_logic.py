@@ -252,6 +252,8 @@ def test_explain_formula_bad_input(xor_data):
         explain_formula(C, y, "tree", fan_in=2)
     with pytest.raises(ValueError, match="fan_in must be >= 1"):
         explain_formula(C, y, "pruning", fan_in=0)
+    with pytest.raises(ValueError, match="truth table over up to"):
+        explain_formula(C, y, "psi", hidden=(), fan_in=20)
     with pytest.raises(ValueError, match="both eval_concepts"):
         explain_formula(C, y, eval_concepts=C)
 
