@@ -33,6 +33,7 @@ from ._validation import (
     check_columns,
     check_float,
     check_frame_or_array,
+    check_indices,
     check_int,
     check_X_y,
     feature_names_of,
@@ -235,9 +236,9 @@ class ErrorCohorts:
 
     def to_frame(self, which: str = "leaves") -> pd.DataFrame:
         """Leaves (default) or slices, one line each."""
-        items = self.leaves if which == "leaves" else self.slices
         if which not in ("leaves", "slices"):
             raise ValueError(f"which must be 'leaves' or 'slices'; got {which!r}")
+        items = self.leaves if which == "leaves" else self.slices
         cols = ["cohort", "rule", "size", "n_errors", "error_rate", "error_share", "leaf",
                 "score"]
         return pd.DataFrame([c.to_dict() for c in items], columns=cols)
@@ -686,6 +687,10 @@ def ambiguity_report(
     hi = check_float(band[1], "band[1]", low=lo, high=1.0)
     entropy_threshold = check_float(entropy_threshold, "entropy_threshold", low=0.0, high=1.0)
     check_classifier(model)
+    if suspicious is not None and len(getattr(suspicious, "scores", ())) != n:
+        raise ValueError(f"suspicious must be a SuspiciousRows of the same {n} rows")
+    if neighborhood is not None and len(getattr(neighborhood, "y_", ())) != n:
+        raise ValueError(f"neighborhood must be a NeighborhoodModel fitted on the same {n} rows")
     if cohorts is None:
         cohorts = error_cohorts(model, X, y, display_data=display_data,
                                 random_state=random_state)
@@ -1047,8 +1052,6 @@ def systematic_errors(
             rows = np.flatnonzero(r) if r.dtype == bool and len(r) == n else r
             if rows.dtype == bool:
                 raise ValueError(f"region {name!r}: a boolean mask must have {n} entries")
-            from ._validation import check_indices
-
             cands.append((str(name), "given", check_indices(rows, n, f"regions[{name!r}]"),
                           float("nan")))
     if cohorts is not None:

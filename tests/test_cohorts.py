@@ -239,3 +239,14 @@ def test_ambiguity_and_systematic_bad_input():
     with pytest.warns(ShapDebugWarning):
         rep = ambiguity_report(perfect, Z, y)
     assert rep.cohorts == () and "no errors" in rep.message
+
+
+def test_ambiguity_rejects_mismatched_evidence():
+    _, D, y = _base(300, 0)
+    Z = _enc(D)
+    m = _gb().fit(Z, y)
+    other = suspicious_rows(_gb(), Z[:200], y[:200], cv=3)
+    with pytest.raises(ValueError, match="same 300 rows"):
+        ambiguity_report(m, Z, y, suspicious=other)
+    with pytest.raises(ValueError, match="which"):
+        error_cohorts(m, Z, y).to_frame("nodes")
