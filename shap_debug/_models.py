@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -10,11 +11,9 @@ import pandas as pd
 
 
 def is_torch_module(model: Any) -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(model, torch.nn.Module)
+    # only a model built with torch can be a module: don't pay torch's import otherwise
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
 
 
 def check_classifier(model: Any, name: str = "model") -> Any:

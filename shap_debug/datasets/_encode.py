@@ -87,7 +87,11 @@ class FrameEncoder:
                 blocks.append(s.to_numpy(dtype=np.float64)[:, None])
                 continue
             levels = self.categories_[col]
-            codes = pd.Categorical(s.astype(str), categories=levels).codes
+            if isinstance(s.dtype, pd.CategoricalDtype) and [
+                    str(c) for c in s.cat.categories] == levels:
+                codes = s.cat.codes.to_numpy()  # fast path: same levels as at fit
+            else:
+                codes = pd.Categorical(s.astype(str), categories=levels).codes
             if (codes < 0).any():
                 bad = sorted(set(s.astype(str)[codes < 0]))[:5]
                 raise ValueError(f"column {col!r} has levels not seen at fit: {bad}")
