@@ -1290,6 +1290,23 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) 
             out_hat[i] = found[1]
             tgt[i] = found[2]
         seconds[i] += time.perf_counter() - t0
+    # A category switch alone can already flip the decision; on a mixed domain no tie point
+    # is closer than such a switch, so the switch itself is kept when it is strictly closer
+    # (labelled approximate: a point just past the boundary, not on it).
+    tic = time.perf_counter()
+    sw = np.flatnonzero(~is_base)
+    if len(sw):
+        zB = scorer.scores(B[sw], src[sw])
+        past = sw[zB.argmax(axis=1) == tt[sw]]
+        if len(past):
+            dB = _dist(B[past], X[src[past]], dom.w)
+            cur = np.where(np.isfinite(out_hat).all(axis=1),
+                           _dist(np.nan_to_num(out_hat), X, dom.w), np.inf)
+            for q in np.argsort(dB)[::-1]:  # closest last, so it wins
+                k, i = past[q], src[past[q]]
+                if dB[q] < cur[i] - 1e-12:
+                    out_hat[i], tgt[i], cur[i], notes[i] = B[k], tt[k], dB[q], ""
+    seconds += (time.perf_counter() - tic) / n
     t_out = tgt if t is None else t
     tic = time.perf_counter()
     v = _verify(scorer, X, out_hat, np.arange(n), c, t_out, dom, fp.tol,

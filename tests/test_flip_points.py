@@ -323,3 +323,21 @@ def test_additional_forward_args_are_sliced_per_row_and_torch_classifier_unwrapp
     fp = FlipPoints(TorchClassifier(net), progress=False)
     assert fp.kind == "gradient"
     assert abs(fp.find(np.array([[2.0, 1.0]])).distance[0] - 2.0) < 1e-9
+
+
+def test_category_switch_alone_is_kept_when_closer_than_any_tie():
+    # z1 - z0 = -2 + 3 [cat = b] + 0.5 x0; x = (0, a): class 0
+    W = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 3.0]])
+    net = _linear(W, np.array([2.0, 0.0]))
+    x = np.array([[0.0, 1.0, 0.0]])
+    fp = FlipPoints(net, progress=False)
+    res = fp.find(x, onehot_groups=[[1, 2]])
+    # switching to b alone flips it (distance sqrt 2); the closest tie needs sqrt(2 + 4)
+    assert res.status[0] == "approximate" and "past the boundary" in res.message[0]
+    assert np.allclose(res.x_hat[0], [0.0, 0.0, 1.0]) and abs(res.distance[0] - np.sqrt(2)) < 1e-12
+    # an expensive switch: the continuous tie at x0 = 4 wins and is exact
+    res_w = fp.find(x, onehot_groups=[[1, 2]], weights=[1.0, 10.0, 10.0])
+    assert res_w.status[0] == "exact" and abs(res_w.distance[0] - 4.0) < 1e-9
+    # the category held fixed: only the continuous move
+    res_f = fp.find(x, onehot_groups=[[1, 2]], immutable=[1, 2])
+    assert res_f.status[0] == "exact" and abs(res_f.distance[0] - 4.0) < 1e-9
