@@ -178,9 +178,12 @@ def test_separate_protected_set_and_cnn_encoder():
     ctx[:, :, 0, :] += 2 * ctx_label[:, None, None]          # concept in the top row
     cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
                               torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())
-    net = AgnosticNetwork(encoder=cnn, alpha=0.5, **dict(FAST, epochs=2)).fit(
+    net = AgnosticNetwork(encoder=cnn, alpha=0.5, schedule="constant",
+                          adversary_batchnorm=True, **dict(FAST, epochs=2)).fit(
         imgs, y, X_protected=ctx, protected_labels=ctx_label)
     assert net.representation_dim_ == 16
+    assert isinstance(net.adversary_[0], torch.nn.BatchNorm1d)
+    assert net.history_["alpha"].eq(0.5).all()
     assert net.predict_proba(imgs[:3]).shape == (3, 2)
     assert net.attribute(imgs[:3]).values.shape == (3, 64)
     # the user's encoder is copied, not trained in place
