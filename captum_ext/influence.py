@@ -258,34 +258,18 @@ class _Problem:
             tol: float, max_iter: int, precond: Any = None) -> torch.Tensor:
         """Minimise ``(1/n) Σ w_i ℓ_i + ½ Σ reg θ²`` (``n`` = all rows) from ``theta0``.
 
-        With ``precond`` (a function ``g -> M⁻¹ g`` for a fixed positive definite ``M``, e.g.
-        the Hessian at a nearby optimum): Newton steps whose systems are solved by conjugate
-        gradient preconditioned with ``M`` (few Hessian-vector products, because the
-        Hessian barely moves), with a backtracking line search. Otherwise (or if that stalls): full-batch L-BFGS
-        while far from the optimum, then Newton-CG with exact Hessian-vector products.
-        Both stop when the largest gradient entry is below ``tol``.
+        Full-batch L-BFGS while far from the optimum (largest gradient entry above 1e-3).
+        Then Newton steps: with ``precond`` (a function ``θ -> (g -> M⁻¹ g)`` giving a
+        solve with a positive definite ``M``, e.g. the Hessian at a nearby point) their
+        systems are solved by preconditioned conjugate gradient — few Hessian-vector
+        products, because the Hessian barely moves; otherwise by plain conjugate gradient.
+        Stops when the largest gradient entry is below ``tol``.
         """
         def obj(t):
             return self.objective(t, X, y, w)
 
         gfn = grad(obj)
         theta = theta0.detach().clone()
-        if precond is not None:
-            f = obj(theta)
-            for _ in range(max_iter):
-                tr = theta.clone().requires_grad_(True)
-                g_graph = torch.autograd.grad(obj(tr), tr, create_graph=True)[0]
-                g = g_graph.detach()
-                if float(g.abs().max()) <= tol:
-                    return theta
-
-                def hv(v, tr=tr, g_graph=g_graph):
-                    return torch.autograd.grad(g_graph, tr, v, retain_graph=True)[0]
-
-                found = _line_search(obj, gfn, theta, f, g, _pcg(hv, g, precond, 1e-10, 200))
-                if found is None:
-                    break
-                theta, f = found
         if float(gfn(theta).abs().max()) > 1e-3:
             theta.requires_grad_(True)
             opt = torch.optim.LBFGS([theta], lr=1, max_iter=max_iter, history_size=50,
@@ -300,8 +284,9 @@ class _Problem:
 
             opt.step(closure)
             theta = theta.detach()
+        M = precond(theta) if precond is not None else None
         f = obj(theta)
-        for _ in range(50):
+        for _ in range(max_iter):
             tr = theta.clone().requires_grad_(True)
             # one graph per Newton step; each Hessian-vector product is a backward pass on it
             g_graph = torch.autograd.grad(obj(tr), tr, create_graph=True)[0]
@@ -309,13 +294,16 @@ class _Problem:
             if float(g.abs().max()) <= tol:
                 break
 
-            def hv(V, tr=tr, g_graph=g_graph):
-                return torch.stack([torch.autograd.grad(g_graph, tr, v, retain_graph=True)[0]
-                                    for v in V])
+            def hv(v, tr=tr, g_graph=g_graph):
+                return torch.autograd.grad(g_graph, tr, v, retain_graph=True)[0]
 
-            step = _cg_solve(hv, g[None], 1e-9, 2 * len(g))[0][0]
-            if float(g @ step) <= 0:  # not a descent direction (negative curvature)
-                step = g
+            if M is not None:
+                step = _pcg(hv, g, M, 1e-10, 200)
+            else:
+                step = _cg_solve(lambda V, hv=hv: torch.stack([hv(v) for v in V]), g[None],
+                                 1e-9, 2 * len(g))[0][0]
+                if float(g @ step) <= 0:  # not a descent direction (negative curvature)
+                    step = g
             found = _line_search(obj, gfn, theta, f, g, step)
             if found is None:
                 break
@@ -502,34 +490,42 @@ class _LogisticProblem(_Problem):
     ggn_vp = hvp
 
     def fit(self, X, y, w, theta0, tol, max_iter, precond=None):
-        """Damped Newton: converges to machine precision in a few steps from a warm start."""
+        """Newton's method with a backtracking line search; with ``precond`` (the Hessian at
+        a nearby optimum) the Hessian is kept fixed while the gradient keeps shrinking fast
+        (one matrix-vector product per step) and rebuilt otherwise."""
         theta = theta0.detach().clone()
         n = len(X)
 
         def obj(t):
             return self.objective(t, X, y, w, n)
 
-        f = obj(theta)
-        for _ in range(max_iter):
-            R, _ = self._residual(X, y, theta)
+        def gfn(t):
+            R, _ = self._residual(X, y, t)
             R = R * w[:, None]
             gW = (R.T @ X).reshape(-1) / n
             g = torch.cat([gW, R.sum(0) / n]) if self.fit_intercept else gW
-            g = g + self.reg * theta
-            if g.abs().max() <= tol:
+            return g + self.reg * t
+
+        def newton(t):
+            H = self._dense(X, y, t, w, n)
+            pinv = self.dense_pinv
+            return lambda g: _psd_solve(H, g[None], pinv=pinv)[0]
+
+        solve = precond(theta) if precond is not None else newton(theta)
+        f = obj(theta)
+        last = math.inf
+        for _ in range(max_iter):
+            g = gfn(theta)
+            gmax = float(g.abs().max())
+            if gmax <= tol:
                 break
-            H = self._dense(X, y, theta, w, n)
-            step = _psd_solve(H, g[None], pinv=self.dense_pinv)[0]
-            t = 1.0
-            while t > 1e-8:
-                cand = theta - t * step
-                fc = obj(cand)
-                if bool(torch.isfinite(fc)) and fc <= f + 1e-4 * t * (g @ -step):
-                    break
-                t *= 0.5
-            else:
-                break  # no decrease possible at this precision
-            theta, f = cand, fc
+            if gmax > 0.1 * last:  # slow: refresh the Hessian
+                solve = newton(theta)
+            last = gmax
+            found = _line_search(obj, gfn, theta, f, g, solve(g))
+            if found is None:
+                break
+            theta, f = found
         return theta
 
 
@@ -843,15 +839,22 @@ class InfluenceFunction:
 
     def _label_index(self, y: np.ndarray, name: str) -> torch.Tensor:
         classes = self.classes_
+        try:
+            uniq, inv = np.unique(y, return_inverse=True)
+        except TypeError:  # mixed types: fall through to the per-value lookup
+            uniq, inv = np.asarray(list(dict.fromkeys(y.tolist())), dtype=object), None
         lookup = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(classes)}
-        idx = np.empty(len(y), dtype=np.int64)
-        for k, lab in enumerate(y):
+        codes = np.empty(len(uniq), dtype=np.int64)
+        for k, lab in enumerate(uniq):
             key = lab.item() if hasattr(lab, "item") else lab
             if key not in lookup:
                 raise ValueError(f"{name} has label {lab!r}, which the model has never seen; "
                                  f"its classes are {classes.tolist()}")
-            idx[k] = lookup[key]
-        return torch.as_tensor(idx)
+            codes[k] = lookup[key]
+        if inv is None:
+            pos = {v: i for i, v in enumerate(uniq.tolist())}
+            inv = np.array([pos[v] for v in y.tolist()], dtype=np.int64)
+        return torch.as_tensor(codes[np.asarray(inv).reshape(-1)])
 
     def _batch(self, inputs: Any, name: str = "inputs") -> tuple[torch.Tensor, torch.Tensor]:
         Xq, yq = _split_inputs(inputs, name)
@@ -1089,11 +1092,16 @@ class InfluenceFunction:
             self.progress = bool(show_progress)
         try:
             S = self.solve(self._problem.grads(Xq, yq))
-            rows = np.arange(self.n_train_) if cand is None else np.unique(np.concatenate(cand))
-            scores = torch.full((len(Xq), self.n_train_), float("nan"), dtype=self.dtype)
-            for r in self._iter_chunks(rows, "influence"):
-                G = self._problem.grads(self.X_[r], self.y_[r])
-                scores[:, torch.as_tensor(r)] = (S @ G.T) / self.n_train_
+            if cand is None:
+                scores = torch.cat([
+                    (S @ self._problem.grads(self.X_[r], self.y_[r]).T) / self.n_train_
+                    for r in self._iter_chunks(np.arange(self.n_train_), "influence")], dim=1)
+            else:
+                rows = np.unique(np.concatenate(cand))
+                scores = torch.full((len(Xq), self.n_train_), float("nan"), dtype=self.dtype)
+                for r in self._iter_chunks(rows, "influence"):
+                    G = self._problem.grads(self.X_[r], self.y_[r])
+                    scores[:, torch.as_tensor(r)] = (S @ G.T) / self.n_train_
         finally:
             self.progress = old
         if cand is not None:
@@ -1130,7 +1138,13 @@ class InfluenceFunction:
             rows = np.arange(len(Xq))
             for r in self._iter_chunks(rows, "self-influence"):
                 G = self._problem.grads(Xq[r], yq[r])
-                out.append((self.solve(G) * G).sum(1) / self.n_train_)
+                if self._is_dense() and self.curvature != "identity":
+                    self.solve(G[:1])  # factorise once
+                if self._factor is not None and self._factor[0] == "chol":
+                    half = torch.linalg.solve_triangular(self._factor[1], G.T, upper=False)
+                    out.append((half * half).sum(0) / self.n_train_)
+                else:
+                    out.append((self.solve(G) * G).sum(1) / self.n_train_)
         finally:
             self.progress = old
         return torch.cat(out)
@@ -1180,7 +1194,7 @@ class InfluenceFunction:
     def _preconditioner(self, theta: torch.Tensor):
         """Cholesky solve with the (slightly damped if needed) Hessian at ``theta``."""
         prob = self._problem
-        if isinstance(prob, _LogisticProblem) or prob.n_params > self.max_dense_params:
+        if prob.n_params > self.max_dense_params:
             return None
         cached = getattr(self, "_pre", None)
         if cached is not None and torch.equal(cached[0], theta):
@@ -1230,7 +1244,7 @@ class InfluenceFunction:
         y = self.y_ if labels is None else self._label_index(
             check_y(labels, "labels", n=self.n_train_), "labels")
         theta0 = self._problem.theta if init is None else init.to(self.dtype)
-        pre = self._preconditioner(theta0) if init is not None else None
+        pre = None if self._problem.n_params > self.max_dense_params else self._preconditioner
         return self._problem.fit(self.X_, y, w, theta0, tol, max_iter, precond=pre)
 
     def __repr__(self) -> str:
