@@ -406,6 +406,10 @@ class FlipPoints:
         Per input, how many starting points go to the projection: the input itself plus the
         most promising single one-hot level changes (ranked by switch cost plus the
         linearised distance to the boundary).
+    n_starts : int
+        With ``data``: extra starts of the projection per input, from boundary points towards
+        its nearest training rows of the target class (multi-start over the boundary's
+        basins; 0 turns it off).
     random_state : int or Generator
     progress : bool
         Show a tqdm bar over the per-point solves.
@@ -425,13 +429,14 @@ class FlipPoints:
     def __init__(self, forward_func: Any, *, output: str = "auto",
                  feature_names: Sequence[str] | None = None, data: Any = None,
                  tol: float = 1e-6, max_iter: int = 30, max_candidates: int = 8,
-                 random_state: Any = 0, progress: bool = True):
+                 n_starts: int = 4, random_state: Any = 0, progress: bool = True):
         self.forward_func = forward_func
         self.output = check_option(output, "output", ["auto", "logits", "probabilities"])
         self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
         self.tol = check_float(tol, "tol", low=0.0)
         self.max_iter = check_int(max_iter, "max_iter", low=1)
         self.max_candidates = check_int(max_candidates, "max_candidates", low=1)
+        self.n_starts = check_int(n_starts, "n_starts", low=0)
         self.random_state = random_state
         self.progress = progress
         self._estimator = None
@@ -919,13 +924,15 @@ def _stationarity(scorer, X0, Xh, rows, c, t, dom: _Domain) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- gradient path
-def _project(scorer, X0, B, rows, c, t, move, lo, hi, w, iters: int, tol: float):
+def _project(scorer, X0, B, rows, c, t, move, lo, hi, w, iters: int, tol: float, start=None):
     """Batched boundary projection: x <- closest point to the base ``B`` on the boundary
-    linearised at x, restricted to the movable coordinates and the box (active set)."""
-    x = B.copy()
+    linearised at x, restricted to the movable coordinates and the box (active set); the
+    iterates begin at ``start`` (default ``B``)."""
+    x = (B if start is None else start).copy()
     done = np.zeros(len(x), dtype=bool)
     best = np.full(len(x), np.inf)
     stale = np.zeros(len(x), dtype=int)
+    eta = np.ones(len(x))
     for _ in range(iters):
         act = np.flatnonzero(~done)
         if not len(act):
@@ -950,6 +957,8 @@ def _project(scorer, X0, B, rows, c, t, move, lo, hi, w, iters: int, tol: float)
                 break
             clamp |= newly
             pinned = np.where(newly, vc, pinned)
+        # damped steps after a non-improving iteration (Newton-type cycling on ReLU pieces)
+        v = xa + eta[act][:, None] * (v - xa)
         step = np.abs(v - xa).max(axis=1)
         x[act] = v
         tiny = step <= 1e-10 * (1 + np.abs(v).max(axis=1))
@@ -958,8 +967,9 @@ def _project(scorer, X0, B, rows, c, t, move, lo, hi, w, iters: int, tol: float)
         # between linear pieces); the bisection below and the fallback take them over
         improved = np.abs(g) < 0.9 * best[act]
         stale[act] = np.where(improved, 0, stale[act] + 1)
+        eta[act] = np.where(improved, np.minimum(1.0, 2 * eta[act]), np.maximum(eta[act] / 2, 1 / 16))
         best[act] = np.minimum(best[act], np.abs(g))
-        done[act[conv | tiny | (stale[act] >= 5)]] = True
+        done[act[conv | (tiny & (eta[act] >= 1)) | (stale[act] >= 8)]] = True
     # Rows that crossed without converging (e.g. cycling between ReLU regions): bisect the
     # segment base -> x onto the tie, so they still reach the boundary.
     zx = scorer.scores(x, rows)
@@ -1141,6 +1151,55 @@ def _bisect(scorer, x0, s, row, t, steps: int = 60):
     return x0 + hi_a * (s - x0)
 
 
+def _multistarts(scorer, X, src0, tt0, dom: _Domain, data, n_starts: int):
+    """Boundary points between each input and its nearest training rows of the target class
+    (continuous free features taken from the row, the rest from the input), as extra starts
+    of the projection; batched bisection. Returns (start points, their row, their target)."""
+    cont = dom.cont
+    if data is None or n_starts == 0 or not cont.any():
+        return np.empty((0, X.shape[1])), np.empty(0, int), np.empty(0, int)
+    zD = scorer.scores(data, np.zeros(len(data), dtype=int))
+    cls = zD.argmax(axis=1)
+    sw = np.sqrt(dom.w[cont])
+    starts, srcs, tts = [], [], []
+    for k in np.unique(tt0):
+        q = np.flatnonzero(tt0 == k)
+        Dk = data[cls == k][:, cont] * sw
+        if not len(Dk):
+            continue
+        Q = X[src0[q]][:, cont] * sw
+        d2 = (Q ** 2).sum(1)[:, None] - 2 * Q @ Dk.T + (Dk ** 2).sum(1)[None, :]
+        near = np.argsort(d2, axis=1)[:, :8 * n_starts]
+        for j in range(near.shape[1]):
+            S = X[src0[q]].copy()
+            S[:, cont] = Dk[near[:, j]] / sw
+            starts.append(np.clip(S, dom.lo, dom.hi))
+            srcs.append(src0[q])
+            tts.append(tt0[q])
+    if not starts:
+        return np.empty((0, X.shape[1])), np.empty(0, int), np.empty(0, int)
+    S, src, tt = np.concatenate(starts), np.concatenate(srcs), np.concatenate(tts)
+    zS = scorer.scores(S, src)
+    keep = zS.argmax(axis=1) == tt
+    # per (row, target), the n_starts nearest hybrids that are of the target class
+    d = np.where(keep, _dist(S, X[src], dom.w), np.inf)
+    order = np.lexsort((d, tt, src))
+    pos = np.arange(len(order))
+    grp = np.r_[True, (src[order][1:] != src[order][:-1]) | (tt[order][1:] != tt[order][:-1])]
+    rank = pos - np.maximum.accumulate(np.where(grp, pos, 0))
+    sel = order[(rank < n_starts) & np.isfinite(d[order])]
+    S, src, tt = S[sel], src[sel], tt[sel]
+    X0 = X[src]
+    a_lo, a_hi = np.zeros(len(S)), np.ones(len(S))
+    for _ in range(30):
+        mid = 0.5 * (a_lo + a_hi)
+        z = scorer.scores(X0 + mid[:, None] * (S - X0), src)
+        yes = z.argmax(axis=1) == tt
+        a_hi = np.where(yes, mid, a_hi)
+        a_lo = np.where(yes, a_lo, mid)
+    return X0 + a_hi[:, None] * (S - X0), src, tt
+
+
 def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) -> dict:
     n, m = X.shape
     K = scorer.scores(X[:1], np.array([0])).shape[1]
@@ -1165,13 +1224,29 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) 
         first_wave = rank < fp.max_candidates
     relaxed = _Domain(dom.free, dom.lo, dom.hi, np.zeros_like(dom.integer), dom.groups, dom.w,
                       dom.in_group)  # integer features are rounded after the continuous solve
+    # multi-start: also start the projection of each unswitched base from boundary points
+    # towards its nearest training rows of the target class (other basins of the boundary)
+    S0 = B.copy()
+    ms, ms_src, ms_tt = _multistarts(scorer, X, src[is_base], tt[is_base], dom, fp.data,
+                                     fp.n_starts)
+    if len(ms):
+        B = np.concatenate([B, X[ms_src]])
+        S0 = np.concatenate([S0, ms])
+        src = np.concatenate([src, ms_src])
+        tt = np.concatenate([tt, ms_tt])
+        cc = np.concatenate([cc, np.asarray(c)[ms_src]])
+        is_base = np.concatenate([is_base, np.zeros(len(ms), dtype=bool)])
+        first_wave = np.concatenate([first_wave, np.ones(len(ms), dtype=bool)])
+        order = np.argsort(src, kind="stable")
+        B, S0, src, tt, cc, is_base, first_wave = (B[order], S0[order], src[order], tt[order],
+                                                   cc[order], is_base[order], first_wave[order])
     P = B.copy()
     okP = np.zeros(len(B), dtype=bool)
 
     def wave(sel):
         mv = np.repeat(dom.cont[None], len(sel), axis=0)
         P[sel] = _project(scorer, X[src[sel]], B[sel], src[sel], cc[sel], tt[sel], mv, dom.lo,
-                          dom.hi, dom.w, fp.max_iter, fp.tol)
+                          dom.hi, dom.w, fp.max_iter, fp.tol, start=S0[sel])
         okP[sel] = _verify(scorer, X[src[sel]], P[sel], src[sel], cc[sel], tt[sel], relaxed,
                            fp.tol, tie_required=False)["ok"]
 
@@ -1213,7 +1288,12 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) 
             if tie.any():
                 st[tie] = _stationarity(scorer, X[src[kk[tie]]], P[kk[tie]], src[kk[tie]],
                                         cc[kk[tie]], tt[kk[tie]], dom)
-            have = have[st <= 1e-4]
+            # a failed projection closer than the best verified one may hide a closer basin:
+            # such rows go to the per-point solver
+            closer_fail = np.array([
+                bool((~okP[lo_i[i]:hi_i[i]] & (dP[lo_i[i]:hi_i[i]] < dP[best_k[i]])).any())
+                for i in have])
+            have = have[(st <= 1e-4) & ~closer_fail]
         out_hat[have] = P[best_k[have]]
         tgt[have] = tt[best_k[have]]
         todo = np.flatnonzero(~np.isfinite(out_hat).all(axis=1))
@@ -1226,6 +1306,11 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) 
         # only candidates whose projection reached a verified point are polished; the rest go
         # to the multi-start fallback
         tries = order[vP["ok"][order]][: 3 if method == "slsqp" else 1]
+        if method == "slsqp":
+            # failed projections closer than the best verified one: SLSQP from there too
+            lim = dP[tries[0]] if len(tries) else np.inf
+            extra = [k for k in order if not vP["ok"][k] and dP[k] < lim][:2]
+            tries = np.concatenate([extra, tries]).astype(int)
         for k in tries:
             cands = []
             if method == "slsqp" and dom.cont.any():
