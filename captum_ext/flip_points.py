@@ -1257,9 +1257,10 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: FlipPoints, method: str) 
     rest = np.flatnonzero(~first_wave & unsolved[src])
     if len(rest):
         wave(rest)
-    vP = {"ok": okP & (first_wave | unsolved[src])}
-    dP = _dist(P, X[src], dom.w)
-    # also score candidates that only switch a category (no continuous freedom)
+    projected = first_wave.copy()
+    projected[rest] = True
+    vP = {"ok": okP & projected}
+    dP = np.where(projected, _dist(P, X[src], dom.w), np.inf)
     seconds += (time.perf_counter() - tic) / n
     out_hat = np.full((n, m), np.nan)
     tgt = np.array(t if t is not None else c)
