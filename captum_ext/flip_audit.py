@@ -445,7 +445,7 @@ class GroupAudit:
         ax.set_yticklabels([self.feature_names[j] for j in order])
         ax.axvline(0, color="#999999", lw=0.8)
         ax.set_xlabel("share of flip points changing the feature")
-        ax.set_title(f"Flip directions of {int(self.result.valid.sum())} rows (pivoted-QR order)")
+        ax.set_title(f"Flip directions, {int(self.result.valid.sum())} rows (QR order)")
         ax.legend(loc="lower right")
         if own and show:
             plt.show()

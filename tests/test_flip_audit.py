@@ -101,6 +101,8 @@ def test_group_audit_ranks_the_only_relevant_feature_first():
     assert audit.explained > 0.99
     exp = audit.as_explanation()
     assert isinstance(exp, shap.Explanation) and exp.values.shape == (40, 4)
+    shap.plots.bar(exp, show=False)  # the flip directions summarise like attributions
+    assert np.allclose(np.abs(exp.values).mean(0)[[1, 3]], 0)
     assert audit.plot(show=False) is not None
     assert "Group flip-point audit" in audit._repr_html_()
     # a protected attribute that does move
