@@ -91,15 +91,20 @@ class RemovalCurve:
         b = f[f.ranking == "random"].set_index("fraction")[metric]
         return (a - b).rename(f"{ranking} - random")
 
-    def verdicts(self) -> dict[str, str]:
-        """Per ranking, one sentence: does removing its top rows beat random removal?"""
+    def verdicts(self, min_lift: float = 0.01) -> dict[str, str]:
+        """Per ranking, one sentence: does removing its top rows beat random removal?
+
+        A ranking beats random removal at a fraction when its fix rate exceeds random's by
+        more than twice the random draws' standard deviation *and* by ``min_lift``.
+        """
+        min_lift = check_float(min_lift, "min_lift", low=0.0, high=1.0)
         out = {}
         f = self.frame
         for name in sorted(set(f["ranking"]) - {"random"}):
             lift = self.lift(name)
             rnd = f[f.ranking == "random"].set_index("fraction")
             sd = rnd["fix_rate_std"].reindex(lift.index).fillna(0.0)
-            beats = lift > 2 * sd + 1e-12
+            beats = (lift > 2 * sd + 1e-12) & (lift >= min_lift)
             best = lift.idxmax()
             acc = self.lift(name, "test_accuracy")
             acc_txt = ("" if acc.isna().all() else
