@@ -266,9 +266,9 @@ class ErrorCohorts:
                             errs.astype(np.int64), self.error_rate)
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
-        from .plots.cohorts import cohorts as plot_cohorts
+        from .plots.cohorts import cohort_plot
 
-        return plot_cohorts(self, max_display=max_display, ax=ax, show=show)
+        return cohort_plot(self, max_display=max_display, ax=ax, show=show)
 
     def _repr_html_(self) -> str:
         if self.n_errors == 0:
@@ -598,9 +598,9 @@ class AmbiguityReport:
         return np.flatnonzero(self.row_kind == "fixable")
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
-        from .plots.cohorts import ambiguity as plot_ambiguity
+        from .plots.cohorts import ambiguity_plot
 
-        return plot_ambiguity(self, max_display=max_display, ax=ax, show=show)
+        return ambiguity_plot(self, max_display=max_display, ax=ax, show=show)
 
     def _repr_html_(self) -> str:
         rows = "".join(

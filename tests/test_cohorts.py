@@ -250,3 +250,18 @@ def test_ambiguity_rejects_mismatched_evidence():
         ambiguity_report(m, Z, y, suspicious=other)
     with pytest.raises(ValueError, match="which"):
         error_cohorts(m, Z, y).to_frame("nodes")
+
+
+def test_plots_draw_on_the_given_axes():
+    import matplotlib.pyplot as plt
+
+    from shap_debug.plots.cohorts import cohort_plot, error_heatmap
+
+    X, y, pred, _ = _frame(400, seed=4)
+    res = error_cohorts(None, X, y, y_pred=pred, max_depth=2)
+    fig, (a1, a2) = plt.subplots(1, 2)
+    n_figs = len(plt.get_fignums())
+    assert cohort_plot(res, max_display=3, ax=a1, show=False) is a1
+    assert error_heatmap(res.heatmap("job", "hours"), ax=a2, show=False) is a2
+    assert len(plt.get_fignums()) == n_figs
+    assert len(a1.get_yticklabels()) == 3

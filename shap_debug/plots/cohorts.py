@@ -1,4 +1,5 @@
-"""Plots of error cohorts: leaves by share of errors, and the two-feature error heatmap."""
+"""Plots of error cohorts: leaves by share of errors, the two-feature error heatmap, and the
+ambiguous / fixable split of each cohort's errors."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import textwrap
 from typing import Any
 
 import numpy as np
+
+__all__ = ["ambiguity_plot", "cohort_plot", "error_heatmap"]
 
 
 def _axes(ax: Any, figsize: tuple[float, float]):
@@ -17,7 +20,7 @@ def _axes(ax: Any, figsize: tuple[float, float]):
     return ax, False
 
 
-def cohorts(result: Any, max_display: int = 10, ax: Any = None, show: bool = True):
+def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool = True):
     """Horizontal bars: each error-tree leaf's share of rows and of errors, with its error rate.
 
     Parameters
@@ -107,7 +110,7 @@ def error_heatmap(heatmap: Any, ax: Any = None, show: bool = True):
     return ax
 
 
-def ambiguity(report: Any, max_display: int = 10, ax: Any = None, show: bool = True):
+def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: bool = True):
     """Stacked bars per cohort: its errors split into ambiguous, fixable and other.
 
     Parameters
