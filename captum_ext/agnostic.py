@@ -30,7 +30,7 @@ import html
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -841,7 +841,6 @@ class ProbeReport:
     accuracy: float | None = None
     demographic_parity_difference: float | None = None
     equalized_odds_difference: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def max_auc(self) -> float:
