@@ -260,7 +260,8 @@ class AgnosticNetwork(ClassifierMixin, BaseEstimator):
         with ``hidden`` widths (inputs with more than 2 dimensions are flattened). The module
         is deep-copied, never trained in place.
     hidden : int or sequence of int
-        Widths of the default MLP encoder; the last one is the representation size.
+        Widths of the default MLP encoder; the last one is the representation size (a
+        narrow one made the concept easier to remove on Adult).
     alpha : float in [0, 1]
         Weight of the adversarial term; 0 trains a plain network.
     adversary_steps : int
@@ -270,9 +271,13 @@ class AgnosticNetwork(ClassifierMixin, BaseEstimator):
         Hidden widths of the protected head (empty: a linear head).
     epochs, batch_size, lr : training length, batch size and Adam learning rate.
     validation_fraction : float in [0, 0.5]
-        Held-out rows for early stopping on the validation label loss (0 disables it). With a
-        ramp, stopping is only considered once ``a_t`` has reached 95% of ``alpha``, so an
-        early, not yet agnostic state is never chosen.
+        Held-out rows (of the protected set too, when separate) for early stopping; 0
+        disables it and keeps the last epoch. Each epoch is scored by
+        ``(1 - alpha) * L_y + alpha * leak``: the validation label loss plus the information
+        (nats) a *fresh* small MLP probe, trained on half of the validation rows, recovers
+        about the concept on the other half -- not the in-training head, which is often
+        fooled while the concept is still there. With a ramp, stopping is only considered
+        once ``a_t`` has reached 95% of ``alpha``; the best epoch's weights are restored.
     n_iter_no_change : int
         Patience of the early stopping, in epochs.
     schedule : {"ganin", "constant"}
@@ -307,8 +312,10 @@ class AgnosticNetwork(ClassifierMixin, BaseEstimator):
     feature_names_in_ : list of str
         Raw input columns (tabular inputs).
     history_ : pandas.DataFrame
-        Per epoch: alpha, train losses, the in-training adversary's accuracy, validation
-        label loss and accuracy.
+        Per epoch: alpha, train losses, the in-training adversary's accuracy; with a
+        validation split also its label loss and accuracy, the adversary's validation
+        accuracy, the fresh-probe ``val_probe_leak`` (nats) and the early-stopping
+        ``val_score``.
     best_epoch_ : int
 
     Examples
@@ -325,10 +332,10 @@ class AgnosticNetwork(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         encoder: torch.nn.Module | None = None,
-        hidden: int | Sequence[int] = (64, 32),
+        hidden: int | Sequence[int] = (64, 16),
         alpha: float = 0.5,
-        adversary_steps: int = 3,
-        adversary_hidden: int | Sequence[int] = (64,),
+        adversary_steps: int = 5,
+        adversary_hidden: int | Sequence[int] = (128, 128),
         epochs: int = 30,
         batch_size: int = 256,
         lr: float = 1e-3,
