@@ -247,9 +247,15 @@ def main() -> None:
                 if "tree" in ms:
                     pattern[f"{m}_expl_acc_minus_tree_model_acc"] = (
                         ms[m]["explanation_accuracy"] - ms["tree"]["model_accuracy"])
+        majority = max(t.mean(), 1 - t.mean())
+        entry["majority_class_accuracy"] = float(majority)
         if "weights" in ms:
-            pattern["weights_accuracy_drop"] = (ms["weights"]["model_accuracy"]
-                                                - ms["weights"]["explanation_accuracy"])
+            w = ms["weights"]
+            pattern["weights_accuracy_drop"] = w["model_accuracy"] - w["explanation_accuracy"]
+            gain = w["model_accuracy"] - majority
+            # LEN's "loses most of the accuracy", measured above the majority-class baseline
+            pattern["weights_share_of_model_gain_over_majority_kept"] = (
+                (w["explanation_accuracy"] - majority) / gain if gain > 0.005 else None)
         entry["len_pattern"] = pattern
         results["datasets"][name] = entry
 
