@@ -298,7 +298,9 @@ class _Problem:
                 return torch.autograd.grad(g_graph, tr, v, retain_graph=True)[0]
 
             if M is not None:
-                step = _pcg(hv, g, M, 1e-10, 200)
+                # inexact Newton: looser solves far from the optimum (Eisenstat & Walker 1996)
+                eta = max(1e-12, min(1e-2, float(g.abs().max()) ** 0.5))
+                step = _pcg(hv, g, M, eta, 200)
             else:
                 step = _cg_solve(lambda V, hv=hv: torch.stack([hv(v) for v in V]), g[None],
                                  1e-9, 2 * len(g))[0][0]
