@@ -56,7 +56,8 @@ from .neighborhood import SPACES, NeighborhoodModel
 __all__ = ["label_flip_check", "label_flip_summary", "label_flip_html"]
 
 _COLUMNS = ["model", "anomaly", "space", "n_neighbors", "n_flipped", "label",
-            "prediction_before", "prediction_after", "flipped", "time_s"]
+            "prediction_before", "prediction_after", "flipped", "proba_before",
+            "proba_after", "time_s"]
 
 
 def _seeded_clone(model: Any, seed: int) -> tuple[Any, bool]:
@@ -76,8 +77,9 @@ def _take_rows(X: Any, idx: Any) -> Any:
 
 
 def _retrain_predict(est: Any, X: Any, y: np.ndarray, flip: np.ndarray, row: int,
-                     classes: np.ndarray) -> tuple[Any, float]:
-    """Fit a fresh clone on labels with ``flip`` rows swapped; predicted label of ``row``."""
+                     classes: np.ndarray) -> tuple[Any, dict, float]:
+    """Fit a fresh clone on labels with ``flip`` rows swapped; the predicted label of
+    ``row``, its class probabilities ``{class: p}`` and the seconds it took."""
     from sklearn.base import clone
 
     t0 = time.perf_counter()
@@ -85,9 +87,14 @@ def _retrain_predict(est: Any, X: Any, y: np.ndarray, flip: np.ndarray, row: int
     if len(flip):
         y2[flip] = np.where(y[flip] == classes[0], classes[1], classes[0])
     fitted = clone(est).fit(X, y2)
-    proba = np.asarray(fitted.predict_proba(_take_rows(X, [row])), dtype=np.float64)
-    label = classes_of(fitted, proba.shape[1])[int(proba.argmax(1)[0])]
-    return label, time.perf_counter() - t0
+    proba = np.asarray(fitted.predict_proba(_take_rows(X, [row])), dtype=np.float64)[0]
+    cls = classes_of(fitted, len(proba))
+    label = cls[int(proba.argmax())]
+    return label, {_key(c): float(p) for c, p in zip(cls, proba)}, time.perf_counter() - t0
+
+
+def _key(c: Any) -> Any:
+    return c.item() if hasattr(c, "item") else c
 
 
 def _as_models(model: Any) -> dict[str, Any]:
@@ -171,8 +178,10 @@ def label_flip_check(
     -------
     DataFrame
         One row per (model, anomaly, space): ``model, anomaly, space, n_neighbors,
-        n_flipped, label, prediction_before, prediction_after, flipped, time_s`` (seconds
-        to retrain and predict). ``attrs`` records the settings. Summarise with
+        n_flipped, label, prediction_before, prediction_after, flipped, proba_before,
+        proba_after, time_s``: ``proba_*`` are the probabilities of ``prediction_before``
+        before and after the flip (a graded view of the influence that does not saturate
+        at "flipped"), ``time_s`` the seconds to retrain and predict. ``attrs`` records the settings. Summarise with
         :func:`label_flip_summary`.
 
     Examples
@@ -286,7 +295,8 @@ def label_flip_check(
                     size = max(1, int(round(flip_fraction * k)))
                     nb = np.sort(rng.choice(nb, size=size, replace=False))
                 tasks.append((name, int(r), space, nb))
-        before[name] = {int(r): pred[r] for r in rows}
+        before[name] = {int(r): (pred[r], {_key(c): float(p) for c, p in zip(classes, proba[r])})
+                        for r in rows}
 
     # ---- the retraining trials (independent: joblib / Dask)
     jobs = []
@@ -308,12 +318,14 @@ def label_flip_check(
             before[name] = ref
 
     records = []
-    for (name, r, space, nb), (after, secs) in zip(tasks, results):
-        b = before[name][r]
+    for (name, r, space, nb), (after, probs, secs) in zip(tasks, results):
+        b, probs_before = before[name][r]
         records.append({
             "model": name, "anomaly": r, "space": space, "n_neighbors": k,
             "n_flipped": len(nb), "label": yv[r], "prediction_before": b,
-            "prediction_after": after, "flipped": bool(after != b), "time_s": float(secs)})
+            "prediction_after": after, "flipped": bool(after != b),
+            "proba_before": probs_before.get(_key(b), np.nan),
+            "proba_after": probs.get(_key(b), 0.0), "time_s": float(secs)})
     df = pd.DataFrame.from_records(records, columns=_COLUMNS)
     df["flipped"] = df["flipped"].astype(bool)
     df.attrs.update({"include_anomaly": bool(include_anomaly), "flip_fraction": flip_fraction,
@@ -323,13 +335,15 @@ def label_flip_check(
 
 
 def _refit_reference(est: Any, X: Any, y: np.ndarray, rows: np.ndarray,
-                     classes: np.ndarray) -> dict[int, Any]:
+                     classes: np.ndarray) -> dict[int, tuple[Any, dict]]:
     from sklearn.base import clone
 
     fitted = clone(est).fit(X, y)
     proba = np.asarray(fitted.predict_proba(_take_rows(X, rows)), dtype=np.float64)
-    labels = classes_of(fitted, proba.shape[1])[proba.argmax(1)]
-    return {int(r): lab for r, lab in zip(rows, labels)}
+    cls = classes_of(fitted, proba.shape[1])
+    labels = cls[proba.argmax(1)]
+    return {int(r): (lab, {_key(c): float(p) for c, p in zip(cls, pr)})
+            for r, lab, pr in zip(rows, labels, proba)}
 
 
 def label_flip_summary(trials: pd.DataFrame, *, wide: bool = False) -> pd.DataFrame:
@@ -340,8 +354,9 @@ def label_flip_summary(trials: pd.DataFrame, *, wide: bool = False) -> pd.DataFr
     trials : DataFrame
         Output of :func:`label_flip_check`.
     wide : bool
-        False: one row per (model, space) with ``rate, n, se`` (binomial standard error)
-        and ``mean_time_s``. True: models as rows, spaces as columns, rates as values.
+        False: one row per (model, space) with ``rate``, ``se`` (binomial standard error),
+        ``mean_drop`` (mean fall of the probability of the original prediction), ``n`` and
+        ``mean_time_s``. True: models as rows, spaces as columns, rates as values.
 
     Returns
     -------
@@ -360,10 +375,15 @@ def label_flip_summary(trials: pd.DataFrame, *, wide: bool = False) -> pd.DataFr
         "n": g["flipped"].size(),
         "mean_time_s": g["time_s"].mean(),
     }).reset_index()
+    if {"proba_before", "proba_after"} <= set(trials.columns):
+        drop = (trials["proba_before"] - trials["proba_after"]).groupby(
+            [trials["model"], trials["space"]], sort=False).mean()
+        out["mean_drop"] = [float(drop.loc[(m, s)]) for m, s in zip(out["model"], out["space"])]
     out["se"] = np.sqrt(out["rate"] * (1 - out["rate"]) / out["n"].clip(lower=1))
     out["space"] = pd.Categorical(out["space"], categories=order, ordered=True)
     out = out.sort_values(["model", "space"], kind="stable").reset_index(drop=True)
-    out = out[["model", "space", "rate", "se", "n", "mean_time_s"]]
+    out = out[["model", "space", "rate", "se"]
+              + (["mean_drop"] if "mean_drop" in out.columns else []) + ["n", "mean_time_s"]]
     if wide:
         return out.pivot(index="model", columns="space", values="rate")
     return out

@@ -58,9 +58,15 @@ def test_flipping_the_mislabelled_pocket_fixes_the_prediction(pocket):
     # the pocket's labels were the cause: flipping them makes the model predict the true label
     assert c.flipped.all()
     assert (c.prediction_after == c.label).all() and (c.prediction_before == 1).all()
+    # graded view: the probability of the original prediction falls below 1/2
+    np.testing.assert_allclose(c.proba_before, knn.predict_proba(X[c.anomaly])[:, 1])
+    assert (c.proba_before > 0.5).all() and (c.proba_after < 0.5).all()
     summ = label_flip_summary(trials)
     rate = dict(zip(summ.space, summ.rate))
     assert rate["contributions"] == 1.0
+    drop = dict(zip(summ.space, summ.mean_drop))
+    assert drop["contributions"] == pytest.approx((c.proba_before - c.proba_after).mean())
+    assert drop["contributions"] > 0.3
     assert summ.n.tolist() == [len(true_rows)] * 2
 
 
