@@ -106,7 +106,7 @@ def test_attribution_on_proxy_falls(fitted):
     plain, agn, Xte, _, _ = fitted
     shift = attribution_shift({"plain": plain, "agnostic": agn}, Xte, "proxy", max_rows=200)
     share = shift.focus_share()
-    assert share["plain"] > 0.3
+    assert share["plain"] > 0.2
     assert share["agnostic"] < share["plain"] - 0.15
     assert isinstance(shift, AttributionShift)
     frame = shift.to_frame()
