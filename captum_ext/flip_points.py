@@ -66,6 +66,7 @@ from .bridge import SklearnForward, TorchClassifier
 __all__ = ["FlipPoints", "FlipResult", "STATUSES", "mlp_to_torch"]
 
 STATUSES = ("exact", "approximate", "infeasible", "failed")
+_SLSQP_MAXITER = 60
 
 _SINGLE_TREE = {"DecisionTreeClassifier", "ExtraTreeClassifier"}
 _ENSEMBLES = {
@@ -1017,8 +1018,21 @@ def _slsqp(scorer, x0, base, row, c, t, move, lo, hi, w, start, K):
 
     wi, xi = w[idx], x0[idx]
     others = [k for k in range(K) if k not in (c, t)]
-    cons = [{"type": "eq", "fun": lambda v: zj(v)[0][c] - zj(v)[0][t],
-             "jac": lambda v: (zj(v)[1][c] - zj(v)[1][t])[idx]}]
+    if others:
+        cons = [{"type": "eq", "fun": lambda v: zj(v)[0][c] - zj(v)[0][t],
+                 "jac": lambda v: (zj(v)[1][c] - zj(v)[1][t])[idx]}]
+    else:  # two classes: one backward pass for g = z_c - z_t is all the solver needs
+        rr, cc_, tt_ = np.array([row]), np.array([c]), np.array([t])
+
+        def gg(v):
+            key = v.tobytes()
+            if key not in cache:
+                cache.clear()
+                g, G = scorer.g_grad(full(v)[None], rr, cc_, tt_)
+                cache[key] = (float(g[0]), G[0])
+            return cache[key]
+
+        cons = [{"type": "eq", "fun": lambda v: gg(v)[0], "jac": lambda v: gg(v)[1][idx]}]
     if others:
         cons.append({"type": "ineq",
                      "fun": lambda v: np.array([zj(v)[0][t] - zj(v)[0][k] for k in others]),
@@ -1026,7 +1040,7 @@ def _slsqp(scorer, x0, base, row, c, t, move, lo, hi, w, start, K):
     res = minimize(lambda v: float((wi * (v - xi) ** 2).sum()), start[idx],
                    jac=lambda v: 2 * wi * (v - xi), method="SLSQP",
                    bounds=list(zip(lo[idx], hi[idx])), constraints=cons,
-                   options={"maxiter": 100, "ftol": 1e-14})
+                   options={"maxiter": _SLSQP_MAXITER, "ftol": 1e-14})
     return full(np.clip(res.x, lo[idx], hi[idx]))
 
 
