@@ -233,7 +233,7 @@ def to_concepts(X: Any, n_bins: int = 3, *, strategy: str = "quantile", sep: str
     >>> X, y = german()
     >>> C, enc = to_concepts(X)
     >>> C.shape, bool(C.dtypes.eq(bool).all())
-    ((1000, 72), True)
+    ((1000, 73), True)
     >>> enc.definitions_["duration_HIGH"]
     'duration >= 24'
     """

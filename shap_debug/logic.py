@@ -704,6 +704,21 @@ def _combine_local(C: np.ndarray, t: np.ndarray, pred: np.ndarray, support: np.n
     return simplify(Formula(tuple(chosen)))
 
 
+def _drop_implied(formula: Formula, groups: Mapping[str, Sequence[str]] | None) -> Formula:
+    """Drop ``~a`` from a term that also holds ``b`` when ``a`` and ``b`` belong to one group
+    of mutually exclusive concepts (two levels of one column, LOW and HIGH of one
+    measurement): ``b`` already implies ``~a``, so the term means the same, shorter."""
+    if not groups:
+        return formula
+    group_of = {str(c): str(g) for g, cs in groups.items() for c in cs}
+    terms = []
+    for term in formula.terms:
+        pos = {(group_of[n], n) for n, p in term if p and n in group_of}
+        terms.append(tuple((n, p) for n, p in term
+                           if p or not any(g == group_of.get(n) and b != n for g, b in pos)))
+    return Formula(tuple(dict.fromkeys(terms)))
+
+
 # --------------------------------------------------------------------------------------
 # Extraction methods: each returns (formula, predict_fn) fitted on (C, t)
 # --------------------------------------------------------------------------------------
@@ -951,6 +966,7 @@ def _resolve_target(target: np.ndarray, target_class: Any, name: str) -> Any:
 def explain_formula(concepts: Any, target: Any, method: str = "tree", *,
                     target_class: Any = None, concept_names: Sequence[str] | None = None,
                     eval_concepts: Any = None, eval_target: Any = None,
+                    groups: Mapping[str, Sequence[str]] | None = None,
                     random_state: Any = 0, **params: Any) -> LogicExplanation:
     """A global DNF formula over concepts that describes one class, with its LEN metrics.
 
@@ -979,7 +995,9 @@ def explain_formula(concepts: Any, target: Any, method: str = "tree", *,
       ``temperature`` (0.7), ``entropy_weight`` (1e-3), ``epochs``, ``lr``,
       ``max_literals``, ``max_terms``.
 
-    The formula is then simplified to an equivalent shorter DNF.
+    The formula is then simplified to an equivalent shorter DNF; with ``groups`` a negated
+    concept is also dropped from a term that holds another concept of its group
+    (``occupation=Sales & ~occupation=Tech-support`` becomes ``occupation=Sales``).
 
     Parameters
     ----------
@@ -994,6 +1012,9 @@ def explain_formula(concepts: Any, target: Any, method: str = "tree", *,
         Names of the columns of an array ``concepts``.
     eval_concepts, eval_target : optional
         Held-out rows for the metrics; without them they are measured on the training rows.
+    groups : dict, optional
+        Groups of mutually exclusive concepts (``ConceptEncoder.groups_``: the levels of a
+        column, the bins of a measurement), used only to shorten the printed formula.
     random_state : int or Generator
         Seeds the tree and the networks' initialisation (full-batch training is otherwise
         deterministic).
@@ -1030,6 +1051,13 @@ def explain_formula(concepts: Any, target: Any, method: str = "tree", *,
         where = "eval"
     else:
         Ce, te, where = C, None, "train"
+    if groups is not None:
+        if not isinstance(groups, Mapping):
+            raise TypeError(f"groups must be a dict of group -> concept names; got "
+                            f"{type(groups).__name__}")
+        unknown = sorted({str(c) for cs in groups.values() for c in cs} - set(names))
+        if unknown:
+            raise ValueError(f"groups name concepts that are not columns: {unknown[:5]}")
     t = target == target_class
     te = t if te is None else te
     rng = check_random_state(random_state)
@@ -1044,6 +1072,7 @@ def explain_formula(concepts: Any, target: Any, method: str = "tree", *,
         fit = {"pruning": _fit_pruning, "weights": _fit_weights, "psi": _fit_psi,
                "entropy": _fit_entropy}[method]
         formula, predict = fit(C, t, names, p, gen)
+    formula = _drop_implied(formula, groups)
     elapsed = time.perf_counter() - start
 
     index = {n: i for i, n in enumerate(names)}
@@ -1263,17 +1292,18 @@ def logic_cross_validation(concepts: Any, target: Any, methods: Sequence[str] = 
 # --------------------------------------------------------------------------------------
 # Debugging uses
 # --------------------------------------------------------------------------------------
-def _concepts_for(X: Any, encoder: Any, n_bins: int) -> tuple[np.ndarray, list[str]]:
+def _concepts_for(X: Any, encoder: Any, n_bins: int):
+    """Concept matrix, names and exclusive groups for raw features or a concept frame."""
     if isinstance(X, pd.DataFrame) and len(X.columns) and all(
             pd.api.types.is_bool_dtype(X[c]) for c in X.columns) and encoder is None:
-        return _check_concepts(X, None, "X")
+        return (*_check_concepts(X, None, "X"), None)
     if encoder is not None:
         frame = encoder.transform(X)
     else:
         from .concepts import to_concepts
 
-        frame, _ = to_concepts(X, n_bins=n_bins)
-    return _check_concepts(frame, None, "X")
+        frame, encoder = to_concepts(X, n_bins=n_bins)
+    return (*_check_concepts(frame, None, "X"), encoder.groups_)
 
 
 def _mask(value: Any, n: int, name: str) -> np.ndarray:
@@ -1341,10 +1371,11 @@ def anomaly_formula(X: Any, is_anomaly: Any, *, reference: Any = None, method: s
         raise ValueError("there is no reference row to contrast the anomalies with")
     if method == "tree":
         params = {"max_depth": 3, "min_samples_leaf": max(1, int(0.01 * n)), **params}
-    C, names = _concepts_for(X, encoder, n_bins)
+    C, names, groups = _concepts_for(X, encoder, n_bins)
     keep = anomalies | ref
     return explain_formula(C[keep], anomalies[keep], method, target_class=True,
-                           concept_names=names, random_state=random_state, **params)
+                           concept_names=names, groups=groups, random_state=random_state,
+                           **params)
 
 
 def neighborhood_formula(X: Any, members: Any, *, method: str = "tree", n_bins: int = 3,

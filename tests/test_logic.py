@@ -340,3 +340,31 @@ def test_anomaly_and_neighborhood_formulas_on_real_data():
 
 def test_methods_constant_lists_all_five():
     assert METHODS == ("tree", "pruning", "weights", "psi", "entropy")
+
+
+def test_negations_implied_by_an_exclusive_level_are_dropped():
+    C = pd.DataFrame({"c=red": [1, 0, 0, 1, 0, 1], "c=blue": [0, 1, 0, 0, 1, 0],
+                      "c=green": [0, 0, 1, 0, 0, 0], "x": [1, 1, 0, 0, 1, 1]}).astype(bool)
+    y = (C["c=red"] & C["x"]).to_numpy()
+    groups = {"c": ["c=red", "c=blue", "c=green"], "x": ["x"]}
+    from shap_debug.logic import _drop_implied
+
+    f = Formula.parse("(~c=blue & c=red & x) | (~c=red & ~c=green & x) | (c=blue & ~c=blue)")
+    g = _drop_implied(f, groups)
+    # ~c=blue goes (c=red implies it); ~c=red and ~c=green stay (no other level is asserted)
+    # and a contradiction stays a contradiction
+    assert str(g) == "(c=red & x) | (~c=red & ~c=green & x) | (c=blue & ~c=blue)"
+    assert (g.evaluate(C) == f.evaluate(C)).all()
+    assert _drop_implied(f, None) == f
+    assert str(explain_formula(C, y, "tree", groups=groups).formula) == "c=red & x"
+    with pytest.raises(ValueError, match="not columns"):
+        explain_formula(C, y, "tree", groups={"c": ["c=pink"]})
+    # anomaly formulas use the encoder's groups: never "level A & ~level B" of one column
+    X, _ = german()
+    odd = ((X["job"] == "skilled employee / official") & (X["housing"] == "rent")).to_numpy()
+    res = anomaly_formula(X, odd)
+    enc_cols = {n: n.split("=")[0] for n in res.formula.concepts}
+    for term in res.formula.terms:
+        pos_cols = {enc_cols[n] for n, p in term if p}
+        assert not any(not p and enc_cols[n] in pos_cols and "=" in n for n, p in term)
+    assert res.explanation_accuracy == 1.0
