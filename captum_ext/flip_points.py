@@ -311,6 +311,103 @@ class _Scorer:
         return z.detach().numpy(), J
 
 
+class _SequentialScorer(_Scorer):
+    """Exact numpy forward/backward for a ``torch.nn.Sequential`` of ``Linear`` layers and
+    element-wise activations (what :func:`mlp_to_torch` builds): the same float64 numbers as
+    autograd without its per-call overhead, which dominates the per-point solver."""
+
+    _ACTS = ("ReLU", "Tanh", "Sigmoid", "Identity")
+
+    @classmethod
+    def supports(cls, module: Any) -> bool:
+        return isinstance(module, torch.nn.Sequential) and len(module) > 0 and all(
+            isinstance(layer, torch.nn.Linear) or type(layer).__name__ in cls._ACTS
+            for layer in module) and isinstance(module[0], torch.nn.Linear)
+
+    def __init__(self, module: torch.nn.Sequential):
+        super().__init__(None, "logits")
+        self.layers = []
+        for layer in module:
+            if isinstance(layer, torch.nn.Linear):
+                W = layer.weight.detach().cpu().double().numpy().T.copy()
+                b = (layer.bias.detach().cpu().double().numpy().copy() if layer.bias is not None
+                     else np.zeros(W.shape[1]))
+                self.layers.append(("lin", W, b))
+            else:
+                self.layers.append((type(layer).__name__, None, None))
+
+    def _forward(self, X: np.ndarray):
+        h, cache = np.asarray(X, dtype=np.float64), []
+        for kind, W, b in self.layers:
+            if kind == "lin":
+                h = h @ W + b
+            elif kind == "ReLU":
+                cache.append(h > 0)
+                h = np.maximum(h, 0.0)
+            elif kind == "Tanh":
+                h = np.tanh(h)
+                cache.append(1.0 - h * h)
+            elif kind == "Sigmoid":
+                h = 1.0 / (1.0 + np.exp(-h))
+                cache.append(h * (1.0 - h))
+            else:
+                cache.append(None)
+        return h, cache
+
+    def _backward(self, gz: np.ndarray, cache: list) -> np.ndarray:
+        k = len(cache)
+        for kind, W, _ in reversed(self.layers):
+            if kind == "lin":
+                gz = gz @ W.T
+            else:
+                k -= 1
+                if cache[k] is not None:
+                    gz = gz * cache[k]
+        return gz
+
+    def _lift(self, z: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.zeros(len(z)), z[:, 0]]) if z.shape[1] == 1 else z
+
+    def scores(self, X, rows, chunk: int = 4096):
+        if not len(X):
+            return np.empty((0, 2))
+        return np.concatenate([self._lift(self._forward(X[s:s + chunk])[0])
+                               for s in range(0, len(X), chunk)])
+
+    def _coef(self, z: np.ndarray, k_plus: np.ndarray, k_minus: np.ndarray | None):
+        n, K = z.shape
+        if K == 1:  # scores are [0, z]: d s_k / d z = [k == 1]
+            gz = (k_plus == 1).astype(float)[:, None]
+            if k_minus is not None:
+                gz = gz - (k_minus == 1).astype(float)[:, None]
+            return gz
+        gz = np.zeros((n, K))
+        gz[np.arange(n), k_plus] += 1.0
+        if k_minus is not None:
+            gz[np.arange(n), k_minus] -= 1.0
+        return gz
+
+    def g_grad(self, X, rows, c, t):
+        z, cache = self._forward(X)
+        Z = self._lift(z)
+        ar = np.arange(len(X))
+        G = self._backward(self._coef(z, np.asarray(c), np.asarray(t)), cache)
+        return Z[ar, c] - Z[ar, t], G
+
+    def jac_batch(self, X, rows):
+        z, cache = self._forward(X)
+        Z = self._lift(z)
+        K = Z.shape[1]
+        J = np.empty((len(X), K, X.shape[1]))
+        for k in range(K):
+            J[:, k] = self._backward(self._coef(z, np.full(len(X), k), None), cache)
+        return Z, J
+
+    def full_jac(self, x, row):
+        Z, J = self.jac_batch(x[None], np.array([row]))
+        return Z[0], J[0]
+
+
 class _FDScorer(_Scorer):
     """Finite-difference Jacobians for models without autograd (slower: m + 1 calls)."""
 
@@ -548,6 +645,9 @@ class FlipPoints:
                     return fn(*split(X.float()), *extra(rows)).double()
 
             out = "logits" if self.output == "auto" else self.output
+            if (out == "logits" and afa is None and len(shapes) == 1 and len(shapes[0]) == 1
+                    and _SequentialScorer.supports(fn)):
+                return _SequentialScorer(fn)
             return _Scorer(call, out)
         est = self._estimator
         names = getattr(est, "feature_names_in_", None)

@@ -341,3 +341,21 @@ def test_category_switch_alone_is_kept_when_closer_than_any_tie():
     # the category held fixed: only the continuous move
     res_f = fp.find(x, onehot_groups=[[1, 2]], immutable=[1, 2])
     assert res_f.status[0] == "exact" and abs(res_f.distance[0] - 4.0) < 1e-9
+
+
+def test_numpy_sequential_scorer_matches_autograd():
+    from captum_ext.flip_points import _Scorer, _SequentialScorer
+
+    torch.manual_seed(0)
+    for out in (1, 3):
+        net = torch.nn.Sequential(
+            torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 4), torch.nn.Tanh(),
+            torch.nn.Linear(4, 6), torch.nn.Sigmoid(), torch.nn.Linear(6, out)).double()
+        fast, ref = _SequentialScorer(net), _Scorer(lambda X, r, net=net: net(X), "logits")
+        X = np.random.default_rng(0).normal(size=(9, 5))
+        rows = np.arange(9)
+        assert np.allclose(fast.scores(X, rows), ref.scores(X, rows), atol=1e-12)
+        K = fast.scores(X, rows).shape[1]
+        c, t = np.zeros(9, int), np.full(9, 1 if K == 2 else 2)
+        assert np.allclose(fast.g_grad(X, rows, c, t)[1], ref.g_grad(X, rows, c, t)[1], atol=1e-12)
+        assert np.allclose(fast.jac_batch(X, rows)[1], ref.jac_batch(X, rows)[1], atol=1e-12)
