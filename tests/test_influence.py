@@ -346,3 +346,13 @@ def test_inputs_not_modified(binary):
     loo_validation(inf, (X[:1], y[:1]), k=3, progress=False)
     assert np.array_equal(X, X0) and np.array_equal(y, y0)
     assert np.array_equal(lr.coef_, LogisticRegression().fit(X0, y0).coef_)
+
+
+def test_loo_parallel_matches_serial(binary):
+    X, y = binary
+    lr = LogisticRegression(C=0.5, tol=1e-10, max_iter=1000).fit(X, y)
+    inf = InfluenceFunction(lr, X, y, progress=False)
+    a = loo_validation(inf, (X[:2], y[:2]), k=6, progress=False)
+    b = loo_validation(inf, (X[:2], y[:2]), k=6, n_jobs=2, progress=False)
+    assert np.array_equal(a.train_indices, b.train_indices)
+    assert np.allclose(a.actual, b.actual, rtol=1e-8, atol=1e-14)
