@@ -303,7 +303,7 @@ class _Problem:
                 step = _pcg(hv, g, M, eta, 200)
             else:
                 step = _cg_solve(lambda V, hv=hv: torch.stack([hv(v) for v in V]), g[None],
-                                 1e-9, 2 * len(g))[0][0]
+                                 1e-9, min(2 * len(g), 500))[0][0]
                 if float(g @ step) <= 0:  # not a descent direction (negative curvature)
                     step = g
             found = _line_search(obj, gfn, theta, f, g, step)

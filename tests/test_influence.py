@@ -356,3 +356,19 @@ def test_loo_parallel_matches_serial(binary):
     b = loo_validation(inf, (X[:2], y[:2]), k=6, n_jobs=2, progress=False)
     assert np.array_equal(a.train_indices, b.train_indices)
     assert np.allclose(a.actual, b.actual, rtol=1e-8, atol=1e-14)
+
+
+def test_refit_matrix_free_path_converges(binary):
+    """Above max_dense_params refits use L-BFGS + Newton-CG without a dense preconditioner."""
+    X, y = binary
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    inf = InfluenceFunction(net, X, y, curvature="cg", weight_decay=1e-2, damping=1e-3,
+                            max_dense_params=5, progress=False)
+    theta = inf.refit(tol=1e-9)
+    assert inf.gradient_norm(theta) <= 1e-9
+    w = np.ones(len(X))
+    w[0] = 0.0
+    theta0 = inf.refit(sample_weight=w, init=theta, tol=1e-9)
+    moved = inf.at(theta).influence((X[:1], y[:1]))
+    assert torch.isfinite(moved).all() and not torch.equal(theta0, theta)
