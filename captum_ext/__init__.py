@@ -1,5 +1,44 @@
-"""captum_ext: Captum-side debugging tools (bridge, flip points, agnostic networks, influence)."""
+"""captum_ext: Captum-side debugging tools.
 
-from .bridge import SklearnForward, TorchClassifier, attributions_to_explanation
+- Bridge: :func:`attributions_to_explanation`, :class:`SklearnForward`,
+  :class:`TorchClassifier`.
+- Flip points: :class:`FlipPoints`, :func:`individual_report`, :func:`group_audit`,
+  :func:`feature_dependency`, :func:`augment_with_flip_points`.
+- Agnostic networks: :class:`AgnosticNetwork`, :class:`GradientReversal`,
+  :func:`grad_reverse`, :func:`ganin_lambda`, :func:`probe_protected`,
+  :func:`attribution_shift`.
+- Influence functions: :class:`InfluenceFunction`, :func:`knn_candidates`,
+  :func:`loo_validation`, :func:`compare_with_neighborhood`.
+"""
 
-__all__ = ["SklearnForward", "TorchClassifier", "attributions_to_explanation"]
+from importlib import import_module
+
+from .bridge import SklearnForward as SklearnForward
+from .bridge import TorchClassifier as TorchClassifier
+from .bridge import attributions_to_explanation as attributions_to_explanation
+
+_LAZY = {
+    "FlipPoints": "flip_points", "FlipResult": "flip_points",
+    "individual_report": "flip_audit", "group_audit": "flip_audit",
+    "feature_dependency": "flip_audit", "augment_with_flip_points": "flip_audit",
+    "AgnosticNetwork": "agnostic", "GradientReversal": "agnostic", "grad_reverse": "agnostic",
+    "ganin_lambda": "agnostic", "probe_protected": "agnostic", "ProbeReport": "agnostic",
+    "attribution_shift": "agnostic",
+    "InfluenceFunction": "influence", "KMostInfluentialResults": "influence",
+    "knn_candidates": "influence",
+    "loo_validation": "loo", "compare_with_neighborhood": "loo",
+}
+
+__all__ = sorted(["SklearnForward", "TorchClassifier", "attributions_to_explanation", *_LAZY])
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'captum_ext' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

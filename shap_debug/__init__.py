@@ -1,15 +1,62 @@
-"""shap-debug: debugging black-box models with SHAP contributions.
+"""shap-debug: debugging black-box classifiers with SHAP contributions.
 
-Public API (one hop from here):
+The public API, one hop from here (names load lazily, so ``import shap_debug`` stays fast):
 
-- :func:`explain`, :func:`contribution_matrix` — contributions as a ``shap.Explanation``.
-- :mod:`shap_debug.datasets` — bundled Adult, German credit and COMPAS, offline.
-- :class:`ShapDebugWarning` — degenerate but valid input.
+- Contributions: :func:`explain`, :func:`contribution_matrix`.
+- Influential neighbourhoods: :class:`NeighborhoodModel`, :func:`label_flip_check`,
+  :func:`label_flip_summary`, :func:`space_view`.
+- Quasi-global explanation: :func:`select_representatives`, :class:`RuleExplainer`,
+  :func:`rule_table`, :func:`diversity_metrics`.
+- ALE over a neighbourhood: :func:`neighborhood_ale`, :func:`ale_bias`.
+- Where and why the model fails: :func:`error_cohorts`, :func:`ambiguity_report`,
+  :func:`systematic_errors`, :func:`suspicious_rows`, :func:`integrity_flags`,
+  :func:`collapsed_occurrence`, :func:`removal_curve`, :func:`blame_stability`,
+  :func:`summary_flags`.
+- Logic explanations: :func:`to_concepts`, :func:`explain_formula`, :class:`Formula`,
+  :func:`logic_cross_validation`, :func:`anomaly_formula`, :func:`neighborhood_formula`.
+- The facade: :class:`Debugger` (``inspect``, ``report``); the ``shap-debug`` command.
+- :mod:`shap_debug.datasets` (Adult, German credit, COMPAS, offline) and
+  :mod:`shap_debug.plots` (shap-style plots).
 """
 
-from . import datasets
-from ._validation import ShapDebugWarning
-from .contributions import contribution_matrix, explain
+from importlib import import_module
 
-__all__ = ["ShapDebugWarning", "contribution_matrix", "datasets", "explain"]
+from . import datasets as datasets
+from ._validation import ShapDebugWarning as ShapDebugWarning
+
+_LAZY = {
+    "explain": "contributions", "contribution_matrix": "contributions",
+    "NeighborhoodModel": "neighborhood", "Neighborhood": "neighborhood",
+    "Occurrence": "neighborhood", "space_view": "neighborhood",
+    "label_flip_check": "label_flip", "label_flip_summary": "label_flip",
+    "select_representatives": "representatives", "Representatives": "representatives",
+    "RuleExplainer": "rules", "Rule": "rules", "RuleTable": "rules", "rule_table": "rules",
+    "diversity_metrics": "rules",
+    "neighborhood_ale": "ale", "ale_bias": "ale", "ALEResult": "ale",
+    "error_cohorts": "cohorts", "ambiguity_report": "cohorts", "systematic_errors": "cohorts",
+    "ErrorCohorts": "cohorts",
+    "suspicious_rows": "suspicious", "SuspiciousRows": "suspicious",
+    "integrity_flags": "integrity", "collapsed_occurrence": "integrity",
+    "removal_curve": "blame", "blame_stability": "blame", "summary_flags": "blame",
+    "to_concepts": "concepts", "explain_formula": "logic", "Formula": "logic",
+    "logic_cross_validation": "logic", "anomaly_formula": "logic",
+    "neighborhood_formula": "logic",
+    "Debugger": "debugger", "Inspection": "debugger",
+}
+
+__all__ = sorted(["ShapDebugWarning", "datasets", "plots", *_LAZY])
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "plots":
+        return import_module(".plots", __name__)
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'shap_debug' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -1,1 +1,15 @@
-"""shap-style plots, one module per plot (filled in as components land)."""
+"""shap-style plots, one module per plot.
+
+Every plot takes the result first, then ``max_display``/options, ``ax=None`` and
+``show=True``, returns the Axes, and leaves global pyplot state alone when ``ax`` is given.
+"""
+
+from .ale import ale
+from .cohorts import ambiguity_plot, cohort_plot, error_heatmap
+from .neighborhood import neighborhood_plot, occurrence_plot, space_view_plot
+from .rules import representatives_plot, rule_table_plot
+
+__all__ = [
+    "ale", "ambiguity_plot", "cohort_plot", "error_heatmap", "neighborhood_plot",
+    "occurrence_plot", "representatives_plot", "rule_table_plot", "space_view_plot",
+]
