@@ -498,7 +498,7 @@ def group_audit(flip_points: FlipPoints | FlipResult, inputs: Any = None, target
     --------
     >>> import torch
     >>> from captum_ext.flip_points import FlipPoints
-    >>> torch.manual_seed(0); net = torch.nn.Linear(4, 2)
+    >>> _ = torch.manual_seed(0); net = torch.nn.Linear(4, 2)
     >>> audit = group_audit(FlipPoints(net, progress=False), torch.randn(30, 4))
     >>> audit.to_frame().shape
     (4, 8)

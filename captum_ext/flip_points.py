@@ -520,7 +520,7 @@ class FlipPoints:
     ...     _ = net.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
     ...     _ = net.bias.zero_()
     >>> res = FlipPoints(net, progress=False).find(torch.tensor([[2.0, 5.0]]))
-    >>> res.status[0], round(float(res.distance[0]), 6)
+    >>> str(res.status[0]), round(float(res.distance[0]), 6)
     ('exact', 2.0)
     """
 
