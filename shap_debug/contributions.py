@@ -26,6 +26,9 @@ compare this with ``shap.PermutationExplainer``.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -177,10 +180,32 @@ def _sampling_values(f, Z, B, n_perm, rng, n_jobs, batch_rows, progress):
 
 
 # --------------------------------------------------------------------------- exact paths
-def _tree_values(model, Xa, B):
+@contextlib.contextmanager
+def _quiet_c_output(quiet: bool):
+    """Silence a C extension's progress bar (shap's TreeSHAP prints one on large inputs)."""
+    if not quiet:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def _tree_values(model, Xa, B, progress):
     te = shap.TreeExplainer(model, data=B, feature_perturbation="interventional",
                             model_output="probability")
-    vals = np.asarray(te.shap_values(Xa, check_additivity=False))
+    with _quiet_c_output(not progress):
+        vals = np.asarray(te.shap_values(Xa, check_additivity=False))
     base = np.atleast_1d(np.asarray(te.expected_value, dtype=np.float64))
     n, m = Xa.shape
     if vals.ndim == 2:  # single output: the positive class of a binary model
@@ -303,7 +328,8 @@ def explain(
     vals = base = None
     if method == "tree":
         try:
-            vals, base = _tree_values(model, codec.decode(codec.Z), codec.decode(codec.B))
+            vals, base = _tree_values(model, codec.decode(codec.Z), codec.decode(codec.B),
+                                       progress)
         except Exception as exc:  # unsupported tree model/output: fall back honestly
             warn(f"TreeExplainer failed ({exc}); using the sampling estimator instead")
             method = "sampling"
