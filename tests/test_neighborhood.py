@@ -7,7 +7,6 @@ import pytest
 import shap
 import torch
 from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import KNeighborsClassifier
 
 from shap_debug.contributions import explain
 from shap_debug.datasets import encode, german
@@ -22,28 +21,6 @@ from shap_debug.plots.neighborhood import neighborhood_plot, occurrence_plot, sp
 
 
 # --------------------------------------------------------------------------- fixtures
-def make_pocket(seed=0, n=400, n_pocket=40, n_true=5):
-    """y = [x0 > 0.5] plus a pocket of ``n_pocket`` rows near (0.25, 0.5) mislabelled 1,
-    with ``n_true`` correctly labelled (0) rows inside it that the model gets wrong."""
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 1, size=(n, 2))
-    y = (X[:, 0] > 0.5).astype(int)
-    far = np.hypot(X[:, 0] - 0.25, X[:, 1] - 0.5) > 0.12  # keep the pocket clean
-    X, y = X[far], y[far]
-    sd = np.r_[np.full(n_pocket, 0.02), np.full(n_true, 0.004)]  # true rows at the centre
-    P = np.column_stack([rng.normal(0.25, sd), rng.normal(0.5, sd)])
-    yp = np.r_[np.ones(n_pocket, int), np.zeros(n_true, int)]
-    pocket = np.arange(len(X), len(X) + len(P))
-    return np.vstack([X, P]), np.r_[y, yp], pocket, pocket[n_pocket:]
-
-
-@pytest.fixture(scope="module")
-def pocket():
-    X, y, pocket_rows, true_rows = make_pocket()
-    knn = KNeighborsClassifier(n_neighbors=15).fit(X, y)
-    return X, y, pocket_rows, true_rows, knn
-
-
 @pytest.fixture(scope="module")
 def german_lr():
     X, y = german()
