@@ -217,11 +217,17 @@ class Debugger:
 
     # ------------------------------------------------------------------ helpers
     def _backend(self):
+        """joblib's Dask backend when a client was given (else nothing changes)."""
         if self.client is None:
             return contextlib.nullcontext()
         from joblib import parallel_backend
 
         return parallel_backend("dask")
+
+    @property
+    def parallel_jobs(self) -> int:
+        """``n_jobs`` for joblib: every worker of the cluster when a client was given."""
+        return -1 if self.client is not None else self.n_jobs
 
     def _timed(self, key: str, fn):
         if key not in self._cache:
@@ -250,11 +256,17 @@ class Debugger:
         from .neighborhood import NeighborhoodModel
 
         def make():
-            with self._backend():
-                return NeighborhoodModel(n_neighbors=self.n_neighbors).fit(
-                    self.model, self.X, self.y, self.explanation,
-                    feature_names=self.feature_names, random_state=self.random_state,
-                    progress=self.progress)
+            explanation = self.explanation
+            if explanation is None and self.client is not None:
+                # on a cluster: chunks of the contribution estimate run as Dask tasks
+                from .contributions import explain
+
+                with self._backend():
+                    explanation = explain(self.model, self.X, random_state=self.random_state,
+                                          n_jobs=self.parallel_jobs, progress=self.progress)
+            return NeighborhoodModel(n_neighbors=self.n_neighbors).fit(
+                self.model, self.X, self.y, explanation, feature_names=self.feature_names,
+                random_state=self.random_state, progress=self.progress)
         return self._timed("neighborhoods", make)
 
     @property

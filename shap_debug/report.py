@@ -244,10 +244,11 @@ def render_report(dbg: Any, anomalies: list, *, title: str | None = None,
             from .label_flip import label_flip_check, label_flip_summary
 
             t0 = time.perf_counter()
-            flips = label_flip_check(
-                dbg.model, dbg.X, dbg.y, anomalies, n_neighbors=dbg.n_neighbors,
-                contributions=nm.contributions_, random_state=dbg.random_state,
-                n_jobs=dbg.n_jobs, progress=dbg.progress)
+            with dbg._backend():
+                flips = label_flip_check(
+                    dbg.model, dbg.X, dbg.y, anomalies, n_neighbors=dbg.n_neighbors,
+                    contributions=nm.contributions_, random_state=dbg.random_state,
+                    n_jobs=dbg.parallel_jobs, progress=dbg.progress)
             timings["label_flip"] = time.perf_counter() - t0
             return ('<p class="note">For each inspected anomaly, the labels of its K '
                     "neighbours in each space are flipped and a clone of the model is "

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 
 from shap_debug.cli import main
 from shap_debug.datasets import encode, german
@@ -143,3 +144,29 @@ def test_report_opens_in_headless_chromium(german_debugger, tmp_path):
     docs = Path(__file__).resolve().parents[1] / "docs" / "img"
     if docs.is_dir() and not (docs / "report.png").exists():
         shutil.copy(shot, docs / "report.png")
+
+
+def test_debugger_and_cli_on_a_dask_cluster(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    X, y = german()
+    Z, enc = encode(X)
+    # a model without an exact explainer, so the sampling estimator's chunks go to the cluster
+    model = KNeighborsClassifier(n_neighbors=15).fit(Z[:300], y[:300])
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        dbg = Debugger(model, Z[:300], y[:300], encoder=enc, n_neighbors=30, budget=3,
+                       client=client, progress=False)
+        local = Debugger(model, Z[:300], y[:300], encoder=enc, n_neighbors=30, budget=3,
+                         progress=False)
+        # the same contributions whether the chunks ran on the cluster or here
+        np.testing.assert_allclose(dbg.neighborhood_model.contributions_,
+                                   local.neighborhood_model.contributions_)
+        assert dbg.parallel_jobs == -1
+        path = dbg.report(1, tmp_path / "dask.html")
+        assert 'id="label-flip"' in path.read_text()
+        out = tmp_path / "cli.html"
+        assert main(["report", "--dataset", "german", "--anomalies", "1", "--neighbors", "50",
+                     "--no-label-flip", "--quiet", "--out", str(out),
+                     "--scheduler", cluster.scheduler_address]) == 0
+        assert out.exists()
