@@ -27,7 +27,7 @@ chromium:
 	  >/dev/null 2>&1 || echo "chromium not installed: the browser test will be skipped"; }
 
 test: $(STAMP) chromium
-	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 2 tests
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q -n 2 --doctest-modules shap_debug captum_ext tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check shap_debug captum_ext tests benchmarks
