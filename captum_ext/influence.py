@@ -38,6 +38,7 @@ test point's k nearest neighbours or its contribution-space neighbourhood.
 
 from __future__ import annotations
 
+import abc
 import copy
 import html
 import math
@@ -157,7 +158,7 @@ def _logit_curvature(z: torch.Tensor) -> torch.Tensor:
     return torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
 
 
-class _Problem:
+class _Problem(abc.ABC):
     """A trained model seen as ``J(θ) = mean loss + ½ Σ reg θ²`` around its parameters."""
 
     theta: torch.Tensor
@@ -174,8 +175,9 @@ class _Problem:
     def n_classes(self) -> int:
         return 2 if self.n_outputs == 1 else self.n_outputs
 
+    @abc.abstractmethod
     def logits(self, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """The model's logits at parameters ``theta`` (each front end defines them)."""
 
     def losses(self, X: torch.Tensor, y: torch.Tensor, theta: torch.Tensor | None = None
                ) -> torch.Tensor:
