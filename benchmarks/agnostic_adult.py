@@ -173,6 +173,32 @@ def frontier_plot(rows, peers, path, title):
 
 
 # ----------------------------------------------------------------------------- experiment
+def alpha_sweep(Xtr, ytr, s_tr, Xte, yte, s_te, alphas, common, seed, describe):
+    """Train an AgnosticNetwork per alpha and probe it; ``describe(alpha, report, row, s)``
+    gives the progress line. Returns (rows, models, raw-input probe summary)."""
+    rows, models = [], {}
+    for a in alphas:
+        t0 = time.perf_counter()
+        net = AgnosticNetwork(alpha=a, **common).fit(Xtr, ytr, s_tr)
+        sec = time.perf_counter() - t0
+        rep = probe_protected(net, Xte, s_te, y=yte, random_state=seed)
+        h = net.history_
+        adv = (float(h["val_adversary_accuracy"].iloc[net.best_epoch_ - 1])
+               if a > 0 else float("nan"))
+        rows.append(row_of("AgnosticNetwork", a, rep, sec,
+                           {"epochs_run": int(net.n_epochs_), "best_epoch": int(net.best_epoch_),
+                            "adversary_val_accuracy": adv}))
+        models[a] = net
+        print(describe(a, rep, rows[-1], sec), flush=True)
+    # ceiling: how much of the concept the raw (encoded) inputs themselves carry
+    _, Zin = encoded(Xtr, Xte)
+    inputs_probe = probe_protected(Zin, protected=s_te, random_state=seed).summary()
+    print(f"fresh-probe AUC on the raw inputs: {inputs_probe['max_auc']:.3f}", flush=True)
+    for r in rows:
+        r["accuracy_cost_vs_alpha0"] = round(rows[0]["accuracy"] - r["accuracy"], 4)
+    return rows, models, inputs_probe
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="subsample and fewer alphas/epochs")
@@ -200,29 +226,13 @@ def main() -> None:
                   epochs=epochs, batch_size=256, lr=1e-3, random_state=args.seed,
                   progress=False)
 
-    rows, models = [], {}
-    for a in alphas:
-        t0 = time.perf_counter()
-        net = AgnosticNetwork(alpha=a, **common).fit(Xtr, ytr, str_)
-        sec = time.perf_counter() - t0
-        rep = probe_protected(net, Xte, ste, y=yte, random_state=args.seed)
-        h = net.history_
-        adv = (float(h["val_adversary_accuracy"].iloc[net.best_epoch_ - 1])
-               if a > 0 else float("nan"))
-        rows.append(row_of("AgnosticNetwork", a, rep, sec,
-                           {"epochs_run": int(net.n_epochs_), "best_epoch": int(net.best_epoch_),
-                            "adversary_val_accuracy": adv}))
-        models[a] = net
-        print(f"alpha={a:<5} acc={rep.accuracy:.4f} probe AUC lr={rows[-1]['logistic_roc_auc']:.3f}"
-              f" mlp={rows[-1]['mlp_roc_auc']:.3f} dp={rep.demographic_parity_difference:.3f}"
-              f" ({sec:.0f}s)", flush=True)
-    # ceiling: how much of the concept the raw (encoded) inputs themselves carry
-    _, Zin = encoded(Xtr, Xte)
-    inputs_probe = probe_protected(Zin, protected=ste, random_state=args.seed).summary()
-    print(f"fresh-probe AUC on the raw inputs: {inputs_probe['max_auc']:.3f}", flush=True)
+    rows, models, inputs_probe = alpha_sweep(
+        Xtr, ytr, str_, Xte, yte, ste, alphas, common, args.seed,
+        lambda a, rep, row, sec: (
+            f"alpha={a:<5} acc={rep.accuracy:.4f} probe AUC lr={row['logistic_roc_auc']:.3f}"
+            f" mlp={row['mlp_roc_auc']:.3f} dp={rep.demographic_parity_difference:.3f}"
+            f" ({sec:.0f}s)"))
     plain = rows[0]
-    for r in rows:
-        r["accuracy_cost_vs_alpha0"] = round(plain["accuracy"] - r["accuracy"], 4)
 
     peers = []
     if not args.no_fairlearn:

@@ -18,13 +18,13 @@ Writes ``benchmarks/results/agnostic_compas.json`` and ``docs/img/agnostic_compa
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 from agnostic_adult import (
     FAIRLEARN_SETTINGS,
     IMG,
+    alpha_sweep,
     encoded,
     fairlearn_peer,
     frontier_plot,
@@ -34,7 +34,7 @@ from agnostic_adult import (
     write_json,
 )
 
-from captum_ext.agnostic import AgnosticNetwork, attribution_shift, probe_protected
+from captum_ext.agnostic import attribution_shift, probe_protected
 from shap_debug.datasets import compas
 
 PROXIES = ["priors_count", "age", "juv_misd_count", "juv_other_count", "juv_fel_count"]
@@ -65,29 +65,13 @@ def main() -> None:
     common = dict(hidden=(32, 8), adversary_steps=5, adversary_hidden=(64, 64),
                   epochs=epochs, batch_size=128, lr=1e-3, n_iter_no_change=8,
                   random_state=args.seed, progress=False)
-    rows, models = [], {}
-    for a in alphas:
-        t0 = time.perf_counter()
-        net = AgnosticNetwork(alpha=a, **common).fit(Xtr, ytr, rtr)
-        sec = time.perf_counter() - t0
-        rep = probe_protected(net, Xte, rte, y=yte, random_state=args.seed)
-        h = net.history_
-        adv = (float(h["val_adversary_accuracy"].iloc[net.best_epoch_ - 1])
-               if a > 0 else float("nan"))
-        rows.append(row_of("AgnosticNetwork", a, rep, sec,
-                           {"epochs_run": int(net.n_epochs_), "best_epoch": int(net.best_epoch_),
-                            "adversary_val_accuracy": adv}))
-        models[a] = net
-        print(f"alpha={a:<5} acc={rep.accuracy:.4f} race probe AUC={rep.max_auc:.3f} "
-              f"dp={rep.demographic_parity_difference:.3f} "
-              f"eo={rep.equalized_odds_difference:.3f} ({sec:.0f}s)", flush=True)
-    # ceiling: how much of the concept the raw (encoded) inputs themselves carry
-    _, Zin = encoded(Xtr, Xte)
-    inputs_probe = probe_protected(Zin, protected=rte, random_state=args.seed).summary()
-    print(f"fresh-probe AUC on the raw inputs: {inputs_probe['max_auc']:.3f}", flush=True)
+    rows, models, inputs_probe = alpha_sweep(
+        Xtr, ytr, rtr, Xte, yte, rte, alphas, common, args.seed,
+        lambda a, rep, row, sec: (
+            f"alpha={a:<5} acc={rep.accuracy:.4f} race probe AUC={rep.max_auc:.3f} "
+            f"dp={rep.demographic_parity_difference:.3f} "
+            f"eo={rep.equalized_odds_difference:.3f} ({sec:.0f}s)"))
     plain = rows[0]
-    for r in rows:
-        r["accuracy_cost_vs_alpha0"] = round(plain["accuracy"] - r["accuracy"], 4)
 
     peers = []
     if not args.no_fairlearn:
