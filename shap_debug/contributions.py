@@ -14,11 +14,27 @@ The target is interventional Shapley values with a background set ``B``:
 "interventional")`` computes exactly for trees). We estimate every ``phi(x; b)`` for *every*
 background row (stratified, no background-sampling variance) with antithetic permutation
 walks (Mitchell et al. 2022, "Sampling permutations for Shapley value estimation"): a random
-order and its reverse. A pair is exact for games without interactions of order > 2, which
-covers most of what tabular models do. Features where ``x_j == b_j`` are null players of
-``v_b``: they are put last and never evaluated, so the model is only called on rows that
-differ from both ends of the walk. All rows of a chunk are evaluated in one
-``predict_proba`` call. Efficiency holds exactly: ``sum_j phi_j = f(x) - mean_b f(b)``.
+order and its reverse, exact for games without interactions of order > 2.
+
+- **Null players.** Features where ``x_j == b_j`` are null players of ``v_b``: they are put
+  last and never evaluated.
+- **Rotation couples.** Pairs come in couples; the second pair walks the first's order
+  rotated by half of the differing features, so every feature is seen early and late
+  (positions stratified within the couple, like Castro et al. 2017's stratification by
+  position). 1.6x less variance than two independent pairs on Adult.
+- **Shared rows.** One base order per background row serves every explained row, so rows
+  that agree on a walk's first features produce the same model input. Equal walk rows are
+  found by exact packed keys (or 64-bit Zobrist hashes checked by a second hash) and sent to
+  the model once: on Adult 45 % of the walk steps are distinct. Results do not depend on
+  chunking or ``n_jobs``.
+- **Control variate** (optional). The surrogate ``g_b(S) = sigmoid(logit f(b) + sum_S a_j)``
+  with ``a_j`` the pairs' log-odds effects has Shapley values we enumerate exactly; the
+  estimate is corrected by ``beta * (pairs' estimate of g - exact g)`` with ``beta`` fitted
+  on pair-to-pair differences (so exact pairwise games stay exact). It halves the variance
+  for models that are near-additive in log-odds.
+
+All distinct rows of a chunk go to the model in one ``predict_proba`` call. Efficiency holds
+exactly: ``sum_j phi_j = f(x) - mean_b f(b)``.
 
 The measured notes (``shared/notes/contributions.md``) and ``benchmarks/contributions.py``
 compare this with ``shap.PermutationExplainer``.
@@ -27,6 +43,8 @@ compare this with ``shap.PermutationExplainer``.
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -108,75 +126,295 @@ class _Codec:
 
 
 # --------------------------------------------------------------------------- estimator
-def _walk_chunk(f, Z, B, fB, n_perm, seed):
-    """Antithetic permutation walks of rows ``Z`` against every background row ``B``.
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_SALTS = (0x9E3779B97F4A7C15, 0x632BE59BD9B4E019)
+_EXACT_SURROGATE_MAX = 10     # enumerate the surrogate's 2^k coalitions up to k active features
+_PACKED_BITS = 63             # rows whose column numbers fit in this many bits get exact keys
 
-    Returns (phi, fx): phi of shape (c, d, K).
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a bijective scramble of 64-bit words."""
+    z = z ^ (z >> np.uint64(30))
+    z *= _M1
+    z ^= z >> np.uint64(27)
+    z *= _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def _cell_keys(A: np.ndarray, salt: int) -> np.ndarray:
+    """A random 64-bit key per (value, column); equal keys for equal values only."""
+    bits = (np.ascontiguousarray(A, dtype=np.float64) + 0.0).view(np.uint64)  # -0.0 -> 0.0
+    cols = _mix(np.arange(A.shape[1], dtype=np.uint64) + np.uint64(salt))
+    return _mix(bits ^ cols)
+
+
+@functools.cache
+def _shapley_design(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """All 2^k coalitions (as 0/1 rows) and the weights that turn their values into Shapley
+    values: ``phi = values @ W``."""
+    masks = (np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1
+    s = masks.sum(1)
+    fact = np.array([math.factorial(i) for i in range(k + 1)], dtype=np.float64)
+    w_in = np.where(s >= 1, fact[np.maximum(s - 1, 0)] * fact[k - s] / fact[k], 0.0)
+    w_out = np.where(s < k, fact[s] * fact[np.maximum(k - s - 1, 0)] / fact[k], 0.0)
+    W = np.where(masks == 1, w_in[:, None], -w_out[:, None])
+    return masks.astype(np.float32), W.astype(np.float32)
+
+
+def _walk_positions(Z, B, base_rank, n_pairs):
+    """Position of every feature in each walk: ``R`` of shape (c, nb, P, d).
+
+    Features that differ between x and b take positions 0..nd-1 in the order of the
+    background row's base permutation; pair ``2q + 1`` is pair ``2q`` rotated by half of the
+    differing features (positions stratified within the couple). Equal features (null
+    players) come after, where their steps change nothing.
     """
-    rng = np.random.default_rng(seed)
     c, d = Z.shape
-    nb = len(B)
-    K = fB.shape[1]
-    fx = f(Z)                                                   # (c, K)
-    diff = Z[:, None, :] != B[None, :, :]                       # (c, nb, d)
-    nd = diff.sum(-1)                                           # (c, nb)
-    # random order of the differing features first; equal (null) features last
-    keys = rng.random((c, nb, n_perm, d)) + (~diff)[:, :, None, :] * 2.0
-    order = np.argsort(keys, axis=-1)
-    rank = np.argsort(order, axis=-1)                           # position of each feature
-    # state s (0..d) = number of differing features set to x; s=0 -> f(b), s>=nd -> f(x)
-    # needed evaluations: s = 1..nd-1, for forward (w=0) and reverse (w=1) walks
-    steps = np.arange(1, d)
-    need = steps[None, None, :] < nd[:, :, None]                # (c, nb, d-1)
-    ii, bb, kk = np.nonzero(need)
-    V = np.empty((c, nb, n_perm, 2, d + 1, K))
-    V[...] = fx[:, None, None, None, None, :]                  # s >= nd: the row is x
-    V[:, :, :, :, 0, :] = fB[None, :, None, None, :]           # s = 0: the row is b
-    if len(ii):
-        s = steps[kk]                                           # number of features set
-        E = len(ii)
-        zb, zx = B[bb], Z[ii]
-        ndd = (nd[ii, bb] - s)[:, None]
-        rows = np.empty((2 * E, d))
-        for p in range(n_perm):
-            r = rank[ii, bb, p]                                 # (E, d)
-            rows[:E] = zb
-            rows[E:] = zb
-            np.copyto(rows[:E], zx, where=r < s[:, None])       # first s features of the order
-            np.copyto(rows[E:], zx, where=r >= ndd)             # last s differing features
-            out = f(rows)
-            V[ii, bb, p, 0, s] = out[:E]
-            V[ii, bb, p, 1, s] = out[E:]
-    # step differences; feature j moves at forward step rank_j and reverse step nd-1-rank_j
-    D = np.diff(V, axis=4)                                      # (c, nb, P, 2, d, K)
-    rk = rank[..., None]                                        # (c, nb, P, d, 1)
-    rrev = np.clip(nd[:, :, None, None, None] - 1 - rk, 0, d - 1)
-    marg = (np.take_along_axis(D[:, :, :, 0], rk, axis=3)
-            + np.take_along_axis(D[:, :, :, 1], rrev, axis=3))
-    marg *= diff[:, :, None, :, None]                           # null players contribute 0
-    phi = marg.mean(axis=(1, 2)) / 2.0                          # (c, d, K)
-    return phi, fx
+    act = Z[:, None, :] != B[None, :, :]
+    nd = act.sum(-1)
+    R = np.empty((c, len(B), n_pairs, d), dtype=np.intp)
+    half = (nd // 2)[..., None]
+    ndc = np.maximum(nd, 1)[..., None]
+    steps = np.arange(d)[None, None, :]
+    for p in range(n_pairs):
+        key = np.where(act, base_rank[None, :, p // 2], d + base_rank[None, :, p // 2])
+        order = np.argsort(key, axis=-1, kind="stable")
+        pos = np.empty_like(order)
+        np.put_along_axis(pos, order, np.broadcast_to(steps, order.shape), 2)
+        if p % 2:
+            pos = np.where(act, (pos - half) % ndc, pos)
+        R[:, :, p] = pos
+    return act, nd, R
 
 
-def _sampling_values(f, Z, B, n_perm, rng, n_jobs, batch_rows, progress):
+def _prefix_keys(cx, cb, R, add):
+    """Keys of every walk row, (2, c, nb, P, d+1), from per-cell keys ``cx`` (c, d) and
+    ``cb`` (nb, d) combined by ``add`` (integer addition or xor).
+
+    ``[0, ..., s]``: x on the features at positions < s, b elsewhere (the forward walk);
+    ``[1, ..., s]``: b on the features at positions < s, x elsewhere (the reverse walk,
+    read from its end).
+    """
+    if add is np.add:
+        delta = cx[:, None, :] - cb[None, :, :]
+        kB, kX = cb.sum(1), cx.sum(1)
+        back = np.subtract
+    else:
+        delta = cx[:, None, :] ^ cb[None, :, :]
+        kB, kX = np.bitwise_xor.reduce(cb, axis=1), np.bitwise_xor.reduce(cx, axis=1)
+        back = np.bitwise_xor
+    F = np.zeros(R.shape[:3] + (R.shape[3] + 1,), dtype=delta.dtype)
+    np.put_along_axis(F[..., 1:], R, np.broadcast_to(delta[:, :, None, :], R.shape), 3)
+    add.accumulate(F, axis=3, out=F)
+    return np.stack([F + kB[None, :, None, None] if add is np.add else F ^ kB[None, :, None, None],
+                     back(kX[:, None, None, None], F)])
+
+
+def _walk_keys(Z, B, R, need):
+    """Keys of the needed walk rows (equal exactly for equal rows), a second key to check
+    them with, and a decoder from key back to row (both None when the first is exact).
+
+    Each column's values are numbered; when the numbers of all columns fit side by side in
+    63 bits, that packed integer is the key: exact, and it decodes back into the row.
+    Otherwise rows get 64-bit Zobrist hashes under two independent salts.
+    """
+    c, d = Z.shape
+    cx = np.empty((c, d), dtype=np.int64)
+    cb = np.empty((len(B), d), dtype=np.int64)
+    shift, columns = 0, []
+    for j in range(d):
+        codes, uniques = pd.factorize(np.concatenate([Z[:, j], B[:, j]]))
+        bits = max(int(len(uniques) - 1).bit_length(), 1)
+        cx[:, j], cb[:, j] = codes[:c] << shift, codes[c:] << shift
+        columns.append((shift, (1 << bits) - 1, np.asarray(uniques, dtype=np.float64)))
+        shift += bits
+        if shift > _PACKED_BITS:
+            break
+    else:
+        def decode(keys):
+            rows = np.empty((len(keys), d))
+            for j, (sh, mask, uniques) in enumerate(columns):
+                rows[:, j] = uniques[(keys >> sh) & mask]
+            return rows
+
+        return _prefix_keys(cx, cb, R, np.add)[:, need].ravel(), None, decode
+    keys = [_prefix_keys(_cell_keys(Z, salt), _cell_keys(B, salt), R, np.bitwise_xor)[:, need]
+            .ravel() for salt in _SALTS]
+    return keys[0], keys[1], None
+
+
+def _pair_margins(V, R):
+    """Antithetic-pair marginal contributions: (c, nb, P, d, K) from walk values V of shape
+    (2, c, nb, P, d+1, K)."""
+    step = np.diff(V[0], axis=3) - np.diff(V[1], axis=3)   # forward step minus reverse step
+    return np.take_along_axis(step, R[..., None], 3) / 2.0
+
+
+def _link(p: np.ndarray, K: int) -> np.ndarray:
+    """The surrogate's link: logit of one probability column, log of several."""
+    q = np.clip(p, 1e-12, 1.0)
+    if K == 1:
+        return np.log(q) - np.log(np.clip(1.0 - p, 1e-12, 1.0))
+    return np.log(q)
+
+
+def _inverse_link(z: np.ndarray, axis: int = -1, one: bool = True) -> np.ndarray:
+    """Sigmoid (one column) or softmax over ``axis`` (several), in place where possible."""
+    if one:
+        z = np.negative(z, out=z if z.flags.writeable else None)
+        np.exp(z, out=z)
+        z += 1.0
+        return np.reciprocal(z, out=z)
+    z = z - z.max(axis, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis, keepdims=True)
+    return z
+
+
+def _surrogate_shapley(c0, a, act, nd):
+    """Exact Shapley values of ``g_b(S) = inverse_link(c0 + sum_{j in S} a_j)`` for every
+    (x, b) with at most ``_EXACT_SURROGATE_MAX`` differing features, by enumerating the
+    2^k coalitions (float32, efficiency restored in float64).
+
+    Returns (c, nb, d, K) values and a (c, nb) mask of the pairs that have them.
+    """
+    c, nb, d, K = a.shape
+    one = K == 1
+    out = np.zeros((c, nb, d, K))
+    done = nd == 0
+    for k in range(1, min(d, _EXACT_SURROGATE_MAX) + 1):
+        ii, bb = np.nonzero(nd == k)
+        n = len(ii)
+        if not n:
+            continue
+        M, W = _shapley_design(k)
+        cols = np.nonzero(act[ii, bb])[1].reshape(n, k)
+        A = a[ii[:, None], bb[:, None], cols]                         # (n, k, K)
+        c0k = c0[ii, bb]                                             # (n, K)
+        At = np.ascontiguousarray(A.transpose(0, 2, 1), dtype=np.float32).reshape(n * K, k)
+        z = (At @ M.T).reshape(n, K, 2**k)
+        z += c0k.astype(np.float32)[:, :, None]
+        G = _inverse_link(z, axis=1, one=one).reshape(n * K, 2**k)
+        ph = (G @ W).reshape(n, K, k).transpose(0, 2, 1).astype(np.float64)   # (n, k, K)
+        tot = (_inverse_link(c0k + A.sum(1), one=one) - _inverse_link(c0k.copy(), one=one))
+        ph += ((tot - ph.sum(1)) / k)[:, None, :]                   # exact efficiency
+        out[ii[:, None], bb[:, None], cols] = ph
+        done[ii, bb] = True
+    return out, done
+
+
+def _walk_values(vx, vb, inner, codes, need, shape):
+    """Walk values (2, c, nb, P, d+1, K): forward walk from b to x in ``[0]``, the reverse
+    walk read from its end (b on the first positions) in ``[1]``."""
+    V = np.empty(shape)
+    first = (np.arange(shape[4]) == 0)[None, None, None, :, None]
+    V[0] = np.where(first, vb[None, :, None, None, :], vx[:, None, None, None, :])
+    V[1] = np.where(first, vx[:, None, None, None, :], vb[None, :, None, None, :])
+    V[:, need] = inner[codes].reshape(2, -1, shape[-1])
+    return V
+
+
+def _walk_chunk(f, Z, B, fB, base_rank, n_pairs, control_variate):
+    """Rotation-stratified antithetic walks of rows ``Z`` against every background row.
+
+    Equal walk rows (common for categorical data: many rows share a prefix) are sent to
+    the model once, found by Zobrist hashing and checked with a second, independent hash.
+    Returns a dict: ``X`` (c, d, K) the plain estimate; with the control variate, ``Y``
+    (c, d, K), its zero-mean correction, and the pair-difference sums ``sxy``/``syy`` that
+    weigh it; ``fx`` (c, K); walk and model row counts.
+    """
+    c, d = Z.shape
+    nb, K = fB.shape
+    P = n_pairs
+    act, nd, R = _walk_positions(Z, B, base_rank, P)
+    s = np.arange(d + 1)
+    need = np.repeat(((s >= 1) & (s < nd[..., None]))[:, :, None, :], P, axis=2)
+    k0, k1, decode = _walk_keys(Z, B, R, need)
+    E = len(k0) // 2
+    codes, uniq = pd.factorize(k0)
+    if decode is not None:
+        rows = decode(np.asarray(uniq))
+    else:
+        first = np.empty(len(uniq), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+        if not np.array_equal(k1[first][codes], k1):   # a 64-bit hash collision
+            codes = np.arange(len(k0))
+            first = codes
+        # rebuild the distinct rows from one occurrence each
+        w, flat = np.divmod(first, E)
+        i, b, p, st = (ix[flat] for ix in np.nonzero(need))
+        low = R[i, b, p] < st[:, None]
+        rows = np.where(low == (w == 0)[:, None], np.take(Z, i, axis=0), np.take(B, b, axis=0))
+    out = f(np.concatenate([Z, rows]))
+    fx, out = out[:c], out[c:]
+    shape = (2, c, nb, P, d + 1, K)
+    V = _walk_values(fx, fB, out, codes, need, shape)
+    X = _pair_margins(V, R)                                   # (c, nb, P, d, K)
+    res = {"X": X.mean(axis=(1, 2)), "fx": fx, "walk_rows": 2 * E, "model_rows": len(rows) + c}
+    if not (control_variate and P >= 2):
+        return res
+    # control variate: g_b(S) = inverse_link(link f(b) + sum_{j in S} a_j), with a_j the
+    # pairs' estimate of feature j's effect on the link scale; its Shapley values are exact
+    one = K == 1
+    L = _walk_values(_link(fx, K), _link(fB, K), _link(out, K), codes, need, shape)
+    a = _pair_margins(L, R).mean(2)                           # (c, nb, d, K)
+    c0 = L[0, :, :, 0, 0]                                     # link f(b): (c, nb, K)
+    exact, done = _surrogate_shapley(c0, a, act, nd)
+    A = np.zeros((c, nb, P, d + 1, K))
+    np.put_along_axis(A[:, :, :, 1:], R[..., None], np.broadcast_to(a[:, :, None], R.shape + (K,)), 3)
+    cs = np.cumsum(A, axis=3)                                 # link sum of positions < s
+    base = c0[:, :, None, None, :]
+    G = np.stack([_inverse_link(base + cs, axis=-1, one=one),
+                  _inverse_link(base + cs[:, :, :, -1:] - cs, axis=-1, one=one)])
+    Yp = _pair_margins(G, R)
+    Yp -= exact[:, :, None]
+    Yp *= done[:, :, None, None, None]
+    Xd = X - X.mean(2, keepdims=True)                         # pair-to-pair differences
+    Yd = Yp - Yp.mean(2, keepdims=True)
+    res.update(Y=Yp.mean(axis=(1, 2)), sxy=float((Xd * Yd).sum()), syy=float((Yd * Yd).sum()))
+    return res
+
+
+def _sampling_values(f, Z, B, n_pairs, control_variate, rng, n_jobs, batch_rows, progress,
+                     output="probability"):
     n, d = Z.shape
+    nb = len(B)
     fB = f(B)
-    # rows per chunk so that one chunk asks the model for about batch_rows rows
-    per_row = max(1, 2 * n_perm * len(B) * max(d - 1, 1))
+    K = fB.shape[1]
+    if output == "log_odds":   # binary: the logit of class 1; class 0 is its negative
+        binary = True
+        g = lambda A: _link(f(A)[:, 1:], 1)          # noqa: E731
+        fBg = _link(fB[:, 1:], 1)
+        fB = np.column_stack([-fBg[:, 0], fBg[:, 0]])
+    else:
+        # binary probabilities: explain class 1 only, class 0 is its mirror image
+        binary = K == 2 and np.allclose(fB.sum(1), 1.0, atol=1e-9)
+        g = (lambda A: f(A)[:, 1:]) if binary else f
+        fBg = fB[:, 1:] if binary else fB
+    # one base permutation per background row and couple of pairs, shared by every
+    # explained row: results do not depend on chunking, and equal walk rows are shared
+    base_rank = np.argsort(rng.random((nb, (n_pairs + 1) // 2, d)), axis=-1)
+    per_row = max(1, 2 * n_pairs * nb * max(d - 1, 1))
     chunk = int(np.clip(batch_rows // per_row, 1, n))
     starts = list(range(0, n, chunk))
-    seeds = rng.integers(0, 2**63 - 1, size=len(starts))
-    jobs = (delayed(_walk_chunk)(f, Z[s:s + chunk], B, fB, n_perm, sd)
-            for s, sd in zip(starts, seeds))
+    jobs = (delayed(_walk_chunk)(g, Z[s:s + chunk], B, fBg, base_rank, n_pairs, control_variate)
+            for s in starts)
     bar = tqdm(total=n, desc="contributions", unit="row", disable=not progress)
-    phis, fxs = [], []
-    runner = Parallel(n_jobs=n_jobs, return_as="generator")
-    for phi, fx in runner(jobs):
-        phis.append(phi)
-        fxs.append(fx)
-        bar.update(len(phi))
+    parts = []
+    for res in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+        parts.append(res)
+        bar.update(len(res["fx"]))
     bar.close()
-    return np.concatenate(phis), np.broadcast_to(fB.mean(0), (n, fB.shape[1])).copy()
+    vals = np.concatenate([r["X"] for r in parts])
+    if "Y" in parts[0]:
+        syy = sum(r["syy"] for r in parts)
+        beta = float(np.clip(sum(r["sxy"] for r in parts) / syy, 0.0, 1.0)) if syy > 0 else 0.0
+        vals = vals - beta * np.concatenate([r["Y"] for r in parts])
+    if binary:
+        vals = np.concatenate([-vals, vals], axis=2)
+    base = np.broadcast_to(fB.mean(0), (n, K)).copy()
+    return vals, base
 
 
 # --------------------------------------------------------------------------- exact paths
@@ -201,16 +439,16 @@ def _quiet_c_output(quiet: bool):
             os.close(fd)
 
 
-def _tree_values(model, Xa, B, progress):
+def _tree_values(model, Xa, B, progress, raw=False):
     te = shap.TreeExplainer(model, data=B, feature_perturbation="interventional",
-                            model_output="probability")
+                            model_output="raw" if raw else "probability")
     with _quiet_c_output(not progress):
         vals = np.asarray(te.shap_values(Xa, check_additivity=False))
     base = np.atleast_1d(np.asarray(te.expected_value, dtype=np.float64))
     n, m = Xa.shape
     if vals.ndim == 2:  # single output: the positive class of a binary model
         vals = np.stack([-vals, vals], axis=2)
-        base = np.array([1.0 - base[0], base[0]])
+        base = np.array([-base[0] if raw else 1.0 - base[0], base[0]])
     elif vals.shape[0] != n:  # older shap: list over classes
         vals = np.moveaxis(vals, 0, 2)
     return vals, np.broadcast_to(base, (n, vals.shape[2])).copy()
@@ -235,14 +473,16 @@ def explain(
     *,
     method: str = "auto",
     n_background: int = 100,
-    n_permutations: int = 1,
+    n_permutations: int = 2,
+    control_variate: bool = False,
+    output: str = "probability",
     feature_names: Sequence[str] | None = None,
     random_state: int | np.random.Generator | None = 0,
     n_jobs: int = 1,
     batch_rows: int = 1_000_000,
     progress: bool = True,
 ) -> shap.Explanation:
-    """Explain a classifier's predicted probabilities for every row of ``X``.
+    """Explain a classifier's predicted probabilities (or log-odds) for every row of ``X``.
 
     Parameters
     ----------
@@ -258,7 +498,7 @@ def explain(
         ``X`` with ``random_state``.
     method : {"auto", "sampling", "tree", "linear"}
         ``"tree"``: exact interventional TreeSHAP (``shap.TreeExplainer``, probability
-        output). ``"linear"``: exact linear SHAP of the decision function, in **log-odds**
+        output, or the raw margin for ``output="log_odds"``). ``"linear"``: exact linear SHAP of the decision function, in **log-odds**
         units (``model_output="raw"``), for models with ``coef_``. ``"sampling"``: our
         model-agnostic estimator (see the module docstring). ``"auto"``: tree for
         supported tree models on numeric data, linear for linear models on numeric data,
@@ -266,15 +506,29 @@ def explain(
     n_background : int
         Background size when ``background`` is None.
     n_permutations : int
-        Antithetic permutation pairs per (row, background row). 1 is usually enough.
+        Antithetic permutation pairs per (row, background row). Pairs come in couples: the
+        second walks the first's order rotated by half of the differing features, which
+        spreads every feature's position (1.6x less variance than an independent pair on
+        Adult). The default 2 is one couple.
+    control_variate : bool
+        Correct the estimate with a surrogate whose Shapley values are known exactly: the
+        model's own output with its link-scale effects made additive (logistic for binary,
+        softmax for several classes). Its weight is fitted on pair-to-pair differences,
+        so it needs ``n_permutations >= 2`` and falls to ~0 where the surrogate does not
+        help. Worth it for models that are close to additive in log-odds (gradient
+        boosting, logistic regression: 2x less variance on Adult) at ~25 % more time.
+    output : {"probability", "log_odds"}
+        What to explain: ``predict_proba``, or (binary models) the log-odds
+        ``log(p1 / p0)``, the scale on which TreeSHAP's raw output is exact.
     random_state : int, Generator or None
         Seeds the background draw and the permutations.
     n_jobs : int
         Parallel chunks (joblib; runs on a Dask cluster under
         ``joblib.parallel_backend("dask")``).
     batch_rows : int
-        About how many model rows one chunk evaluates at once (bounds memory: roughly
-        ``batch_rows * m * 8`` bytes plus the model's own).
+        About how many walk steps one chunk takes (bounds memory: roughly
+        ``batch_rows * 60`` bytes, plus the model's own on the distinct rows, about half
+        as many on categorical data). Results do not depend on it.
     progress : bool
         Show a tqdm progress bar.
 
@@ -282,8 +536,8 @@ def explain(
     -------
     shap.Explanation
         ``values`` of shape (n, m, n_classes), ``base_values`` (n, n_classes) with
-        ``values.sum(1) + base_values == predict_proba(X)`` for the sampling and tree
-        methods, numeric ``data``, readable ``display_data``, ``feature_names``, and
+        ``values.sum(1) + base_values == predict_proba(X)`` (or its log-odds) for the
+        sampling and tree methods, numeric ``data``, readable ``display_data``, ``feature_names``, and
         ``output_names`` (the model's classes).
 
     Examples
@@ -302,6 +556,11 @@ def explain(
     n_background = check_int(n_background, "n_background", low=1)
     n_permutations = check_int(n_permutations, "n_permutations", low=1)
     check_int(batch_rows, "batch_rows", low=1)
+    check_option(output, "output", ["probability", "log_odds"])
+    if not isinstance(control_variate, (bool, np.bool_)):
+        raise TypeError(f"control_variate must be a bool; got {type(control_variate).__name__}")
+    if control_variate and output != "probability":
+        raise ValueError("control_variate=True works on output='probability' only")
     names = feature_names_of(Xv, feature_names)
     f = predict_proba_fn(model)
     rng = check_random_state(random_state)
@@ -315,8 +574,16 @@ def explain(
                 f"background has {Bv.shape[1]} columns but X has {Xv.shape[1]}")
     codec = _Codec(Xv, Bv)
     numeric = not codec.frame or all(k == "num" for k, _ in codec.decoders)
+    if output == "log_odds":
+        k = f(codec.decode(codec.B[:1])).shape[1]
+        if k != 2:
+            raise ValueError(f"output='log_odds' needs a binary model; this one has {k} classes")
+    # TreeSHAP's raw output is the log-odds only for gradient boosting
+    raw_is_log_odds = type(model).__name__ in {
+        "GradientBoostingClassifier", "HistGradientBoostingClassifier", "XGBClassifier",
+        "LGBMClassifier"}
     if method == "auto":
-        if numeric and is_tree_model(model):
+        if numeric and is_tree_model(model) and (output == "probability" or raw_is_log_odds):
             method = "tree"
         elif numeric and is_linear_model(model) and not is_torch_module(model):
             method = "linear"
@@ -324,12 +591,15 @@ def explain(
             method = "sampling"
     if method in ("tree", "linear") and not numeric:
         raise ValueError(f"method={method!r} needs numeric X; use method='sampling'")
+    if method == "tree" and output == "log_odds" and not raw_is_log_odds:
+        raise ValueError(f"method='tree' with output='log_odds' needs a gradient-boosting model "
+                         f"(TreeSHAP's raw output); got {type(model).__name__}")
 
     vals = base = None
     if method == "tree":
         try:
             vals, base = _tree_values(model, codec.decode(codec.Z), codec.decode(codec.B),
-                                       progress)
+                                       progress, raw=output == "log_odds")
         except Exception as exc:  # unsupported tree model/output: fall back honestly
             warn(f"TreeExplainer failed ({exc}); using the sampling estimator instead")
             method = "sampling"
@@ -342,8 +612,8 @@ def explain(
         def fz(Zrows):
             return f(codec.decode(Zrows))
 
-        vals, base = _sampling_values(
-            fz, codec.Z, codec.B, n_permutations, rng, n_jobs, batch_rows, progress)
+        vals, base = _sampling_values(fz, codec.Z, codec.B, n_permutations, control_variate,
+                                      rng, n_jobs, batch_rows, progress, output)
 
     display = (Xv.astype(str).to_numpy(dtype=object) if isinstance(Xv, pd.DataFrame)
                else None)

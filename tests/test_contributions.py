@@ -67,6 +67,45 @@ def test_antithetic_walks_are_exact_for_pairwise_games(rng):
     np.testing.assert_allclose(exp.values[:, :, 0], -exact, atol=1e-12)
 
 
+def test_control_variate_keeps_pairwise_games_exact(rng):
+    # pairs agree exactly on a pairwise game, so the pair-difference weight is 0
+    X = rng.normal(size=(6, 5))
+    bg = rng.normal(size=(8, 5))
+    exp = explain(PairwiseModel(), X, bg, method="sampling", control_variate=True,
+                  progress=False)
+    exact = np.array([brute_force(PairwiseModel(), x, bg) for x in X])
+    np.testing.assert_allclose(exp.values[:, :, 1], exact, atol=1e-12)
+
+
+def test_control_variate_is_exact_for_logistic_models(rng):
+    # a logistic regression is additive on the logit scale: the surrogate is the model,
+    # so the corrected estimate is exact (up to the surrogate's float32 enumeration)
+    X = rng.normal(size=(300, 6))
+    y = (X[:, 0] - X[:, 1] + 0.5 * X[:, 2] + rng.normal(size=300) > 0).astype(int)
+    lr = LogisticRegression().fit(X, y)
+    rows, bg = X[:5], X[100:130]
+    exact = np.array([brute_force(lr, x, bg) for x in rows])
+    plain = explain(lr, rows, bg, method="sampling", progress=False).values[:, :, 1]
+    cv = explain(lr, rows, bg, method="sampling", control_variate=True,
+                 progress=False).values[:, :, 1]
+    assert np.abs(plain - exact).mean() > 1e-4
+    np.testing.assert_allclose(cv, exact, atol=1e-6)
+    # 3 classes: softmax of additive log-probabilities, exact the same way
+    y3 = np.digitize(X[:, 0] + 0.5 * X[:, 1], [-0.5, 0.5])
+    lr3 = LogisticRegression(max_iter=1000).fit(X, y3)
+    exp3 = explain(lr3, rows, bg, method="sampling", control_variate=True, progress=False)
+    for k in range(3):
+        class Column:
+            classes_ = np.array([0, 1])
+
+            def predict_proba(self, A, k=k):
+                p = lr3.predict_proba(A)[:, k]
+                return np.column_stack([1 - p, p])
+
+        exact_k = np.array([brute_force(Column(), x, bg) for x in rows])
+        np.testing.assert_allclose(exp3.values[:, :, k], exact_k, atol=1e-6)
+
+
 def test_three_way_interaction_converges(rng):
     X = rng.normal(size=(4, 5))
     bg = rng.normal(size=(10, 5))
@@ -105,6 +144,21 @@ def test_agrees_with_exact_treeshap_and_efficiency(adult_gb):
     assert corr > 0.99
 
 
+def test_log_odds_output_matches_exact_raw_treeshap(adult_gb):
+    model, Z = adult_gb
+    bg, rows = Z[:100], Z[100:160]
+    ours = explain(model, rows, bg, method="sampling", output="log_odds", progress=False)
+    tree = explain(model, rows, bg, output="log_odds", progress=False)   # auto -> tree, raw
+    margin = model.decision_function(rows)
+    for e, atol in ((ours, 1e-12), (tree, 1e-6)):   # shap's trees sum in float32
+        np.testing.assert_allclose(e.values[:, :, 1].sum(1) + e.base_values[:, 1], margin,
+                                   atol=atol)
+        np.testing.assert_allclose(e.values[:, :, 0], -e.values[:, :, 1])
+    # on this scale TreeSHAP is exact, so the gap is the estimator's own error
+    err = np.abs(ours.values[:, :, 1] - tree.values[:, :, 1]).mean()
+    assert err < 0.01 * np.abs(tree.values[:, :, 1]).mean() + 2e-3
+
+
 def test_auto_method_and_reproducibility(adult_gb):
     model, Z = adult_gb
     auto = explain(model, Z[:20], Z[:50], progress=False)
@@ -117,12 +171,57 @@ def test_auto_method_and_reproducibility(adult_gb):
     assert not np.array_equal(a.values, c.values)
 
 
-def test_chunking_and_jobs_do_not_change_efficiency(adult_gb):
+@pytest.mark.parametrize("cv, atol", [(False, 1e-12), (True, 1e-7)])
+def test_chunking_and_jobs_do_not_change_the_values(adult_gb, cv, atol):
     model, Z = adult_gb
-    exp = explain(model, Z[:30], Z[:40], method="sampling", batch_rows=2000, n_jobs=2,
+    one = explain(model, Z[:30], Z[:40], method="sampling", control_variate=cv,
                   progress=False)
+    exp = explain(model, Z[:30], Z[:40], method="sampling", control_variate=cv,
+                  batch_rows=2000, n_jobs=2, progress=False)
     np.testing.assert_allclose(exp.values.sum(1) + exp.base_values,
                                model.predict_proba(Z[:30]), atol=1e-12)
+    # permutations belong to background rows, not chunks; the control variate's weight
+    # is pooled over all chunks (its float32 surrogate sums round differently per chunk)
+    np.testing.assert_allclose(exp.values, one.values, atol=atol)
+
+
+def test_shared_rows_are_found_by_packed_keys_and_by_hashing(adult_gb, monkeypatch):
+    import shap_debug.contributions as contributions
+
+    model, Z = adult_gb
+    calls = []
+
+    class Counting:
+        classes_ = model.classes_
+
+        def predict_proba(self, A):
+            calls.append(len(A))
+            return model.predict_proba(A)
+
+    packed = explain(Counting(), Z[:40], Z[:50], method="sampling", progress=False)
+    n_packed = sum(calls)
+    monkeypatch.setattr(contributions, "_PACKED_BITS", 0)   # force the Zobrist hashes
+    calls.clear()
+    hashed = explain(Counting(), Z[:40], Z[:50], method="sampling", progress=False)
+    np.testing.assert_array_equal(packed.values, hashed.values)
+    assert sum(calls) == n_packed
+    # categorical rows share many walk rows: far fewer model rows than walk steps
+    walk_steps = 2 * 2 * 40 * 50 * (Z.shape[1] - 1)
+    assert n_packed < 0.7 * walk_steps
+
+
+def test_control_variate_reduces_error_on_gradient_boosting(adult_gb):
+    model, Z = adult_gb
+    rows, bg = Z[300:312], Z[:100]
+    exact = np.array([brute_force(model, x, bg) for x in rows])
+    errs = {}
+    for cv in (False, True):
+        exp = explain(model, rows, bg, method="sampling", control_variate=cv,
+                      random_state=0, progress=False)
+        np.testing.assert_allclose(exp.values.sum(1) + exp.base_values,
+                                   model.predict_proba(rows), atol=1e-12)
+        errs[cv] = np.abs(exp.values[:, :, 1] - exact).mean()
+    assert errs[True] < 0.85 * errs[False]
 
 
 def test_linear_method_is_exact_in_log_odds():
@@ -198,6 +297,17 @@ def test_bad_input_is_rejected_before_work():
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         explain(lr, bad, progress=False)
+    with pytest.raises(ValueError, match="output"):
+        explain(lr, X, output="margin", progress=False)
+    with pytest.raises(ValueError, match="probability"):
+        explain(lr, X, method="sampling", output="log_odds", control_variate=True,
+                progress=False)
+    with pytest.raises(TypeError, match="control_variate"):
+        explain(lr, X, method="sampling", control_variate="yes", progress=False)
+    y3 = np.digitize(X[:, 0], [-0.5, 0.5])
+    lr3 = LogisticRegression().fit(X, y3)
+    with pytest.raises(ValueError, match="binary"):
+        explain(lr3, X, method="sampling", output="log_odds", progress=False)
     with pytest.raises(ValueError, match="columns"):
         explain(lr, X, X[:, :2], progress=False)
     with pytest.raises(TypeError, match="predict_proba"):
