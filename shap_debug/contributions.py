@@ -538,9 +538,10 @@ def explain(
         Parallel chunks (joblib; runs on a Dask cluster under
         ``joblib.parallel_backend("dask")``).
     batch_rows : int
-        About how many walk steps one chunk takes (bounds memory: roughly
-        ``batch_rows * 60`` bytes, plus the model's own on the distinct rows, about half
-        as many on categorical data). Results do not depend on it.
+        About how many walk steps one chunk takes. Bounds memory: about 100 bytes per
+        step (135 with the control variate; 100 MB at the default), plus the model's own
+        on the distinct rows (less than half as many on categorical data). Results do not
+        depend on it.
     progress : bool
         Show a tqdm progress bar.
 
