@@ -126,6 +126,10 @@ def main() -> None:
     ours_raw, t_raw = timed(lambda: explain(model, rows, bg, method="sampling",
                                             output="log_odds", random_state=0,
                                             progress=False).values[:, :, 1], repeat=3)
+    ours_raw3, t_raw3 = timed(lambda: explain(model, rows, bg, method="sampling",
+                                              output="log_odds", n_permutations=3,
+                                              random_state=0,
+                                              progress=False).values[:, :, 1], repeat=3)
     # both cores: the first call pays joblib's worker start-up, later ones are warm
     explain(model, rows, bg, method="sampling", n_jobs=2, progress=False)
     _, t_par = timed(lambda: explain(model, rows, bg, method="sampling", n_jobs=2,
@@ -193,6 +197,9 @@ def main() -> None:
             "reference": "exact interventional TreeSHAP, model_output='raw'",
             "ours": {"seconds": t_raw, "mae_vs_treeshap": mae(ours_raw, tree_raw),
                      "speedup_vs_permutation": t_perm_raw / t_raw},
+            "ours_3_pairs": {"options": {"n_permutations": 3}, "seconds": t_raw3,
+                             "mae_vs_treeshap": mae(ours_raw3, tree_raw),
+                             "speedup_vs_permutation": t_perm_raw / t_raw3},
             "permutation_explainer": {"seconds": t_perm_raw,
                                       "mae_vs_treeshap": mae(perm_raw, tree_raw)},
         },
@@ -203,10 +210,11 @@ def main() -> None:
             "ours": knn_overlap(ours[:ne], exact, min(k, ne - 1)),
             "permutation_explainer": knn_overlap(perm[:ne], exact, min(k, ne - 1))},
     }
-    res["log_odds"]["ours"]["target_met"] = bool(
-        res["log_odds"]["ours"]["speedup_vs_permutation"] >= 30
-        and res["log_odds"]["ours"]["mae_vs_treeshap"]
-        <= res["log_odds"]["permutation_explainer"]["mae_vs_treeshap"])
+    for name in ("ours", "ours_3_pairs"):
+        res["log_odds"][name]["target_met"] = bool(
+            res["log_odds"][name]["speedup_vs_permutation"] >= 30
+            and res["log_odds"][name]["mae_vs_treeshap"]
+            <= res["log_odds"]["permutation_explainer"]["mae_vs_treeshap"])
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=2))
 
@@ -222,10 +230,12 @@ def main() -> None:
           f"{res['probability']['treeshap']['mae_vs_bruteforce']:>14.6f}{'-':>17}")
     print(f"ours on both cores (n_jobs=2, warm): {t_par:.2f} s ({t_perm / t_par:.1f}x)")
     lo = res["log_odds"]
-    print(f"log-odds scale vs exact TreeSHAP (raw): ours {lo['ours']['seconds']:.2f} s "
-          f"MAE {lo['ours']['mae_vs_treeshap']:.6f}; PermutationExplainer "
-          f"{t_perm_raw:.2f} s MAE {lo['permutation_explainer']['mae_vs_treeshap']:.6f} "
-          f"({lo['ours']['speedup_vs_permutation']:.1f}x)")
+    print("log-odds scale vs exact TreeSHAP (raw):")
+    for name in ("ours", "ours_3_pairs"):
+        print(f"  {name:<14}{lo[name]['seconds']:>7.2f} s {lo[name]['speedup_vs_permutation']:>6.1f}x"
+              f"  MAE {lo[name]['mae_vs_treeshap']:.6f}")
+    print(f"  {'peer':<14}{t_perm_raw:>7.2f} s {'1.0x':>7}  MAE "
+          f"{lo['permutation_explainer']['mae_vs_treeshap']:.6f}")
     print(f"whole Adult training set ({len(Z)} rows): {t_full:.1f} s, "
           f"max |sum(phi) - (f(x) - E f)| = {eff:.1e}")
     print(f"Pipeline with string columns, {n_rows} rows: {t_pipe:.2f} s")

@@ -18,10 +18,11 @@ order and its reverse, exact for games without interactions of order > 2.
 
 - **Null players.** Features where ``x_j == b_j`` are null players of ``v_b``: they are put
   last and never evaluated.
-- **Rotation couples.** Pairs come in couples; the second pair walks the first's order
+- **Rotation groups.** Pairs come in couples; the second pair walks the first's order
   rotated by half of the differing features, so every feature is seen early and late
   (positions stratified within the couple, like Castro et al. 2017's stratification by
-  position). 1.6x less variance than two independent pairs on Adult.
+  position). 1.6x less variance than two independent pairs on Adult. An odd number of
+  pairs starts with a triple rotated by thirds.
 - **Shared rows.** One base order per background row serves every explained row, so rows
   that agree on a walk's first features produce the same model input. Equal walk rows are
   found by exact packed keys (or 64-bit Zobrist hashes checked by a second hash) and sent to
@@ -162,30 +163,37 @@ def _shapley_design(k: int) -> tuple[np.ndarray, np.ndarray]:
     return masks.astype(np.float32), W.astype(np.float32)
 
 
+def _rotation_groups(n_pairs: int) -> list[tuple[int, int, int]]:
+    """(group, index in group, group size) of every pair: a rotation triple first when the
+    number of pairs is odd (and at least 3), couples after."""
+    sizes = [1] if n_pairs == 1 else ([3] if n_pairs % 2 else []) + [2] * (
+        (n_pairs - 3) // 2 if n_pairs % 2 else n_pairs // 2)
+    return [(g, k, size) for g, size in enumerate(sizes) for k in range(size)]
+
+
 def _walk_positions(Z, B, base_rank, n_pairs):
     """Position of every feature in each walk: ``R`` of shape (c, nb, P, d).
 
     Features that differ between x and b take positions 0..nd-1 in the order of the
-    background row's base permutation; pair ``2q + 1`` is pair ``2q`` rotated by half of the
-    differing features (positions stratified within the couple). Equal features (null
-    players) come after, where their steps change nothing.
+    background row's base permutation; the k-th pair of a rotation group of size G walks
+    that order rotated by k*nd/G (positions stratified within the group). Equal features
+    (null players) come after, where their steps change nothing.
     """
     c, d = Z.shape
     act = Z[:, None, :] != B[None, :, :]
     nd = act.sum(-1)
     R = np.empty((c, len(B), n_pairs, d), dtype=np.intp)
-    half = (nd // 2)[..., None]
     ndc = np.maximum(nd, 1)[..., None]
     steps = np.arange(d)[None, None, :]
-    for p in range(n_pairs):
-        if p % 2 == 0:
-            q = base_rank[None, :, p // 2]
+    for p, (g, k, size) in enumerate(_rotation_groups(n_pairs)):
+        if k == 0:
+            q = base_rank[None, :, g]
             order = np.argsort(np.where(act, q, d + q), axis=-1, kind="stable")
             pos = np.empty_like(order)
             np.put_along_axis(pos, order, np.broadcast_to(steps, order.shape), 2)
             R[:, :, p] = pos
         else:
-            R[:, :, p] = np.where(act, (pos - half) % ndc, pos)
+            R[:, :, p] = np.where(act, (pos - (k * nd // size)[..., None]) % ndc, pos)
     return act, nd, R
 
 
@@ -399,7 +407,8 @@ def _sampling_values(f, Z, B, n_pairs, control_variate, rng, n_jobs, batch_rows,
         fBg = fB[:, 1:] if binary else fB
     # one base permutation per background row and couple of pairs, shared by every
     # explained row: results do not depend on chunking, and equal walk rows are shared
-    base_rank = np.argsort(rng.random((nb, (n_pairs + 1) // 2, d)), axis=-1)
+    n_groups = _rotation_groups(n_pairs)[-1][0] + 1
+    base_rank = np.argsort(rng.random((nb, n_groups, d)), axis=-1)
     per_row = max(1, 2 * n_pairs * nb * max(d - 1, 1))
     chunk = int(np.clip(batch_rows // per_row, 1, n))
     # similar rows in the same chunk share more walk rows: sort them, fewest-valued
@@ -518,10 +527,12 @@ def explain(
     n_background : int
         Background size when ``background`` is None.
     n_permutations : int
-        Antithetic permutation pairs per (row, background row). Pairs come in couples: the
-        second walks the first's order rotated by half of the differing features, which
-        spreads every feature's position (1.6x less variance than an independent pair on
-        Adult). The default 2 is one couple.
+        Antithetic permutation pairs per (row, background row). Pairs come in rotation
+        groups: the second pair of a couple walks the first's order rotated by half of the
+        differing features, which spreads every feature's position (1.6x less variance
+        than an independent pair on Adult); an odd number starts with a triple (rotations
+        by thirds, which also splits most three-way interactions evenly). The default 2 is
+        one couple.
     control_variate : bool
         Correct the estimate with a surrogate whose Shapley values are known exactly: the
         model's own output with its link-scale effects made additive (logistic for binary,
