@@ -332,7 +332,7 @@ def _walk_chunk(f, Z, B, fB, base_rank, n_pairs, control_variate):
     """Rotation-stratified antithetic walks of rows ``Z`` against every background row.
 
     Equal walk rows (common for categorical data: many rows share a prefix) are sent to
-    the model once, found by Zobrist hashing and checked with a second, independent hash.
+    the model once, found by packed exact keys (see :func:`_walk_keys`).
     Returns a dict: ``X`` (c, d, K) the plain estimate; with the control variate, ``Y``
     (c, d, K), its zero-mean correction, and the pair-difference sums ``sxy``/``syy`` that
     weigh it; ``fx`` (c, K); walk and model row counts.
@@ -365,7 +365,7 @@ def _walk_chunk(f, Z, B, fB, base_rank, n_pairs, control_variate):
     V = _walk_values(fx, fB, out, codes, need, shape)
     X = _pair_margins(V, R)                                   # (c, nb, P, d, K)
     res = {"X": X.mean(axis=(1, 2)), "fx": fx, "walk_rows": 2 * E, "model_rows": len(rows) + c}
-    if not (control_variate and P >= 2):
+    if not control_variate:
         return res
     # control variate: g_b(S) = inverse_link(link f(b) + sum_{j in S} a_j), with a_j the
     # pairs' estimate of feature j's effect on the link scale; its Shapley values are exact
@@ -585,6 +585,9 @@ def explain(
         raise TypeError(f"control_variate must be a bool; got {type(control_variate).__name__}")
     if control_variate and output != "probability":
         raise ValueError("control_variate=True works on output='probability' only")
+    if control_variate and n_permutations < 2:
+        raise ValueError("control_variate=True needs n_permutations >= 2 (its weight is "
+                         "fitted on pair-to-pair differences)")
     names = feature_names_of(Xv, feature_names)
     f = predict_proba_fn(model)
     rng = check_random_state(random_state)

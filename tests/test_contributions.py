@@ -302,6 +302,9 @@ def test_bad_input_is_rejected_before_work():
     with pytest.raises(ValueError, match="probability"):
         explain(lr, X, method="sampling", output="log_odds", control_variate=True,
                 progress=False)
+    with pytest.raises(ValueError, match="n_permutations >= 2"):
+        explain(lr, X, method="sampling", n_permutations=1, control_variate=True,
+                progress=False)
     with pytest.raises(TypeError, match="control_variate"):
         explain(lr, X, method="sampling", control_variate="yes", progress=False)
     y3 = np.digitize(X[:, 0], [-0.5, 0.5])
