@@ -40,6 +40,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from tqdm.auto import tqdm
 
+from shap_debug._models import softmax
 from shap_debug._validation import (
     check_float,
     check_int,
@@ -706,10 +707,7 @@ class AgnosticNetwork(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in ``classes_`` order."""
-        z = self.decision_function(X)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.decision_function(X), axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
         proba = self.predict_proba(X)

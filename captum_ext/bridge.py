@@ -16,6 +16,7 @@ import numpy as np
 import shap
 import torch
 
+from shap_debug._models import softmax
 from shap_debug._validation import check_frame_or_array, feature_names_of
 
 __all__ = ["attributions_to_explanation", "SklearnForward", "TorchClassifier"]
@@ -179,9 +180,7 @@ class TorchClassifier:
             p = 1.0 / (1.0 + np.exp(-z.reshape(-1)))
             proba = np.column_stack([1 - p, p])
         else:
-            z = z - z.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            proba = e / e.sum(axis=1, keepdims=True)
+            proba = softmax(z, axis=1)
         if self.classes_ is None:
             self.classes_ = np.arange(proba.shape[1])
         return proba

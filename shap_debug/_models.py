@@ -10,6 +10,12 @@ import numpy as np
 import pandas as pd
 
 
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax of logits ``z`` along ``axis`` (a new array)."""
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 def is_torch_module(model: Any) -> bool:
     # only a model built with torch can be a module: don't pay torch's import otherwise
     torch = sys.modules.get("torch")

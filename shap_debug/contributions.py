@@ -63,6 +63,7 @@ from ._models import (
     is_torch_module,
     is_tree_model,
     predict_proba_fn,
+    softmax,
 )
 from ._validation import (
     check_frame_or_array,
@@ -278,10 +279,7 @@ def _inverse_link(z: np.ndarray, axis: int = -1, one: bool = True) -> np.ndarray
         np.exp(z, out=z)
         z += 1.0
         return np.reciprocal(z, out=z)
-    z = z - z.max(axis, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis, keepdims=True)
-    return z
+    return softmax(z, axis=axis)
 
 
 def _surrogate_shapley(c0, a, act, nd):

@@ -20,6 +20,11 @@ def _axes(ax: Any, figsize: tuple[float, float]):
     return ax, False
 
 
+def _no_errors(ax: Any) -> None:
+    ax.text(0.5, 0.5, "no errors", ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
 def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool = True):
     """Horizontal bars: each error-tree leaf's share of rows and of errors, with its error rate.
 
@@ -42,8 +47,7 @@ def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool =
     leaves = list(result.leaves)[:max_display]
     ax, own = _axes(ax, (8, 0.55 * max(len(leaves), 1) + 1.5))
     if not leaves:
-        ax.text(0.5, 0.5, "no errors", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        _no_errors(ax)
     else:
         pos = np.arange(len(leaves))[::-1]
         share_rows = [c.size / result.n_rows for c in leaves]
@@ -130,8 +134,7 @@ def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: boo
     diags = list(report.cohorts)[:max_display]
     ax, own = _axes(ax, (8, 0.55 * max(len(diags), 1) + 1.5))
     if not diags:
-        ax.text(0.5, 0.5, "no errors", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
+        _no_errors(ax)
     else:
         pos = np.arange(len(diags))[::-1]
         share = np.array([d.cohort.error_share for d in diags])
