@@ -200,25 +200,20 @@ def _walk_positions(Z, B, base_rank, n_pairs):
 
 def _prefix_keys(cx, cb, R, add):
     """Keys of every walk row, (2, c, nb, P, d+1), from per-cell keys ``cx`` (c, d) and
-    ``cb`` (nb, d) combined by ``add`` (integer addition or xor).
+    ``cb`` (nb, d) combined by the group operation ``add`` (``np.add`` or
+    ``np.bitwise_xor``).
 
     ``[0, ..., s]``: x on the features at positions < s, b elsewhere (the forward walk);
     ``[1, ..., s]``: b on the features at positions < s, x elsewhere (the reverse walk,
     read from its end).
     """
-    if add is np.add:
-        delta = cx[:, None, :] - cb[None, :, :]
-        kB, kX = cb.sum(1), cx.sum(1)
-        back = np.subtract
-    else:
-        delta = cx[:, None, :] ^ cb[None, :, :]
-        kB, kX = np.bitwise_xor.reduce(cb, axis=1), np.bitwise_xor.reduce(cx, axis=1)
-        back = np.bitwise_xor
+    sub = np.subtract if add is np.add else np.bitwise_xor      # the inverse operation
+    delta = sub(cx[:, None, :], cb[None, :, :])
+    kB, kX = add.reduce(cb, axis=1), add.reduce(cx, axis=1)
     F = np.zeros(R.shape[:3] + (R.shape[3] + 1,), dtype=delta.dtype)
     np.put_along_axis(F[..., 1:], R, np.broadcast_to(delta[:, :, None, :], R.shape), 3)
     add.accumulate(F, axis=3, out=F)
-    return np.stack([F + kB[None, :, None, None] if add is np.add else F ^ kB[None, :, None, None],
-                     back(kX[:, None, None, None], F)])
+    return np.stack([add(F, kB[None, :, None, None]), sub(kX[:, None, None, None], F)])
 
 
 def _walk_keys(Z, B, R, need):
