@@ -21,8 +21,9 @@ order and its reverse, exact for games without interactions of order > 2.
 - **Rotation groups.** Pairs come in couples; the second pair walks the first's order
   rotated by half of the differing features, so every feature is seen early and late
   (positions stratified within the couple, like Castro et al. 2017's stratification by
-  position). 1.6x less variance than two independent pairs on Adult. An odd number of
-  pairs starts with a triple rotated by thirds.
+  position). 1.6x less variance than two independent pairs on Adult, and no other second
+  order changes the middle of more three-way interactions (the part a pair gets wrong; see
+  ``docs/contributions.md``). An odd number of pairs starts with a triple rotated by thirds.
 - **Shared rows.** One base order per background row serves every explained row, so rows
   that agree on a walk's first features produce the same model input. Equal walk rows are
   found by exact packed keys (or 64-bit Zobrist hashes checked by a second hash) and sent to
