@@ -12,6 +12,10 @@ run and measures the mean absolute error of each against exact references:
 - **log-odds** (``output="log_odds"``; the peer explains ``decision_function``): exact
   interventional TreeSHAP with ``model_output="raw"``, exact on this scale.
 
+Errors are means over ``--seeds`` seeds for both estimators: ours shares one base order
+per background row across all explained rows, so its errors are correlated across rows and
+one seed's MAE moves by ~10 % (the peer's, with independent permutations per row, by 2-5 %).
+
 Also: our estimator on both cores, with the control variate, with one pair; the whole Adult
 training set; a Pipeline with string columns (one contribution per raw column); how much
 the K nearest neighbours in contribution space move between the estimate and the truth.
@@ -88,6 +92,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer rows for the slow peer")
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--exact-rows", type=int, default=100)
+    ap.add_argument("--seeds", type=int, default=5, help="seeds the errors are averaged over")
     args = ap.parse_args()
     n_rows = 200 if args.quick else args.rows
 
@@ -124,6 +129,17 @@ def main() -> None:
                                               **kw).values[:, :, 1], repeat=3)
         res_ours[name] = (vals, t, kw)
     ours = res_ours["ours"][0]
+    seeds = range(1, args.seeds)
+
+    def errors(kw, first, ref, n):
+        """MAE against ``ref`` on the first ``n`` rows, for seed 0 (``first``) and the others."""
+        out = [mae(first[:n], ref[:n])]
+        for sd in seeds:
+            v = explain(model, rows[:n], bg, method="sampling", random_state=sd,
+                        progress=False, **kw).values[:, :, 1]
+            out.append(mae(v, ref[:n]))
+        return out
+
     ours_raw, t_raw = timed(lambda: explain(model, rows, bg, method="sampling",
                                             output="log_odds", random_state=0,
                                             progress=False).values[:, :, 1], repeat=3)
@@ -131,6 +147,10 @@ def main() -> None:
                                               output="log_odds", n_permutations=3,
                                               random_state=0,
                                               progress=False).values[:, :, 1], repeat=3)
+    by_seed = {name: errors(kw, vals, exact, ne) for name, (vals, _, kw) in res_ours.items()}
+    raw_by_seed = {"ours": errors({"output": "log_odds"}, ours_raw, tree_raw, n_rows),
+                   "ours_3_pairs": errors({"output": "log_odds", "n_permutations": 3},
+                                          ours_raw3, tree_raw, n_rows)}
     # both cores: the first call pays joblib's worker start-up, later ones are warm
     explain(model, rows, bg, method="sampling", n_jobs=2, progress=False)
     _, t_par = timed(lambda: explain(model, rows, bg, method="sampling", n_jobs=2,
@@ -146,6 +166,13 @@ def main() -> None:
                                        seed=0)
     pe_raw(rows[:5], silent=True)
     perm_raw, t_perm_raw = timed(lambda: pe_raw(rows, silent=True).values)
+    # the peer's error for more seeds (fresh explainers; numba is compiled by now)
+    peer_by_seed = [mae(perm[:ne], exact)] + [mae(shap.PermutationExplainer(
+        lambda A: model.predict_proba(A)[:, 1], shap.maskers.Independent(bg, max_samples=len(bg)),
+        seed=sd)(rows[:ne], silent=True).values, exact) for sd in seeds]
+    peer_raw_by_seed = [mae(perm_raw, tree_raw)] + [mae(shap.PermutationExplainer(
+        model.decision_function, shap.maskers.Independent(bg, max_samples=len(bg)),
+        seed=sd)(rows, silent=True).values, tree_raw) for sd in seeds]
 
     full, t_full = timed(lambda: explain(model, Z, bg, method="sampling", progress=False))
     eff = float(np.abs(full.values.sum(1) + full.base_values - model.predict_proba(Z)).max())
@@ -178,16 +205,20 @@ def main() -> None:
                           "ratio": errs[1] / errs[0]}
 
     peer = {"seconds": t_perm, "rows_per_s": n_rows / t_perm,
-            "mae_vs_bruteforce": mae(perm[:ne], exact), "mae_vs_treeshap": mae(perm, tree)}
+            "mae_vs_bruteforce": mae(perm[:ne], exact), "mae_vs_treeshap": mae(perm, tree),
+            "mae_vs_bruteforce_by_seed": peer_by_seed,
+            "mae_vs_bruteforce_mean": float(np.mean(peer_by_seed))}
     out = {}
     for name, (vals, t, kw) in res_ours.items():
         out[name] = {"options": kw, "seconds": t, "rows_per_s": n_rows / t,
                      "speedup_vs_permutation": t_perm / t,
                      "mae_vs_bruteforce": mae(vals[:ne], exact),
-                     "mae_vs_treeshap": mae(vals, tree)}
+                     "mae_vs_treeshap": mae(vals, tree),
+                     "mae_vs_bruteforce_by_seed": by_seed[name],
+                     "mae_vs_bruteforce_mean": float(np.mean(by_seed[name]))}
         out[name]["target_met"] = bool(out[name]["speedup_vs_permutation"] >= 30
-                                       and out[name]["mae_vs_bruteforce"]
-                                       <= peer["mae_vs_bruteforce"])
+                                       and out[name]["mae_vs_bruteforce_mean"]
+                                       <= peer["mae_vs_bruteforce_mean"])
     k = 50
     res = {
         "setting": {
@@ -197,6 +228,8 @@ def main() -> None:
             "exact_rows": ne, "quick": args.quick,
             "timing": "ours: best of 3 runs; peer: one run after a warm-up call; one core, "
                       "OMP_NUM_THREADS=1, otherwise idle machine",
+            "errors": f"mean over seeds 0..{args.seeds - 1} for both estimators (seed 0 is "
+                      "the timed run); target_met compares the means",
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                         "python": platform.python_version()},
             "versions": {"shap": shap.__version__, "sklearn": sklearn.__version__,
@@ -212,12 +245,18 @@ def main() -> None:
         "log_odds": {
             "reference": "exact interventional TreeSHAP, model_output='raw'",
             "ours": {"seconds": t_raw, "mae_vs_treeshap": mae(ours_raw, tree_raw),
-                     "speedup_vs_permutation": t_perm_raw / t_raw},
+                     "speedup_vs_permutation": t_perm_raw / t_raw,
+                     "mae_vs_treeshap_by_seed": raw_by_seed["ours"],
+                     "mae_vs_treeshap_mean": float(np.mean(raw_by_seed["ours"]))},
             "ours_3_pairs": {"options": {"n_permutations": 3}, "seconds": t_raw3,
                              "mae_vs_treeshap": mae(ours_raw3, tree_raw),
-                             "speedup_vs_permutation": t_perm_raw / t_raw3},
+                             "speedup_vs_permutation": t_perm_raw / t_raw3,
+                             "mae_vs_treeshap_by_seed": raw_by_seed["ours_3_pairs"],
+                             "mae_vs_treeshap_mean": float(np.mean(raw_by_seed["ours_3_pairs"]))},
             "permutation_explainer": {"seconds": t_perm_raw,
-                                      "mae_vs_treeshap": mae(perm_raw, tree_raw)},
+                                      "mae_vs_treeshap": mae(perm_raw, tree_raw),
+                                      "mae_vs_treeshap_by_seed": peer_raw_by_seed,
+                                      "mae_vs_treeshap_mean": float(np.mean(peer_raw_by_seed))},
         },
         "full_training_set": {"rows": len(Z), "seconds": t_full,
                               "max_efficiency_error": eff},
@@ -230,29 +269,32 @@ def main() -> None:
     for name in ("ours", "ours_3_pairs"):
         res["log_odds"][name]["target_met"] = bool(
             res["log_odds"][name]["speedup_vs_permutation"] >= 30
-            and res["log_odds"][name]["mae_vs_treeshap"]
-            <= res["log_odds"]["permutation_explainer"]["mae_vs_treeshap"])
+            and res["log_odds"][name]["mae_vs_treeshap_mean"]
+            <= res["log_odds"]["permutation_explainer"]["mae_vs_treeshap_mean"])
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=2))
 
-    print(f"probability scale ({n_rows} rows; exact = brute force on {ne} rows)")
-    print(f"{'estimator':<34}{'seconds':>9}{'speed-up':>10}{'MAE vs exact':>14}"
-          f"{'MAE vs TreeSHAP':>17}")
+    def spread(v):
+        return f"{np.mean(v):.6f} ({min(v):.6f}-{max(v):.6f})"
+
+    print(f"probability scale ({n_rows} rows; exact = brute force on {ne} rows; "
+          f"MAE vs exact: mean (range) over {args.seeds} seeds; vs TreeSHAP: seed 0)")
+    print(f"{'estimator':<30}{'seconds':>8}{'speed-up':>10}{'MAE vs exact':>32}"
+          f"{'vs TreeSHAP':>13}")
     for name, r in out.items():
-        print(f"{name:<34}{r['seconds']:>9.2f}{r['speedup_vs_permutation']:>9.1f}x"
-              f"{r['mae_vs_bruteforce']:>14.6f}{r['mae_vs_treeshap']:>17.6f}")
-    print(f"{'PermutationExplainer':<34}{t_perm:>9.2f}{'1.0x':>10}"
-          f"{peer['mae_vs_bruteforce']:>14.6f}{peer['mae_vs_treeshap']:>17.6f}")
-    print(f"{'TreeSHAP (probability output)':<34}{t_tree:>9.2f}{'':>10}"
-          f"{res['probability']['treeshap']['mae_vs_bruteforce']:>14.6f}{'-':>17}")
+        print(f"{name:<30}{r['seconds']:>8.2f}{r['speedup_vs_permutation']:>9.1f}x"
+              f"{spread(r['mae_vs_bruteforce_by_seed']):>32}{r['mae_vs_treeshap']:>13.6f}")
+    print(f"{'PermutationExplainer':<30}{t_perm:>8.2f}{'1.0x':>10}"
+          f"{spread(peer_by_seed):>32}{peer['mae_vs_treeshap']:>13.6f}")
+    print(f"{'TreeSHAP (probability output)':<30}{t_tree:>8.2f}{'':>10}"
+          f"{res['probability']['treeshap']['mae_vs_bruteforce']:>32.6f}{'-':>13}")
     print(f"ours on both cores (n_jobs=2, warm): {t_par:.2f} s ({t_perm / t_par:.1f}x)")
     lo = res["log_odds"]
-    print("log-odds scale vs exact TreeSHAP (raw):")
+    print(f"log-odds scale vs exact TreeSHAP (raw), MAE mean (range) over {args.seeds} seeds:")
     for name in ("ours", "ours_3_pairs"):
         print(f"  {name:<14}{lo[name]['seconds']:>7.2f} s {lo[name]['speedup_vs_permutation']:>6.1f}x"
-              f"  MAE {lo[name]['mae_vs_treeshap']:.6f}")
-    print(f"  {'peer':<14}{t_perm_raw:>7.2f} s {'1.0x':>7}  MAE "
-          f"{lo['permutation_explainer']['mae_vs_treeshap']:.6f}")
+              f"  MAE {spread(lo[name]['mae_vs_treeshap_by_seed'])}")
+    print(f"  {'peer':<14}{t_perm_raw:>7.2f} s {'1.0x':>7}  MAE {spread(peer_raw_by_seed)}")
     print(f"whole Adult training set ({len(Z)} rows): {t_full:.1f} s, "
           f"max |sum(phi) - (f(x) - E f)| = {eff:.1e}")
     print(f"Pipeline with string columns, {n_rows} rows: {t_pipe:.2f} s")
