@@ -11,7 +11,7 @@
   :func:`loo_validation`, :func:`compare_with_neighborhood`.
 """
 
-from importlib import import_module
+from shap_debug.core.lazy import lazy_getattr
 
 from .bridge import SklearnForward as SklearnForward
 from .bridge import TorchClassifier as TorchClassifier
@@ -32,12 +32,7 @@ _LAZY = {
 __all__ = sorted(["SklearnForward", "TorchClassifier", "attributions_to_explanation", *_LAZY])
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'captum_ext' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__():

@@ -40,8 +40,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from tqdm.auto import tqdm
 
-from shap_debug._models import softmax
-from shap_debug._validation import (
+from shap_debug.core import (
     check_float,
     check_int,
     check_option,
@@ -49,6 +48,7 @@ from shap_debug._validation import (
     check_y,
     feature_names_of,
     seed_from,
+    softmax,
     warn,
 )
 

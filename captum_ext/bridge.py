@@ -16,8 +16,7 @@ import numpy as np
 import shap
 import torch
 
-from shap_debug._models import softmax
-from shap_debug._validation import check_frame_or_array, feature_names_of
+from shap_debug.core import check_frame_or_array, feature_names_of, softmax
 
 __all__ = ["attributions_to_explanation", "SklearnForward", "TorchClassifier"]
 

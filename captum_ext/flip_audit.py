@@ -31,8 +31,7 @@ import scipy.linalg
 import shap
 import torch
 
-from shap_debug._models import clone_model, predict_labels
-from shap_debug._validation import (
+from shap_debug.core import (
     check_columns,
     check_float,
     check_frame_or_array,
@@ -40,6 +39,8 @@ from shap_debug._validation import (
     check_int,
     check_random_state,
     check_X_y,
+    clone_model,
+    predict_labels,
     seed_from,
     warn,
 )

@@ -52,7 +52,7 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from shap_debug._validation import (
+from shap_debug.core import (
     check_columns,
     check_float,
     check_int,

@@ -51,7 +51,7 @@ import pandas as pd
 import torch
 from torch.func import functional_call, grad, jacrev, jvp, vjp, vmap
 
-from shap_debug._validation import (
+from shap_debug.core import (
     check_float,
     check_frame_or_array,
     check_int,

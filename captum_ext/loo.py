@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from shap_debug._validation import check_int, check_random_state, warn
+from shap_debug.core import check_int, check_random_state, warn
 
 from .influence import InfluenceFunction
 

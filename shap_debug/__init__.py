@@ -19,10 +19,9 @@ The public API, one hop from here (names load lazily, so ``import shap_debug`` s
   :mod:`shap_debug.plots` (shap-style plots).
 """
 
-from importlib import import_module
-
 from . import datasets as datasets
-from ._validation import ShapDebugWarning as ShapDebugWarning
+from .core.lazy import lazy_getattr
+from .core.validation import ShapDebugWarning as ShapDebugWarning
 
 _LAZY = {
     "explain": "contributions", "contribution_matrix": "contributions",
@@ -44,18 +43,11 @@ _LAZY = {
     "Debugger": "debugger", "Inspection": "debugger",
 }
 
-__all__ = sorted(["ShapDebugWarning", "datasets", "plots", *_LAZY])
+__all__ = sorted(["ShapDebugWarning", "core", "datasets", "plots", *_LAZY])
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
-    if name == "plots":
-        return import_module(".plots", __name__)
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'shap_debug' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals(), modules=("plots", "core"))
 
 
 def __dir__():

@@ -50,8 +50,8 @@ import shap
 from scipy.stats import t as student_t
 from tqdm.auto import tqdm
 
-from ._models import check_classifier, class_index, classes_of, predict_proba_fn
-from ._validation import (
+from .core.models import check_classifier, class_index, classes_of, predict_proba_fn
+from .core.validation import (
     check_columns,
     check_float,
     check_frame_or_array,

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._models import check_classifier, classes_of, clone_model, predict_proba_fn
-from ._validation import (
+from .core.models import check_classifier, classes_of, clone_model, predict_proba_fn
+from .core.validation import (
     check_float,
     check_frame_or_array,
     check_indices,

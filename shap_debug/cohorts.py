@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._models import check_classifier, classes_of, predict_proba_fn
-from ._validation import (
+from .core.models import check_classifier, classes_of, predict_proba_fn
+from .core.validation import (
     check_columns,
     check_float,
     check_frame_or_array,
@@ -1021,7 +1021,7 @@ def systematic_errors(
     from joblib import Parallel, delayed
     from sklearn.linear_model import LogisticRegression
 
-    from ._models import clone_model
+    from .core.models import clone_model
 
     X, y = check_X_y(X, y)
     n = len(y)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import KBinsDiscretizer
 
-from ._validation import check_frame_or_array, check_int, check_option, feature_names_of, warn
+from .core.validation import check_frame_or_array, check_int, check_option, feature_names_of, warn
 
 _LEVEL_NAMES = {2: ("LOW", "HIGH"), 3: ("LOW", "NORMAL", "HIGH")}
 

@@ -58,7 +58,7 @@ import shap
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ._models import (
+from .core.models import (
     classes_of,
     is_linear_model,
     is_torch_module,
@@ -66,11 +66,13 @@ from ._models import (
     predict_proba_fn,
     softmax,
 )
-from ._validation import (
+from .core.validation import (
+    check_explanation,
     check_frame_or_array,
     check_int,
     check_option,
     check_random_state,
+    explanation_values,
     feature_names_of,
     warn,
 )
@@ -654,22 +656,6 @@ def explain(
 
 
 # --------------------------------------------------------------------------- selection
-def _as_values(contributions: Any) -> np.ndarray:
-    if isinstance(contributions, shap.Explanation):
-        return np.asarray(contributions.values, dtype=np.float64)
-    if isinstance(contributions, tuple):  # Captum: one tensor per input
-        parts = [_as_values(t) for t in contributions]
-        return np.concatenate([p.reshape(len(p), -1) for p in parts], axis=1)
-    if hasattr(contributions, "detach"):
-        return contributions.detach().cpu().double().numpy()
-    arr = np.asarray(contributions)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(
-            "contributions must be a shap.Explanation, a numeric array or a Captum tensor "
-            f"(or tuple of tensors); got {type(contributions).__name__}")
-    return arr.astype(np.float64)
-
-
 def contribution_matrix(
     contributions: Any,
     predicted: Any,
@@ -706,7 +692,7 @@ def contribution_matrix(
            [-0.2]])
     """
     check_option(single_output, "single_output", ["positive", "predicted"])
-    vals = _as_values(contributions)
+    vals = explanation_values(contributions)
     pred = np.asarray(predicted)
     if pred.ndim != 1 or len(pred) != len(vals):
         raise ValueError(
@@ -730,13 +716,3 @@ def contribution_matrix(
             raise ValueError("a 2-D (single-output) explanation needs binary predicted in {0, 1}")
         return vals * np.where(pred == 1, 1.0, -1.0)[:, None]
     raise ValueError(f"contributions must be 2-D or 3-D; got shape {vals.shape}")
-
-
-def check_explanation(contributions: Any, X: Any, name: str = "explanation") -> None:
-    """Raise if ``contributions`` does not have one row per row and one column per feature of X."""
-    vals = _as_values(contributions)
-    if vals.ndim not in (2, 3):
-        raise ValueError(f"{name} must be 2-D or 3-D; got shape {vals.shape}")
-    if vals.shape[0] != X.shape[0] or vals.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"{name} has shape {vals.shape[:2]} (rows, features) but X has {X.shape[:2]}")

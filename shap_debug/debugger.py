@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._models import check_classifier, classes_of, predict_proba_fn
-from ._validation import (
+from .contributions import check_explanation
+from .core.models import check_classifier, classes_of, predict_proba_fn
+from .core.validation import (
     check_frame_or_array,
     check_int,
     check_y,
     feature_names_of,
     warn,
 )
-from .contributions import check_explanation
 
 __all__ = ["Debugger", "Inspection"]
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import (
+from .core.validation import (
     check_float,
     check_frame_or_array,
     check_indices,

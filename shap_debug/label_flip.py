@@ -39,8 +39,9 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ._models import check_classifier, classes_of, clone_model, predict_proba_fn
-from ._validation import (
+from .contributions import check_explanation, explain
+from .core.models import check_classifier, classes_of, clone_model, predict_proba_fn
+from .core.validation import (
     check_float,
     check_indices,
     check_int,
@@ -50,7 +51,6 @@ from ._validation import (
     seed_from,
     warn,
 )
-from .contributions import check_explanation, explain
 from .neighborhood import SPACES, NeighborhoodModel
 
 __all__ = ["label_flip_check", "label_flip_summary", "label_flip_html"]

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import (
+from .core.validation import (
     check_float,
     check_frame_or_array,
     check_int,
@@ -1250,7 +1250,7 @@ def logic_cross_validation(concepts: Any, target: Any, methods: Sequence[str] = 
         skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed_from(rng))
         splits = list(skf.split(C, t))
     else:
-        from ._validation import check_indices
+        from .core.validation import check_indices
 
         splits = [(check_indices(tr, len(C), "cv train indices"),
                    check_indices(te, len(C), "cv test indices")) for tr, te in cv]
@@ -1263,7 +1263,7 @@ def logic_cross_validation(concepts: Any, target: Any, methods: Sequence[str] = 
     def run(m, k, tr, te, seed):
         import warnings
 
-        from ._validation import ShapDebugWarning
+        from .core.validation import ShapDebugWarning
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ShapDebugWarning)
@@ -1312,7 +1312,7 @@ def _mask(value: Any, n: int, name: str) -> np.ndarray:
         if arr.shape != (n,):
             raise ValueError(f"{name} must be a boolean mask of length {n}; got shape {arr.shape}")
         return arr
-    from ._validation import check_indices
+    from .core.validation import check_indices
 
     out = np.zeros(n, dtype=bool)
     out[check_indices(arr, n, name)] = True

@@ -33,8 +33,9 @@ from sklearn.base import BaseEstimator
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from ._models import check_classifier, classes_of, predict_proba_fn
-from ._validation import (
+from .contributions import check_explanation, contribution_matrix, explain
+from .core.models import check_classifier, classes_of, predict_proba_fn
+from .core.validation import (
     check_indices,
     check_int,
     check_option,
@@ -42,7 +43,6 @@ from ._validation import (
     feature_names_of,
     warn,
 )
-from .contributions import check_explanation, contribution_matrix, explain
 
 __all__ = [
     "NeighborhoodModel",
@@ -607,7 +607,7 @@ def space_view(neighborhood_model: NeighborhoodModel, *, max_rows: int | None = 
     """
     from sklearn.decomposition import PCA
 
-    from ._validation import check_random_state, seed_from
+    from .core.validation import check_random_state, seed_from
 
     if not isinstance(neighborhood_model, NeighborhoodModel):
         raise TypeError("neighborhood_model must be a fitted NeighborhoodModel; got "

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ._validation import warn  # noqa: E402
+from .core.validation import warn  # noqa: E402
 
 __all__ = ["render_report", "inspection_html", "figure_html"]
 

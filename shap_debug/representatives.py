@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import shap
 
-from ._validation import (
+from .core.validation import (
     check_float,
     check_int,
     check_option,

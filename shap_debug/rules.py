@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._models import classes_of, predict_proba_fn
-from ._validation import (
+from .core.models import classes_of, predict_proba_fn
+from .core.validation import (
     check_frame_or_array,
     check_int,
     check_y,

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._models import check_classifier, clone_model
-from ._validation import check_int, check_random_state, check_X_y, seed_from, warn
+from .core.models import check_classifier, clone_model
+from .core.validation import check_int, check_random_state, check_X_y, seed_from, warn
 
 __all__ = ["SuspiciousRows", "suspicious_rows", "confident_joint", "cross_val_proba"]
 

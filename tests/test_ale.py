@@ -14,8 +14,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from shap_debug._validation import ShapDebugWarning
 from shap_debug.ale import ALEBias, ALEResult, ale_bias, neighborhood_ale
+from shap_debug.core import ShapDebugWarning
 from shap_debug.datasets import adult
 from shap_debug.plots.ale import ale as ale_plot
 

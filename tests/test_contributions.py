@@ -323,6 +323,6 @@ def test_bad_input_is_rejected_before_work():
         check_explanation(np.zeros((20, 2)), X)
     with pytest.raises(ValueError, match="2-D"):
         explain(lr, X[0], progress=False)
-    from shap_debug._validation import check_X_y
+    from shap_debug.core import check_X_y
     with pytest.raises(ValueError, match="y has 19"):
         check_X_y(X, np.zeros(19))

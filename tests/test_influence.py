@@ -13,7 +13,7 @@ from sklearn.neural_network import MLPClassifier
 
 from captum_ext.influence import InfluenceFunction, KMostInfluentialResults, knn_candidates
 from captum_ext.loo import LOOValidation, compare_with_neighborhood, loo_validation
-from shap_debug._validation import ShapDebugWarning
+from shap_debug.core import ShapDebugWarning
 
 torch.set_num_threads(1)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shap
 
-from shap_debug._validation import ShapDebugWarning
+from shap_debug.core import ShapDebugWarning
 from shap_debug.representatives import (
     Representatives,
     representative_fitness,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._validation import check_frame_or_array
+from ..core.validation import check_frame_or_array
 
 
 @dataclass

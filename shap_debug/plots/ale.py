@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_columns, check_int
+from ..core.validation import check_columns, check_int
 
 __all__ = ["ale"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from shap.plots import colors
 
-from .._validation import check_int, check_option
+from ..core.validation import check_int, check_option
 
 __all__ = ["neighborhood_plot", "occurrence_plot", "space_view_plot"]
 

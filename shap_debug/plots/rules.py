@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from shap.plots import colors
 
-from .._validation import check_int, check_option
+from ..core.validation import check_int, check_option
 
 __all__ = ["representatives_plot", "rule_table_plot"]
 

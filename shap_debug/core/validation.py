@@ -188,3 +188,30 @@ def check_columns(features: Any, names: Sequence[str], name: str = "features") -
         else:
             raise ValueError(f"{name}: unknown feature {f!r}; known features are {names}")
     return out
+
+
+def explanation_values(contributions: Any) -> np.ndarray:
+    """Contribution values of a shap.Explanation, array or Captum tensor(s) as float64."""
+    if type(contributions).__name__ == "Explanation" and hasattr(contributions, "values"):
+        return np.asarray(contributions.values, dtype=np.float64)
+    if isinstance(contributions, tuple):  # Captum: one tensor per input
+        parts = [explanation_values(t) for t in contributions]
+        return np.concatenate([p.reshape(len(p), -1) for p in parts], axis=1)
+    if hasattr(contributions, "detach"):
+        return contributions.detach().cpu().double().numpy()
+    arr = np.asarray(contributions)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(
+            "contributions must be a shap.Explanation, a numeric array or a Captum tensor "
+            f"(or tuple of tensors); got {type(contributions).__name__}")
+    return arr.astype(np.float64)
+
+
+def check_explanation(contributions: Any, X: Any, name: str = "explanation") -> None:
+    """Raise if ``contributions`` does not have one row per row and one column per feature of X."""
+    vals = explanation_values(contributions)
+    if vals.ndim not in (2, 3):
+        raise ValueError(f"{name} must be 2-D or 3-D; got shape {vals.shape}")
+    if vals.shape[0] != X.shape[0] or vals.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"{name} has shape {vals.shape[:2]} (rows, features) but X has {X.shape[:2]}")

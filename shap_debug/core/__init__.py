@@ -1,0 +1,45 @@
+"""The public core both packages build on: input checks, model adapters, the result base
+class, HTML and parallel helpers. ``captum_ext`` imports only from here, never a private module."""
+
+from .html import escape, section_html, table_html
+from .lazy import lazy_getattr
+from .models import (
+    check_classifier,
+    class_index,
+    classes_of,
+    clone_model,
+    is_linear_model,
+    is_torch_module,
+    is_tree_model,
+    predict_labels,
+    predict_proba_fn,
+    softmax,
+)
+from .parallel import parallel_map, progress_iter
+from .results import Result
+from .validation import (
+    ShapDebugWarning,
+    check_columns,
+    check_explanation,
+    check_float,
+    check_frame_or_array,
+    check_indices,
+    check_int,
+    check_option,
+    check_random_state,
+    check_X_y,
+    check_y,
+    explanation_values,
+    feature_names_of,
+    seed_from,
+    warn,
+)
+
+__all__ = [
+    "Result", "ShapDebugWarning", "check_X_y", "check_classifier", "check_columns",
+    "check_explanation", "check_float", "check_frame_or_array", "check_indices", "check_int",
+    "check_option", "check_random_state", "check_y", "class_index", "classes_of", "clone_model",
+    "escape", "explanation_values", "feature_names_of", "is_linear_model", "is_torch_module",
+    "is_tree_model", "lazy_getattr", "parallel_map", "predict_labels", "predict_proba_fn",
+    "progress_iter", "section_html", "seed_from", "softmax", "table_html", "warn",
+]
