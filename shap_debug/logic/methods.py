@@ -82,6 +82,13 @@ class LogicExplanation(Result):
         ``"train"`` (the rows the formula was extracted from) or ``"eval"`` (held-out rows).
     term_support : tuple of (int, int)
         For each term: evaluation rows of the target class and of the rest it covers.
+    precision, recall : float
+        Share of the rows the formula holds for that are of ``target_class``, and share of
+        the ``target_class`` rows it holds for (NaN when undefined).
+    reason : str
+        Empty for a real explanation. For a trivial one (no formula, or the constant
+        ``True``/``False``) one plain sentence saying why and what would give a formula;
+        ``_repr_html_`` then shows this sentence instead of tables.
     """
 
     formula: Formula
@@ -96,6 +103,26 @@ class LogicExplanation(Result):
     n_target: int
     evaluated_on: str
     term_support: tuple[tuple[int, int], ...] = field(default=())
+    precision: float = float("nan")
+    recall: float = float("nan")
+    reason: str = ""
+
+    @property
+    def is_trivial(self) -> bool:
+        """True when there is no informative formula (the constant ``True``/``False``, or no
+        fit at all); ``reason`` says why."""
+        return bool(self.reason) or self.formula.is_false or self.formula.is_true
+
+    @property
+    def base_rate(self) -> float:
+        """Share of the evaluation rows that are of ``target_class``."""
+        return self.n_target / self.n_rows if self.n_rows else float("nan")
+
+    @property
+    def lift(self) -> float:
+        """``precision / base_rate``: above 1 when the formula picks out the class better than
+        chance."""
+        return self.precision / self.base_rate if self.base_rate else float("nan")
 
     def __str__(self) -> str:
         return str(self.formula)
@@ -111,7 +138,8 @@ class LogicExplanation(Result):
             "formula": str(self.formula), "model_accuracy": self.model_accuracy,
             "explanation_accuracy": self.explanation_accuracy, "fidelity": self.fidelity,
             "complexity": self.complexity, "time": self.time, "n_rows": self.n_rows,
-            "n_target": self.n_target, "evaluated_on": self.evaluated_on}])
+            "n_target": self.n_target, "evaluated_on": self.evaluated_on,
+            "precision": self.precision, "recall": self.recall, "reason": self.reason}])
 
     def terms_frame(self) -> pd.DataFrame:
         """One row per term: rows of the target class and of the rest it covers, precision."""
@@ -125,12 +153,18 @@ class LogicExplanation(Result):
                                            "other_covered", "precision", "recall"])
 
     def summary(self) -> dict[str, Any]:
+        if self.reason:
+            return {"is_trivial": True, "method": self.method, "n_rows": self.n_rows,
+                    "n_target": self.n_target, "reason": self.reason}
         return {"formula": _shorten(str(self.formula), 50), "method": self.method,
                 "complexity": self.complexity,
                 "explanation_accuracy": self.explanation_accuracy, "fidelity": self.fidelity,
                 "n_rows": self.n_rows}
 
     def _repr_html_(self) -> str:
+        title = f"Logic explanation ({self.method})"
+        if self.reason:
+            return section_html(title, f"<p class='note'>{escape(self.reason)}</p>")
         terms = self.terms_frame().sort_values("target_covered", ascending=False).head(10)
         terms = terms[["term", "target_covered", "other_covered"]].rename(columns={
             "target_covered": "target rows covered", "other_covered": "other rows covered"})
@@ -139,15 +173,16 @@ class LogicExplanation(Result):
         metrics = pd.DataFrame([{
             "method": self.method, "model acc.": f"{self.model_accuracy:.3f}",
             "explanation acc.": f"{self.explanation_accuracy:.3f}",
-            "fidelity": f"{self.fidelity:.3f}", "complexity": self.complexity,
-            "time (s)": f"{self.time:.2f}"}])
+            "fidelity": f"{self.fidelity:.3f}", "precision": f"{self.precision:.3f}",
+            "recall": f"{self.recall:.3f}", "base rate": f"{self.base_rate:.3f}",
+            "complexity": self.complexity, "time (s)": f"{self.time:.2f}"}])
         body = (f"<p><b>{escape(self.target_class)}</b> &lArr; "
                 f"<code>{escape(_shorten(str(self.formula), 600))}</code></p>"
                 + table_html(metrics)
                 + f"<p>Measured on {self.n_rows} {escape(self.evaluated_on)} rows "
                 f"({self.n_target} of the target class).</p>"
                 + table_html(terms) + more)
-        return section_html(f"Logic explanation ({self.method})", body)
+        return section_html(title, body)
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
         """Horizontal bars: target-class rows (right) and other rows (left) each term covers."""
@@ -179,7 +214,7 @@ def _drop_implied(formula: Formula, groups: Mapping[str, Sequence[str]] | None) 
 # Extraction methods: each returns (formula, predict_fn) fitted on (C, t)
 # --------------------------------------------------------------------------------------
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "tree": {"max_depth": None, "min_samples_leaf": 1},
+    "tree": {"max_depth": None, "min_samples_leaf": 1, "class_weight": None},
     "pruning": {"hidden": 10, "fan_in": 3, "epochs": 300, "lr": 0.01, "l1": 1e-3,
                 "max_terms": 100},
     "weights": {"hidden": 10, "epochs": 300, "lr": 0.01, "l1": 1e-4, "threshold": 0.5,
@@ -212,6 +247,8 @@ def _params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if p["max_depth"] is not None:
             check_int(p["max_depth"], "max_depth", low=1)
         check_int(p["min_samples_leaf"], "min_samples_leaf", low=1)
+        if p["class_weight"] not in (None, "balanced"):
+            raise ValueError(f"class_weight must be None or 'balanced'; got {p['class_weight']!r}")
     if method == "entropy" and p["max_literals"] is not None:
         check_int(p["max_literals"], "max_literals", low=1)
     if method == "psi":
@@ -252,8 +289,10 @@ def _fit_tree(C, t, names, p, seed):
     from sklearn.tree import DecisionTreeClassifier
 
     tree = DecisionTreeClassifier(max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"],
-                                  random_state=seed).fit(C, t)
-    # Ties in a leaf go to False in both the formula and predict (classes_ = [False, True]).
+                                  class_weight=p["class_weight"], random_state=seed).fit(C, t)
+    # Ties in a leaf go to False in both the formula and predict (classes_ = [False, True]);
+    # with class_weight="balanced" a leaf is True when its share of the class is above the
+    # class's share of all rows (leaf values are weighted).
     formula = Formula(tuple(_tree_paths(tree, names)))
     if len(formula.concepts) <= _MAX_EXACT_VARS:  # paths are disjoint: only QM can shorten them
         formula = simplify(formula)
@@ -293,7 +332,8 @@ def explain_formula(concepts: Any, target: Any, method: str = "tree", *,
 
     - ``"tree"``: a decision tree; the formula is the disjunction of its paths to leaves
       that predict the class (fidelity 1, often hundreds of literals). Params ``max_depth``
-      (None), ``min_samples_leaf`` (1).
+      (None), ``min_samples_leaf`` (1), ``class_weight`` (None; ``"balanced"`` makes a leaf
+      predict the class when its share there beats the base rate, for rare classes).
     - ``"pruning"``: a ReLU MLP with an L1 penalty on its first layer, pruned half way to the
       ``fan_in`` (3) concepts with the largest weights; the local explanations (pruned
       concepts at their values) of correctly predicted rows are OR-ed while they raise
@@ -397,9 +437,14 @@ def explain_formula(concepts: Any, target: Any, method: str = "tree", *,
     index = {n: i for i, n in enumerate(names)}
     f_pred = _eval_terms(formula.terms, Ce, index)
     m_pred = np.asarray(predict(Ce), dtype=bool)
+    reason = ""
     if formula.is_false:
-        warn(f"method={method!r} found no formula for class {target_class!r} (the model "
-             "predicts it for no training row it gets right); the formula is False")
+        reason = (f"method={method!r} found no formula for class {target_class!r} (the model "
+                  "predicts it for no training row it gets right); the formula is False.")
+        warn(reason)
+    elif formula.is_true:
+        reason = (f"method={method!r} found no formula for class {target_class!r}: it explains "
+                  "every row as that class; the formula is True.")
     support = tuple((int(np.sum(cov & te)), int(np.sum(cov & ~te)))
                     for cov in (_eval_terms([term], Ce, index) for term in formula.terms))
     return LogicExplanation(
@@ -408,7 +453,13 @@ def explain_formula(concepts: Any, target: Any, method: str = "tree", *,
         explanation_accuracy=float(np.mean(f_pred == te)),
         fidelity=float(np.mean(f_pred == m_pred)), complexity=formula.complexity,
         time=float(elapsed), n_rows=len(Ce), n_target=int(te.sum()), evaluated_on=where,
-        term_support=support)
+        term_support=support, precision=_ratio(f_pred & te, f_pred),
+        recall=_ratio(f_pred & te, te), reason=reason)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> float:
+    d = int(np.sum(den))
+    return int(np.sum(num)) / d if d else float("nan")
 
 
 def _plain(v: Any) -> Any:
