@@ -10,7 +10,6 @@ each numeric column is cut by a :class:`~sklearn.preprocessing.KBinsDiscretizer`
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import KBinsDiscretizer
 
+from .core.html import section_html, table_html
 from .core.validation import check_frame_or_array, check_int, check_option, feature_names_of, warn
 
 _LEVEL_NAMES = {2: ("LOW", "HIGH"), 3: ("LOW", "NORMAL", "HIGH")}
@@ -179,11 +179,11 @@ class ConceptEncoder:
         return pd.DataFrame(rows, columns=["concept", "column", "kind", "definition"])
 
     def _repr_html_(self) -> str:
-        body = "".join(
-            f"<tr><td>{html.escape(r.concept)}</td><td>{html.escape(r.definition)}</td></tr>"
-            for r in self.to_frame().itertuples())
-        return ("<table class='shap-debug-concepts'><tr><th>concept</th><th>definition</th></tr>"
-                f"{body}</table>")
+        if not hasattr(self, "concept_names_"):
+            return section_html("ConceptEncoder", "", f"{self!r}, not fitted")
+        frame = self.to_frame()[["concept", "definition"]]
+        return section_html("ConceptEncoder", table_html(frame, max_rows=max(len(frame), 1)),
+                            f"{len(frame)} concepts from {len(self.columns_)} columns")
 
     def __repr__(self) -> str:
         return f"ConceptEncoder(n_bins={self.n_bins!r}, strategy={self.strategy!r}, sep={self.sep!r})"

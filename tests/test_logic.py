@@ -330,12 +330,70 @@ def test_anomaly_and_neighborhood_formulas_on_real_data():
     nb = neighborhood_formula(X, members)
     assert set(nb.formula.concepts) >= {"duration_HIGH"}
     assert nb.explanation_accuracy > 0.9
-    with pytest.raises(ValueError, match="selects no row"):
-        anomaly_formula(X, np.zeros(len(X), dtype=bool))
+    with pytest.raises(ValueError, match="min_anomalies must be >= 1"):
+        anomaly_formula(X, odd, min_anomalies=0)
     with pytest.raises(ValueError, match="out of range"):
         neighborhood_formula(X, [len(X)])
     with pytest.raises(ValueError, match="boolean mask of length"):
         anomaly_formula(X, np.zeros(3, dtype=bool))
+
+
+def test_anomaly_formula_separates_gb_mistakes_from_correct_rows():
+    """Regression (issues 16.6, 17.5): the report showed ``True <= False`` (complexity 0) for
+    a gradient-boosting model's mistakes, because an unweighted depth-3 tree has no leaf where
+    the rare mistakes are the majority."""
+    import warnings
+
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = german()
+    Xn = pd.get_dummies(X, dtype=float)
+    model = GradientBoostingClassifier(n_estimators=50, random_state=0).fit(Xn, y)
+    wrong = model.predict(Xn) != y
+    assert 0.02 < wrong.mean() < 0.3  # rare: a majority-vote leaf would never be "wrong"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ShapDebugWarning)  # no warning on stderr either
+        res = anomaly_formula(X, wrong, reference=~wrong, max_depth=3)
+    assert not res.is_trivial and res.reason == ""
+    assert res.complexity >= 1 and not res.formula.is_true
+    # scored independently: the rows the formula holds for are mistakes more often than the
+    # base rate, and so is at least one of its terms
+    C, _ = to_concepts(X)
+    covered = res.formula.evaluate(C)
+    base = wrong.mean()
+    assert covered.any() and wrong[covered].mean() > base
+    assert res.precision == pytest.approx(wrong[covered].mean()) and res.lift > 1
+    assert res.base_rate == pytest.approx(base)
+    assert any(wrong[Formula((t,)).evaluate(C)].mean() > base for t in res.formula.terms)
+    page = res._repr_html_()
+    assert "<table" in page and "precision" in page
+    assert "formula=" in repr(res) and len(repr(res)) < 250
+
+
+def test_anomaly_formula_without_a_formula_is_trivial_with_a_reason():
+    import warnings
+
+    X, _ = german()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no exception, no Python warning
+        none = anomaly_formula(X, np.zeros(len(X), dtype=bool))
+    assert none.is_trivial and none.formula.complexity == 0 and none.n_target == 0
+    assert "no anomalies" in none.reason and none.reason.endswith(".")
+    assert np.isnan(none.explanation_accuracy)
+    page = none._repr_html_()
+    assert none.reason in page and "<table" not in page
+    assert "is_trivial=True" in repr(none)
+    few = anomaly_formula(X, [1, 2, 3])
+    assert few.is_trivial and "too few" in few.reason and few.n_target == 3
+    assert anomaly_formula(X, [1, 2, 3], min_anomalies=3).complexity >= 1
+    everyone = anomaly_formula(X, np.ones(len(X), dtype=bool))
+    assert everyone.is_trivial and "no other rows" in everyone.reason
+    assert neighborhood_formula(X, []).is_trivial
+    # concepts that cannot tell the anomalies apart: every fit is a constant
+    flat = pd.DataFrame({"a": [True] * 40, "b": [False] * 40})
+    res = anomaly_formula(flat, np.arange(10))
+    assert res.is_trivial and "better than chance" in res.reason
+    assert res.formula.is_false and res.reason in res._repr_html_()
 
 
 def test_methods_constant_lists_all_five():
