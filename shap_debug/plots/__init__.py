@@ -6,10 +6,12 @@ Every plot takes the result first, then ``max_display``/options, ``ax=None`` and
 
 from .ale import ale
 from .cohorts import ambiguity_plot, cohort_plot, error_heatmap
+from .logic import formula_terms_plot, logic_cv_plot
 from .neighborhood import neighborhood_plot, occurrence_plot, space_view_plot
 from .rules import representatives_plot, rule_table_plot
 
 __all__ = [
-    "ale", "ambiguity_plot", "cohort_plot", "error_heatmap", "neighborhood_plot",
+    "ale", "ambiguity_plot", "cohort_plot", "error_heatmap", "formula_terms_plot", "logic_cv_plot",
+    "neighborhood_plot",
     "occurrence_plot", "representatives_plot", "rule_table_plot", "space_view_plot",
 ]
