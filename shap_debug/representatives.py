@@ -36,7 +36,6 @@ fitness most; ``method="random"`` is the paper's baseline.
 
 from __future__ import annotations
 
-import html
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +44,7 @@ import numpy as np
 import pandas as pd
 import shap
 
+from .core import Result, section_html, table_html
 from .core.validation import (
     check_float,
     check_int,
@@ -114,8 +114,8 @@ def representative_fitness(
 
 
 # --------------------------------------------------------------------------- result
-@dataclass(frozen=True)
-class Representatives:
+@dataclass(frozen=True, repr=False)
+class Representatives(Result):
     """A chosen set of representative rows.
 
     Attributes
@@ -139,6 +139,8 @@ class Representatives:
     feature_names : list of str
     weights : ndarray, shape (B, m)
         ``W`` of the chosen rows: |contribution| at each row's top features, 0 elsewhere.
+    pool_size : int or None
+        Number of rows the set was chosen from (None when unknown).
     """
 
     indices: np.ndarray
@@ -151,9 +153,15 @@ class Representatives:
     elapsed_s: float
     feature_names: list = field(default_factory=list)
     weights: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    pool_size: int | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def summary(self) -> dict[str, Any]:
+        """Budget ``B``, pool size, method, fitness and search time (never the arrays)."""
+        return {"B": len(self), "pool_size": self.pool_size, "method": self.method,
+                "fitness": self.fitness, "elapsed_s": self.elapsed_s}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per representative: index, position and its top features' weights."""
@@ -172,10 +180,12 @@ class Representatives:
                                     show=show)
 
     def _repr_html_(self) -> str:
-        head = (f"<p><b>{len(self)} representatives</b> ({html.escape(self.method)}, "
-                f"dispersion={html.escape(self.dispersion)}): fitness {self.fitness:.4g}, "
-                f"{self.elapsed_s * 1000:.0f} ms</p>")
-        return head + self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.3g}")
+        note = (f"{self.method}, dispersion={self.dispersion}: fitness {self.fitness:.4g}, "
+                f"{self.elapsed_s * 1000:.0f} ms")
+        frame = self.to_frame()
+        return section_html(f"{len(self)} representatives",
+                            table_html(frame, max_rows=max(len(frame), 1), float_format="{:.3g}"),
+                            note)
 
 
 # --------------------------------------------------------------------------- validation
@@ -543,4 +553,4 @@ def select_representatives(
     return Representatives(
         indices=index_map[pos], positions=pos, fitness=fit, history=history, method=method,
         dispersion=dispersion, n_top_features=n_top, elapsed_s=elapsed, feature_names=names,
-        weights=W[pos])
+        weights=W[pos], pool_size=n)

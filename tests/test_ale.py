@@ -393,3 +393,55 @@ def test_torch_module_on_array():
     assert res.curve(1).range < 1e-12                 # x1 is ignored by the network
     np.testing.assert_allclose(res.mean_prediction,
                                torch.sigmoid(net(torch.as_tensor(X))).mean().item(), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- layout
+def test_results_are_core_results_with_short_repr():
+    from shap_debug.core import Result
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 30))
+    y = (X[:, 0] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    res = neighborhood_ale(model, X, progress=False)
+    bias = ale_bias(res, res, protected=["Feature 0"])
+    for obj in (res, res.curves[0], bias):
+        assert isinstance(obj, Result)
+        text = repr(obj)
+        assert "\n" not in text and len(text) < 300 and "array(" not in text
+    assert repr(res.curves[0]).startswith("ALECurve(feature='Feature 0', kind='continuous'")
+    assert "n_rows=300" in repr(res) and "flagged=" in repr(bias)
+
+
+def test_chunked_model_calls_give_the_same_curves(monkeypatch):
+    import shap_debug.ale.core as ale_core
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.integers(0, 4, 300),
+                      "c": pd.Categorical(rng.choice(list("xyz"), 300))})
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["c"]), remainder="passthrough"),
+        LogisticRegression()).fit(X, (X["a"] > 0).astype(int))
+    whole = neighborhood_ale(model, X, progress=False)
+    monkeypatch.setattr(ale_core, "_CHUNK_ROWS", 97)
+    chunked = neighborhood_ale(model, X, progress=False)
+    _assert_same_curves(whole, chunked, tol=0.0)
+    np.testing.assert_array_equal(whole.values, chunked.values)
+
+
+def test_plots_module_does_not_import_the_computation():
+    import ast
+    import inspect
+
+    import shap_debug.plots.ale as plots_ale
+
+    tree = ast.parse(inspect.getsource(plots_ale))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            name = "." * node.level + (node.module or "")
+            assert name not in ("..ale", "shap_debug.ale") and not name.startswith(
+                ("..ale.", "shap_debug.ale.")), name
+            assert not (node.level == 2 and node.module is None
+                        and any(a.name == "ale" for a in node.names))
+        elif isinstance(node, ast.Import):
+            assert not any(a.name.startswith("shap_debug.ale") for a in node.names)

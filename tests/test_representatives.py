@@ -185,3 +185,14 @@ def test_result_views():
         rep.plot(kind="pie", show=False)
     with pytest.raises(dataclasses.FrozenInstanceError):
         rep.fitness = 0.0
+
+
+def test_repr_is_short():
+    from shap_debug.core import Result
+
+    C = _toy(seed=7, n=400, m=20)
+    rep = select_representatives(C, budget=12, n_top_features=3, n_gen=5)
+    assert isinstance(rep, Result)
+    text = repr(rep)
+    assert text.startswith("Representatives(B=12, pool_size=400, method='ga', fitness=")
+    assert "elapsed_s=" in text and "array" not in text and len(text) < 150

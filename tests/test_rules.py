@@ -224,3 +224,17 @@ def test_html_escapes_levels():
     page = t._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<script>" not in r._repr_html_()
+
+
+def test_rule_and_table_repr_are_short():
+    from shap_debug.core import Result
+
+    c = Condition("a", 0, low=1.0)
+    r = Rule((c,), 1, 1.0, 0.5, 1, "IF a > 1 THEN 1")
+    t = RuleTable(np.arange(12), (r,) * 12, np.ones(12, int), np.r_[np.zeros(3, int), np.ones(9, int)],
+                  diversity_metrics([r] * 11, [True] * 3 + [False] * 8))
+    assert isinstance(r, Result) and isinstance(t, Result)
+    assert repr(r) == "Rule(text='IF a > 1 THEN 1', fidelity=1, coverage=0.5, length=1)"
+    assert repr(t).startswith("RuleTable(n_rows=12, n_mispredicted=3, SD=")
+    assert "array" not in repr(t) and "\n" not in repr(t)
+    assert r == Rule((c,), 1, 1.0, 0.5, 1, "IF a > 1 THEN 1")

@@ -3,7 +3,10 @@
 The layout follows Rasouli & Yu (2021), Fig. 4: the accumulated local effect with its
 confidence band, the feature's distribution among the neighborhood's rows as bars along the
 x-axis, categorical features as points with their labels, and optionally the curve over the
-whole training set for contrast.
+whole training set for contrast. :func:`ale_bias_plot` draws the bias view (neighborhood
+versus global ALE range per feature).
+
+This module never imports :mod:`shap_debug.ale`: it reads the result's attributes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ import numpy as np
 
 from ..core.validation import check_columns, check_int
 
-__all__ = ["ale"]
+__all__ = ["ale", "ale_bias_plot"]
+
+_ALE_RESULT_ATTRS = ("curves", "feature_names", "ranges", "target_label", "confidence")
+
+
+def _is_ale_result(obj: Any) -> bool:
+    """Duck type of :class:`shap_debug.ale.ALEResult` (no import of the computation)."""
+    return all(hasattr(obj, a) for a in _ALE_RESULT_ATTRS)
 
 
 def _resolve_axes(ax: Any, k: int):
@@ -136,11 +146,9 @@ def ale(result: Any, features: Any = None, *, global_result: Any = None,
     >>> res = neighborhood_ale(LogisticRegression().fit(X, y), X, progress=False)
     >>> ax = ale(res, "Feature 0", show=False)
     """
-    from ..ale import ALEResult
-
-    if not isinstance(result, ALEResult):
+    if not _is_ale_result(result):
         raise TypeError(f"result must be an ALEResult; got {type(result).__name__}")
-    if global_result is not None and not isinstance(global_result, ALEResult):
+    if global_result is not None and not _is_ale_result(global_result):
         raise TypeError(f"global_result must be an ALEResult; got {type(global_result).__name__}")
     max_display = check_int(max_display, "max_display", low=1)
     names = result.feature_names
@@ -165,3 +173,44 @@ def ale(result: Any, features: Any = None, *, global_result: Any = None,
 
         plt.show()
     return axes[0] if len(axes) == 1 else axes
+
+
+def ale_bias_plot(bias: Any, max_display: int = 10, ax: Any = None, show: bool = True):
+    """Horizontal bars: neighborhood vs global ALE range, flagged features in red.
+
+    Parameters
+    ----------
+    bias : ALEBias
+        From :func:`shap_debug.ale.ale_bias`.
+    max_display : int
+        The features with the largest neighborhood range.
+    ax : matplotlib Axes, optional
+    show : bool
+        Call ``plt.show()`` at the end.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    from shap.plots import colors
+
+    check_int(max_display, "max_display", low=1)
+    tab = bias.table.head(max_display).iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.45 * len(tab) + 1.2))
+    y = np.arange(len(tab))
+    nb_col = [colors.red_rgb if f else colors.blue_rgb for f in tab["flagged"]]
+    ax.barh(y + 0.2, tab["range_neighborhood"], height=0.4, color=nb_col,
+            label="neighborhood")
+    ax.barh(y - 0.2, tab["range_global"], height=0.4, color=colors.gray_rgb,
+            label="global")
+    ax.axvline(bias.threshold, color=colors.red_rgb, linestyle=":", linewidth=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f + (" (protected)" if p else "")
+                        for f, p in zip(tab.index, tab["protected"])])
+    ax.set_xlabel("ALE range (max - min effect on the probability)")
+    ax.legend(loc="lower right", frameon=False)
+    if show:
+        plt.show()
+    return ax

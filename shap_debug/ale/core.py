@@ -37,21 +37,18 @@ a flat zero curve. ``engine="pyale"`` runs PyALE itself, feature by feature.
 
 from __future__ import annotations
 
-import html
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import shap
 from scipy.stats import t as student_t
-from tqdm.auto import tqdm
 
-from .core.models import check_classifier, class_index, classes_of, predict_proba_fn
-from .core.validation import (
+from ..core.models import check_classifier, class_index, classes_of, predict_proba_fn
+from ..core.parallel import parallel_map
+from ..core.validation import (
     check_columns,
     check_float,
     check_frame_or_array,
@@ -60,321 +57,14 @@ from .core.validation import (
     feature_names_of,
     warn,
 )
+from .pyale import _pyale_curve
+from .result import ALECurve, ALEResult
+from .table import _Table
 
-__all__ = ["ALECurve", "ALEResult", "ALEBias", "neighborhood_ale", "ale_bias"]
+__all__ = ["neighborhood_ale"]
 
 KINDS = ("continuous", "discrete", "categorical")
 _CHUNK_ROWS = 65_536
-
-
-# --------------------------------------------------------------------------- results
-@dataclass(frozen=True, eq=False)
-class ALECurve:
-    """The first-order ALE curve of one feature.
-
-    Attributes
-    ----------
-    feature : str
-    kind : {"continuous", "discrete", "categorical"}
-    grid : ndarray
-        Bin edges (continuous), sorted levels (discrete) or level labels in ALE order
-        (categorical, strings).
-    values : ndarray
-        Centred accumulated effect at each grid point.
-    counts : ndarray of int
-        Rows in the bin ending at each edge (continuous; 0 at the lowest edge) or at each
-        level (discrete, categorical).
-    lower, upper : ndarray
-        Confidence band; NaN where undefined (reference level, bins with one row).
-    """
-
-    feature: str
-    kind: str
-    grid: np.ndarray
-    values: np.ndarray
-    counts: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-
-    def __repr__(self) -> str:
-        return (f"ALECurve(feature={self.feature!r}, kind={self.kind!r}, "
-                f"grid_points={len(self.grid)}, range={self.range:.4g})")
-
-    @property
-    def range(self) -> float:
-        """``max - min`` of the curve: how far this feature alone moves the prediction."""
-        return float(np.ptp(self.values)) if len(self.values) else 0.0
-
-    def to_frame(self) -> pd.DataFrame:
-        """PyALE's layout: index = grid, columns ``eff``, ``size``, ``lower``, ``upper``."""
-        return pd.DataFrame(
-            {"eff": self.values, "size": self.counts, "lower": self.lower, "upper": self.upper},
-            index=pd.Index(self.grid, name=self.feature))
-
-
-@dataclass(frozen=True, eq=False)
-class ALEResult:
-    """ALE of a classifier's probability over a set of rows.
-
-    Attributes
-    ----------
-    explanation : shap.Explanation
-        ``values[i, j]`` is the centred ALE of feature ``j`` at row ``i``'s value
-        (interpolated within its bin for continuous features), shifted so each column is
-        exactly mean-zero; ``base_values`` the mean predicted probability; numeric ``data``
-        (categorical features as their position in ALE order) and readable
-        ``display_data``. Works with ``shap.plots.scatter``/``bar``/``beeswarm``. Built on
-        first access from ``values``, ``data`` and ``display_data``.
-    curves : tuple of ALECurve
-        One per analysed feature, in column order.
-    target : int
-        Column of ``predict_proba`` whose probability is explained.
-    target_label : object
-        The class label of that column.
-    confidence : float
-    engine : str
-    mean_prediction : float
-        Mean predicted probability of ``target`` over the rows.
-    values, data, display_data : ndarray of shape (n, m)
-        The arrays behind ``explanation``.
-    anomaly : dict or None
-        The anomaly's value of each analysed feature (numbers, or labels for categorical
-        features), drawn as a marker by :meth:`plot`.
-    """
-
-    curves: tuple
-    target: int
-    target_label: Any
-    confidence: float
-    engine: str
-    mean_prediction: float
-    values: np.ndarray = field(repr=False)
-    data: np.ndarray = field(repr=False)
-    display_data: np.ndarray = field(repr=False)
-    anomaly: dict | None = None
-
-    @cached_property
-    def explanation(self) -> shap.Explanation:
-        """The per-row ALE values as a plain ``shap.Explanation`` (built on first access)."""
-        n = self.values.shape[0]
-        return shap.Explanation(
-            values=self.values, base_values=np.full(n, self.mean_prediction), data=self.data,
-            display_data=self.display_data, feature_names=self.feature_names)
-
-    def __repr__(self) -> str:
-        return (f"ALEResult(n_rows={self.n_rows}, features={self.feature_names}, "
-                f"target_label={self.target_label!r}, mean_prediction="
-                f"{self.mean_prediction:.4g}, engine={self.engine!r})")
-
-    @property
-    def feature_names(self) -> list[str]:
-        return [c.feature for c in self.curves]
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.values.shape[0])
-
-    def curve(self, feature: str | int) -> ALECurve:
-        """The curve of one feature (by name or position)."""
-        j = check_columns(feature, self.feature_names, "feature")[0]
-        return self.curves[j]
-
-    def ranges(self) -> pd.Series:
-        """ALE range of each feature, largest first."""
-        s = pd.Series({c.feature: c.range for c in self.curves}, name="ale_range")
-        return s.sort_values(ascending=False, kind="stable")
-
-    def to_frame(self) -> pd.DataFrame:
-        """All curves in long format: feature, kind, x, ale, count, lower, upper."""
-        parts = [
-            pd.DataFrame({
-                "feature": c.feature, "kind": c.kind, "x": pd.array(c.grid, dtype=object),
-                "ale": c.values, "count": c.counts, "lower": c.lower, "upper": c.upper})
-            for c in self.curves
-        ]
-        if not parts:
-            return pd.DataFrame(columns=["feature", "kind", "x", "ale", "count", "lower", "upper"])
-        return pd.concat(parts, ignore_index=True)
-
-    def plot(self, features: Any = None, *, global_result: ALEResult | None = None,
-             max_display: int = 6, ax: Any = None, show: bool = True):
-        """Draw the curves (see :func:`shap_debug.plots.ale.ale`)."""
-        from .plots.ale import ale as ale_plot
-
-        return ale_plot(self, features, global_result=global_result, max_display=max_display,
-                        ax=ax, show=show)
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        rows = "".join(
-            f"<tr><td>{esc(f)}</td><td>{esc(self.curve(f).kind)}</td>"
-            f"<td>{len(self.curve(f).grid)}</td><td>{r:.4f}</td></tr>"
-            for f, r in self.ranges().items())
-        return (
-            "<div class='shap-debug-ale'>"
-            f"<p><b>Accumulated local effects</b> of P(class {esc(str(self.target_label))}) "
-            f"over {self.n_rows} rows (mean prediction {self.mean_prediction:.4f}, "
-            f"engine {esc(self.engine)}, {int(round(self.confidence * 100))}% bands).</p>"
-            "<table><thead><tr><th>feature</th><th>kind</th><th>grid points</th>"
-            "<th>ALE range</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></div>")
-
-
-@dataclass(frozen=True, eq=False)
-class ALEBias:
-    """Features ranked by ALE range in a neighborhood versus the whole data.
-
-    Attributes
-    ----------
-    table : DataFrame
-        One row per feature, largest neighborhood range first: ``range_neighborhood``,
-        ``range_global``, ``ratio`` (neighborhood / global), ``protected``, ``flagged``.
-    threshold : float
-    flagged : tuple of str
-        Protected features whose neighborhood ALE range exceeds ``threshold``.
-    """
-
-    table: pd.DataFrame
-    threshold: float
-    flagged: tuple
-
-    def __repr__(self) -> str:
-        return (f"ALEBias(top={list(self.table.index[:5])}, threshold={self.threshold:g}, "
-                f"flagged={self.flagged})")
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
-
-    def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
-        """Horizontal bars: neighborhood vs global ALE range, flagged features in red."""
-        import matplotlib.pyplot as plt
-        from shap.plots import colors
-
-        check_int(max_display, "max_display", low=1)
-        tab = self.table.head(max_display).iloc[::-1]
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 0.45 * len(tab) + 1.2))
-        y = np.arange(len(tab))
-        nb_col = [colors.red_rgb if f else colors.blue_rgb for f in tab["flagged"]]
-        ax.barh(y + 0.2, tab["range_neighborhood"], height=0.4, color=nb_col,
-                label="neighborhood")
-        ax.barh(y - 0.2, tab["range_global"], height=0.4, color=colors.gray_rgb,
-                label="global")
-        ax.axvline(self.threshold, color=colors.red_rgb, linestyle=":", linewidth=1)
-        ax.set_yticks(y)
-        ax.set_yticklabels([f + (" (protected)" if p else "")
-                            for f, p in zip(tab.index, tab["protected"])])
-        ax.set_xlabel("ALE range (max - min effect on the probability)")
-        ax.legend(loc="lower right", frameon=False)
-        if show:
-            plt.show()
-        return ax
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        red = ' style="color:#ff0052"'
-        rows = "".join(
-            f"<tr{red if r.flagged else ''}><td>{esc(str(f))}</td>"
-            f"<td>{r.range_neighborhood:.4f}</td><td>{r.range_global:.4f}</td>"
-            f"<td>{r.ratio:.2f}</td><td>{'yes' if r.protected else ''}</td>"
-            f"<td>{'FLAGGED' if r.flagged else ''}</td></tr>"
-            for f, r in self.table.iterrows())
-        flagged = ", ".join(esc(str(f)) for f in self.flagged) or "none"
-        return (
-            "<div class='shap-debug-ale-bias'>"
-            f"<p><b>ALE bias view</b>: protected features with a neighborhood ALE range above "
-            f"{self.threshold:g}: {flagged}.</p>"
-            "<table><thead><tr><th>feature</th><th>neighborhood range</th>"
-            "<th>global range</th><th>ratio</th><th>protected</th><th></th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></div>")
-
-
-# --------------------------------------------------------------------------- the table
-class _Table:
-    """Numeric view of the rows (category codes for categorical columns) and the way back.
-
-    ``Z[:, j]`` holds numbers for numeric columns and integer codes into ``labels[j]`` /
-    ``values[j]`` for categorical ones; :meth:`decode` rebuilds what the model takes.
-    """
-
-    def __init__(self, X: Any, names: list[str], categorical: list[int]):
-        self.names = names
-        n, m = X.shape
-        self.n, self.m = n, m
-        self.frame = isinstance(X, pd.DataFrame)
-        self.object_array = False
-        self.is_cat = np.zeros(m, dtype=bool)
-        self.ordered = np.zeros(m, dtype=bool)
-        self.float_dtype = np.zeros(m, dtype=bool)    # PyALE's "float" in dtype name rule
-        self.labels: list[list[str] | None] = [None] * m
-        self.levels: list[Any] = [None] * m            # code -> original value
-        self.dtypes: list[Any] = [None] * m
-        Z = np.empty((n, m), dtype=np.float64)
-        if self.frame:
-            self.columns = list(X.columns)
-            cols = ([X[c] for c in X.columns] if X.columns.is_unique
-                    else [X.iloc[:, j] for j in range(m)])
-        else:
-            arr = np.asarray(X)
-            self.object_array = arr.dtype == object or not np.issubdtype(arr.dtype, np.number)
-            cols = [pd.Series(arr[:, j]) for j in range(m)]
-            if not self.object_array:
-                cols = [c.astype(np.float64) for c in cols]
-            else:
-                cols = [_maybe_numeric(c) for c in cols]
-        flagged = set(categorical)
-        for j, s in enumerate(cols):
-            self.dtypes[j] = s.dtype
-            numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-            self.float_dtype[j] = "float" in s.dtype.name
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                self.is_cat[j] = True
-                self.ordered[j] = bool(s.cat.ordered)
-                self.levels[j] = s.cat.categories
-                self.labels[j] = [str(c) for c in s.cat.categories]
-                Z[:, j] = s.cat.codes.to_numpy(dtype=np.float64)
-            elif numeric and j not in flagged:
-                Z[:, j] = s.to_numpy(dtype=np.float64)
-            else:
-                self.is_cat[j] = True
-                uniques = pd.Index(pd.unique(s))
-                if numeric:
-                    uniques = uniques.sort_values()
-                self.levels[j] = uniques
-                self.labels[j] = [str(v) for v in uniques]
-                Z[:, j] = uniques.get_indexer(s).astype(np.float64)
-        self.Z = Z
-
-    def decode(self, Z: np.ndarray) -> pd.DataFrame | np.ndarray:
-        """The model's input for numeric rows ``Z``."""
-        if not self.frame and not self.object_array and not self.is_cat.any():
-            return Z
-        data = {}
-        for j in range(self.m):
-            z = Z[:, j]
-            dtype = self.dtypes[j]
-            if isinstance(dtype, pd.CategoricalDtype):
-                data[j] = pd.Categorical.from_codes(z.astype(np.int64), dtype=dtype)
-            elif self.is_cat[j] and isinstance(dtype, np.dtype) and dtype.kind in "iuf":
-                data[j] = np.asarray(self.levels[j], dtype=dtype)[z.astype(np.int64)]
-            elif self.is_cat[j]:
-                data[j] = pd.Series(self.levels[j].take(z.astype(np.int64)), dtype=dtype)
-            else:
-                data[j] = z.astype(dtype, copy=False)
-        if self.frame:
-            out = pd.DataFrame(data, copy=False)
-            out.columns = self.columns
-            return out
-        out = pd.DataFrame(data, copy=False)
-        return out.to_numpy(dtype=object if self.object_array else np.float64)
-
-
-def _maybe_numeric(s: pd.Series) -> pd.Series:
-    """A column of an object array as numbers when every value is one."""
-    try:
-        return pd.to_numeric(s)
-    except (TypeError, ValueError):
-        return s
 
 
 # --------------------------------------------------------------------------- PyALE's pieces
@@ -539,43 +229,38 @@ def _evaluate(table: _Table, plans: list[_Plan], proba, progress: bool) -> np.nd
         for b, (rows, vals) in enumerate(p.blocks):
             if len(rows):
                 jobs.append((p, b, rows, vals))
-    total = sum(len(r) for _, _, r, _ in jobs)
-    n_chunks = max(1, -(-total // _CHUNK_ROWS))
-    base = None
-    bar = tqdm(total=total, desc="ALE", unit="row", disable=not progress or n_chunks <= 1)
-    pending: list = []
+    # consecutive jobs in chunks of at least _CHUNK_ROWS rows (the last may be smaller)
+    chunks: list[list] = [[]]
     size = 0
+    for job in jobs:
+        chunks[-1].append(job)
+        size += len(job[2])
+        if size >= _CHUNK_ROWS:
+            chunks.append([])
+            size = 0
+    chunks = [c for c in chunks if c]
 
-    def flush():
-        nonlocal base, size
-        if not pending:
-            return
+    def run(chunk: list) -> np.ndarray:
         parts = []
-        for plan, _b, rows, vals in pending:
+        for plan, _b, rows, vals in chunk:
             Zb = table.Z[rows]
             if plan is not None:
                 Zb[:, plan.j] = vals
             parts.append(Zb)
-        out = proba(table.decode(np.concatenate(parts)))
+        return proba(table.decode(np.concatenate(parts)))
+
+    outs = parallel_map(run, chunks, progress=progress and len(chunks) > 1, desc="ALE",
+                        unit="chunk")
+    base = None
+    for chunk, out in zip(chunks, outs):
         start = 0
-        for plan, b, rows, _v in pending:
+        for plan, b, rows, _v in chunk:
             piece = out[start:start + len(rows)]
             start += len(rows)
             if plan is None:
                 base = piece
             else:
                 plan.preds[b] = piece
-        bar.update(size)
-        pending.clear()
-        size = 0
-
-    for job in jobs:
-        pending.append(job)
-        size += len(job[2])
-        if size >= _CHUNK_ROWS:
-            flush()
-    flush()
-    bar.close()
     for p in plans:
         p.preds = [np.empty((0, base.shape[1])) if q is None else q for q in p.preds]
     return base
@@ -638,95 +323,6 @@ def _flat_curve(plan: _Plan, table: _Table, grid: np.ndarray, counts: np.ndarray
     k = len(grid)
     nan = np.full(k, np.nan)
     return ALECurve(plan.name, plan.kind, grid, np.zeros(k), np.asarray(counts), nan, nan.copy())
-
-
-# --------------------------------------------------------------------------- PyALE engine
-def _pyale_curve(table: _Table, plan: _Plan, proba, t: int, grid_size: int, C: float):
-    """One feature through PyALE itself (a fresh copy of the rows each time)."""
-    import logging
-
-    from PyALE import ale as pyale_ale
-
-    logging.getLogger("PyALE._ALE_generic").setLevel(logging.WARNING)
-    j = plan.j
-    names = table.names
-    frame = pd.DataFrame({names[k]: _decoded_column(table, k) for k in range(table.m)})
-
-    def to_model(df: pd.DataFrame):
-        Zb = np.column_stack([_encode_column(table, k, df[names[k]]) for k in range(table.m)])
-        return table.decode(Zb)
-
-    class _Model:
-        def predict(self, df):
-            return proba(to_model(df))[:, t]
-
-    feature = names[j]
-    if plan.kind == "categorical":
-        dtype = frame[feature].dtype
-
-        def encode_fun(d: pd.DataFrame, dtype=dtype, feature=feature) -> pd.DataFrame:
-            lab = d[feature].astype(str)
-            lookup = {lb: v for lb, v in zip(table.labels[j], table.levels[j])}
-            vals = [lookup[v] for v in lab]
-            col = pd.Series(vals, index=d.index)
-            if isinstance(dtype, pd.CategoricalDtype):
-                col = col.astype(dtype)
-            return pd.DataFrame({feature: col}, index=d.index)
-
-        res = pyale_ale(frame.copy(), _Model(), [feature], feature_type="categorical",
-                        include_CI=True, C=C, encode_fun=encode_fun, predictors=names,
-                        plot=False)
-    else:
-        res = pyale_ale(frame.copy(), _Model(), [feature], feature_type=plan.kind,
-                        grid_size=grid_size, include_CI=True, C=C, plot=False)
-    lo = res[[c for c in res.columns if c.startswith("lowerCI")][0]].to_numpy(np.float64)
-    hi = res[[c for c in res.columns if c.startswith("upperCI")][0]].to_numpy(np.float64)
-    eff = res["eff"].to_numpy(np.float64)
-    size = res["size"].to_numpy().astype(np.int64)
-    z = table.Z[:, j]
-    if plan.kind == "categorical":
-        grid = np.array([str(v) for v in res.index], dtype=object)
-        pos = pd.Index(grid).get_indexer(
-            np.array(table.labels[j], dtype=object)[z.astype(np.int64)])
-        row = eff[pos]
-        grid_z = np.array([table.labels[j].index(g) for g in grid], dtype=np.float64)
-    elif plan.kind == "discrete":
-        grid = res.index.to_numpy(np.float64)
-        pos = np.searchsorted(grid, z)
-        row = eff[pos]
-        grid_z = grid
-    else:
-        grid = res.index.to_numpy(np.float64)
-        b = np.searchsorted(grid, z, side="left") - 1
-        b[z == grid[0]] = 0
-        row = eff[b] + (z - grid[b]) / (grid[b + 1] - grid[b]) * (eff[b + 1] - eff[b])
-        pos, grid_z = b, grid
-    plan.grid_z, plan.pos = grid_z, pos
-    curve = ALECurve(plan.name, plan.kind, grid, eff, size, lo, hi)
-    return curve, row
-
-
-def _decoded_column(table: _Table, k: int) -> pd.Series:
-    z = table.Z[:, k]
-    if table.is_cat[k]:
-        dtype = table.dtypes[k]
-        if isinstance(dtype, pd.CategoricalDtype):
-            # PyALE indexes present levels by dtype codes: drop unused levels first
-            return pd.Series(pd.Categorical.from_codes(
-                z.astype(np.int64), dtype=dtype).remove_unused_categories())
-        return pd.Series(pd.Categorical(table.levels[k].take(z.astype(np.int64)),
-                                        categories=table.levels[k]))
-    if table.frame:
-        return pd.Series(z.astype(table.dtypes[k]))
-    return pd.Series(z)
-
-
-def _encode_column(table: _Table, k: int, s: pd.Series) -> np.ndarray:
-    if table.is_cat[k]:
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype(object)
-        return pd.Index(table.levels[k]).get_indexer(s).astype(np.float64)
-    return s.to_numpy(dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- public API
@@ -954,67 +550,3 @@ def neighborhood_ale(
                      target_label=label.item() if hasattr(label, "item") else label,
                      confidence=confidence, engine=engine, mean_prediction=mean_pred,
                      values=values, data=data, display_data=display, anomaly=anomaly_info)
-
-
-def ale_bias(neighborhood_result: ALEResult, global_result: ALEResult,
-             protected: Sequence[str] | None = None, threshold: float = 0.1) -> ALEBias:
-    """Rank features by ALE range in a neighborhood versus globally; flag protected ones.
-
-    A protected attribute (``protected=["race", "sex"]``) whose ALE range inside the
-    neighborhood exceeds ``threshold`` (in probability units) means that, among these rows,
-    changing that attribute alone moves the prediction that much: the paper's evidence of
-    bias in a region (Rasouli & Yu 2021, Fig. 4).
-
-    Parameters
-    ----------
-    neighborhood_result, global_result : ALEResult
-        From :func:`neighborhood_ale` on the neighborhood and on the whole training set.
-    protected : list of str, optional
-    threshold : float
-
-    Returns
-    -------
-    ALEBias
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(300, 2)); y = (X[:, 0] > 0).astype(int)
-    >>> m = LogisticRegression().fit(X, y)
-    >>> nb = neighborhood_ale(m, X[:50], progress=False)
-    >>> gl = neighborhood_ale(m, X, progress=False)
-    >>> ale_bias(nb, gl, protected=["Feature 1"]).flagged
-    ()
-    """
-    for arg, name in ((neighborhood_result, "neighborhood_result"),
-                      (global_result, "global_result")):
-        if not isinstance(arg, ALEResult):
-            raise TypeError(f"{name} must be an ALEResult (from neighborhood_ale); got "
-                            f"{type(arg).__name__}")
-    threshold = check_float(threshold, "threshold", low=0.0)
-    names = neighborhood_result.feature_names
-    if isinstance(protected, str):
-        protected = [protected]
-    protected = [] if protected is None else [str(p) for p in protected]
-    unknown = [p for p in protected if p not in names]
-    if unknown:
-        raise ValueError(f"protected: unknown feature(s) {unknown}; the neighborhood result "
-                         f"has {names}")
-    if neighborhood_result.target != global_result.target:
-        warn(f"the two results explain different classes ({neighborhood_result.target_label!r}"
-             f" vs {global_result.target_label!r}); their ranges are not comparable")
-    glob = {c.feature: c.range for c in global_result.curves}
-    nb = np.array([neighborhood_result.curve(f).range for f in names])
-    gl = np.array([glob.get(f, np.nan) for f in names])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(gl > 0, nb / gl, np.where(nb > 0, np.inf, 1.0))
-    prot = np.array([f in protected for f in names], dtype=bool)
-    table = pd.DataFrame({"range_neighborhood": nb, "range_global": gl, "ratio": ratio,
-                          "protected": prot, "flagged": prot & (nb > threshold)},
-                         index=pd.Index(names, name="feature"))
-    table = table.sort_values("range_neighborhood", ascending=False, kind="stable")
-    table.insert(0, "rank", np.arange(1, len(table) + 1))
-    flagged = tuple(table.index[table["flagged"]].tolist())
-    return ALEBias(table=table, threshold=threshold, flagged=flagged)
