@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .core.models import check_classifier, classes_of, predict_proba_fn
-from .core.validation import (
+from ..core.models import check_classifier, classes_of, predict_proba_fn
+from ..core.validation import (
     check_columns,
     check_float,
     check_frame_or_array,
@@ -167,7 +167,7 @@ class ErrorHeatmap:
         return pd.DataFrame(out)
 
     def plot(self, ax: Any = None, show: bool = True):
-        from .plots.cohorts import error_heatmap
+        from ..plots.cohorts import error_heatmap
 
         return error_heatmap(self, ax=ax, show=show)
 
@@ -266,7 +266,7 @@ class ErrorCohorts:
                             errs.astype(np.int64), self.error_rate)
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
-        from .plots.cohorts import cohort_plot
+        from ..plots.cohorts import cohort_plot
 
         return cohort_plot(self, max_display=max_display, ax=ax, show=show)
 
@@ -598,7 +598,7 @@ class AmbiguityReport:
         return np.flatnonzero(self.row_kind == "fixable")
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
-        from .plots.cohorts import ambiguity_plot
+        from ..plots.cohorts import ambiguity_plot
 
         return ambiguity_plot(self, max_display=max_display, ax=ax, show=show)
 
@@ -675,8 +675,8 @@ def ambiguity_report(
     -------
     AmbiguityReport
     """
-    from .integrity import integrity_flags
-    from .suspicious import suspicious_rows
+    from ..integrity import integrity_flags
+    from ..suspicious import suspicious_rows
 
     X, y = check_X_y(X, y)
     n = len(y)
@@ -708,7 +708,7 @@ def ambiguity_report(
     uncertain = (top > lo) & (top < hi) if proba.shape[1] == 2 else top < hi
 
     if contributions is not None:
-        from .contributions import contribution_matrix
+        from ..contributions import contribution_matrix
 
         space = np.asarray(contribution_matrix(contributions, proba.argmax(axis=1)))
     else:
@@ -1021,7 +1021,7 @@ def systematic_errors(
     from joblib import Parallel, delayed
     from sklearn.linear_model import LogisticRegression
 
-    from .core.models import clone_model
+    from ..core.models import clone_model
 
     X, y = check_X_y(X, y)
     n = len(y)
