@@ -1,5 +1,19 @@
-"""Where the model fails and why: error cohorts, ambiguity vs. fixable and systematic
-labelling errors (moved here from ``shap_debug/cohorts.py``; split next)."""
+"""Where the model fails and why: error cohorts (``cohorts``), ambiguity vs. fixable
+(``ambiguity``) and systematic labelling errors (``systematic``)."""
 
-from .cohorts import *  # noqa: F401,F403
-from .cohorts import __all__  # noqa: F401
+from .ambiguity import AmbiguityReport, CohortDiagnosis, ambiguity_report
+from .cohorts import Cohort, ErrorCohorts, ErrorHeatmap, error_cohorts
+from .systematic import SystematicErrors, SystematicRegion, systematic_errors
+
+__all__ = [
+    "AmbiguityReport",
+    "Cohort",
+    "CohortDiagnosis",
+    "ErrorCohorts",
+    "ErrorHeatmap",
+    "SystematicErrors",
+    "SystematicRegion",
+    "ambiguity_report",
+    "error_cohorts",
+    "systematic_errors",
+]
