@@ -367,6 +367,21 @@ def blame_stability(
 
 
 # --------------------------------------------------------------------------- summary
+def _cohort_flag(cohorts: Any, share_warn: float, min_errors: int) -> Flag:
+    """Does one cohort concentrate the errors? Only said on enough errors and a real effect."""
+    top = cohorts.slices[0]
+    where = f"{top.rule}; {top.size / cohorts.n_rows:.0%} of rows"
+    if cohorts.n_errors < min_errors:
+        return Flag("pass", f"only {cohorts.n_errors} errors: too few to say where they "
+                    f"concentrate (top cohort: {where})", "#cohorts")
+    if not getattr(top, "significant", True):
+        return Flag("pass", "no cohort fails significantly more often than the other rows "
+                    f"(top: {where}; {top.error_share:.0%} of the errors)", "#cohorts")
+    level = "warn" if top.error_share >= share_warn else "pass"
+    return Flag(level, f"{top.error_share:.0%} of the errors fall in one cohort ({where})",
+                "#cohorts")
+
+
 def summary_flags(
     *,
     integrity: Any = None,
@@ -381,6 +396,8 @@ def summary_flags(
     ambiguous_warn: float = 0.5,
     protected_warn: float = 0.1,
     stability_warn: float = 0.8,
+    concentration_warn: float = 0.5,
+    min_errors: int = 10,
 ) -> list[Flag]:
     """The report's first screen: a few pass/warn lines, each linking to its evidence.
 
@@ -404,6 +421,13 @@ def summary_flags(
         Protected attributes (e.g. ``("sex", "race")``).
     ambiguous_warn, protected_warn, stability_warn : float
         Thresholds for "warn".
+    concentration_warn : float, default 0.5
+        Warn when the top error cohort holds at least this share of the errors, only when
+        there are at least ``min_errors`` errors and the cohort is significant
+        (``Cohort.significant``: Holm-adjusted one-sided Fisher test, see
+        :func:`~shap_debug.cohorts.error_cohorts`); otherwise the line says why it does not.
+    min_errors : int, default 10
+        Fewer errors than this are too few to say where they concentrate.
 
     Returns
     -------
@@ -412,6 +436,9 @@ def summary_flags(
     ambiguous_warn = check_float(ambiguous_warn, "ambiguous_warn", low=0.0, high=1.0)
     protected_warn = check_float(protected_warn, "protected_warn", low=0.0, high=1.0)
     stability_warn = check_float(stability_warn, "stability_warn", low=0.0, high=1.0)
+    concentration_warn = check_float(concentration_warn, "concentration_warn", low=0.0,
+                                     high=1.0)
+    min_errors = check_int(min_errors, "min_errors", low=1)
     out: list[Flag] = []
     if integrity is not None:
         out.extend(integrity.flags())
@@ -419,11 +446,7 @@ def summary_flags(
         if cohorts.n_errors == 0:
             out.append(Flag("pass", "no errors on these rows", "#cohorts"))
         else:
-            top = cohorts.slices[0]
-            level = "warn" if top.error_share >= 0.5 else "pass"
-            out.append(Flag(level, f"{top.error_share:.0%} of the errors fall in one cohort "
-                            f"({top.rule}; {top.size / cohorts.n_rows:.0%} of rows)",
-                            "#cohorts"))
+            out.append(_cohort_flag(cohorts, concentration_warn, min_errors))
     if ambiguity is not None and ambiguity.n_errors:
         a = ambiguity.ambiguous_error_share
         level = "warn" if a >= ambiguous_warn else "pass"

@@ -9,11 +9,15 @@ ordered by the level's error rate, so a threshold split on them is a split into 
 sets* (the optimal binary partition for a 0/1 target, Breiman et al. 1984, sec. 9.4) and
 rules read ``marital-status in {Married-civ-spouse, Married-AF-spouse}``.
 
-Top slices are chosen among all tree nodes by the SliceLine score (Sagadeeva & Boehm 2021,
-"SliceLine: Fast, Linear-Algebra-based Slice Finding for ML Model Debugging"),
-``alpha * (error_rate / base_rate - 1) - (1 - alpha) * (n / size - 1)``, and de-duplicated:
-a slice whose rows overlap a better one by more than ``max_overlap`` (Jaccard) is dropped,
-so one cohort is not listed ten times in different words.
+Top slices are chosen among the tree nodes holding at least ``min_support`` rows by the
+SliceLine score (Sagadeeva & Boehm 2021, "SliceLine: Fast, Linear-Algebra-based Slice Finding
+for ML Model Debugging"), ``alpha * (rate / base_rate - 1) - (1 - alpha) * (n / size - 1)``,
+with the *Wilson lower confidence bound* of the cohort's error rate as ``rate`` so that a
+2-row cohort with one error does not outrank a large one on a noisy 50 % rate. Each node gets
+a one-sided Fisher exact p-value (are its errors more frequent than in the other rows?),
+Holm-adjusted over the nodes that could be reported; significant slices come first. Slices
+are de-duplicated: a slice whose rows overlap a better one by more than ``max_overlap``
+(Jaccard) is dropped, so one cohort is not listed ten times in different words.
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ class Cohort(Result):
 
     ``conditions`` maps a feature to ``("range", low, high)`` (``low < x <= high``, either end
     may be infinite) or ``("in", levels, other_levels)`` for categorical level sets.
+    ``rate_lower`` is the one-sided Wilson lower confidence bound of ``error_rate`` (used in
+    ``score``); ``p_value`` the one-sided Fisher exact test of "errors are no more frequent
+    here than in the other rows"; ``p_adjusted`` its Holm adjustment over the nodes of at
+    least ``min_support`` rows (NaN for smaller nodes and the root, which are not tested);
+    ``significant`` is ``p_adjusted < significance``.
     """
 
     id: int
@@ -61,10 +70,15 @@ class Cohort(Result):
     rows: np.ndarray = field(repr=False)
     leaf: bool = True
     score: float = 0.0
+    rate_lower: float = float("nan")
+    p_value: float = 1.0
+    p_adjusted: float = float("nan")
+    significant: bool = False
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "rule": self.rule, "size": self.size, "n_errors": self.n_errors,
-                "error_rate": self.error_rate}
+                "error_rate": self.error_rate, "p_adjusted": self.p_adjusted,
+                "significant": self.significant}
 
     def mask(self, n: int) -> np.ndarray:
         """Boolean mask of the cohort's rows among ``n`` rows."""
@@ -75,7 +89,9 @@ class Cohort(Result):
     def to_dict(self) -> dict:
         return {"cohort": self.id, "rule": self.rule, "size": self.size,
                 "n_errors": self.n_errors, "error_rate": self.error_rate,
-                "error_share": self.error_share, "leaf": self.leaf, "score": self.score}
+                "error_share": self.error_share, "leaf": self.leaf, "score": self.score,
+                "rate_lower": self.rate_lower, "p_value": self.p_value,
+                "p_adjusted": self.p_adjusted, "significant": self.significant}
 
     def to_frame(self) -> pd.DataFrame:
         """One line: the cohort's :meth:`to_dict`."""
@@ -137,7 +153,8 @@ class ErrorCohorts(Result):
     leaves : tuple of Cohort
         The tree's leaves (disjoint, covering all rows), most errors first.
     slices : tuple of Cohort
-        De-duplicated top slices (tree nodes, any depth), best SliceLine score first.
+        De-duplicated top slices (tree nodes of at least ``min_support`` rows, any depth):
+        significant ones first, then by SliceLine score (on the Wilson lower bound).
     n_rows, n_errors : int
     error_rate : float
     leaf_of : ndarray of int, shape (n,)
@@ -148,6 +165,9 @@ class ErrorCohorts(Result):
         The (display) rows the rules are written in.
     tree : DecisionTreeClassifier or None
         The fitted error tree (None when there are no errors).
+    max_depth, min_support : int
+    significance : float
+        Level of the Holm-adjusted one-sided Fisher test behind ``Cohort.significant``.
     """
 
     leaves: tuple
@@ -160,6 +180,8 @@ class ErrorCohorts(Result):
     data: pd.DataFrame = field(repr=False)
     tree: Any = field(repr=False, default=None)
     max_depth: int = 3
+    min_support: int = 20
+    significance: float = 0.05
 
     def summary(self) -> dict[str, Any]:
         return {"n_rows": self.n_rows, "n_errors": self.n_errors,
@@ -172,9 +194,17 @@ class ErrorCohorts(Result):
         if self.n_errors == 0:
             return f"no errors: the model is right on all {self.n_rows} rows"
         top = self.slices[0] if self.slices else self.leaves[0]
-        return (f"{self.n_errors} errors in {self.n_rows} rows ({self.error_rate:.1%}); the "
-                f"top cohort ({top.rule}) holds {top.size / self.n_rows:.0%} of the rows and "
-                f"{top.error_share:.0%} of the errors (error rate {top.error_rate:.1%})")
+        out = (f"{self.n_errors} errors in {self.n_rows} rows ({self.error_rate:.1%}); the "
+               f"top cohort ({top.rule}) holds {top.size / self.n_rows:.0%} of the rows and "
+               f"{top.error_share:.0%} of the errors (error rate {top.error_rate:.1%})")
+        if top.id == 0:
+            out += (f"; no cohort of at least {self.min_support} rows fails more often than "
+                    "the other rows")
+        elif not top.significant:
+            p = ("" if np.isnan(top.p_adjusted)
+                 else f", Holm-adjusted one-sided Fisher p = {top.p_adjusted:.2g}")
+            out += f"; its error rate is not significantly above the other rows'{p}"
+        return out
 
     def cohort(self, cohort_id: int) -> Cohort:
         """The leaf or slice with id ``cohort_id``."""
@@ -189,7 +219,7 @@ class ErrorCohorts(Result):
             raise ValueError(f"which must be 'leaves' or 'slices'; got {which!r}")
         items = self.leaves if which == "leaves" else self.slices
         cols = ["cohort", "rule", "size", "n_errors", "error_rate", "error_share", "leaf",
-                "score"]
+                "score", "rate_lower", "p_value", "p_adjusted", "significant"]
         return pd.DataFrame([c.to_dict() for c in items], columns=cols)
 
     def heatmap(self, f1: Any, f2: Any, *, bins: int = 5, max_levels: int = 8) -> ErrorHeatmap:
@@ -224,10 +254,39 @@ class ErrorCohorts(Result):
             return section_html("Error cohorts", "", self.message)
         rows = "".join(
             f"<tr><td>{escape(c.rule)}</td><td>{c.size}</td><td>{c.error_rate:.1%}</td>"
-            f"<td>{c.error_share:.1%}</td></tr>" for c in self.slices)
+            f"<td>{c.error_share:.1%}</td><td>{_p_text(c)}</td></tr>" for c in self.slices)
         return section_html(
             "Error cohorts", "<table><tr><th>cohort</th><th>rows</th><th>error rate</th>"
-            f"<th>share of errors</th></tr>{rows}</table>", self.message + ".")
+            f"<th>share of errors</th><th>adjusted p</th></tr>{rows}</table>",
+            self.message + ".")
+
+
+def _p_text(c: Cohort) -> str:
+    if np.isnan(c.p_adjusted):
+        return "not tested"
+    return f"{c.p_adjusted:.2g}" + ("" if c.significant else " (not significant)")
+
+
+def _wilson_lower(k: np.ndarray, n: np.ndarray, z: float) -> np.ndarray:
+    """One-sided Wilson score lower bound of a binomial rate ``k / n`` (Wilson 1927)."""
+    n = np.maximum(n, 1).astype(np.float64)
+    p = k / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return np.clip(centre - half, 0.0, 1.0)
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values (family-wise error rate)."""
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
 
 
 # --------------------------------------------------------------------------- the tree
@@ -293,9 +352,11 @@ def error_cohorts(
     display_data: pd.DataFrame | None = None,
     y_pred: Any = None,
     min_leaf: float = 0.01,
+    min_support: float | None = None,
     n_slices: int = 5,
     alpha: float = 0.95,
     max_overlap: float = 0.5,
+    significance: float = 0.05,
     random_state: Any = 0,
 ) -> ErrorCohorts:
     """Find the cohorts where the model's errors concentrate.
@@ -316,13 +377,27 @@ def error_cohorts(
     y_pred : array of shape (n,), optional
         Predicted labels, instead of calling ``model``.
     min_leaf : float, default 0.01
-        Smallest leaf, as a fraction of the rows (or an int count when >= 1).
+        Smallest leaf of the error tree, as a fraction of the rows (or an int count when >= 1).
+    min_support : float, optional
+        Smallest cohort reported as a slice and tested for significance, as a fraction of the
+        rows (< 1) or a row count (>= 1). Default ``max(20, 1 % of the rows)``: below that
+        an error rate rests on a handful of rows. Smaller leaves stay in ``leaves`` (they
+        partition the rows) but are never significant.
     n_slices : int, default 5
         Number of de-duplicated top slices to keep.
     alpha : float, default 0.95
-        SliceLine weight of error rate against size.
+        SliceLine weight of error rate against size. The error rate in the score is the
+        one-sided Wilson lower confidence bound at level ``1 - significance``, a rate shrunk
+        towards zero the more the fewer rows back it.
     max_overlap : float, default 0.5
         Slices overlapping a better slice by more than this Jaccard index are dropped.
+    significance : float, default 0.05
+        Level of the per-cohort test: a one-sided Fisher exact test of the cohort's errors
+        against the other rows' (the hypergeometric tail ``P(X >= n_errors)``), Holm-adjusted
+        over every tree node but the root holding at least ``min_support`` rows (the cohorts
+        that could be reported; family-wise error rate). The tree chose its splits on the
+        same errors, so the p-values are optimistic: read a significant cohort as a lead,
+        a non-significant one as noise. Significant slices are listed before the others.
     random_state : int or Generator, default 0
         Seeds the tree (tie-breaks between equally good splits).
 
@@ -348,7 +423,17 @@ def error_cohorts(
     alpha = check_float(alpha, "alpha", low=0.0, high=1.0)
     max_overlap = check_float(max_overlap, "max_overlap", low=0.0, high=1.0)
     min_leaf = check_float(min_leaf, "min_leaf", low=0.0)
+    significance = check_float(significance, "significance", low=0.0, high=1.0)
+    if not 0 < significance < 1:
+        raise ValueError(f"significance must be in (0, 1); got {significance}")
     n = len(y)
+    if min_support is None:
+        support = max(20, int(np.ceil(0.01 * n)))
+    else:
+        min_support = check_float(min_support, "min_support", low=0.0)
+        if min_support <= 0:
+            raise ValueError(f"min_support must be > 0; got {min_support}")
+        support = int(np.ceil(min_support * n)) if min_support < 1 else int(min_support)
     names = feature_names_of(X)
     if display_data is None:
         D = _as_frame(X, names)
@@ -372,7 +457,7 @@ def error_cohorts(
     if n_err == 0:
         warn("the model makes no errors on these rows; no error cohorts to report")
         return ErrorCohorts((), (), n, 0, 0.0, np.zeros(n, dtype=np.int64), errors, D, None,
-                            max_depth)
+                            max_depth, support, significance)
     from sklearn.tree import DecisionTreeClassifier
 
     codec = _TreeCodec(D, errors.astype(float))
@@ -385,18 +470,31 @@ def error_cohorts(
     leaf_of = tree.apply(codec.Z).astype(np.int64)
     base = n_err / n
     is_leaf = tree.tree_.children_left < 0
+    from scipy.stats import hypergeom, norm
+
+    sizes = np.asarray(paths.sum(axis=0)).ravel().astype(np.int64)
+    n_errs = np.asarray(paths.T @ errors.astype(np.int64)).ravel().astype(np.int64)
+    lower = _wilson_lower(n_errs, sizes, float(norm.ppf(1 - significance)))
+    # one-sided Fisher exact test, cohort vs. the other rows: P(X >= k), X hypergeometric
+    p_raw = np.minimum(hypergeom.sf(n_errs - 1, n, n_err, sizes), 1.0)
+    tested = (sizes >= support) & (np.arange(len(sizes)) != 0)
+    p_adj = np.full(len(sizes), np.nan)
+    p_adj[tested] = _holm(p_raw[tested])
     nodes = []
     for node in range(tree.tree_.node_count):
         rows = paths[:, node].nonzero()[0]
         size = len(rows)
         ne = int(errors[rows].sum())
         rate = ne / size if size else 0.0
-        score = alpha * (rate / base - 1) - (1 - alpha) * (n / max(size, 1) - 1)
+        score = alpha * (lower[node] / base - 1) - (1 - alpha) * (n / max(size, 1) - 1)
         nodes.append(Cohort(int(node), _rule_text(conds[node]), conds[node], size, ne, rate,
-                            ne / n_err, rows, bool(is_leaf[node]), float(score)))
+                            ne / n_err, rows, bool(is_leaf[node]), float(score),
+                            float(lower[node]), float(p_raw[node]), float(p_adj[node]),
+                            bool(tested[node] and p_adj[node] < significance)))
     leaves = sorted((c for c in nodes if c.leaf), key=lambda c: (-c.n_errors, c.id))
-    candidates = sorted((c for c in nodes if c.id != 0 and c.n_errors > 0),
-                        key=lambda c: (-c.score, c.id))
+    candidates = sorted((c for c in nodes if c.id != 0 and c.n_errors > 0
+                         and c.size >= support),
+                        key=lambda c: (not c.significant, -c.score, c.id))
     chosen: list[Cohort] = []
     masks: list[np.ndarray] = []
     for c in candidates:
@@ -412,4 +510,4 @@ def error_cohorts(
     if not chosen:  # a one-node tree (no useful split): the whole set is the cohort
         chosen = [nodes[0]]
     return ErrorCohorts(tuple(leaves), tuple(chosen), n, n_err, base, leaf_of, errors, D, tree,
-                        max_depth)
+                        max_depth, support, significance)
