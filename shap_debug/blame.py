@@ -16,7 +16,6 @@ Every "these training rows are to blame" claim in the report comes with evidence
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -25,7 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .core.html import escape, section_html
 from .core.models import check_classifier, classes_of, clone_model, predict_proba_fn
+from .core.parallel import parallel_map
+from .core.results import Result
 from .core.validation import (
     check_float,
     check_frame_or_array,
@@ -60,8 +62,8 @@ def _take(X: Any, rows: np.ndarray) -> Any:
 
 
 # --------------------------------------------------------------------------- removal
-@dataclass(frozen=True)
-class RemovalCurve:
+@dataclass(frozen=True, repr=False)
+class RemovalCurve(Result):
     """Retraining without the blamed rows, against removing random rows.
 
     ``frame`` has one line per (ranking, fraction) with ``n_removed``, ``fix_rate`` (share
@@ -76,7 +78,14 @@ class RemovalCurve:
     n_anomalies: int
     n_random: int
 
+    def summary(self) -> dict[str, Any]:
+        f = self.frame
+        return {"rankings": sorted(set(f["ranking"]) - {"random"}),
+                "fractions": sorted(set(f["fraction"])), "n_anomalies": self.n_anomalies,
+                "baseline_accuracy": self.baseline_accuracy, "n_random": self.n_random}
+
     def to_frame(self) -> pd.DataFrame:
+        """One line per (ranking, fraction removed)."""
         return self.frame.copy()
 
     def lift(self, ranking: str, metric: str = "fix_rate") -> pd.Series:
@@ -119,37 +128,17 @@ class RemovalCurve:
 
     def plot(self, metric: str = "fix_rate", ax: Any = None, show: bool = True):
         """Metric against the share removed, one line per ranking, random with a band."""
-        import matplotlib.pyplot as plt
-        from shap.plots import colors
+        from .plots.blame import removal_plot
 
-        if metric not in ("fix_rate", "test_accuracy"):
-            raise ValueError(f"metric must be 'fix_rate' or 'test_accuracy'; got {metric!r}")
-        own = ax is None
-        if own:
-            _, ax = plt.subplots(figsize=(6, 4))
-        palette = [colors.red_rgb, colors.blue_rgb, "#7b3294", "#008837", "#e66101"]
-        f = self.frame
-        for k, name in enumerate(sorted(set(f["ranking"]) - {"random"})):
-            g = f[f.ranking == name]
-            ax.plot(g["fraction"], g[metric], marker="o", color=palette[k % len(palette)],
-                    label=name)
-        g = f[f.ranking == "random"]
-        ax.plot(g["fraction"], g[metric], color=colors.gray_rgb, ls="--", label="random")
-        ax.fill_between(g["fraction"], g[metric] - g[f"{metric}_std"],
-                        g[metric] + g[f"{metric}_std"], color=colors.gray_rgb, alpha=0.25)
-        ax.set_xlabel("share of training rows removed")
-        ax.set_ylabel("anomalies fixed" if metric == "fix_rate" else "test accuracy")
-        ax.legend(frameon=False)
-        if own and show:
-            plt.show()
-        return ax
+        return removal_plot(self, metric=metric, ax=ax, show=show)
 
     def _repr_html_(self) -> str:
-        items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
+        items = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>"
                         for k, v in self.verdicts().items())
-        return (f"<div class='shap-debug removal' id='removal'><p>Retraining without the "
-                f"blamed rows ({self.n_anomalies} anomalies, {self.n_random} random draws per "
-                f"point).</p><ul>{items}</ul></div>")
+        body = section_html("Removal curve", f"<ul>{items}</ul>",
+                            f"Retraining without the blamed rows ({self.n_anomalies} anomalies, "
+                            f"{self.n_random} random draws per point).")
+        return f"<div id='removal'>{body}</div>"
 
 
 def removal_curve(
@@ -202,8 +191,6 @@ def removal_curve(
     >>> bool(curve.lift("flips").iloc[0] >= 0)
     True
     """
-    from joblib import Parallel, delayed
-
     X, y = check_X_y(X, y)
     n = len(y)
     check_classifier(model)
@@ -258,12 +245,8 @@ def removal_curve(
         fix = float(np.mean(pred[left] == y[left])) if len(left) else float("nan")
         return fix, acc
 
-    jobs = (delayed(run)(removed) for _, _, removed, _ in plan)
-    if progress:
-        from tqdm.auto import tqdm
-
-        jobs = tqdm(jobs, total=len(plan), desc="removal curve")
-    results = Parallel(n_jobs=n_jobs)(jobs)
+    results = parallel_map(run, [removed for _, _, removed, _ in plan], n_jobs=n_jobs,
+                           progress=progress, desc="removal curve")
     rows = [{"ranking": name, "fraction": f, "n_removed": len(removed), "fix_rate": fix,
              "test_accuracy": acc}
             for (name, f, removed, _), (fix, acc) in zip(plan, results)]
@@ -281,8 +264,8 @@ def removal_curve(
 
 
 # --------------------------------------------------------------------------- stability
-@dataclass(frozen=True)
-class BlameStability:
+@dataclass(frozen=True, repr=False)
+class BlameStability(Result):
     """Top-k overlap of blamed rows across seeds / bootstrap replicates.
 
     Attributes
@@ -305,19 +288,24 @@ class BlameStability:
     min_overlap: float = 1.0
     frequency: pd.Series = field(repr=False, default_factory=lambda: pd.Series(dtype=float))
 
+    def summary(self) -> dict[str, Any]:
+        return {"k": self.k, "n_replicates": len(self.tops), "mean_overlap": self.mean_overlap,
+                "min_overlap": self.min_overlap, "n_stable": len(self.stable_rows)}
+
     @property
     def stable_rows(self) -> np.ndarray:
         """Rows in the top-k of every replicate."""
         return self.frequency.index[self.frequency >= 1.0].to_numpy()
 
     def to_frame(self) -> pd.DataFrame:
+        """Row -> share of replicates whose top-k holds it."""
         return self.frequency.rename("share_of_replicates").rename_axis("row").reset_index()
 
     def _repr_html_(self) -> str:
-        return (f"<div class='shap-debug stability' id='stability'><p>Top-{self.k} blamed rows "
-                f"overlap {self.mean_overlap:.0%} on average (worst pair {self.min_overlap:.0%})"
-                f" across {len(self.tops)} replicates; {len(self.stable_rows)} rows are in "
-                "every top list.</p></div>")
+        note = (f"Top-{self.k} blamed rows overlap {self.mean_overlap:.0%} on average (worst "
+                f"pair {self.min_overlap:.0%}) across {len(self.tops)} replicates; "
+                f"{len(self.stable_rows)} rows are in every top list.")
+        return f"<div id='stability'>{section_html('Blame stability', '', note)}</div>"
 
 
 def blame_stability(
@@ -352,12 +340,10 @@ def blame_stability(
     """
     k = check_int(k, "k", low=1)
     if callable(rankings):
-        from joblib import Parallel, delayed
-
         seeds = [check_int(s, "seeds", low=0) for s in seeds]
         if len(seeds) < 2:
             raise ValueError(f"seeds must hold at least 2 seeds; got {len(seeds)}")
-        rankings = Parallel(n_jobs=n_jobs)(delayed(rankings)(s) for s in seeds)
+        rankings = parallel_map(rankings, seeds, n_jobs=n_jobs)
     rankings = list(rankings)
     if len(rankings) < 2:
         raise ValueError(f"rankings must hold at least 2 replicates; got {len(rankings)}")
@@ -381,6 +367,21 @@ def blame_stability(
 
 
 # --------------------------------------------------------------------------- summary
+def _cohort_flag(cohorts: Any, share_warn: float, min_errors: int) -> Flag:
+    """Does one cohort concentrate the errors? Only said on enough errors and a real effect."""
+    top = cohorts.slices[0]
+    where = f"{top.rule}; {top.size / cohorts.n_rows:.0%} of rows"
+    if cohorts.n_errors < min_errors:
+        return Flag("pass", f"only {cohorts.n_errors} errors: too few to say where they "
+                    f"concentrate (top cohort: {where})", "#cohorts")
+    if not getattr(top, "significant", True):
+        return Flag("pass", "no cohort fails significantly more often than the other rows "
+                    f"(top: {where}; {top.error_share:.0%} of the errors)", "#cohorts")
+    level = "warn" if top.error_share >= share_warn else "pass"
+    return Flag(level, f"{top.error_share:.0%} of the errors fall in one cohort ({where})",
+                "#cohorts")
+
+
 def summary_flags(
     *,
     integrity: Any = None,
@@ -395,6 +396,8 @@ def summary_flags(
     ambiguous_warn: float = 0.5,
     protected_warn: float = 0.1,
     stability_warn: float = 0.8,
+    concentration_warn: float = 0.5,
+    min_errors: int = 10,
 ) -> list[Flag]:
     """The report's first screen: a few pass/warn lines, each linking to its evidence.
 
@@ -418,6 +421,13 @@ def summary_flags(
         Protected attributes (e.g. ``("sex", "race")``).
     ambiguous_warn, protected_warn, stability_warn : float
         Thresholds for "warn".
+    concentration_warn : float, default 0.5
+        Warn when the top error cohort holds at least this share of the errors, only when
+        there are at least ``min_errors`` errors and the cohort is significant
+        (``Cohort.significant``: Holm-adjusted one-sided Fisher test, see
+        :func:`~shap_debug.cohorts.error_cohorts`); otherwise the line says why it does not.
+    min_errors : int, default 10
+        Fewer errors than this are too few to say where they concentrate.
 
     Returns
     -------
@@ -426,6 +436,9 @@ def summary_flags(
     ambiguous_warn = check_float(ambiguous_warn, "ambiguous_warn", low=0.0, high=1.0)
     protected_warn = check_float(protected_warn, "protected_warn", low=0.0, high=1.0)
     stability_warn = check_float(stability_warn, "stability_warn", low=0.0, high=1.0)
+    concentration_warn = check_float(concentration_warn, "concentration_warn", low=0.0,
+                                     high=1.0)
+    min_errors = check_int(min_errors, "min_errors", low=1)
     out: list[Flag] = []
     if integrity is not None:
         out.extend(integrity.flags())
@@ -433,11 +446,7 @@ def summary_flags(
         if cohorts.n_errors == 0:
             out.append(Flag("pass", "no errors on these rows", "#cohorts"))
         else:
-            top = cohorts.slices[0]
-            level = "warn" if top.error_share >= 0.5 else "pass"
-            out.append(Flag(level, f"{top.error_share:.0%} of the errors fall in one cohort "
-                            f"({top.rule}; {top.size / cohorts.n_rows:.0%} of rows)",
-                            "#cohorts"))
+            out.append(_cohort_flag(cohorts, concentration_warn, min_errors))
     if ambiguity is not None and ambiguity.n_errors:
         a = ambiguity.ambiguous_error_share
         level = "warn" if a >= ambiguous_warn else "pass"

@@ -16,21 +16,22 @@ in-sample loss hides exactly the rows we look for.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .core.html import escape, section_html
 from .core.models import check_classifier, clone_model
+from .core.results import Result
 from .core.validation import check_int, check_random_state, check_X_y, seed_from, warn
 
 __all__ = ["SuspiciousRows", "suspicious_rows", "confident_joint", "cross_val_proba"]
 
 
-@dataclass(frozen=True)
-class SuspiciousRows:
+@dataclass(frozen=True, repr=False)
+class SuspiciousRows(Result):
     """Rows ranked by how suspicious their labels look.
 
     Attributes
@@ -63,6 +64,13 @@ class SuspiciousRows:
     classes: np.ndarray
     method: str = "cv_self_confidence"
 
+    def summary(self) -> dict[str, Any]:
+        """Shape and key figures (``print`` shows these, never the arrays)."""
+        return {"n_rows": len(self.ranking), "n_classes": len(self.classes),
+                "n_flagged": self.n_flagged, "method": self.method,
+                "top_score": float(self.scores[self.ranking[0]]) if len(self.ranking)
+                else float("nan")}
+
     @property
     def flagged(self) -> np.ndarray:
         """Row positions of the ``n_flagged`` most suspicious rows."""
@@ -91,33 +99,19 @@ class SuspiciousRows:
         head = self.to_frame().head(10)
         rows = "".join(
             f"<tr><td>{int(t.row)}</td><td>{t.score:.3f}</td>"
-            f"<td>{html.escape(str(t.label))}</td><td>{html.escape(str(t.predicted))}</td></tr>"
+            f"<td>{escape(t.label)}</td><td>{escape(t.predicted)}</td></tr>"
             for t in head.itertuples())
-        return (
-            f"<div class='shap-debug suspicious'><p><b>{self.n_flagged}</b> of "
-            f"{len(self.ranking)} rows look mislabelled (confident learning, "
-            f"{html.escape(self.method)}).</p><table><tr><th>row</th><th>suspicion</th>"
-            f"<th>label</th><th>model says</th></tr>{rows}</table></div>")
+        table = ("<table><tr><th>row</th><th>suspicion</th><th>label</th><th>model says</th>"
+                 f"</tr>{rows}</table>")
+        return section_html(
+            "Suspicious rows", table, f"{self.n_flagged} of {len(self.ranking)} rows look "
+            f"mislabelled (confident learning, {self.method}).")
 
     def plot(self, ax: Any = None, show: bool = True):
         """Sorted suspicion scores with the calibrated cut-off marked."""
-        import matplotlib.pyplot as plt
-        from shap.plots import colors
+        from .plots.blame import suspicious_plot
 
-        own = ax is None
-        if own:
-            _, ax = plt.subplots(figsize=(6, 3.5))
-        s = self.scores[self.ranking]
-        ax.plot(np.arange(1, len(s) + 1), s, color=colors.blue_rgb)
-        ax.axvline(self.n_flagged, color=colors.red_rgb, ls="--",
-                   label=f"estimated label errors: {self.n_flagged}")
-        ax.set_xscale("log")
-        ax.set_xlabel("rank")
-        ax.set_ylabel("suspicion (1 - p(label), out of sample)")
-        ax.legend(frameon=False)
-        if own and show:
-            plt.show()
-        return ax
+        return suspicious_plot(self, ax=ax, show=show)
 
 
 def cross_val_proba(model: Any, X: Any, y: np.ndarray, *, cv: int = 5, random_state: Any = 0,

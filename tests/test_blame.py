@@ -138,3 +138,39 @@ def test_summary_flags_protected_attributes_and_systematic():
     sysres = systematic_errors(lr, Z, y, {"first half": np.arange(500)}, auto=False)
     line = summary_flags(systematic=sysres)[0]
     assert line.anchor == "#systematic" and line.level in ("pass", "warn")
+
+
+def test_no_concentration_warning_on_a_handful_of_errors():
+    # issue 16 item 5: 143 rows, 6 errors, 4 of them in a 54-row cohort
+    group = np.array(["rare"] * 2 + ["young"] * 54 + ["other"] * 87)
+    X = pd.DataFrame({"group": pd.Categorical(group)})
+    y = np.random.default_rng(0).integers(0, 2, len(group))
+    pred = y.copy()
+    wrong = np.r_[0, 2, 10, 20, 30, 100]
+    pred[wrong] = 1 - pred[wrong]
+    coh = error_cohorts(None, X, y, y_pred=pred)
+    (flag,) = summary_flags(cohorts=coh)
+    assert flag.anchor == "#cohorts" and flag.level == "pass"
+    assert "fall in one cohort" not in flag.message and "too few" in flag.message
+    # with the error minimum lifted, the cohort is still not significant: no warning
+    (flag,) = summary_flags(cohorts=coh, min_errors=1)
+    assert flag.level == "pass" and "significantly" in flag.message
+
+
+def test_concentration_warning_on_a_large_significant_cohort():
+    rng = np.random.default_rng(1)
+    n = 1000
+    X = pd.DataFrame({"shift": pd.Categorical(rng.choice(["day", "night"], n, p=[0.7, 0.3]))})
+    y = rng.integers(0, 2, n)
+    night = (X["shift"] == "night").to_numpy()
+    wrong = np.where(night, rng.random(n) < 0.4, rng.random(n) < 0.02)
+    pred = np.where(wrong, 1 - y, y)
+    coh = error_cohorts(None, X, y, y_pred=pred)
+    top = coh.slices[0]
+    assert "night" in top.rule and top.significant and top.error_share >= 0.5
+    (flag,) = summary_flags(cohorts=coh)
+    assert flag.level == "warn" and "fall in one cohort" in flag.message
+    (flag,) = summary_flags(cohorts=coh, concentration_warn=1.0)
+    assert flag.level == "pass"
+    with pytest.raises(ValueError, match="min_errors"):
+        summary_flags(cohorts=coh, min_errors=0)

@@ -265,3 +265,62 @@ def test_plots_draw_on_the_given_axes():
     assert error_heatmap(res.heatmap("job", "hours"), ax=a2, show=False) is a2
     assert len(plt.get_fignums()) == n_figs
     assert len(a1.get_yticklabels()) == 3
+
+
+# --------------------------------------------------------------------------- support & significance
+def _small_test_set():
+    """Issue 16 item 5: 143 test rows, 6 errors: 1 in a 2-row cohort, 4 in a 54-row one."""
+    group = np.array(["rare"] * 2 + ["young"] * 54 + ["other"] * 87)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"group": pd.Categorical(group)})
+    y = rng.integers(0, 2, len(group))
+    pred = y.copy()
+    wrong = np.r_[0, 2, 10, 20, 30, 100]  # rare: 1, young: 4, other: 1
+    pred[wrong] = 1 - pred[wrong]
+    return X, y, pred
+
+
+def test_tiny_cohorts_do_not_rank_first():
+    X, y, pred = _small_test_set()
+    res = error_cohorts(None, X, y, y_pred=pred)
+    assert res.n_rows == 143 and res.n_errors == 6 and res.min_support == 20
+    by_rule = {c.rule: c for c in res.leaves}
+    tiny, young = by_rule["group = rare"], by_rule["group = young"]
+    assert (tiny.size, tiny.n_errors, young.size, young.n_errors) == (2, 1, 54, 4)
+    # the tree still has the 2-row leaf, but it is below the minimum support: never a slice
+    assert res.slices[0].rule == "group = young"
+    assert all(c.size >= 20 for c in res.slices)
+    # shrunk rates: the 2-row cohort's 50 % rests on one error
+    assert tiny.rate_lower < tiny.error_rate and young.rate_lower < young.error_rate
+    assert young.score > tiny.score
+    # 4 of 6 errors in 54 of 143 rows is what chance gives often: not significant
+    assert not tiny.significant and np.isnan(tiny.p_adjusted)
+    assert not young.significant and young.p_value > 0.1
+    assert young.p_adjusted >= young.p_value
+    assert "not significantly" in res.message
+    assert "not significant" in res._repr_html_()
+    assert {"rate_lower", "p_value", "p_adjusted", "significant"} <= set(res.to_frame().columns)
+    # an explicit smaller support lets the 2-row cohort in, but the shrunk rate ranks it low
+    loose = error_cohorts(None, X, y, y_pred=pred, min_support=2)
+    rules = [c.rule for c in loose.slices]
+    assert rules.index("group = young") < rules.index("group = rare")
+
+
+def test_significant_cohort_and_support_options():
+    X, y, pred, region = _frame()
+    res = error_cohorts(None, X, y, y_pred=pred)
+    top = res.slices[0]
+    assert top.significant and top.p_adjusted < 1e-6
+    # significant slices come first
+    flags = [c.significant for c in res.slices]
+    assert flags == sorted(flags, reverse=True)
+    assert error_cohorts(None, X, y, y_pred=pred, min_support=0.1).min_support == 200
+    assert error_cohorts(None, X, y, y_pred=pred, min_support=50).min_support == 50
+    with pytest.raises(ValueError, match="min_support"):
+        error_cohorts(None, X, y, y_pred=pred, min_support=0)
+    with pytest.raises(ValueError, match="significance"):
+        error_cohorts(None, X, y, y_pred=pred, significance=0.0)
+    # no cohort of enough rows fails more often: the fallback is all rows, said plainly
+    few = error_cohorts(None, X.iloc[:30], y[:30], y_pred=pred[:30])
+    assert few.slices[0].rule == "all rows" and not few.slices[0].significant
+    assert "no cohort of at least 20 rows" in few.message
