@@ -9,6 +9,8 @@ NaN) and :class:`CodedModel` is the model seen on the codes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ import pandas as pd
 
 from .models import classes_of, predict_proba_fn
 
-__all__ = ["FrameCodec", "CodedModel"]
+__all__ = ["FrameCodec", "CodedModel", "FlipInputs", "flip_inputs"]
 
 
 def _is_numeric(s: pd.Series) -> bool:
@@ -139,7 +141,7 @@ class CodedModel:
     Parameters
     ----------
     model : fitted classifier taking the raw frame
-    codec : fitted FrameCodec
+    codec : fitted FrameCodec, or None for a model that takes the float matrix itself
     missing : sequence of int, optional
         Columns set to missing (NaN) before decoding, whatever the codes say: a search that
         holds a missing value fixed can move a finite placeholder there.
@@ -147,6 +149,7 @@ class CodedModel:
 
     def __init__(self, model: Any, codec: FrameCodec, missing: Any = None):
         self.model = model
+        self.search_model_ = model  # what decides the flip-point search (core.search_model)
         self.codec = codec
         self.missing = None if missing is None or not len(missing) else np.asarray(
             missing, dtype=np.int64)
@@ -157,7 +160,98 @@ class CodedModel:
         Z = np.array(Z, dtype=np.float64, ndmin=2)
         if self.missing is not None:
             Z[:, self.missing] = np.nan
-        return self._proba(self.codec.inverse_transform(Z))
+        return self._proba(Z if self.codec is None else self.codec.inverse_transform(Z))
 
     def predict(self, Z: Any) -> np.ndarray:
         return self.classes_[self.predict_proba(Z).argmax(axis=1)]
+
+
+@dataclass(frozen=True)
+class FlipInputs:
+    """What a flip-point search of one row needs (see :func:`flip_inputs`)."""
+
+    model: Any
+    data: np.ndarray
+    x: np.ndarray
+    immutable: list
+    decode: Callable[[np.ndarray], pd.DataFrame] | None
+
+
+def _has_codes(X: Any) -> bool:
+    if not isinstance(X, pd.DataFrame):
+        return False
+    return not all(_is_numeric(X[c]) for c in X.columns)
+
+
+def flip_inputs(model: Any, X: Any, row: int, feature_names: Any = None,
+                encoder: Any = None) -> FlipInputs:
+    """A numeric, finite view of row ``row`` of ``X`` for a flip-point search.
+
+    Numeric data without missing values is passed as it is (the model itself searches).
+    A frame with string or category columns becomes :class:`FrameCodec` codes and the
+    model a :class:`CodedModel`; missing values stay missing: their features are held
+    fixed (``immutable``) at a finite placeholder the model never sees, and training rows
+    with missing values only leave the search's ``data``.
+
+    Parameters
+    ----------
+    model : fitted classifier taking ``X``
+    X : DataFrame or ndarray
+        The training rows as the model takes them.
+    row : int
+    feature_names : list of str, optional
+        Names of the columns (default: the frame's, or ``"Feature j"``).
+    encoder : FrameEncoder, optional
+        When ``X`` is an encoded matrix: decodes the flip point for display.
+    """
+    codec = FrameCodec().fit(X) if _has_codes(X) else None
+    if codec is not None:
+        Z = codec.transform(X)
+    elif isinstance(X, pd.DataFrame):
+        Z = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        Z = np.asarray(X, dtype=np.float64)
+    names = list(feature_names) if feature_names is not None else (
+        [str(c) for c in X.columns] if isinstance(X, pd.DataFrame)
+        else [f"Feature {j}" for j in range(Z.shape[1])])
+    x = Z[[row]].copy()
+    missing = np.flatnonzero(np.isnan(x[0]))
+    complete = np.isfinite(Z).all(axis=1)
+    data = Z[complete]
+    if missing.size:
+        fill = np.nanmedian(np.where(np.isfinite(Z[:, missing]), Z[:, missing], np.nan), axis=0)
+        x[0, missing] = np.nan_to_num(fill)
+    decode = codec.inverse_transform if codec is not None else (
+        encoder.inverse_transform if encoder is not None else None)
+    if codec is None and not missing.size:
+        return FlipInputs(model, data, x, [], decode)
+    if codec is None and isinstance(X, pd.DataFrame):
+        frame_cols = list(X.columns)
+
+        def to_frame(Zr):
+            return pd.DataFrame(Zr, columns=frame_cols).astype(X.dtypes.to_dict())
+        inner = _FrameInput(model, to_frame)
+        search_model = CodedModel(inner, None, missing)
+    else:
+        search_model = CodedModel(model, codec, missing)
+    if decode is not None and missing.size:
+        base = decode
+
+        def decode(Zr, base=base):
+            Zr = np.array(Zr, dtype=np.float64, ndmin=2)
+            Zr[:, missing] = np.nan
+            return base(Zr)
+    return FlipInputs(search_model, data, x, [names[j] for j in missing], decode)
+
+
+class _FrameInput:
+    """A model that takes a numeric frame, called with the float matrix."""
+
+    def __init__(self, model: Any, to_frame: Callable[[np.ndarray], pd.DataFrame]):
+        self.model = model
+        self.search_model_ = model
+        self.to_frame = to_frame
+        self.classes_ = getattr(model, "classes_", None)
+
+    def predict_proba(self, Z: Any) -> np.ndarray:
+        return predict_proba_fn(self.model)(self.to_frame(np.asarray(Z, dtype=np.float64)))

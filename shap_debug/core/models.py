@@ -5,17 +5,17 @@ libraries people train (XGBoost, LightGBM, CatBoost, through their scikit-learn 
 wrapped boosters, see :mod:`shap_debug.model_io`): which of them shap's exact TreeSHAP
 explains and how (:func:`tree_explainer_mode`), whether a model takes missing values
 (:func:`check_missing_supported`), and how a column-transformed Pipeline's features map back
-to the raw columns (:func:`feature_groups`, :func:`raw_space_explanation`). Raw frames with
-string columns and NaNs meet numeric algorithms through :class:`FrameCodec` and
-:class:`CodedModel` (defined in :mod:`shap_debug.core.frames`).
+to the raw columns (:mod:`shap_debug.core.pipelines`). Raw frames with string columns and
+NaNs meet numeric algorithms through :mod:`shap_debug.core.frames`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +113,8 @@ def clone_model(model: Any, name: str = "model") -> Any:
 
     CatBoost models (alone or as a Pipeline step), which ``sklearn.base.clone`` refuses
     because their constructor stores ``cat_features`` as a copy, are rebuilt from
-    ``get_params()``.
+    ``get_params()``; the copy also gets a ``__sklearn_clone__`` hook, so scikit-learn's own
+    clones of it (``cross_val_predict``) work in this process.
     """
     from sklearn.base import clone
 
@@ -135,13 +136,16 @@ def _rebuild(model: Any) -> Any:
 
     if hasattr(model, "steps"):
         params = model.get_params(deep=False)
-        params["steps"] = [(n, s if s in (None, "passthrough") else _rebuild(s))
+        params["steps"] = [(n, s if s is None or isinstance(s, str) else _rebuild(s))
                            for n, s in model.steps]
         return type(model)(**params)
     try:
         return clone(model)
     except Exception:
-        return type(model)(**model.get_params(deep=False))
+        fresh = type(model)(**model.get_params(deep=False))
+        with contextlib.suppress(Exception):  # lets sklearn.base.clone copy it later
+            fresh.__sklearn_clone__ = functools.partial(_rebuild, fresh)
+        return fresh
 
 
 #: estimator types shap's TreeExplainer reads (scikit-learn API and the libraries' boosters)
@@ -169,6 +173,25 @@ def unwrap_model(model: Any) -> Any:
     while getattr(model, "wrapped_model_", None) is not None and seen < 10:
         model = model.wrapped_model_
         seen += 1
+    return model
+
+
+def search_model(model: Any) -> Any:
+    """The model whose kind decides how a black-box search (flip points) treats ``model``.
+
+    A Pipeline's final step, the model inside the adapters of :mod:`shap_debug.model_io`
+    (``wrapped_model_``) and inside a :class:`~shap_debug.core.frames.CodedModel`
+    (``search_model_``): a tree ensemble behind any of them is searched like one.
+    """
+    for _ in range(10):
+        if hasattr(model, "steps"):
+            model = model.steps[-1][1]
+        elif getattr(model, "search_model_", None) is not None:
+            model = model.search_model_
+        elif getattr(model, "wrapped_model_", None) is not None:
+            model = model.wrapped_model_
+        else:
+            break
     return model
 
 
@@ -202,18 +225,25 @@ class TreeMode:
 
     Attributes
     ----------
-    model : the object given to ``shap.TreeExplainer`` (adapters unwrapped)
+    model : the object given to ``shap.TreeExplainer`` (adapters unwrapped; a Pipeline's
+        final step)
     feature_perturbation : {"interventional", "tree_path_dependent"}
     model_output : {"probability", "raw"}
     units : {"probability", "log-odds", "margin"}
         What the values add up to: predicted probabilities, the log-odds of a binary
         boosting model, or a multi-class booster's per-class margins (softmax inputs).
+    transform : the first steps of a Pipeline whose transformed columns are the raw
+        columns one to one (ordinal encoders, imputers, passthrough), or None
+    columns : tuple of int or None
+        With ``transform``: the raw column of each transformed column.
     """
 
     model: Any
     feature_perturbation: str
     model_output: str
     units: str
+    transform: Any = None
+    columns: tuple | None = None
 
     @property
     def output(self) -> str:
@@ -222,8 +252,29 @@ class TreeMode:
 
     def describe(self) -> str:
         """One line for reports: ``exact TreeSHAP (shap.TreeExplainer, ...)``."""
+        on = (" on the one-to-one transformed columns of the Pipeline"
+              if self.transform is not None else "")
         return (f"exact TreeSHAP (shap.TreeExplainer, {self.feature_perturbation}, "
-                f"{self.units})")
+                f"{self.units}{on})")
+
+    def prepare(self, X: Any) -> Any:
+        """Rows as the explained model takes them (a Pipeline's first steps applied)."""
+        if self.transform is None or X is None:
+            return X
+        return _dense(self.transform.transform(X))
+
+    def shap_values(self, X: Any, background: Any = None) -> tuple[np.ndarray, Any]:
+        """TreeSHAP values of ``X`` in the raw column order, and the expected value."""
+        te = self.explainer(self.prepare(background))
+        vals = np.asarray(te.shap_values(self.prepare(X), check_additivity=False))
+        if self.columns is not None:
+            axis = 1 if vals.shape[0] == len(X) else 2   # older shap: a list over classes
+            out = np.empty_like(vals)
+            index = [slice(None)] * vals.ndim
+            index[axis] = list(self.columns)
+            out[tuple(index)] = vals
+            vals = out
+        return vals, te.expected_value
 
     def explainer(self, background: Any = None):
         """The ``shap.TreeExplainer`` (``background`` is used by the interventional mode)."""
@@ -261,6 +312,10 @@ def _rows(X: Any, rows: Any) -> Any:
     return X.iloc[rows] if isinstance(X, pd.DataFrame) else np.asarray(X)[rows]
 
 
+def _dense(out: Any) -> np.ndarray:
+    return np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=np.float64)
+
+
 def _all_numeric(X: Any) -> bool:
     if not isinstance(X, pd.DataFrame):
         return True
@@ -281,6 +336,12 @@ def tree_explainer_mode(model: Any, X: Any = None, background: Any = None, *,
     3. ``tree_path_dependent`` with the raw output: the only mode shap has for models
        with categorical splits (XGBoost ``enable_categorical``, LightGBM pandas
        categories, CatBoost ``cat_features``).
+
+    A Pipeline qualifies when its final step does and its first steps turn each raw
+    column into exactly one column (ordinal encoders, imputers, scalers, passthrough): the
+    interventional game on those columns is the game on the raw columns, so the values
+    are exact for the raw columns. One-hot encoding splits a column into several, and the
+    sum of their values is not the raw column's Shapley value: such Pipelines get None.
 
     Parameters
     ----------
@@ -312,6 +373,19 @@ def tree_explainer_mode(model: Any, X: Any = None, background: Any = None, *,
     """
     if output not in ("any", "probability", "log_odds"):
         raise ValueError(f"output must be 'any', 'probability' or 'log_odds'; got {output!r}")
+    transform = columns = None
+    if hasattr(model, "steps") and X is not None and is_tree_model(model.steps[-1][1]):
+        from .pipelines import feature_groups
+
+        groups = feature_groups(model, X)  # exact only when the columns map one to one
+        if groups is None or sorted(groups) != list(range(X.shape[1])):
+            return None
+        transform, columns = model[:-1], tuple(groups)
+        if background is None:
+            background = _rows(X, slice(0, 100))
+        X, background = (_dense(transform.transform(_rows(X, slice(0, 2)))),
+                         _dense(transform.transform(background)))
+        model = model.steps[-1][1]
     if not is_tree_model(model):
         return None
     inner = unwrap_model(model)
@@ -342,13 +416,65 @@ def tree_explainer_mode(model: Any, X: Any = None, background: Any = None, *,
                     te.shap_values(_rows(X, slice(0, 2)), check_additivity=False)
         except Exception:
             continue
-        return mode
+        return mode if transform is None else TreeMode(inner, fp, mo, units, transform, columns)
     return None
 
 
 def supports_tree_explainer(model: Any, X: Any = None) -> bool:
     """Whether ``shap.TreeExplainer`` can explain ``model`` (on rows like ``X``) exactly."""
     return tree_explainer_mode(model, X) is not None
+
+
+@dataclass(frozen=True)
+class ExplainPlan:
+    """How :func:`shap_debug.explain` computes a model's contributions (see
+    :func:`explain_plan`).
+
+    Attributes
+    ----------
+    method : {"tree", "linear", "sampling"}
+    output : {"probability", "log_odds"}
+    mode : TreeMode or None
+        The TreeSHAP mode when ``method="tree"``.
+    description : str
+        One line for reports, e.g. ``"exact TreeSHAP (shap.TreeExplainer, interventional,
+        probability), the fast path"``.
+    """
+
+    method: str
+    output: str
+    mode: TreeMode | None
+    description: str
+
+
+def explain_plan(model: Any, X: Any, background: Any = None, *,
+                 output: str = "probability") -> ExplainPlan:
+    """The method :func:`shap_debug.explain` picks with ``method="auto"``.
+
+    1. Exact TreeSHAP where shap supports the model in the requested units
+       (:func:`tree_explainer_mode`);
+    2. exact linear SHAP (log-odds) for linear models on numeric data;
+    3. otherwise shap-debug's sampling estimator of interventional Shapley values.
+
+    ``output="auto"`` (what the :class:`~shap_debug.Debugger` asks for) takes TreeSHAP in
+    whichever units shap has: probabilities where it can, the log-odds of a boosting model
+    with categorical splits (path-dependent TreeSHAP) rather than the slower estimator.
+    """
+    if output not in ("auto", "probability", "log_odds"):
+        raise ValueError(f"output must be 'auto', 'probability' or 'log_odds'; got {output!r}")
+    mode = tree_explainer_mode(model, X, background,
+                               output="any" if output == "auto" else output)
+    if mode is not None:
+        return ExplainPlan("tree", mode.output, mode, mode.describe() + ", the fast path")
+    if _all_numeric(X) and is_linear_model(model) and not is_torch_module(model):
+        return ExplainPlan("linear", "log_odds" if output == "auto" else output, None,
+                           "exact linear SHAP (log-odds)")
+    out = "probability" if output == "auto" else output
+    why = ("" if not is_tree_model(model) else
+           f"; shap's TreeSHAP does not support {type(unwrap_model(model)).__name__} here")
+    return ExplainPlan("sampling", out, None,
+                       f"shap-debug's sampling estimator of interventional Shapley values "
+                       f"({out.replace('_', '-')}){why}")
 
 
 # --------------------------------------------------------------------------- missing values
@@ -405,126 +531,3 @@ def check_missing_supported(model: Any, X: Any, name: str = "X") -> None:
     if not np.isfinite(proba).all():
         raise ValueError(f"{name} contains NaN (missing) values in {cols} and "
                          f"{type(model).__name__} returns NaN probabilities for them; {hint}")
-
-
-# --------------------------------------------------------------------------- Pipelines
-def _names_to_columns(names: Sequence[str], columns: Sequence[str]) -> list[int] | None:
-    """Raw column of each output name: the longest column name it equals, starts with
-    (``col_level`` of a one-hot encoder) or ends with (``missingindicator_col``)."""
-    out = []
-    for nm in names:
-        best = None
-        for j, c in enumerate(columns):
-            if nm == c or nm.startswith(c + "_") or nm.endswith("_" + c):
-                if best is None or len(c) > len(columns[best]):
-                    best = j
-        if best is None:
-            return None
-        out.append(best)
-    return out
-
-
-def _input_columns(spec: Any, columns: list[str]) -> list[str] | None:
-    if isinstance(spec, str):
-        return [spec] if spec in columns else None
-    if isinstance(spec, slice) or callable(spec):
-        return None
-    items = list(np.atleast_1d(np.asarray(spec)))
-    if items and all(isinstance(v, (bool, np.bool_)) for v in items):
-        return [c for c, keep in zip(columns, items) if keep]
-    if items and all(isinstance(v, (int, np.integer)) for v in items):
-        return [columns[int(v)] for v in items]
-    names = [str(v) for v in items]
-    return names if all(v in columns for v in names) else None
-
-
-def feature_groups(model: Any, X: Any) -> list[int] | None:
-    """For a Pipeline, the raw column of ``X`` behind each column its last step sees.
-
-    Follows a ``ColumnTransformer`` (or any first steps with ``get_feature_names_out``)
-    through one-hot encoders (``col_level`` names), one-to-one transformers (imputers,
-    scalers, ordinal encoders, passthrough) and missing-value indicators. Returns None when
-    ``model`` is not a Pipeline or a transformed column cannot be traced to one raw column.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from sklearn.compose import make_column_transformer
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import OneHotEncoder
-    >>> X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "c": ["x", "y", "z", "x"]})
-    >>> pre = make_column_transformer((OneHotEncoder(), ["c"]), remainder="passthrough")
-    >>> pipe = make_pipeline(pre, LogisticRegression()).fit(X, [0, 1, 0, 1])
-    >>> feature_groups(pipe, X)
-    [1, 1, 1, 0]
-    """
-    if not hasattr(model, "steps") or len(model.steps) < 2 or not isinstance(X, pd.DataFrame):
-        return None
-    columns = [str(c) for c in X.columns]
-    pre = model[:-1]
-    first = pre.steps[0][1] if len(pre.steps) == 1 else None
-    if first is not None and hasattr(first, "transformers_"):
-        out: list[int] = []
-        for _name, trans, spec in first.transformers_:
-            if trans == "drop":
-                continue
-            cols = _input_columns(spec, columns)
-            if cols is None:
-                return None
-            if not cols:
-                continue
-            if trans == "passthrough":
-                names = cols
-            else:
-                try:
-                    names = [str(v) for v in trans.get_feature_names_out(cols)]
-                except Exception:
-                    return None
-            local = _names_to_columns(names, cols)
-            if local is None:
-                return None
-            out.extend(columns.index(cols[k]) for k in local)
-        return out
-    try:
-        names = [str(v) for v in pre.get_feature_names_out(columns)]
-    except Exception:
-        return None
-    return _names_to_columns(names, columns)
-
-
-def raw_space_explanation(explanation: Any, model: Any, X: Any):
-    """An explanation of a Pipeline's transformed features, summed back to ``X``'s columns.
-
-    An explanation that already has one column per column of ``X`` is returned as it is.
-    One computed on the transformed features (``shap.TreeExplainer(pipe[-1])(pipe[:-1]
-    .transform(X))``) gets, for each raw column, the sum of its transformed columns' values
-    (one-hot levels, missing-value indicators): efficiency is kept (the row sums are
-    unchanged) and the values stay in the explainer's units. Anything else is a
-    ``ValueError`` saying what was expected.
-    """
-    from .validation import explanation_values
-
-    vals = explanation_values(explanation)
-    m = X.shape[1]
-    if vals.ndim >= 2 and vals.shape[1] == m:
-        return explanation
-    groups = feature_groups(model, X)
-    if groups is None or vals.ndim < 2 or vals.shape[1] != len(groups):
-        raise ValueError(
-            f"explanation has {vals.shape[1] if vals.ndim >= 2 else '?'} columns but X has "
-            f"{m}; pass contributions of X's columns, or of a Pipeline's transformed features "
-            "(then model must be that fitted Pipeline, whose first steps trace every "
-            "transformed column to one column of X)")
-    import shap
-
-    index = np.asarray(groups)
-    out = np.zeros((vals.shape[0], m) + vals.shape[2:])
-    for j in range(m):
-        out[:, j] = vals[:, index == j].sum(axis=1)
-    base = getattr(explanation, "base_values", None)
-    names = [str(c) for c in X.columns]
-    return shap.Explanation(values=out, base_values=base, data=None,
-                            display_data=X.astype(object).to_numpy(),
-                            feature_names=names,
-                            output_names=getattr(explanation, "output_names", None))
