@@ -65,8 +65,9 @@ class LabelledClassifier(ClassifierMixin, BaseEstimator):
     XGBoost (and a torch module) know their classes only as ``0..k-1``; when the target
     column holds names (``">50K"``) this adapter maps code ``j`` to ``classes[j]``, so
     reports show the names. Built around an already fitted ``estimator`` it predicts with
-    it; :meth:`fit` (what refitting checks call on a clone) fits a clone of the estimator
-    on the codes of ``y``.
+    it; :meth:`fit` (what refitting checks call on a clone) behaves like any scikit-learn
+    classifier: ``classes_`` become the sorted labels of ``y`` and a clone of the
+    estimator is fitted on their codes.
 
     Parameters
     ----------
@@ -86,16 +87,13 @@ class LabelledClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def classes_(self) -> np.ndarray:
-        return np.asarray(list(self.classes), dtype=object)
+        fitted = getattr(self, "fitted_classes_", None)
+        return fitted if fitted is not None else np.asarray(list(self.classes), dtype=object)
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> LabelledClassifier:
-        lookup = {c: j for j, c in enumerate(self.classes)}
-        y = np.asarray(y)
-        unknown = sorted({str(v) for v in y if v not in lookup})
-        if unknown:
-            raise ValueError(f"y holds labels outside classes {list(self.classes)}: {unknown}")
-        codes = np.array([lookup[v] for v in y], dtype=np.int64)
+        classes, codes = np.unique(np.asarray(y), return_inverse=True)
         self.estimator_ = clone_model(self.estimator, "estimator").fit(X, codes, **fit_params)
+        self.fitted_classes_ = classes
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -332,6 +330,15 @@ def load_model(path: str | Path, *, trust_pickle: bool = False,
 
         model = catboost.CatBoostClassifier()
         model.load_model(str(path))
+        # refits (the label-flip check) clone get_params(): give them the categorical
+        # columns and rate the file knows (set_params refuses a fitted model, so the
+        # parameters go where CatBoost keeps them)
+        names, cats = model.feature_names_, model.get_cat_feature_indices()
+        rate = model.get_all_params().get("learning_rate")
+        params = getattr(model, "_init_params", None)
+        if isinstance(params, dict):
+            params.update(cat_features=[names[i] for i in cats] if names else list(cats),
+                          verbose=0, **({"learning_rate": rate} if rate else {}))
         return model
     except ImportError as exc:
         raise ImportError(f"loading {str(path)!r} needs {exc.name}: pip install "
