@@ -140,7 +140,8 @@ class BoosterClassifier(ClassifierMixin, BaseEstimator):
         lookup = {c.item() if hasattr(c, "item") else c: j for j, c in enumerate(classes)}
         codes = np.array([lookup[v.item() if hasattr(v, "item") else v] for v in np.asarray(y)])
         params = {k: v for k, v in dict(self.booster.params).items()
-                  if k not in ("num_iterations", "num_boost_round", "n_estimators")}
+                  if k not in ("num_iterations", "num_boost_round", "n_estimators",
+                               "categorical_feature", "categorical_column")}
         params.setdefault("verbose", -1)
         self.booster_ = lgb.train(params, lgb.Dataset(X, codes),
                                   num_boost_round=max(self.booster.current_iteration(), 1))
