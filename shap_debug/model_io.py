@@ -432,8 +432,14 @@ def _categorical_columns(model: Any, X: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def _conform(model: Any, X: pd.DataFrame, name: str, notes: list[str]) -> pd.DataFrame:
-    """The table's columns in the model's order and dtypes; extra columns dropped."""
+def _conform(model: Any, X: pd.DataFrame, name: str, notes: list[str],
+             like: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The table's columns in the model's order and dtypes; extra columns dropped.
+
+    Text columns the model takes as categories get the levels the model kept (LightGBM),
+    else those of ``like`` (the training table, for the test table): a level the model
+    never saw becomes missing, as LightGBM does it, and a note says how many.
+    """
     expected = _expected_columns(model)
     if expected is not None and [str(c) for c in X.columns] != expected:
         missing = [c for c in expected if c not in X.columns]
@@ -447,8 +453,16 @@ def _conform(model: Any, X: pd.DataFrame, name: str, notes: list[str]) -> pd.Dat
     if cats:
         X = X.copy()
         for col, levels in cats.items():
-            if col in X.columns and not isinstance(X[col].dtype, pd.CategoricalDtype):
-                X[col] = X[col].astype(pd.CategoricalDtype(levels) if levels else "category")
+            if col not in X.columns or isinstance(X[col].dtype, pd.CategoricalDtype):
+                continue
+            if levels is None and like is not None and col in like.columns:
+                levels = list(like[col].cat.categories)
+            before = X[col].notna()
+            X[col] = X[col].astype(pd.CategoricalDtype(levels) if levels else "category")
+            unseen = int((before & X[col].isna()).sum())
+            if unseen:
+                notes.append(f"{name}: {unseen} values of {col!r} the model never saw are "
+                             "treated as missing")
     return X
 
 
@@ -562,7 +576,7 @@ def report_from_files(model_path: str | Path, train_path: str | Path, target: st
     if test_path is not None:
         X_test, y_test = _split_target(load_table(test_path, "test_path"), target,
                                        "test_path")
-        X_test = _conform(model, X_test, "test_path", [])
+        X_test = _conform(model, X_test, "test_path", notes, like=X)
         if list(X_test.columns) != list(X.columns):
             raise ValueError("test_path must have the same feature columns as train_path")
     if is_torch_module(model):

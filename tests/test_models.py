@@ -342,7 +342,8 @@ def test_a_shap_explanation_of_transformed_features_is_accepted(small, tmp_path)
 
     X, y, _, _ = small
     model, Xm, ym, _ = fit_model("pipeline-gb", X, y, n_trees=20)
-    sv = shap.TreeExplainer(model[-1])(model[:-1].transform(Xm))
+    Xt = model[:-1].transform(Xm)
+    sv = shap.TreeExplainer(model[-1])(Xt.toarray() if hasattr(Xt, "toarray") else Xt)
     dbg = Debugger(model, Xm, ym, explanation=sv, progress=False)
     assert dbg.neighborhood_model.contributions_.shape == Xm.shape
     assert dbg.contribution_method == "given by the user"

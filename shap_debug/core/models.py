@@ -312,6 +312,13 @@ def _rows(X: Any, rows: Any) -> Any:
     return X.iloc[rows] if isinstance(X, pd.DataFrame) else np.asarray(X)[rows]
 
 
+def _n_classes(model: Any) -> int:
+    classes = getattr(model, "classes_", None)
+    if classes is None and hasattr(model, "steps"):
+        classes = getattr(model.steps[-1][1], "classes_", None)
+    return len(classes) if classes is not None else 2
+
+
 def _dense(out: Any) -> np.ndarray:
     return np.asarray(out.toarray() if hasattr(out, "toarray") else out, dtype=np.float64)
 
@@ -390,8 +397,7 @@ def tree_explainer_mode(model: Any, X: Any = None, background: Any = None, *,
         return None
     inner = unwrap_model(model)
     name = type(inner).__name__
-    n_classes = len(classes_of(model)) if getattr(model, "classes_", None) is not None else 2
-    raw_units = ("log-odds" if n_classes == 2 else "margin") if name in _BOOSTING else None
+    raw_units = ("log-odds" if _n_classes(model) == 2 else "margin") if name in _BOOSTING else None
     numeric = X is None or _all_numeric(X)
     if background is None and X is not None:
         background = _rows(X, slice(0, 100))
@@ -457,17 +463,22 @@ def explain_plan(model: Any, X: Any, background: Any = None, *,
     3. otherwise shap-debug's sampling estimator of interventional Shapley values.
 
     ``output="auto"`` (what the :class:`~shap_debug.Debugger` asks for) takes TreeSHAP in
-    whichever units shap has: probabilities where it can, the log-odds of a boosting model
-    with categorical splits (path-dependent TreeSHAP) rather than the slower estimator.
+    whichever units shap has: probabilities where it can, else the log-odds of a binary
+    boosting model (e.g. path-dependent TreeSHAP for categorical splits) rather than the
+    slower estimator. Multi-class margins are not an ``explain`` output: the estimator.
     """
     if output not in ("auto", "probability", "log_odds"):
         raise ValueError(f"output must be 'auto', 'probability' or 'log_odds'; got {output!r}")
-    mode = tree_explainer_mode(model, X, background,
-                               output="any" if output == "auto" else output)
+    mode = None
+    if output in ("auto", "probability"):
+        mode = tree_explainer_mode(model, X, background, output="probability")
+    if mode is None and (output == "log_odds" or output == "auto" and _n_classes(model) == 2):
+        mode = tree_explainer_mode(model, X, background, output="log_odds")
     if mode is not None:
         return ExplainPlan("tree", mode.output, mode, mode.describe() + ", the fast path")
     if _all_numeric(X) and is_linear_model(model) and not is_torch_module(model):
-        return ExplainPlan("linear", "log_odds" if output == "auto" else output, None,
+        # explain's linear path is in log-odds whatever its output says
+        return ExplainPlan("linear", "probability" if output == "auto" else output, None,
                            "exact linear SHAP (log-odds)")
     out = "probability" if output == "auto" else output
     why = ("" if not is_tree_model(model) else
@@ -524,10 +535,11 @@ def check_missing_supported(model: Any, X: Any, name: str = "X") -> None:
     try:
         proba = predict_proba_fn(model, "model")(_rows(X, rows[:5]))
     except Exception as exc:
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ValueError(
             f"{name} contains NaN (missing) values in {cols} ({len(rows)} rows) and "
-            f"{type(model).__name__} cannot predict on them ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); {hint}") from None
+            f"{type(model).__name__} failed on those rows ({type(exc).__name__}: {said}); "
+            f"if it does not take missing values, {hint}") from None
     if not np.isfinite(proba).all():
         raise ValueError(f"{name} contains NaN (missing) values in {cols} and "
                          f"{type(model).__name__} returns NaN probabilities for them; {hint}")
