@@ -339,7 +339,8 @@ def load_model(path: str | Path, *, trust_pickle: bool = False,
         params = getattr(model, "_init_params", None)
         if isinstance(params, dict):
             params.update(cat_features=[names[i] for i in cats] if names else list(cats),
-                          verbose=0, **({"learning_rate": rate} if rate else {}))
+                          verbose=0, allow_writing_files=False,
+                          **({"learning_rate": rate} if rate else {}))
         return model
     except ImportError as exc:
         raise ImportError(f"loading {str(path)!r} needs {exc.name}: pip install "

@@ -98,7 +98,8 @@ def fit_model(kind: str, X: pd.DataFrame, y: np.ndarray, n_trees: int = 60):
             return Z.assign(**{c: Z[c].fillna("missing") for c in cats})
         Xc = fill(X)
         model = cb.CatBoostClassifier(iterations=n_trees, depth=4, verbose=0, thread_count=1,
-                                      cat_features=cats, random_seed=0).fit(Xc, y)
+                                      cat_features=cats, random_seed=0,
+                                      allow_writing_files=False).fit(Xc, y)
         return model, Xc, y, fill
     if kind == "xgboost-pipeline":  # one column per raw column: TreeSHAP stays exact
         pre = ColumnTransformer([("cat", OrdinalEncoder(
