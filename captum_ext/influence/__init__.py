@@ -1,0 +1,11 @@
+"""Influence functions (Koh & Liang 2017): the public ``InfluenceFunction`` and its result,
+the model-as-optimisation-problem front ends, and the curvature solvers behind them."""
+
+from .influence import CURVATURES, InfluenceFunction, KMostInfluentialResults, knn_candidates
+
+__all__ = [
+    "CURVATURES",
+    "InfluenceFunction",
+    "KMostInfluentialResults",
+    "knn_candidates",
+]
