@@ -9,10 +9,11 @@ import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
 
 from shap_debug.cli import main
 from shap_debug.datasets import encode, german
-from shap_debug.debugger import Debugger
+from shap_debug.debugger import Debugger, Evidence, Inspection, Overview
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -67,6 +68,82 @@ def test_report_structure_and_escaping(german_debugger, tmp_path):
     assert "<script" not in doc  # no scripts at all: opens offline, nothing to execute
     assert "http://" not in doc and "https://" not in doc
     assert 'class="error"' not in doc, re.findall(r'class="error">([^<]*)', doc)
+
+
+def _section(doc, anchor):
+    match = re.search(rf'<section id="{anchor}">(.*?)</section>', doc, flags=re.S)
+    assert match, f"no section {anchor}"
+    return match.group(1)
+
+
+def test_evidence_values_and_short_reprs(german_debugger):
+    dbg, _, _ = german_debugger
+    ev = dbg.evidence(1, label_flip=False)
+    assert isinstance(ev, Evidence) and isinstance(ev.overview, Overview)
+    assert ev.overview is dbg.overview()  # computed once
+    (i,) = ev.anomalies
+    assert isinstance(ev.inspections[i], Inspection)
+    assert ev.overview.integrity is not None and ev.overview.flags
+    assert not ev.failures and not ev.overview.failures, (ev.failures, ev.overview.failures)
+    assert ev.overview.classes == (0, 1) and sum(ev.overview.class_counts.values()) == 800
+    for obj in (dbg, ev, ev.overview, ev.inspections[i]):
+        text = repr(obj)
+        assert "\n" not in text and len(text) < 400, text
+    assert repr(dbg).startswith("Debugger(GradientBoostingClassifier, n=800")
+    assert repr(ev.inspections[i]).startswith(f"Inspection(anomaly={i}")
+    html = dbg._repr_html_() + ev.inspections[i]._repr_html_()
+    assert HOSTILE not in html and "<b>tv</b>" not in html
+
+
+def _three_classes(n=180):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                      "c": rng.normal(size=n)})
+    y = np.digitize(X.a + 0.5 * X.b + rng.normal(0, 0.5, n), [-0.5, 0.5])
+    return X, y
+
+
+def test_three_class_report_says_in_its_section_why_label_flips_are_missing(tmp_path):
+    X, y = _three_classes()
+    lr = LogisticRegression(max_iter=1000).fit(X, y)
+    dbg = Debugger(lr, X, y, n_neighbors=20, budget=3, progress=False)
+    ev = dbg.evidence(1)
+    assert "3 classes" in ev.skipped["label-flip"] and ev.label_flips is None
+    doc = dbg.report(1, tmp_path / "three.html").read_text()
+    flips = _section(doc, "label-flip")
+    assert "binary-only" in flips and "3 classes (0, 1, 2)" in flips
+    assert 'class="missing"' in flips
+    assert len(re.findall(r'id="anomaly-\d+"', doc)) == 1
+    assert 'class="error"' not in doc, re.findall(r'class="error">([^<]*)', doc)
+
+
+def test_zero_anomalies_report_says_in_each_section_why_it_is_empty(tmp_path):
+    X, y = _three_classes()
+    y = (y > 0).astype(int)
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)  # no training error
+    dbg = Debugger(tree, X, y, n_neighbors=20, budget=3, progress=False)
+    with pytest.warns(UserWarning, match="no anomalies"):
+        ev = dbg.evidence(3)
+    assert ev.anomalies == () and ev.overview.n_anomalies == 0
+    assert set(ev.overview.skipped) == {"occurrence", "logic"}
+    doc = dbg.report(3, tmp_path / "zero.html").read_text()
+    logic = _section(doc, "global").split("logic formula")[1]
+    assert "No formula" in logic and "every training row correctly" in logic
+    assert "every training row correctly" in _section(doc, "occurrence")
+    assert "nothing to retrain" in _section(doc, "label-flip")
+    assert 'class="error"' not in doc, re.findall(r'class="error">([^<]*)', doc)
+
+
+def test_a_failing_part_is_a_value_shown_in_its_section(german_debugger):
+    dbg, _, _ = german_debugger
+    ev = dbg.evidence(1, label_flip=False)
+    broken = Evidence(overview=Overview(**{**ev.overview.__dict__, "cohorts": None,
+                                           "failures": {"cohorts": "ValueError: boom"}}),
+                      anomalies=ev.anomalies, inspections=ev.inspections)
+    from shap_debug.report import render_report
+
+    cohorts = _section(render_report(broken), "cohorts")
+    assert 'class="error"' in cohorts and "ValueError: boom" in cohorts
 
 
 def test_debugger_bad_input():
