@@ -179,7 +179,13 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
     assert main(["report", "--dataset", str(csv), "--target", "nope"]) == 2
     assert "not in" in capsys.readouterr().err
     assert main(["report", "--dataset", str(csv), "--target", "t"]) == 2
-    assert "binary" in capsys.readouterr().err
+    assert "class 0 has only 1 row in" in capsys.readouterr().err
+    pd.DataFrame({"a": range(40), "t": np.linspace(0, 1, 40)}).to_csv(csv, index=False)
+    assert main(["report", "--dataset", str(csv), "--target", "t"]) == 2
+    assert "40 distinct values" in capsys.readouterr().err
+    pd.DataFrame({"a": range(40), "t": ["x"] * 40}).to_csv(csv, index=False)
+    assert main(["report", "--dataset", str(csv), "--target", "t"]) == 2
+    assert "at least two classes" in capsys.readouterr().err
     assert main(["report", "--dataset", str(tmp_path / "missing.csv"), "--target", "t"]) == 2
     assert "no such file" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
@@ -198,6 +204,47 @@ def test_cli_runs_a_user_csv(tmp_path):
     assert main(["report", "--dataset", str(csv), "--target", "label", "--model", "lr",
                  "--anomalies", "1", "--out", str(out), "--quiet", "--no-label-flip"]) == 0
     assert 'id="anomaly-' in out.read_text()
+
+
+def test_cli_runs_a_three_class_csv_with_class_names(tmp_path, capsys):
+    X, y = _three_classes(240)
+    frame = X.assign(grade=np.array(["low", "mid", "high"])[y])
+    csv = tmp_path / "three.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "three.html"
+    assert main(["report", "--dataset", str(csv), "--target", "grade", "--model", "lr",
+                 "--anomalies", "1", "--neighbors", "20", "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "target 'grade': 3 classes (multi-class): high (" in err and "binary-only" in err
+    doc = out.read_text()
+    assert "3 classes: high (" in _section(doc, "summary")
+    assert "binary-only" in _section(doc, "label-flip")
+    anomaly = re.search(r'<section id="anomaly-\d+">.*?</section>', doc, flags=re.S).group(0)
+    assert re.search(r"true label <b>(low|mid|high)</b>", anomaly)
+    assert 'class="error"' not in doc, re.findall(r'class="error">([^<]*)', doc)
+
+
+def test_cli_says_how_missing_values_were_filled(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x1": rng.normal(size=200), "x2": rng.normal(size=200),
+                          "colour": rng.choice(["red", "blue"], 200)})
+    frame["label"] = np.where(frame.x1 + rng.normal(0, 0.5, 200) > 0, "yes", "no")
+    frame.loc[[3, 7, 9], "colour"] = np.nan
+    frame.loc[[4, 8], "x2"] = np.nan
+    frame.loc[[5], "x2"] = 1.0
+    csv = tmp_path / "holes.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "holes.html"
+    assert main(["report", "--dataset", str(csv), "--target", "label", "--model", "lr",
+                 "--anomalies", "1", "--out", str(out), "--quiet", "--no-label-flip"]) == 0
+    err = capsys.readouterr().err
+    median = frame["x2"].median()
+    numeric = f"column 'x2': 2 missing values filled with the median ({median:.4g})"
+    text = "column 'colour': 3 missing values became the category 'missing'"
+    assert numeric in err and text in err
+    summary = _section(out.read_text(), "summary")
+    assert "How the data were prepared" in summary
+    assert numeric.replace("'", "&#x27;") in summary and text.replace("'", "&#x27;") in summary
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
