@@ -7,6 +7,10 @@ Black-box Machine Learning Models", Algorithm 1) -> representatives and their ru
 influence functions (Koh & Liang), plus error cohorts, data-integrity flags and suspicious
 rows. Everything expensive is computed once and cached, so inspecting many anomalies does
 not recompute the contributions.
+
+The Debugger computes, the report renders: :meth:`Debugger.overview`,
+:meth:`Debugger.inspect` and :meth:`Debugger.evidence` return frozen values
+(:mod:`shap_debug.evidence`), and :func:`shap_debug.report.render_report` only lays them out.
 """
 
 from __future__ import annotations
@@ -76,6 +80,10 @@ class _EncodedModel:
 
 class Debugger:
     """Debug a classifier on its training data.
+
+    :meth:`anomalies` lists the rows the model gets wrong, :meth:`inspect` explains one,
+    :meth:`overview` and :meth:`evidence` return everything a report shows as values, and
+    :meth:`report` writes it as HTML.
 
     Parameters
     ----------
