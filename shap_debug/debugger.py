@@ -7,32 +7,62 @@ Black-box Machine Learning Models", Algorithm 1) -> representatives and their ru
 influence functions (Koh & Liang), plus error cohorts, data-integrity flags and suspicious
 rows. Everything expensive is computed once and cached, so inspecting many anomalies does
 not recompute the contributions.
+
+The Debugger computes, the report renders: :meth:`Debugger.overview`,
+:meth:`Debugger.inspect` and :meth:`Debugger.evidence` return frozen values
+(:mod:`shap_debug.evidence`), and :func:`shap_debug.report.render_report` only lays them out.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .contributions import check_explanation
+from .core import section_html, table_html
 from .core.models import check_classifier, classes_of, predict_proba_fn
 from .core.validation import (
+    check_explanation,
     check_frame_or_array,
     check_int,
     check_y,
     feature_names_of,
     warn,
 )
+from .evidence import Evidence, Inspection, Overview
 
-__all__ = ["Debugger", "Inspection"]
+__all__ = ["Debugger", "Inspection", "Overview", "Evidence"]
+
+
+def _reason(exc: BaseException) -> str:
+    """``"ValueError: message"``: why a part could not be computed, for its report section."""
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+class _Parts:
+    """Runs the parts of an overview/evidence: values, failure reasons and timings."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.failures: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}
+        self.timings: dict[str, float] = {}
+
+    def run(self, key: str, fn: Callable[[], Any], timing: str | None = None) -> Any:
+        t0 = time.perf_counter()
+        try:
+            self.values[key] = fn()
+        except Exception as exc:  # recorded as the section's reason, never hidden
+            self.failures[key] = _reason(exc)
+            warn(f"report section {key!r} failed: {self.failures[key]}")
+        self.timings[timing or key] = time.perf_counter() - t0
+        return self.values.get(key)
 
 
 class _EncodedModel:
@@ -48,87 +78,12 @@ class _EncodedModel:
         return self._proba(self.encoder.transform(X))
 
 
-@dataclass(frozen=True)
-class Inspection:
-    """Everything the debugger knows about one anomaly.
-
-    Attributes
-    ----------
-    anomaly : int
-        Training-row index.
-    true_label, predicted_label : the row's label and the model's prediction.
-    confidence : float
-        Predicted probability of the (wrong) predicted class.
-    row : pandas.Series
-        The row, readable.
-    neighborhood : Neighborhood
-        Its influential neighbourhood in contribution space.
-    representatives : Representatives
-        B diverse, representative neighbours (pymoo GA).
-    rules : RuleTable
-        Local IF-THEN rules of the anomaly and of its representatives (the paper's Table I).
-    ale : ALEResult
-        ALE over the neighbourhood; ``ale_global`` the same over the training set.
-    bias : ALEBias or None
-        Features whose neighbourhood effect differs from the global one, protected flagged.
-    flip : IndividualReport or None
-        Closest flip point (None with ``flip_error`` set when it could not be computed).
-    influential : DataFrame
-        Most influential training rows (influence functions where the model allows them,
-        else the nearest contribution-space neighbours) with their labels.
-    """
-
-    anomaly: int
-    true_label: Any
-    predicted_label: Any
-    confidence: float
-    row: pd.Series
-    neighborhood: Any
-    representatives: Any
-    rules: Any
-    ale: Any
-    ale_global: Any
-    bias: Any
-    flip: Any
-    influential: pd.DataFrame
-    influence_method: str
-    notes: tuple = field(default_factory=tuple)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One-row summary."""
-        return pd.DataFrame([{
-            "anomaly": self.anomaly, "true_label": self.true_label,
-            "predicted_label": self.predicted_label, "confidence": self.confidence,
-            "neighbors": len(self.neighborhood.indices),
-            "neighbor_label_agreement": float(self.neighborhood.label_agreement),
-            "representatives": len(self.representatives.indices),
-            "top_ale_feature": self.ale.ranges().idxmax() if self.ale is not None else None,
-            "flip_distance": (float(self.flip.flip.distance[0])
-                              if self.flip is not None else np.nan),
-        }])
-
-    def __str__(self) -> str:
-        head = (f"Anomaly {self.anomaly}: label {self.true_label}, predicted "
-                f"{self.predicted_label} with p={self.confidence:.2f}")
-        parts = [head, "", "Rules (anomaly first, then representatives):",
-                 self.rules.to_frame().to_string(max_colwidth=80)]
-        if self.ale is not None:
-            parts += ["", "ALE range in the neighbourhood:",
-                      self.ale.ranges().sort_values(ascending=False).head(8).to_string()]
-        return "\n".join(parts)
-
-    def plot(self, features: Any = None, ax: Any = None, show: bool = True):
-        """The neighbourhood ALE curves (global curves overlaid)."""
-        return self.ale.plot(features=features, global_result=self.ale_global, ax=ax, show=show)
-
-    def _repr_html_(self) -> str:
-        from .report import inspection_html
-
-        return inspection_html(self, images=False)
-
-
 class Debugger:
     """Debug a classifier on its training data.
+
+    :meth:`anomalies` lists the rows the model gets wrong, :meth:`inspect` explains one,
+    :meth:`overview` and :meth:`evidence` return everything a report shows as values, and
+    :meth:`report` writes it as HTML.
 
     Parameters
     ----------
@@ -413,11 +368,189 @@ class Debugger:
         out.insert(0, "row", rows)
         return out.reset_index(drop=True), method
 
+    # ------------------------------------------------------------------ overview, evidence
+    def _readable_test(self) -> pd.DataFrame | None:
+        if self.X_test is None:
+            return None
+        if self.encoder is not None:
+            return self.encoder.inverse_transform(np.asarray(self.X_test, dtype=np.float64))
+        if isinstance(self.X_test, pd.DataFrame):
+            return self.X_test
+        return pd.DataFrame(self.X_test, columns=self.feature_names)
+
+    def overview(self) -> Overview:
+        """What the debugger finds before any anomaly is inspected (computed once, cached).
+
+        Accuracy, data-integrity flags, error cohorts, suspicious training rows (confident
+        learning), the report's pass/warn flags, how often rows recur in anomaly
+        neighbourhoods, the contribution-space view and a logic formula for the anomalies.
+        A part that raises is recorded in ``failures`` with its reason (and a warning); a
+        part that does not apply (no anomalies) in ``skipped``.
+
+        Returns
+        -------
+        Overview
+        """
+        if "overview" in self._cache:
+            return self._cache["overview"]
+        from .blame import summary_flags
+        from .cohorts import error_cohorts
+        from .integrity import collapsed_occurrence, integrity_flags
+        from .logic import anomaly_formula
+        from .neighborhood import space_view
+        from .suspicious import suspicious_rows
+
+        nm = self.neighborhood_model
+        frame = self.readable_frame()
+        anomalies = np.asarray(nm.anomalies_, dtype=np.int64)
+        p = _Parts()
+        p.run("integrity", lambda: integrity_flags(frame, self.y, self._readable_test()))
+        p.run("cohorts", lambda: error_cohorts(self.model, self.X, self.y, display_data=frame,
+                                               random_state=self.random_state))
+        # three repeated K-fold splits: the top-10 was stable across seeds (0.87 overlap)
+        # only then, 0.73 with one split (benchmarks/results/cohorts.json)
+        p.run("suspicious", lambda: suspicious_rows(self.model, self.X, self.y, n_repeats=3,
+                                                    random_state=self.random_state))
+        p.run("flags", lambda: tuple(summary_flags(
+            integrity=p.values.get("integrity"), cohorts=p.values.get("cohorts"),
+            suspicious=p.values.get("suspicious"), neighborhood=nm,
+            protected=self.protected)))
+        none_wrong = "the model predicts every training row correctly"
+        if len(anomalies) == 0:
+            p.skipped["occurrence"] = (f"No anomaly: {none_wrong}, so no row recurs in an "
+                                       "anomaly's neighbourhood.")
+        else:
+            def recurring() -> pd.DataFrame:
+                # identical rows take one neighbourhood place and count once (issue 11)
+                top = collapsed_occurrence(nm).to_frame().head(15).reset_index(drop=True)
+                rows = top["row"].to_numpy()
+                values = frame.iloc[rows].reset_index(drop=True)
+                values.insert(0, "label", self.y[rows])
+                return pd.concat([top, values], axis=1)
+
+            p.run("occurrence", lambda: (nm.occurrence(), recurring()))
+        p.run("space-view", lambda: space_view(nm, max_rows=3000,
+                                               random_state=self.random_state))
+        if len(anomalies) == 0:
+            p.skipped["logic"] = (f"No formula: {none_wrong}, so there are no anomalies "
+                                  "whose common traits a formula could describe.")
+        else:
+            is_anom = np.zeros(len(self.X), dtype=bool)
+            is_anom[anomalies] = True
+            p.run("logic", lambda: anomaly_formula(frame, is_anom, method="tree",
+                                                   random_state=self.random_state,
+                                                   max_depth=3))
+        labels, counts = np.unique(self.y, return_counts=True)
+        occurrence, recurring_rows = p.values.get("occurrence", (None, None))
+        out = Overview(
+            model_name=type(self.model).__name__, n_rows=len(self.X),
+            n_features=self.X.shape[1],
+            classes=tuple(classes_of(self.model, nm.proba_.shape[1]).tolist()),
+            class_counts=dict(zip(labels.tolist(), counts.tolist())),
+            accuracy=self.accuracy(), n_anomalies=len(anomalies), n_neighbors=self.n_neighbors,
+            protected=tuple(self.protected), integrity=p.values.get("integrity"),
+            cohorts=p.values.get("cohorts"), suspicious=p.values.get("suspicious"),
+            flags=p.values.get("flags", ()), occurrence=occurrence,
+            recurring_rows=recurring_rows, space_view=p.values.get("space-view"),
+            formula=p.values.get("logic"), failures=p.failures, skipped=p.skipped,
+            timings=p.timings)
+        self._cache["overview"] = out
+        return out
+
+    def _choose(self, anomalies: int | Sequence[int] | None) -> list[int]:
+        if isinstance(anomalies, (int, np.integer)):
+            count = check_int(anomalies, "anomalies", low=0)
+            return self.anomalies()["row"].to_numpy()[:count].tolist()
+        return [check_int(a, "anomalies", low=0, high=len(self.X) - 1)
+                for a in (anomalies or [])]
+
+    def evidence(self, anomalies: int | Sequence[int] | None = 3, *, label_flip: bool = True,
+                 notes: Sequence[str] = ()) -> Evidence:
+        """Everything a report shows: the :meth:`overview` and the inspected anomalies.
+
+        Parameters
+        ----------
+        anomalies : int or sequence of int or None
+            How many of the most confidently wrong anomalies to inspect, or which rows.
+        label_flip : bool
+            Also run the label-flip influence check (retrains the model once per inspected
+            anomaly and space; binary targets only, otherwise the reason is recorded).
+        notes : sequence of str
+            Notes on how the data were prepared, shown in the report's summary.
+
+        Returns
+        -------
+        Evidence
+            Parts that raised are in ``failures``, parts that do not apply in ``skipped``,
+            each with the sentence the report shows in their section.
+        """
+        t_start = time.perf_counter()
+        overview = self.overview()
+        chosen = self._choose(anomalies)
+        nm = self.neighborhood_model
+        p = _Parts()
+        if label_flip:
+            k = len(overview.class_counts)
+            if k != 2:
+                names = ", ".join(str(c) for c in overview.class_counts)
+                p.skipped["label-flip"] = (
+                    f"Not run: the label-flip check is binary-only (it flips each neighbour's "
+                    f"label to the other class), and this target has {k} classes ({names}).")
+            elif not chosen:
+                p.skipped["label-flip"] = (
+                    "Not run: no anomaly was inspected" + (
+                        " (the model predicts every training row correctly)"
+                        if overview.n_anomalies == 0 else "") + ", so there is nothing to "
+                    "retrain the model for.")
+            else:
+                from .label_flip import label_flip_check, label_flip_summary
+
+                def flips() -> tuple[pd.DataFrame, pd.DataFrame]:
+                    with self._backend():
+                        trials = label_flip_check(
+                            self.model, self.X, self.y, chosen, n_neighbors=self.n_neighbors,
+                            contributions=nm.contributions_, random_state=self.random_state,
+                            n_jobs=self.parallel_jobs, progress=self.progress)
+                    return trials, label_flip_summary(trials)
+
+                p.run("label-flip", flips, timing="label_flip")
+        inspections = {}
+        for i in chosen:
+            ins = p.run(f"anomaly-{i}", lambda i=i: self.inspect(i), timing=f"anomaly {i}")
+            if ins is not None:
+                inspections[i] = ins
+        protected = None
+        if self.protected:
+            rows = []
+            for i, ins in inspections.items():
+                if ins.bias is not None:
+                    frame = ins.bias.to_frame()
+                    frame.insert(0, "anomaly", i)
+                    rows.append(frame[frame.iloc[:, 1].astype(str).isin(self.protected)]
+                                if frame.shape[1] > 1 else frame)
+            if rows:
+                protected = pd.concat(rows, ignore_index=True)
+            else:
+                p.skipped["protected"] = ("No inspected anomaly, so no neighbourhood effect "
+                                          "of the protected attributes to compare.")
+        trials, trial_summary = p.values.get("label-flip", (None, None))
+        timings = {**overview.timings,
+                   **{k: v for k, v in self.timings.items() if not k.startswith("inspect_")},
+                   **p.timings, "evidence total": time.perf_counter() - t_start}
+        return Evidence(
+            overview=overview, anomalies=tuple(chosen), inspections=inspections,
+            label_flip=bool(label_flip), label_flips=trials, label_flip_summary=trial_summary,
+            protected_effects=protected, notes=tuple(str(n) for n in notes),
+            failures=p.failures, skipped=p.skipped, timings=timings)
+
     # ------------------------------------------------------------------ report
     def report(self, anomalies: int | Sequence[int] | None = 3,
                path: str | Path = "debug-report.html", *, title: str | None = None,
-               label_flip: bool = True) -> Path:
+               label_flip: bool = True, notes: Sequence[str] = ()) -> Path:
         """Write a self-contained HTML debugging report and return its path.
+
+        The values come from :meth:`evidence`; :func:`shap_debug.report.render_report`
+        only renders them.
 
         Parameters
         ----------
@@ -428,23 +561,31 @@ class Debugger:
         label_flip : bool
             Also run the label-flip influence check (retrains the model once per inspected
             anomaly and space).
+        notes : sequence of str
+            Notes on how the data were prepared, shown in the summary.
         """
         from .report import render_report
 
-        if isinstance(anomalies, (int, np.integer)):
-            count = check_int(anomalies, "anomalies", low=0)
-            chosen = self.anomalies()["row"].to_numpy()[:count].tolist()
-        else:
-            chosen = [check_int(a, "anomalies", low=0, high=len(self.X) - 1)
-                      for a in (anomalies or [])]
-        doc = render_report(self, chosen, title=title, label_flip=label_flip)
+        evidence = self.evidence(anomalies, label_flip=label_flip, notes=notes)
         path = Path(path)
-        path.write_text(doc, encoding="utf-8")
+        path.write_text(render_report(evidence, title=title), encoding="utf-8")
         return path
 
     def __repr__(self) -> str:
         return (f"Debugger({type(self.model).__name__}, n={len(self.X)}, "
-                f"m={self.X.shape[1]}, K={self.n_neighbors})")
+                f"m={self.X.shape[1]}, classes={len(np.unique(self.y))}, "
+                f"K={self.n_neighbors})")
 
     def _repr_html_(self) -> str:
-        return f"<code>{html.escape(repr(self))}</code>"
+        settings = {
+            "model": type(self.model).__name__, "training rows": len(self.X),
+            "features": self.X.shape[1], "classes": len(np.unique(self.y)),
+            "K (neighbours)": self.n_neighbors, "B (representatives)": self.budget,
+            "NF (top features)": self.n_top_features,
+            "protected": ", ".join(self.protected) or "none",
+            "test rows": 0 if self.X_test is None else len(self.X_test),
+            "computed": ", ".join(sorted(self.timings)) or "nothing yet",
+        }
+        frame = pd.DataFrame({"setting": list(settings), "value": [str(v) for v in
+                                                                   settings.values()]})
+        return section_html("Debugger", table_html(frame, max_rows=len(frame)))

@@ -1,18 +1,23 @@
-"""Self-contained HTML debugging report.
+"""Self-contained HTML debugging report: a pure renderer of the Debugger's values.
+
+:meth:`shap_debug.debugger.Debugger.evidence` computes everything (an
+:class:`~shap_debug.evidence.Evidence`); :func:`render_report` only lays those values out.
+It imports no analysis module: it reads result values, calls their ``_repr_html_``,
+``to_frame`` and ``plot`` methods, and uses :mod:`shap_debug.core`'s HTML helpers.
 
 One file, no network needed to open it: plots are embedded as base64 PNG, styles inline, no
 scripts. Every string that comes from data (column names, category labels, values) is
-escaped with :func:`html.escape` (tables through ``DataFrame.to_html(escape=True)``), so a
-column named ``<script>alert(1)</script>`` renders as text.
+escaped (tables through ``DataFrame.to_html(escape=True)``), so a column named
+``<script>alert(1)</script>`` renders as text.
 
-A section whose computation fails shows the error instead of its content (and the report
-still renders): the report says what it could not measure rather than hiding it.
+A part that could not be computed, or does not apply (label flips on a 3-class target, a
+logic formula when there are no anomalies), shows in its own section the sentence saying
+why; the report still renders.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import time
 import traceback
@@ -23,9 +28,9 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .core import escape, table_html  # noqa: E402
 from .core.validation import warn  # noqa: E402
 
 __all__ = ["render_report", "inspection_html", "figure_html"]
@@ -46,24 +51,11 @@ td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f1f4f8}
 .flag-pass{color:#1a7f37} .flag-warn{color:#b35900;font-weight:600}
 .error{color:#b00020;background:#fdecee;padding:6px 10px;border-radius:4px}
+.missing{color:#6b4e00;background:#fff6dc;padding:6px 10px;border-radius:4px}
 .note{color:#555;font-size:13px} img{max-width:100%} .tbl{overflow-x:auto}
 .kpi{display:inline-block;margin:4px 18px 4px 0;font-size:15px}
 .kpi b{font-size:20px;color:#1e3a5f}
 """
-
-
-def esc(value: Any) -> str:
-    """HTML-escape anything (as its string)."""
-    return html.escape(str(value), quote=True)
-
-
-def table_html(frame: pd.DataFrame, max_rows: int = 20, float_format: str = "{:.4g}") -> str:
-    """A DataFrame as an escaped HTML table."""
-    frame = frame.head(max_rows)
-    body = frame.to_html(escape=True, index=False, border=0, na_rep="",
-                         float_format=lambda v: float_format.format(v))
-    return f'<div class="tbl">{body}</div>'
-
 
 
 def figure_html(fig: Any, alt: str = "figure", dpi: int = 90) -> str:
@@ -72,34 +64,71 @@ def figure_html(fig: Any, alt: str = "figure", dpi: int = 90) -> str:
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}"/>'
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}"/>'
 
 
 def _plot_html(plot: Callable[[Any], Any], alt: str, size=(7, 4), ncols: int = 1) -> str:
     fig, ax = plt.subplots(1, ncols, figsize=size)
-    plot(ax)
+    try:
+        plot(ax)
+    except Exception:
+        plt.close(fig)
+        raise
     return figure_html(fig, alt)
 
 
+def _error(text: str) -> str:
+    return f'<p class="error">This part could not be computed: {escape(text)}</p>'
+
+
 def _guard(title: str, fn: Callable[[], str]) -> str:
+    """Render ``fn()``; a rendering failure (a plot) shows in place instead of crashing."""
     try:
         return fn()
-    except Exception as exc:  # the report says what failed instead of crashing
-        warn(f"report section {title!r} failed: {type(exc).__name__}: {exc}")
+    except Exception as exc:
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return f'<p class="error">This part could not be computed: {esc(last)}</p>'
+        warn(f"report: rendering {title!r} failed: {last}")
+        return _error(last)
 
 
 def _section(anchor: str, title: str, body: str) -> str:
-    return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>'
+    return f'<section id="{escape(anchor)}"><h2>{escape(title)}</h2>{body}</section>'
+
+
+def _missing(ev: Any, key: str) -> str | None:
+    """The sentence for a part that is missing (an error or a reason it does not apply)."""
+    reason = ev.reason(key)
+    if reason is None:
+        return None
+    if ev.failed(key):
+        return _error(reason)
+    return f'<p class="missing">{escape(reason)}</p>'
+
+
+def _part(ev: Any, key: str, value: Any, body: Callable[[Any], str]) -> str:
+    """``body(value)``, or the reason ``key`` is missing."""
+    missing = _missing(ev, key)
+    if missing is not None:
+        return missing
+    if value is None:
+        return '<p class="missing">Not computed.</p>'
+    return _guard(key, lambda: body(value))
+
+
+def _result_html(obj: Any, plot: bool = True) -> str:
+    out = obj._repr_html_() if hasattr(obj, "_repr_html_") else table_html(obj.to_frame())
+    if plot and hasattr(obj, "plot"):
+        out += _guard("plot", lambda: _plot_html(lambda ax: obj.plot(ax=ax, show=False),
+                                                 type(obj).__name__))
+    return out
 
 
 # ---------------------------------------------------------------------------- parts
 def inspection_html(ins: Any, images: bool = True) -> str:
-    """HTML fragment for one :class:`~shap_debug.debugger.Inspection`."""
+    """HTML fragment for one :class:`~shap_debug.evidence.Inspection`."""
     parts = [
-        f'<p><span class="kpi">true label <b>{esc(ins.true_label)}</b></span>'
-        f'<span class="kpi">predicted <b>{esc(ins.predicted_label)}</b></span>'
+        f'<p><span class="kpi">true label <b>{escape(ins.true_label)}</b></span>'
+        f'<span class="kpi">predicted <b>{escape(ins.predicted_label)}</b></span>'
         f'<span class="kpi">confidence <b>{ins.confidence:.2f}</b></span>'
         f'<span class="kpi">neighbours <b>{len(ins.neighborhood.indices)}</b></span>'
         f'<span class="kpi">neighbours sharing its label '
@@ -114,7 +143,7 @@ def inspection_html(ins: Any, images: bool = True) -> str:
     if ins.ale is not None:
         parts.append("<h3>ALE over the neighbourhood (global curve dashed)</h3>")
         if images:
-            top = list(ins.ale.ranges().sort_values(ascending=False).index[:4])
+            top = ins.top_ale_features(4)
             parts.append(_guard("ale plot", lambda: _ale_figure(ins, top)))
         if ins.bias is not None:
             parts.append(table_html(ins.bias.to_frame(), max_rows=12))
@@ -122,9 +151,10 @@ def inspection_html(ins: Any, images: bool = True) -> str:
     if ins.flip is not None:
         parts.append(ins.flip._repr_html_())
     else:
-        parts.append(f'<p class="note">{esc("; ".join(ins.notes) or "not available")}</p>')
+        parts.append(f'<p class="missing">{escape("; ".join(ins.notes) or "not available")}'
+                     "</p>")
     parts.append("<h3>Most influential training rows</h3>")
-    parts.append(f'<p class="note">{esc(ins.influence_method)}</p>')
+    parts.append(f'<p class="note">{escape(ins.influence_method)}</p>')
     parts.append(table_html(ins.influential, max_rows=10))
     return "".join(parts)
 
@@ -138,87 +168,35 @@ def _ale_figure(ins: Any, features: list) -> str:
     return figure_html(fig, "ALE curves")
 
 
-def _summary(dbg: Any, timings: dict) -> tuple[str, dict]:
-    from .blame import summary_flags
-    from .cohorts import error_cohorts
-    from .integrity import integrity_flags
-    from .suspicious import suspicious_rows
-
-    nm = dbg.neighborhood_model
-    acc = dbg.accuracy()
-    ev: dict[str, Any] = {}
-
-    def run(key, fn):
-        t0 = time.perf_counter()
-        try:
-            ev[key] = fn()
-        except Exception as exc:
-            warn(f"report: {key} failed: {type(exc).__name__}: {exc}")
-            ev[key] = exc
-        timings[key] = time.perf_counter() - t0
-
-    frame = dbg.readable_frame()
-    run("integrity", lambda: integrity_flags(frame, dbg.y, None if dbg.X_test is None else (
-        dbg.encoder.inverse_transform(np.asarray(dbg.X_test, dtype=float))
-        if dbg.encoder is not None else dbg.X_test)))
-    run("cohorts", lambda: error_cohorts(dbg.model, dbg.X, dbg.y, display_data=frame,
-                                         random_state=dbg.random_state))
-    # three repeated K-fold splits: the top-10 was stable across seeds (0.87 overlap) only
-    # then, 0.73 with one split (benchmarks/results/cohorts.json)
-    run("suspicious", lambda: suspicious_rows(dbg.model, dbg.X, dbg.y, n_repeats=3,
-                                              random_state=dbg.random_state))
-    ok = {k: v for k, v in ev.items() if not isinstance(v, Exception)}
-    flags = _guard("flags", lambda: "<ul>" + "".join(
-        f'<li class="flag-{esc(f.level)}">{esc(f.level.upper())}: '
-        f'<a href="#{esc(f.anchor.lstrip("#"))}">{esc(f.message)}</a></li>'
-        for f in summary_flags(integrity=ok.get("integrity"), cohorts=ok.get("cohorts"),
-                               suspicious=ok.get("suspicious"), neighborhood=nm,
-                               protected=dbg.protected)) + "</ul>")
+def _summary_html(ev: Any) -> str:
+    ov = ev.overview
+    acc = ov.accuracy
+    classes = ", ".join(f"{c} ({ov.class_counts.get(c, 0)} rows)" for c in ov.classes)
     kpis = (f'<p><span class="kpi">train accuracy <b>{acc["train"]:.3f}</b></span>'
             + (f'<span class="kpi">test accuracy <b>{acc["test"]:.3f}</b></span>'
                if "test" in acc else "")
-            + f'<span class="kpi">anomalies <b>{len(nm.anomalies_)}</b> of {len(dbg.X)}</span>'
-            f'<span class="kpi">K <b>{dbg.n_neighbors}</b></span></p>')
-    return kpis + "<h3>Flags</h3>" + flags, ev
+            + f'<span class="kpi">anomalies <b>{ov.n_anomalies}</b> of {ov.n_rows}</span>'
+            f'<span class="kpi">K <b>{ov.n_neighbors}</b></span></p>'
+            f'<p class="note">{len(ov.classes)} classes: {escape(classes)}</p>')
+    if ev.notes:
+        kpis += ("<h3>How the data were prepared</h3><ul>"
+                 + "".join(f"<li>{escape(n)}</li>" for n in ev.notes) + "</ul>")
+
+    def flags(values: tuple) -> str:
+        return "<ul>" + "".join(
+            f'<li class="flag-{escape(f.level)}">{escape(f.level.upper())}: '
+            f'<a href="#{escape(f.anchor.lstrip("#"))}">{escape(f.message)}</a></li>'
+            for f in values) + "</ul>"
+
+    return kpis + "<h3>Flags</h3>" + _part(ev, "flags", ov.flags, flags)
 
 
-def _evidence_section(key: str, ev: dict, title: str, body: Callable[[Any], str]) -> str:
-    value = ev.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, Exception):
-        content = f'<p class="error">Could not compute: {esc(value)}</p>'
-    else:
-        content = _guard(title, lambda: body(value))
-    return _section(key, title, content)
+def _occurrence_html(ev: Any) -> str:
+    ov = ev.overview
 
-
-def _result_html(obj: Any, plot: bool = True) -> str:
-    out = obj._repr_html_() if hasattr(obj, "_repr_html_") else table_html(obj.to_frame())
-    if plot and hasattr(obj, "plot"):
-        out += _guard("plot", lambda: _plot_html(lambda ax: obj.plot(ax=ax, show=False),
-                                                 type(obj).__name__))
-    return out
-
-
-def render_report(dbg: Any, anomalies: list, *, title: str | None = None,
-                  label_flip: bool = True) -> str:
-    """The whole report as an HTML string (see :meth:`Debugger.report`)."""
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
-    nm = dbg.neighborhood_model
-    summary, ev = _summary(dbg, timings)
-    sections = [_section("summary", "Summary", summary)]
-
-    def occurrence_body() -> str:
-        from .integrity import collapsed_occurrence
-
-        occ = nm.occurrence()
-        # identical rows take one neighbourhood place and count once (issue 11)
-        top = collapsed_occurrence(nm).to_frame().head(15)
-        labels = dbg.readable_frame().iloc[top["row"].to_numpy()].reset_index(drop=True)
-        labels.insert(0, "label", dbg.y[top["row"].to_numpy()])
+    def body(_: Any) -> str:
         return (
+            '<a id="neighborhoods"></a>'
             '<p class="note">How often each training row lands in the neighbourhoods of all '
             "anomalies (Rasouli &amp; Yu, Fig. 3). The table counts a group of identical rows "
             "once per neighbourhood (<code>copies</code> = group size). Treat these rows as "
@@ -227,92 +205,88 @@ def render_report(dbg: Any, anomalies: list, *, title: str | None = None,
             "removing them fixed no more anomalies than removing random rows "
             "(<code>benchmarks/results/cohorts.json</code>); the suspicious-row ranking "
             "below is the validated one.</p>"
-            + _plot_html(lambda ax: occ.plot(ax=ax, show=False), "occurrence histogram")
-            + table_html(pd.concat([top.reset_index(drop=True), labels], axis=1), 15))
+            + _guard("occurrence plot", lambda: _plot_html(
+                lambda ax: ov.occurrence.plot(ax=ax, show=False), "occurrence histogram"))
+            + table_html(ov.recurring_rows, 15))
 
-    sections.append(_section("occurrence", "Rows that recur in anomaly neighbourhoods",
-                             _guard("occurrence", occurrence_body)))
-    sections.append(_evidence_section(
-        "cohorts", ev, "Where the model fails: error cohorts", _result_html))
-    sections.append(_evidence_section(
-        "suspicious", ev, "Suspicious training rows (confident learning)", _result_html))
-    sections.append(_evidence_section(
-        "integrity", ev, "Data integrity", lambda v: _result_html(v, plot=False)))
+    return _part(ev, "occurrence", ov.occurrence, body)
 
-    flips = None
-    if label_flip and anomalies:
-        def flip_body() -> str:
-            nonlocal flips
-            from .label_flip import label_flip_check, label_flip_summary
 
-            t0 = time.perf_counter()
-            with dbg._backend():
-                flips = label_flip_check(
-                    dbg.model, dbg.X, dbg.y, anomalies, n_neighbors=dbg.n_neighbors,
-                    contributions=nm.contributions_, random_state=dbg.random_state,
-                    n_jobs=dbg.parallel_jobs, progress=dbg.progress)
-            timings["label_flip"] = time.perf_counter() - t0
-            return ('<p class="note">For each inspected anomaly, the labels of its K '
-                    "neighbours in each space are flipped and a clone of the model is "
-                    "retrained with the same seed: does the anomaly's prediction change? "
-                    "(Rasouli &amp; Yu, Table II: contribution space should win.)</p>"
-                    + table_html(label_flip_summary(flips)) + table_html(flips, 30))
+def _label_flip_html(ev: Any) -> str:
+    def body(trials: pd.DataFrame) -> str:
+        return ('<p class="note">For each inspected anomaly, the labels of its K '
+                "neighbours in each space are flipped and a clone of the model is "
+                "retrained with the same seed: does the anomaly's prediction change? "
+                "(Rasouli &amp; Yu, Table II: contribution space should win.)</p>"
+                + table_html(ev.label_flip_summary) + table_html(trials, 30))
+
+    return _part(ev, "label-flip", ev.label_flips, body)
+
+
+def _global_html(ev: Any) -> str:
+    ov = ev.overview
+    out = ('<p class="note">PCA of the training rows in contribution space and in '
+           "feature space, coloured by prediction, anomalies highlighted (Rasouli &amp; "
+           "Yu, Fig. 1).</p>")
+    out += _part(ev, "space-view", ov.space_view, lambda view: _plot_html(
+        lambda ax: view.plot(ax=ax, show=False), "space view", (11, 4.5), ncols=2))
+    out += "<h3>What the anomalies have in common (logic formula)</h3>"
+    out += _part(ev, "logic", ov.formula, lambda f: f._repr_html_())
+    if ov.protected:
+        out += "<h3>Protected attributes</h3>"
+        out += _part(ev, "protected", ev.protected_effects, lambda t: table_html(t, 30))
+    return out
+
+
+def render_report(evidence: Any, *, title: str | None = None) -> str:
+    """The whole report as an HTML string.
+
+    Parameters
+    ----------
+    evidence : Evidence
+        From :meth:`shap_debug.debugger.Debugger.evidence`; nothing is computed here.
+    title : str, optional
+        Defaults to ``"shap-debug report: <model class>"``.
+
+    Returns
+    -------
+    str
+        A complete HTML document (see :meth:`Debugger.report`).
+    """
+    t_start = time.perf_counter()
+    ev, ov = evidence, evidence.overview
+    sections = [
+        _section("summary", "Summary", _summary_html(ev)),
+        _section("occurrence", "Rows that recur in anomaly neighbourhoods",
+                 _occurrence_html(ev)),
+        _section("cohorts", "Where the model fails: error cohorts",
+                 _part(ev, "cohorts", ov.cohorts, _result_html)),
+        _section("suspicious", "Suspicious training rows (confident learning)",
+                 _part(ev, "suspicious", ov.suspicious, _result_html)),
+        _section("integrity", "Data integrity",
+                 _part(ev, "integrity", ov.integrity, lambda v: _result_html(v, plot=False))),
+    ]
+    if ev.label_flip:
         sections.append(_section("label-flip", "Evidence: label-flip influence check",
-                                 _guard("label flip", flip_body)))
-
-    for i in anomalies:
-        def body(i=i) -> str:
-            t0 = time.perf_counter()
-            ins = dbg.inspect(i)
-            timings[f"anomaly {i}"] = time.perf_counter() - t0
-            return inspection_html(ins)
-        sections.append(_section(f"anomaly-{i}", f"Anomaly {i}", _guard(f"anomaly {i}", body)))
-
-    def global_body() -> str:
-        from .logic import anomaly_formula
-        from .neighborhood import space_view
-
-        view = space_view(nm, max_rows=3000, random_state=dbg.random_state)
-        out = ('<p class="note">PCA of the training rows in contribution space and in '
-               "feature space, coloured by prediction, anomalies highlighted (Rasouli &amp; "
-               "Yu, Fig. 1).</p>"
-               + _plot_html(lambda ax: view.plot(ax=ax, show=False), "space view", (11, 4.5),
-                            ncols=2))
-        is_anom = np.zeros(len(dbg.X), dtype=bool)
-        is_anom[np.asarray(nm.anomalies_)] = True
-        out += "<h3>What the anomalies have in common (logic formula)</h3>"
-        out += _guard("logic", lambda: anomaly_formula(
-            dbg.readable_frame(), is_anom, method="tree", random_state=dbg.random_state,
-            max_depth=3)._repr_html_())
-        if dbg.protected:
-            out += "<h3>Protected attributes</h3>"
-            rows = []
-            for i in anomalies:
-                ins = dbg._cache.get(f"inspect_{i}")
-                if ins is not None and ins.bias is not None:
-                    frame = ins.bias.to_frame()
-                    frame.insert(0, "anomaly", i)
-                    rows.append(frame[frame.iloc[:, 1].astype(str).isin(dbg.protected)]
-                                if frame.shape[1] > 1 else frame)
-            out += (table_html(pd.concat(rows, ignore_index=True), 30) if rows else
-                    '<p class="note">No inspected anomaly.</p>')
-        return out
-
-    sections.append(_section("global", "Global view", _guard("global", global_body)))
-    timings.update({k: v for k, v in dbg.timings.items() if not k.startswith("inspect_")})
-    timings["report total"] = time.perf_counter() - t_start
+                                 _label_flip_html(ev)))
+    for i in ev.anomalies:
+        sections.append(_section(f"anomaly-{i}", f"Anomaly {i}", _part(
+            ev, f"anomaly-{i}", ev.inspections.get(i), inspection_html)))
+    sections.append(_section("global", "Global view", _global_html(ev)))
+    timings = {**ev.timings, "rendering": time.perf_counter() - t_start}
     sections.append(_section("timings", "How long each step took", table_html(
-        pd.DataFrame({"step": list(timings), "seconds": list(timings.values())}), 50)))
+        pd.DataFrame({"step": list(timings), "seconds": list(timings.values())}), 60)))
 
-    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in [
+    nav = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in [
         ("summary", "Summary"), ("occurrence", "Recurring rows"), ("cohorts", "Cohorts"),
-        ("suspicious", "Suspicious rows"), ("integrity", "Integrity"),
-        ("label-flip", "Label flips")] + [(f"anomaly-{i}", f"Anomaly {i}") for i in anomalies]
+        ("suspicious", "Suspicious rows"), ("integrity", "Integrity")]
+        + ([("label-flip", "Label flips")] if ev.label_flip else [])
+        + [(f"anomaly-{i}", f"Anomaly {i}") for i in ev.anomalies]
         + [("global", "Global view")])
-    head_title = esc(title or f"shap-debug report: {type(dbg.model).__name__}")
+    head_title = escape(title or f"shap-debug report: {ov.model_name}")
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{head_title}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{head_title}</h1><p>{len(dbg.X)} training rows, "
-        f"{dbg.X.shape[1]} features, generated by shap-debug</p></header>"
+        f"<header><h1>{head_title}</h1><p>{ov.n_rows} training rows, "
+        f"{ov.n_features} features, generated by shap-debug</p></header>"
         f"<nav>{nav}</nav><main>{''.join(sections)}</main></body></html>")
