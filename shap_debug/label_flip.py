@@ -29,19 +29,19 @@ cluster::
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
-from .contributions import check_explanation, explain
+from .contributions import explain
+from .core.html import escape
 from .core.models import check_classifier, classes_of, clone_model, predict_proba_fn
+from .core.parallel import parallel_map
 from .core.validation import (
+    check_explanation,
     check_float,
     check_indices,
     check_int,
@@ -299,19 +299,15 @@ def label_flip_check(
                         for r in rows}
 
     # ---- the retraining trials (independent: joblib / Dask)
-    jobs = []
+    jobs: list[tuple] = []
     if reference == "refit":
         for name in before:
             rows = np.fromiter(before[name], dtype=np.int64)
-            jobs.append(delayed(_refit_reference)(templates[name], Xv, yv, rows, classes_y))
-    jobs += [delayed(_retrain_predict)(templates[name], Xv, yv, nb, r, classes_y)
+            jobs.append((_refit_reference, templates[name], Xv, yv, rows, classes_y))
+    jobs += [(_retrain_predict, templates[name], Xv, yv, nb, r, classes_y)
              for name, r, _, nb in tasks]
-    bar = tqdm(total=len(jobs), desc="label-flip trials", unit="fit", disable=not progress)
-    results = []
-    for out in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
-        results.append(out)
-        bar.update(1)
-    bar.close()
+    results = parallel_map(_call, jobs, n_jobs=n_jobs, progress=progress,
+                           desc="label-flip trials", unit="fit", star=True)
     if reference == "refit":
         refs, results = results[:len(before)], results[len(before):]
         for name, ref in zip(before, refs):
@@ -332,6 +328,11 @@ def label_flip_check(
                      "reference": reference, "n_neighbors": k, "spaces": spaces,
                      "seed": seed})
     return df
+
+
+def _call(fn: Any, *args: Any) -> Any:
+    """``fn(*args)``: one parallel_map over trials of two kinds."""
+    return fn(*args)
 
 
 def _refit_reference(est: Any, X: Any, y: np.ndarray, rows: np.ndarray,
@@ -392,14 +393,14 @@ def label_flip_summary(trials: pd.DataFrame, *, wide: bool = False) -> pd.DataFr
 def label_flip_html(trials: pd.DataFrame) -> str:
     """An HTML fragment (escaped) with the rate table of :func:`label_flip_summary`."""
     summ = label_flip_summary(trials)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in summ.columns)
+    head = "".join(f"<th>{escape(c)}</th>" for c in summ.columns)
     body = "".join(
         "<tr>" + "".join(
             f"<td>{v:.3g}</td>" if isinstance(v, (float, np.floating))
-            else f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+            else f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
         for row in summ.itertuples(index=False))
     k = trials.attrs.get("n_neighbors", "")
     return (f"<div class='shap-debug-label-flip'><p><b>Label-flip influence check</b> "
-            f"(K={html.escape(str(k))}): share of anomalies whose prediction changed after "
+            f"(K={escape(str(k))}): share of anomalies whose prediction changed after "
             f"their neighbourhood's labels were flipped and the model retrained.</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
