@@ -14,6 +14,6 @@ from .codec import _Codec as _Codec
 from .estimator import _PACKED_BITS as _PACKED_BITS
 from .estimator import _sampling_values as _sampling_values
 from .explainer import explain
-from .matrix import contribution_matrix
+from .matrix import contribution_matrix, explanation_target
 
-__all__ = ["explain", "contribution_matrix", "check_explanation"]
+__all__ = ["explain", "contribution_matrix", "explanation_target", "check_explanation"]

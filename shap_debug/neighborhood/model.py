@@ -32,6 +32,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
 from ..contributions import contribution_matrix, explain
+from ..contributions.matrix import SINGLE_OUTPUT_OPTIONS
 from ..core.models import check_classifier, classes_of, predict_proba_fn
 from ..core.validation import (
     check_explanation,
@@ -100,9 +101,11 @@ class NeighborhoodModel(BaseEstimator):
         nearest neighbour at distance 0).
     algorithm : str, default "auto"
         Passed to :class:`sklearn.neighbors.NearestNeighbors`.
-    single_output : {"positive", "predicted"}
+    single_output : {"auto", "positive", "predicted"}
         How a 2-D (single-output) contribution source is read, see
-        :func:`shap_debug.contributions.contribution_matrix`.
+        :func:`shap_debug.contributions.contribution_matrix`. ``"auto"``: as the source
+        declares (``captum_ext.attributions_to_explanation(..., target=...)``), shap's
+        class-1 convention for other 2-D explanations and arrays.
     n_jobs : int or None
         Passed to :class:`~sklearn.neighbors.NearestNeighbors` (parallel queries).
 
@@ -136,7 +139,7 @@ class NeighborhoodModel(BaseEstimator):
 
     def __init__(self, n_neighbors: int = 200, space: str = "contributions",
                  exclude_self: bool = False, algorithm: str = "auto",
-                 single_output: str = "positive", n_jobs: int | None = None):
+                 single_output: str = "auto", n_jobs: int | None = None):
         self.n_neighbors = n_neighbors
         self.space = space
         self.exclude_self = exclude_self
@@ -170,7 +173,7 @@ class NeighborhoodModel(BaseEstimator):
             Progress bar while contributions are computed.
         """
         check_option(self.space, "space", SPACES)
-        check_option(self.single_output, "single_output", ["positive", "predicted"])
+        check_option(self.single_output, "single_output", SINGLE_OUTPUT_OPTIONS)
         if not isinstance(self.exclude_self, (bool, np.bool_)):
             raise TypeError(f"exclude_self must be a bool; got {type(self.exclude_self).__name__}")
         k = check_int(self.n_neighbors, "n_neighbors", low=1)
