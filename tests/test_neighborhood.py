@@ -271,3 +271,53 @@ def test_is_a_scikit_learn_estimator():
     assert clone(nbm).get_params() == nbm.get_params()
     assert nbm.get_params()["n_neighbors"] == 7
     assert "n_neighbors=7" in repr(nbm)
+
+
+# --------------------------------------------------------------------------- issue 16
+@pytest.fixture(scope="module")
+def cancer_gb():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    gb = GradientBoostingClassifier(n_estimators=50, max_depth=2, random_state=0).fit(X, y)
+    return X, y, gb
+
+
+def test_neighbourhood_explanation_stays_additive_for_a_single_output_source(cancer_gb):
+    # issue 16.1: rows predicted 0 had their values negated but not their base values, so
+    # base_values + values.sum(1) gave 3.18 where decision_function said -0.80
+    X, y, gb = cancer_gb
+    exp = shap.TreeExplainer(gb)(X)              # 2-D, log-odds of class 1
+    nbm = NeighborhoodModel(n_neighbors=40, exclude_self=True).fit(gb, X, y, exp)
+    e = nbm.explanation_
+    towards = np.where(nbm.predicted_ == 1, 1.0, -1.0) * gb.decision_function(X)
+    assert (nbm.predicted_ == 0).any()
+    np.testing.assert_allclose(e.base_values + e.values.sum(1), towards, atol=1e-6)
+    assert "log-odds of the predicted class" in e.output_names
+    # the distance space still points towards each row's prediction
+    np.testing.assert_allclose(nbm.contributions_,
+                               exp.values * np.where(nbm.predicted_ == 1, 1, -1)[:, None])
+    for r in (int(np.flatnonzero(nbm.predicted_ == 0)[0]), int(nbm.anomalies_[0])):
+        nb = nbm.neighbors(r)
+        ex = nb.explanation
+        np.testing.assert_allclose(ex.base_values + ex.values.sum(1), towards[nb.indices],
+                                   atol=1e-6)
+        assert ex.output_names == e.output_names      # survives slicing
+    # one row's waterfall shows the f(x) of its own class
+    row = int(np.flatnonzero(nbm.predicted_ == 0)[0])
+    ax = shap.plots.waterfall(e[row], show=False)
+    assert ax is not None
+    plt.close("all")
+
+
+def test_neighbourhood_explanation_of_single_output_probabilities(cancer_gb):
+    # on the probability scale class 0's output is 1 - p1, not -p1
+    X, y, gb = cancer_gb
+    exp = explain(gb, X[:150], X[:60], progress=False)[:, :, 1]
+    nbm = NeighborhoodModel(10).fit(gb, X[:150], y[:150], exp)
+    e = nbm.explanation_
+    p = gb.predict_proba(X[:150])
+    np.testing.assert_allclose(e.base_values + e.values.sum(1), p.max(1), atol=1e-6)
+    assert e.output_names.startswith("probability of the predicted class")
+

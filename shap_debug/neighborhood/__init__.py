@@ -6,7 +6,6 @@ Modules: ``model`` (the kNN model over contribution, feature or probability spac
 """
 
 from .model import SPACES, NeighborhoodModel
-from .model import _base_values as _base_values
 from .model import _numeric_view as _numeric_view
 from .results import Neighborhood, Occurrence
 from .space_view import SpaceView, space_view

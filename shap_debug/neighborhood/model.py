@@ -31,8 +31,8 @@ from sklearn.base import BaseEstimator
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from ..contributions import contribution_matrix, explain
-from ..contributions.matrix import SINGLE_OUTPUT_OPTIONS
+from ..contributions import explain
+from ..contributions.matrix import SINGLE_OUTPUT_OPTIONS, _towards_predicted
 from ..core.models import check_classifier, classes_of, predict_proba_fn
 from ..core.validation import (
     check_explanation,
@@ -40,6 +40,7 @@ from ..core.validation import (
     check_int,
     check_option,
     check_X_y,
+    explanation_values,
     feature_names_of,
     warn,
 )
@@ -68,19 +69,82 @@ def _numeric_view(X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray 
     return Z, X.astype(str).to_numpy(dtype=object)
 
 
-def _base_values(contributions: Any, predicted: np.ndarray) -> np.ndarray:
-    """Base value of each row towards its predicted class (0 where unknown)."""
-    n = len(predicted)
-    if not isinstance(contributions, shap.Explanation) or contributions.base_values is None:
-        return np.zeros(n)
+def _source_base(contributions: Any, n: int, k: int | None) -> np.ndarray | None:
+    """The source's base values as (n, k) for a 3-D source (``k`` outputs) or (n,) for a
+    2-D one; None when it has none (arrays, tensors) or they have an unknown shape."""
+    if type(contributions).__name__ != "Explanation" or contributions.base_values is None:
+        return None
     base = np.asarray(contributions.base_values, dtype=np.float64)
-    if base.ndim == 2 and base.shape[0] == n:
-        return base[np.arange(n), predicted]
-    if base.ndim == 1 and base.shape[0] == n:
-        return base.copy()
     if base.ndim == 0:
-        return np.full(n, float(base))
-    return np.zeros(n)
+        return np.full((n, k) if k else n, float(base))
+    if k is None:
+        if base.shape in ((n,), (n, 1)):
+            return base.reshape(n).copy()
+        return None
+    if base.shape == (n, k):
+        return base
+    if base.shape == (k,):
+        return np.broadcast_to(base, (n, k))
+    return None
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(b)) and np.allclose(a, b, rtol=1e-6, atol=1e-6))
+
+
+def _output_kind(total: np.ndarray, proba: np.ndarray, cls: np.ndarray) -> str | None:
+    """What ``total`` (one value per row, for output column ``cls[i]``) equals: the
+    probability or (binary) the log-odds of that class; None if neither."""
+    rows = np.arange(len(total))
+    p = proba[rows, cls]
+    if _close(total, p):
+        return "probability"
+    if proba.shape[1] == 2:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if _close(total, np.log(p) - np.log1p(-p)):
+                return "log-odds"
+    return None
+
+
+def _predicted_class_explanation(contributions: Any, predicted: np.ndarray, proba: np.ndarray,
+                                 single_output: str, data: np.ndarray, display: Any,
+                                 names: list[str]) -> shap.Explanation:
+    """A 2-D explanation towards each row's predicted class whose base values follow the
+    values: ``base_values + values.sum(1)`` is the output named in ``output_names``.
+
+    A 3-D source keeps its predicted-class column and base. A 2-D source read as
+    ``"positive"`` has the rows predicted 0 negated: their base becomes ``1 - base`` on the
+    probability scale (p0 = 1 - p1) and ``-base`` otherwise (log-odds of class 0).
+    """
+    contrib, flipped, mode = _towards_predicted(contributions, predicted, single_output)
+    n = len(contrib)
+    rows = np.arange(n)
+    tag = "(target=predicted)"
+    k = None if mode is not None else explanation_values(contributions).shape[2]
+    src = _source_base(contributions, n, k)
+    source_names = getattr(contributions, "output_names", None)
+    source_kind = (source_names.split("(target=")[0].strip() or "model output"
+                   if isinstance(source_names, str) and "(target=" in source_names
+                   else "model output")
+    if src is None:
+        base = np.zeros(n)
+        name = f"contributions towards the predicted class, base values unknown (0) {tag}"
+    elif mode is None or mode == "predicted":
+        base = src[rows, predicted] if mode is None else src
+        kind = _output_kind(base + contrib.sum(1), proba, predicted) or source_kind
+        kind = kind.removesuffix(" of the predicted class")
+        name = f"{kind} of the predicted class {tag}"
+    else:   # "positive": the source explains class 1; rows predicted 0 were negated
+        kind = _output_kind(src + explanation_values(contributions).sum(1), proba,
+                            np.ones(n, dtype=np.int64))
+        if kind == "probability":
+            base = np.where(flipped, 1.0 - src, src)
+        else:
+            base = np.where(flipped, -src, src)
+        name = (f"{kind} of the predicted class {tag}" if kind is not None else
+                f"class-1 {source_kind}, negated for rows predicted 0 {tag}")
+    return shap.Explanation(values=contrib, base_values=base, data=data, display_data=display,
+                            feature_names=names, output_names=name)
 
 
 # --------------------------------------------------------------------------- model
@@ -118,7 +182,10 @@ class NeighborhoodModel(BaseEstimator):
     predicted_labels_ : ndarray (n,), predicted class labels
     anomalies_ : ndarray of int, training rows where the predicted label != y
     contributions_ : ndarray (n, m) or None, contributions towards each row's prediction
-    explanation_ : shap.Explanation or None, 2-D explanation of ``contributions_``
+    explanation_ : shap.Explanation or None, 2-D explanation of ``contributions_`` whose
+        ``base_values`` follow the values: ``base_values + values.sum(1)`` is the output
+        named in its ``output_names`` (e.g. ``"log-odds of the predicted class
+        (target=predicted)"``) for each row's predicted class
     feature_matrix_ : ndarray (n, m), the standardised numeric features
     feature_scaler_ : the fitted :class:`~sklearn.preprocessing.StandardScaler`
     space_matrix_ : ndarray, the matrix the kNN index searches
@@ -204,20 +271,14 @@ class NeighborhoodModel(BaseEstimator):
             contributions = explain(model, Xv, random_state=random_state, progress=progress)
         data, display = _numeric_view(Xv)
         if contributions is not None:
-            contrib = contribution_matrix(contributions, predicted,
-                                          single_output=self.single_output)
-            if contrib.shape != data.shape:
-                raise ValueError(
-                    f"contributions have {contrib.shape[1]} columns per row but X has "
-                    f"{data.shape[1]} features")
             if (feature_names is None and isinstance(contributions, shap.Explanation)
                     and contributions.feature_names is not None):
                 fn = contributions.feature_names
                 if not isinstance(fn, str) and len(fn) == data.shape[1]:
                     names = [str(f) for f in fn]
-            explanation = shap.Explanation(
-                values=contrib, base_values=_base_values(contributions, predicted),
-                data=data, display_data=display, feature_names=names)
+            explanation = _predicted_class_explanation(
+                contributions, predicted, proba, self.single_output, data, display, names)
+            contrib = np.asarray(explanation.values)
         else:
             contrib, explanation = None, None
 

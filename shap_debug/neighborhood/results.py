@@ -34,8 +34,11 @@ class Neighborhood(Result):
         ``"contributions"``, ``"features"`` or ``"probabilities"``.
     explanation : shap.Explanation or None
         The neighbours' contributions (towards each neighbour's predicted class) as a 2-D
-        slice, so ``shap.plots.beeswarm(nb.explanation)`` works. None when the model was
-        fitted without contributions.
+        slice, so ``shap.plots.beeswarm(nb.explanation)`` works. Its base values are
+        oriented the same way, so ``base_values + values.sum(1)`` is the output its
+        ``output_names`` names for each neighbour's predicted class (e.g. the log-odds of
+        class 0 for a neighbour predicted 0) and waterfall/force plots show that f(x).
+        None when the model was fitted without contributions.
     labels : ndarray, shape (K,)
         The neighbours' training labels.
     predicted : ndarray, shape (K,)
