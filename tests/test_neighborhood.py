@@ -94,7 +94,8 @@ def test_exclude_self_with_duplicates():
 def test_german_neighbourhood(german_lr):
     X, Z, y, lr, exp = german_lr
     Z0, y0 = Z.copy(), y.copy()
-    nbm = NeighborhoodModel(n_neighbors=25).fit(lr, Z, y, exp, feature_names=list(X.columns))
+    nbm = NeighborhoodModel(n_neighbors=25, exclude_self=False).fit(
+        lr, Z, y, exp, feature_names=list(X.columns))
     np.testing.assert_array_equal(Z, Z0)  # inputs untouched
     np.testing.assert_array_equal(y, y0)
     assert nbm.contributions_.shape == Z.shape
@@ -141,7 +142,7 @@ def test_german_dataframe_and_other_sources(german_lr):
     pd.testing.assert_frame_equal(X, X0)
     nb = nbm.neighbors(int(nbm.anomalies_[0]))
     frame = nb.to_frame()
-    assert list(frame.columns[4:]) == list(X.columns)
+    assert list(frame.columns[5:]) == list(X.columns)
     # readable category labels, the neighbours' own rows
     assert frame["checking_status"].tolist() == X["checking_status"].iloc[nb.indices].tolist()
     assert nb.explanation.display_data.shape == (10, X.shape[1])
@@ -254,7 +255,7 @@ def test_bad_input(german_lr):
 
 def test_kneighbors_vectors_matches_row_queries(german_lr):
     X, Z, y, lr, exp = german_lr
-    nbm = NeighborhoodModel(10, space="features").fit(lr, Z, y)
+    nbm = NeighborhoodModel(10, space="features", exclude_self=False).fit(lr, Z, y)
     rows = [3, 7]
     d1, i1 = nbm.kneighbors(rows)
     d2, i2 = nbm.kneighbors_vectors(nbm.feature_scaler_.transform(Z[rows]))
@@ -321,3 +322,19 @@ def test_neighbourhood_explanation_of_single_output_probabilities(cancer_gb):
     np.testing.assert_allclose(e.base_values + e.values.sum(1), p.max(1), atol=1e-6)
     assert e.output_names.startswith("probability of the predicted class")
 
+
+def test_exclude_self_is_the_default_and_duplicates_are_marked():
+    # issue 16.9: an anomaly was its own first neighbour by default
+    assert NeighborhoodModel().exclude_self is True
+    X = np.array([[0.0], [0.0], [0.0], [5.0], [6.0], [0.5]])
+    y = np.array([0, 0, 1, 1, 1, 0])
+    lr = LogisticRegression().fit(X, y)
+    nbm = NeighborhoodModel(3, space="features").fit(lr, X, y)
+    nb = nbm.neighbors(2)
+    assert 2 not in nb.indices
+    # the two other copies of row 2 stay in its neighbourhood, marked
+    np.testing.assert_array_equal(np.sort(nb.indices[nb.duplicates]), [0, 1])
+    frame = nb.to_frame()
+    assert frame["duplicate"].tolist() == nb.duplicates.tolist()
+    assert nb.summary()["n_duplicates"] == 2
+    assert not nbm.neighbors(3).duplicates.any()

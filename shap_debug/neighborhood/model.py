@@ -160,9 +160,11 @@ class NeighborhoodModel(BaseEstimator):
         What the index searches: contribution vectors towards each row's predicted class
         (N^c, the paper's method), standardised feature values (N^f) or predicted
         probabilities (N^p).
-    exclude_self : bool, default False
-        Leave the queried row out of its own neighborhood (a training row is its own
-        nearest neighbour at distance 0).
+    exclude_self : bool, default True
+        Leave the queried row out of its own neighborhood (otherwise a training row is its
+        own nearest neighbour at distance 0). Only the row itself is left out: other rows
+        with exactly its feature values stay, marked in :attr:`Neighborhood.duplicates`
+        (the ``duplicate`` column of ``to_frame()``).
     algorithm : str, default "auto"
         Passed to :class:`sklearn.neighbors.NearestNeighbors`.
     single_output : {"auto", "positive", "predicted"}
@@ -186,6 +188,8 @@ class NeighborhoodModel(BaseEstimator):
         ``base_values`` follow the values: ``base_values + values.sum(1)`` is the output
         named in its ``output_names`` (e.g. ``"log-odds of the predicted class
         (target=predicted)"``) for each row's predicted class
+    numeric_X_ : ndarray (n, m), numeric view of ``X`` (category codes), used to mark
+        exact duplicates
     feature_matrix_ : ndarray (n, m), the standardised numeric features
     feature_scaler_ : the fitted :class:`~sklearn.preprocessing.StandardScaler`
     space_matrix_ : ndarray, the matrix the kNN index searches
@@ -205,7 +209,7 @@ class NeighborhoodModel(BaseEstimator):
     """
 
     def __init__(self, n_neighbors: int = 200, space: str = "contributions",
-                 exclude_self: bool = False, algorithm: str = "auto",
+                 exclude_self: bool = True, algorithm: str = "auto",
                  single_output: str = "auto", n_jobs: int | None = None):
         self.n_neighbors = n_neighbors
         self.space = space
@@ -296,6 +300,7 @@ class NeighborhoodModel(BaseEstimator):
         self.contributions_ = contrib
         self.explanation_ = explanation
         self.feature_names_ = names
+        self.numeric_X_ = data
         self.feature_matrix_ = scaled
         self.feature_scaler_ = scaler
         self.space_matrix_ = matrix
@@ -385,8 +390,11 @@ class NeighborhoodModel(BaseEstimator):
         exp = self.explanation_[idx] if self.explanation_ is not None else None
         rows = (self.X_.iloc[idx] if isinstance(self.X_, pd.DataFrame)
                 else pd.DataFrame(self.X_[idx], columns=self.feature_names_, index=idx))
+        a, b = self.numeric_X_[row], self.numeric_X_[idx]
+        duplicates = ((b == a) | (np.isnan(b) & np.isnan(a))).all(axis=1)
         return Neighborhood(
             anomaly=int(row), indices=idx, distances=dist, space=self.space,
+            duplicates=duplicates,
             explanation=exp, labels=self.y_[idx], predicted=self.predicted_labels_[idx],
             anomaly_label=self.y_[row].item() if hasattr(self.y_[row], "item") else self.y_[row],
             anomaly_predicted=(self.predicted_labels_[row].item()

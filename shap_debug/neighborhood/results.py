@@ -49,6 +49,9 @@ class Neighborhood(Result):
         The queried row's contributions (for comparison plots).
     rows : DataFrame
         The neighbours' feature values (readable), indexed by training row.
+    duplicates : ndarray of bool, shape (K,)
+        True for neighbours whose feature values equal the queried row's exactly (kept,
+        not hidden, by ``exclude_self``; often conflicting labels for the same input).
     """
 
     anomaly: int
@@ -62,6 +65,7 @@ class Neighborhood(Result):
     anomaly_predicted: Any = None
     anomaly_values: np.ndarray | None = field(default=None, repr=False)
     rows: pd.DataFrame | None = field(default=None, repr=False)
+    duplicates: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -72,12 +76,16 @@ class Neighborhood(Result):
         return float(np.mean(self.labels == self.anomaly_label)) if len(self) else float("nan")
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per neighbour: row, distance, label, predicted, then the feature values."""
+        """One row per neighbour: row, distance, label, predicted, duplicate (feature values
+        equal to the queried row's), then the feature values."""
+        dup = (np.zeros(len(self), dtype=bool) if self.duplicates is None
+               else np.asarray(self.duplicates, dtype=bool))
         out = pd.DataFrame({
             "row": self.indices,
             "distance": self.distances,
             "label": self.labels,
             "predicted": self.predicted,
+            "duplicate": dup,
         })
         if self.rows is not None:
             feats = self.rows.reset_index(drop=True)
@@ -97,7 +105,8 @@ class Neighborhood(Result):
         return {"anomaly": self.anomaly, "space": self.space, "n_neighbors": len(self),
                 "anomaly_label": self.anomaly_label,
                 "anomaly_predicted": self.anomaly_predicted,
-                "label_agreement": self.label_agreement}
+                "label_agreement": self.label_agreement,
+                "n_duplicates": 0 if self.duplicates is None else int(np.sum(self.duplicates))}
 
     def _repr_html_(self) -> str:
         note = (f"{len(self)} rows in {self.space} space, label {self.anomaly_label}, "
