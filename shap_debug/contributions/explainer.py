@@ -160,9 +160,13 @@ def explain(
     -------
     shap.Explanation
         ``values`` of shape (n, m, n_classes), ``base_values`` (n, n_classes) with
-        ``values.sum(1) + base_values == predict_proba(X)`` (or its log-odds) for the
-        sampling and tree methods, numeric ``data``, readable ``display_data``, ``feature_names``, and
-        ``output_names`` (the model's classes).
+        ``values.sum(1) + base_values`` equal to the output explained: ``predict_proba(X)``
+        (sampling and tree methods), its log-odds ``[-l, l]`` with ``l = log(p1 / p0)``
+        (``output="log_odds"``; TreeSHAP's raw margin), or ``decision_function(X)``
+        (``method="linear"``; ``[-d, d]`` for a binary model). Efficiency holds exactly
+        for the sampling estimator (to rounding; ``tests/test_additivity.py``). Numeric
+        ``data``, readable ``display_data``, ``feature_names``, and ``output_names`` (the
+        model's classes).
 
     Examples
     --------
