@@ -8,8 +8,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.optimize import nnls
 
 from .scorers import _Scorer
+
+#: A flip point is *stationary* when its KKT residual ``1 - cos(theta)`` is at most this
+#: (an angle of 1e-4 rad between the step and the normal cone of the boundary).
+KKT_TOL = 5e-9
+_SAMPLE_RADIUS = 1e-6  # relative radius of the gradient sampling at kinks
+_N_RANDOM_DIRECTIONS = 12
 
 
 @dataclass
@@ -87,9 +94,9 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
     (``|z_c - z_t| <= tol (1 + |z_c|)``, both at least every other logit) with the class
     being ``c`` on one side and ``t`` on the other a small step along ``x̂ - x``, or is
     classified as ``t``
-    outright (a point just past the boundary). Tie points also get a stationarity number:
-    the relative residual of ``w (x̂ - x)`` projected off the span of the active constraint
-    gradients over the free interior features (0 at a KKT point).
+    outright (a point just past the boundary). With ``tie_required``, valid points also get
+    their KKT residual and a ``stationary`` flag (see :func:`_stationarity`); a verified tie
+    is ``"exact"`` when stationary.
     """
     n, m = X.shape
     ar = np.arange(n)
@@ -119,10 +126,20 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
     crosses = (((plus == t) & (minus == c)) | ((plus == c) & (minus == t))) & (nrm > 0)
     crosses |= past
     stationarity = np.full(n, np.nan)
-    tie_ok = np.flatnonzero(tie & ordered & crosses & np.array([not m for m in dmsg]))
-    if tie_required and len(tie_ok):
-        stationarity[tie_ok] = _stationarity(scorer, X[tie_ok], Xs[tie_ok], rows[tie_ok],
-                                             c[tie_ok], t[tie_ok], dom)
+    kkt = np.full(n, np.nan)
+    kink = np.zeros(n, dtype=bool)
+    valid_dom = np.array([not m for m in dmsg])
+    is_tie = tie & ordered & crosses & valid_dom
+    # a point of the target class with no continuous move: a category switch alone, whose
+    # continuous part sits at its unconstrained minimum (KKT with an inactive constraint)
+    still = past & valid_dom & ~is_tie & (nrm == 0)
+    kkt[still] = 0.0
+    stationarity[still] = 0.0
+    check = np.flatnonzero((is_tie | (past & valid_dom)) & ~still)
+    if tie_required and len(check):
+        kkt[check], stationarity[check], kink[check] = _stationarity(
+            scorer, X[check], Xs[check], rows[check], c[check], t[check], dom)
+    stationary = (is_tie & (kkt <= KKT_TOL)) | still
     ok = np.zeros(n, dtype=bool)
     status = np.array(["failed"] * n, dtype=object)
     message = np.array([""] * n, dtype=object)
@@ -134,9 +151,10 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
             ok[i] = True
             status[i] = "approximate"
             if tie_required:
-                if stationarity[i] <= 1e-4:
+                if stationary[i]:
                     status[i] = "exact"
-                    message[i] = "verified tie, stationary"
+                    message[i] = "verified tie, stationary" + (
+                        " (at a kink: KKT with the one-sided gradients)" if kink[i] else "")
                 else:
                     message[i] = "verified tie; not a stationary point of the distance"
             else:
@@ -152,29 +170,131 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
         else:
             message[i] = (f"rejected: not on the boundary (logit residual {residual[i]:.3g}) "
                           "and not of the target class")
+    if not tie_required:
+        stationary[:] = False
     return {"ok": ok, "status": status, "message": message, "residual": residual,
-            "stationarity": stationarity}
+            "stationarity": stationarity, "kkt_residual": kkt, "stationary": stationary & ok}
 
 
-def _stationarity(scorer, X0, Xh, rows, c, t, dom: _Domain) -> np.ndarray:
-    """Relative residual of ``w (x̂ - x)`` off the span of the active constraint gradients,
-    over the free interior continuous features (0 at a first-order KKT point); batched."""
+def _cone_residual(A: np.ndarray, Oth: np.ndarray, r: np.ndarray) -> float:
+    """``sin`` of the angle between ``r`` and the cone ``{A mu: mu >= 0} + span(Oth)`` or its
+    mirror image (columns unit-normalised; 1 when ``r`` points away from both)."""
+    u = r / np.linalg.norm(r)
+    A = A / np.maximum(np.linalg.norm(A, axis=0), 1e-300)
+    if Oth.shape[1]:
+        Oth = Oth / np.maximum(np.linalg.norm(Oth, axis=0), 1e-300)
+        Oth = np.concatenate([Oth, -Oth], axis=1)
+    res = min(nnls(np.concatenate([s * A, Oth], axis=1), u)[1] for s in (1.0, -1.0))
+    return float(min(res, 1.0))
+
+
+def _one_minus_cos(sin: np.ndarray) -> np.ndarray:
+    """``1 - cos`` from ``sin`` without cancellation."""
+    sin = np.minimum(np.asarray(sin, dtype=float), 1.0)
+    return sin ** 2 / (1.0 + np.sqrt(1.0 - sin ** 2))
+
+
+def _stationarity(scorer, X0, Xh, rows, c, t, dom: _Domain, kinks: bool = True):
+    """KKT residual of flip points ``Xh`` of inputs ``X0`` (batched).
+
+    Returns ``(kkt_residual, sin, at_kink)``: ``1 - cos`` and ``sin`` of the angle defined
+    below, and whether the one-sided (sampled) gradients were needed to certify the point.
+
+    Stationarity of a flip point (the first-order KKT condition of the closest-point problem).
+
+    The problem, for an input ``x`` of class ``c`` and a target ``t``: minimise
+    ``||x̂ - x||_w^2 = sum_j w_j (x̂_j - x_j)^2`` over the free features subject to the tie
+    ``g(x̂) = z_c(x̂) - z_t(x̂) = 0`` (and ``z_t >= z_k`` for the other classes), the box
+    ``lo <= x̂ <= hi``, fixed features, integer features and one-hot groups.
+
+    Let ``F`` be the free *continuous* coordinates that are not at a bound of the box (fixed
+    features, one-hot groups and integer features are excluded: on a discrete domain the
+    condition is stated for the continuous part with the discrete values of x̂ held fixed; the
+    sign of the multipliers of active bounds is not checked). KKT at x̂: the weighted step
+    ``r = w (x̂ - x)`` restricted to ``F`` is parallel to the gradient of the tie restricted to
+    ``F`` (plus any combination of the gradients of active third-class constraints
+    ``z_t - z_k``). The reported ``kkt_residual`` is ``1 - cos(theta)``, ``theta`` the angle
+    between ``r_F`` and that set (``1 - |cos(r_F, grad_F g)|`` for two classes): 0 at a KKT
+    point, scale free, invariant to the size of the step; ``stationarity`` is ``sin(theta)``.
+    ``residual`` (``|g(x̂)|``) reports the tie separately. A point is *stationary* when it is a
+    verified tie with ``kkt_residual <= KKT_TOL`` (5e-9, i.e. ``theta <= 1e-4`` rad), or a point
+    of the target class whose continuous coordinates did not move (a category switch alone:
+    the continuous part is at its unconstrained minimum).
+
+    Kinks. ReLU networks are piecewise linear; on a kink of the boundary (a hidden unit at
+    zero) the gradient is not defined and autograd returns one one-sided gradient. Many closest
+    points lie exactly on such kinks (the boundary is locally a convex corner seen from ``x``).
+    There the condition is Clarke's: ``r_F`` lies in the cone spanned by the one-sided gradients
+    of the pieces that meet at x̂ (the KKT condition of the problem restricted to the linear
+    pieces, which is a convex QP per piece). The one-sided gradients are sampled at
+    ``x̂ + eps v`` (``eps = 1e-6 (1 + max|x̂|)``, 28 directions: ``±r``, ``±grad g`` and 12
+    random pairs over ``F``); for a ``Sequential`` network of ``Linear`` layers and
+    activations (what :func:`mlp_to_torch` builds) the pieces are also enumerated exactly (ReLU
+    units within ``1e-6 (1 + max |pre-activation|)`` of zero switched off and on, the 8
+    closest at most). The angle is taken to the cone of these gradients (non-negative
+    combinations, of either sign overall). On smooth models the samples agree with the
+    gradient and change nothing.
+
+    Trees. Tree scores are piecewise constant: there is no gradient and KKT does not apply.
+    Tree answers report ``kkt_residual = NaN`` and ``stationary = False``; a single tree's
+    answer is instead the certified global minimum (status ``"exact"``), a tree ensemble's an
+    upper bound (``"approximate"``).
+    """
+    n = len(Xh)
+    sin = np.zeros(n)
     z, J = scorer.jac_batch(Xh, rows)
-    out = np.zeros(len(Xh))
-    for i in range(len(Xh)):
-        interior = (dom.cont & (Xh[i] > dom.lo + 1e-9) & (Xh[i] < dom.hi - 1e-9)
-                    & ~dom.integer)
+    parts = []
+    for i in range(n):
+        interior = (dom.cont & ~dom.integer & (Xh[i] > dom.lo + 1e-9)
+                    & (Xh[i] < dom.hi - 1e-9))
         r = (dom.w * (Xh[i] - X0[i]))[interior]
-        nr = np.linalg.norm(r)
-        if not interior.any() or nr == 0:
+        if not interior.any() or np.linalg.norm(r) == 0:
+            parts.append(None)
             continue
         zi, Ji, ci, ti = z[i], J[i], c[i], t[i]
         scale = 1 + abs(zi[ci])
-        cols = [Ji[ci] - Ji[ti]]
-        for k in range(len(zi)):
-            if k not in (ci, ti) and zi[k] >= min(zi[ci], zi[ti]) - 1e-6 * scale:
-                cols.append(Ji[ti] - Ji[k])
-        A = np.stack(cols, axis=1)[interior]
+        Oth = [Ji[ti] - Ji[k] for k in range(len(zi))
+             if k not in (ci, ti) and zi[k] >= min(zi[ci], zi[ti]) - 1e-6 * scale]
+        Oth = np.stack(Oth, axis=1)[interior] if Oth else np.empty((int(interior.sum()), 0))
+        parts.append((interior, r, Oth))
+        A = np.concatenate([(Ji[ci] - Ji[ti])[interior][:, None], Oth], axis=1)
         coef, *_ = np.linalg.lstsq(A, r, rcond=None)
-        out[i] = np.linalg.norm(A @ coef - r) / nr
-    return out
+        sin[i] = min(np.linalg.norm(A @ coef - r) / np.linalg.norm(r), 1.0)
+    kink = np.zeros(n, dtype=bool)
+    need = np.flatnonzero(_one_minus_cos(sin) > KKT_TOL)
+    if kinks and len(need):
+        # one-sided gradients of the tie: sampled at x̂ + eps v for directions v spanning the
+        # free interior features (Clarke's generalised gradient, by gradient sampling)
+        rng = np.random.default_rng(0)
+        m = Xh.shape[1]
+        dirs = []
+        for i in need:
+            interior, r, _ = parts[i]
+            u = np.zeros(m)
+            u[interior] = r / np.linalg.norm(r)
+            g = (J[i, c[i]] - J[i, t[i]]) * interior
+            gn = np.linalg.norm(g)
+            R = rng.normal(size=(_N_RANDOM_DIRECTIONS, m)) * interior
+            R /= np.maximum(np.linalg.norm(R, axis=1, keepdims=True), 1e-300)
+            V = np.concatenate([u[None], (g / gn if gn > 0 else u)[None], R])
+            dirs.append(np.concatenate([V, -V]))
+        D = np.stack(dirs)  # (b, S, m)
+        S = D.shape[1]
+        eps = _SAMPLE_RADIUS * (1.0 + np.abs(Xh[need]).max(axis=1))
+        P = np.clip(Xh[need][:, None, :] + eps[:, None, None] * D, dom.lo, dom.hi)
+        _, G = scorer.g_grad(P.reshape(-1, m), np.repeat(rows[need], S), np.repeat(c[need], S),
+                             np.repeat(t[need], S))
+        G = G.reshape(len(need), S, m)
+        pieces = getattr(scorer, "piece_grads", None)
+        for q, i in enumerate(need):
+            interior, r, Oth = parts[i]
+            cols = [(J[i, c[i]] - J[i, t[i]])[None], G[q]]
+            exact = pieces(Xh[i], int(c[i]), int(t[i])) if pieces is not None else None
+            if exact is not None:  # the pieces of a ReLU network, enumerated
+                cols.append(exact)
+            A = np.concatenate(cols)[:, interior].T
+            s_cone = _cone_residual(A, Oth, r)
+            if s_cone < sin[i]:
+                kink[i] = _one_minus_cos(s_cone) <= KKT_TOL
+                sin[i] = s_cone
+    return _one_minus_cos(sin), sin, kink

@@ -18,6 +18,8 @@ Paths behind the one front door :class:`FlipPoints`:
   module): a batched float64 boundary projection (the closest point of the linearised
   boundary, iterated; many inputs at once) warm-starts scipy SLSQP with exact torch
   Jacobians per point; a multi-start fallback seeded from a search for the target class.
+  Every verified answer that is not a KKT point of the distance is then polished to one
+  (boundary projections from ``x``, SLSQP restarts; never farther from ``x``).
 - **single decision trees**: the exact closest counterfactual, enumerating the leaves of the
   target class and the closest point of each leaf's box (Carreira-Perpiñán & Hada,
   "Counterfactual explanations for oblique decision trees: exact, efficient algorithms",
@@ -29,8 +31,9 @@ Paths behind the one front door :class:`FlipPoints`:
   per Jacobian).
 
 Every answer goes through an independent verifier (score residual, class ordering, domain
-validity, a class change when stepping just across the boundary, first-order optimality)
-and is labelled ``"exact"``, ``"approximate"``, ``"infeasible"`` or ``"failed"``; an
+validity, a class change when stepping just across the boundary, the KKT residual: see
+``FlipResult.kkt_residual`` and :func:`captum_ext.flip_points.domain._stationarity`, which
+also covers kinks of ReLU networks) and is labelled ``"exact"``, ``"approximate"``, ``"infeasible"`` or ``"failed"``; an
 unverified point is never reported as a flip point.
 """
 
@@ -367,7 +370,7 @@ class FlipPoints:
     def find(self, inputs: Any, target: Any = None, additional_forward_args: Any = None, *,
              features: Any = None, bounds: Any = None, integer: Any = None,
              onehot_groups: Any = None, immutable: Any = None, weights: Any = None,
-             method: str = "slsqp") -> FlipResult:
+             method: str = "slsqp", polish: bool = True) -> FlipResult:
         """Closest flip point of every input.
 
         Parameters
@@ -397,6 +400,11 @@ class FlipPoints:
             ``"slsqp"``: batched projection, then SLSQP per point (exact path).
             ``"projection"``: the batched projection only (fast; a stationary point when it
             converges, checked by the verifier).
+        polish : bool
+            Gradient paths: move every verified answer that is not a KKT point (see
+            ``FlipResult.stationary``) to one, never farther from the input (boundary
+            projections from the input, then SLSQP restarts; only those rows pay for it).
+            ``False`` returns the solver's answers as they are.
 
         Returns
         -------
@@ -425,7 +433,7 @@ class FlipPoints:
                     out = _tree_search(self._estimator, scorer, X, c, t, dom, self.data,
                                        check_random_state(self.random_state), self.progress)
                 else:
-                    out = _solve(scorer, X, c, t, dom, self, method)
+                    out = _solve(scorer, X, c, t, dom, self, method, polish=bool(polish))
         finally:
             torch.set_num_threads(torch_threads)
         return FlipResult(x=X, feature_names=names, method=self.kind, weights=dom.w,
@@ -457,7 +465,9 @@ class FlipPoints:
 
         ``x_hat`` (n, m) flat candidates; ``target`` as in :meth:`find` (``None``: the class
         the candidate is closest to flipping to). Constraints as in :meth:`find`. Points that
-        fail a check get status ``"failed"`` with the reason in ``message``.
+        fail a check get status ``"failed"`` with the reason in ``message``; valid ones get
+        their ``kkt_residual`` and ``stationary`` flag (a verified tie that is a KKT point is
+        ``"exact"``). Nothing is polished here.
         """
         X, shapes, _, _ = self._flatten(inputs)
         n, m = X.shape
@@ -484,5 +494,6 @@ class FlipPoints:
             x=X, x_hat=np.where(v["ok"][:, None], Xh, np.nan),
             distance=np.where(v["ok"], _dist(Xh, X, dom.w), np.nan), status=status,
             original_class=c, target_class=t, residual=v["residual"],
-            stationarity=v["stationarity"], message=v["message"], seconds=np.zeros(n),
+            stationarity=v["stationarity"], kkt_residual=v["kkt_residual"],
+            stationary=v["stationary"], message=v["message"], seconds=np.zeros(n),
             feature_names=names, method=self.kind, weights=dom.w, input_shapes=shapes)

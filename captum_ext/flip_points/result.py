@@ -30,10 +30,11 @@ class FlipResult(Result):
         ``sqrt(sum_j w_j (x̂_j - x_j)^2)``; NaN where there is no flip point.
     status : ndarray (n,) of str
         ``"exact"``: verified tie of the two top logits, domain valid, the class changes just
-        across, and a first-order stationary point of the distance (a local optimum; for a
-        single tree the global one). ``"approximate"``: verified valid and classified as the
-        target (or tied) but optimality is not certified (tree ensembles, integer rounding,
-        kinks of ReLU networks). ``"infeasible"``: no flip point in the allowed subspace (a
+        across, and a KKT point of the distance (``stationary``; a local optimum, also on a
+        kink of a ReLU network; for a single tree the global optimum). ``"approximate"``:
+        verified valid and classified as the target (or tied) but optimality is not
+        certified (tree ensembles, integer rounding, a category switch alone that lands past
+        the boundary, a tie that polishing could not make stationary). ``"infeasible"``: no flip point in the allowed subspace (a
         proof for linear scores and single trees; for other models no point of the target
         class was found by a sampled search). ``"failed"``: the solver found no verified point.
     original_class, target_class : ndarray (n,) of int
@@ -41,8 +42,18 @@ class FlipResult(Result):
     residual : ndarray (n,)
         ``|z_c(x̂) - z_t(x̂)|`` on the logits (scores).
     stationarity : ndarray (n,)
-        Relative residual of the first-order optimality condition at x̂ (NaN when it does
-        not apply).
+        ``sin(theta)``, ``theta`` the angle between the weighted step ``w (x̂ - x)`` and the
+        normal cone of the boundary over the free continuous features off their bounds (NaN
+        when it does not apply: no verified point, trees).
+    kkt_residual : ndarray (n,)
+        ``1 - cos(theta)`` for the same angle: ``1 - |cos(step, grad g)|`` with ``g = z_c -
+        z_t`` where the boundary is smooth, the angle to the cone of the one-sided gradients
+        on a kink of a ReLU network; 0 at a KKT point (NaN where it does not apply).
+    stationary : ndarray (n,) of bool
+        A verified tie with ``kkt_residual <= 5e-9`` (``theta <= 1e-4`` rad), or a point of
+        the target class whose continuous features did not move (a category switch alone).
+        Always False for trees (piecewise-constant scores: KKT does not apply). The precise
+        definition is in :func:`captum_ext.flip_points.domain._stationarity`.
     message : ndarray (n,) of str
         What the solver and verifier say about each row.
     seconds : ndarray (n,)
@@ -63,6 +74,8 @@ class FlipResult(Result):
     target_class: np.ndarray
     residual: np.ndarray
     stationarity: np.ndarray
+    kkt_residual: np.ndarray
+    stationary: np.ndarray
     message: np.ndarray
     seconds: np.ndarray
     feature_names: list
@@ -92,6 +105,7 @@ class FlipResult(Result):
             "status": self.status, "original_class": self.original_class,
             "target_class": self.target_class, "distance": self.distance,
             "residual": self.residual, "stationarity": self.stationarity,
+            "kkt_residual": self.kkt_residual, "stationary": self.stationary,
             "n_changed": changed, "seconds": self.seconds, "message": self.message,
         })
 
@@ -120,7 +134,7 @@ class FlipResult(Result):
         counts = {str(k): int(v) for k, v in pd.Series(self.status).value_counts().items()}
         med = float(np.nanmedian(self.distance)) if self.valid.any() else float("nan")
         return {"n_rows": len(self), "method": self.method, "status": counts,
-                "median_distance": med}
+                "stationary": int(np.sum(self.stationary)), "median_distance": med}
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
         """Bar chart of the mean |x̂ - x| per feature over the rows with a flip point

@@ -163,6 +163,54 @@ class _SequentialScorer(_Scorer):
                     gz = gz * cache[k]
         return gz
 
+    def piece_grads(self, x: np.ndarray, c: int, t: int, tol: float = 1e-6,
+                    max_units: int = 8) -> np.ndarray | None:
+        """Gradients of ``z_c - z_t`` on every linear piece that meets at ``x`` (k, m).
+
+        ReLU units whose pre-activation is within ``tol (1 + max |pre-activation| of the
+        layer)`` of zero are switched off and on in every combination (the ``max_units``
+        closest to zero at most: ``2**max_units`` pieces). None when no unit is that close
+        (the scores are differentiable at ``x``).
+        """
+        h, pre = np.asarray(x, dtype=np.float64)[None], []
+        for kind, W, b in self.layers:
+            if kind == "lin":
+                h = h @ W + b
+            elif kind == "ReLU":
+                pre.append(h[0].copy())
+                h = np.maximum(h, 0.0)
+            elif kind == "Tanh":
+                h = np.tanh(h)
+            elif kind == "Sigmoid":
+                h = 1.0 / (1.0 + np.exp(-h))
+        near = [(q, j, abs(a[j])) for q, a in enumerate(pre)
+                for j in np.flatnonzero(np.abs(a) <= tol * (1.0 + np.abs(a).max()))]
+        if not near:
+            return None
+        near = sorted(near, key=lambda e: e[2])[:max_units]
+        P = 2 ** len(near)
+        masks = [np.repeat((a > 0)[None].astype(float), P, axis=0) for a in pre]
+        bits = (np.arange(P)[:, None] >> np.arange(len(near))[None, :]) & 1
+        for k, (q, j, _) in enumerate(near):
+            masks[q][:, j] = bits[:, k]
+        h, cache, r = np.repeat(np.asarray(x, dtype=np.float64)[None], P, axis=0), [], 0
+        for kind, W, b in self.layers:
+            if kind == "lin":
+                h = h @ W + b
+            elif kind == "ReLU":
+                cache.append(masks[r])
+                h = h * masks[r]
+                r += 1
+            elif kind == "Tanh":
+                h = np.tanh(h)
+                cache.append(1.0 - h * h)
+            elif kind == "Sigmoid":
+                h = 1.0 / (1.0 + np.exp(-h))
+                cache.append(h * (1.0 - h))
+            else:
+                cache.append(None)
+        return self._backward(self._coef(h, np.full(P, c), np.full(P, t)), cache)
+
     def _lift(self, z: np.ndarray) -> np.ndarray:
         return np.column_stack([np.zeros(len(z)), z[:, 0]]) if z.shape[1] == 1 else z
 

@@ -1,5 +1,5 @@
-"""Gradient-path solvers: the batched boundary projection, SLSQP per point, one-hot
-candidates, integer rounding, the multi-start and sampled fallbacks, and the driver."""
+"""Gradient-path driver: one-hot candidates, the batched projection waves, SLSQP per point,
+integer rounding, the multi-start and sampled fallbacks, polishing."""
 
 from __future__ import annotations
 
@@ -7,133 +7,13 @@ import time
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 
 from shap_debug.core import check_random_state, progress_iter
 
-from .domain import _dist, _Domain, _stationarity, _verify
+from .domain import KKT_TOL, _dist, _Domain, _stationarity, _verify
+from .local import _project, _slsqp
+from .polish import _polish
 from .scorers import _Scorer
-
-_SLSQP_MAXITER = 60
-
-
-def _project(scorer, X0, B, rows, c, t, move, lo, hi, w, iters: int, tol: float, start=None):
-    """Batched boundary projection: x <- closest point to the base ``B`` on the boundary
-    linearised at x, restricted to the movable coordinates and the box (active set); the
-    iterates begin at ``start`` (default ``B``)."""
-    x = (B if start is None else start).copy()
-    done = np.zeros(len(x), dtype=bool)
-    best = np.full(len(x), np.inf)
-    stale = np.zeros(len(x), dtype=int)
-    eta = np.ones(len(x))
-    for _ in range(iters):
-        act = np.flatnonzero(~done)
-        if not len(act):
-            break
-        g, G = scorer.g_grad(x[act], rows[act], c[act], t[act])
-        xa, Ba, mv = x[act], B[act], move[act]
-        clamp = np.zeros_like(mv)
-        pinned = Ba.copy()
-        v = xa
-        for _inner in range(8):
-            A = mv & ~clamp
-            dvec = np.where(A, G / w, 0.0)
-            den = (G * dvec).sum(axis=1)
-            num = g + (G * (pinned - xa)).sum(axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                alpha = np.where(np.abs(den) > 1e-300, -num / den, 0.0)
-            v = pinned + alpha[:, None] * dvec
-            vc = np.clip(v, lo, hi)
-            newly = A & (vc != v)
-            v = vc
-            if not newly.any():
-                break
-            clamp |= newly
-            pinned = np.where(newly, vc, pinned)
-        # damped steps after a non-improving iteration (Newton-type cycling on ReLU pieces)
-        v = xa + eta[act][:, None] * (v - xa)
-        step = np.abs(v - xa).max(axis=1)
-        x[act] = v
-        tiny = step <= 1e-10 * (1 + np.abs(v).max(axis=1))
-        conv = (np.abs(g) <= tol * (1 + np.abs(g))) & tiny
-        # stop rows that stall (every movable feature at a bound) or stop improving (cycling
-        # between linear pieces); the bisection below and the fallback take them over
-        improved = np.abs(g) < 0.9 * best[act]
-        stale[act] = np.where(improved, 0, stale[act] + 1)
-        eta[act] = np.where(improved, np.minimum(1.0, 2 * eta[act]), np.maximum(eta[act] / 2, 1 / 16))
-        best[act] = np.minimum(best[act], np.abs(g))
-        done[act[conv | (tiny & (eta[act] >= 1)) | (stale[act] >= 8)]] = True
-    # Rows that crossed without converging (e.g. cycling between ReLU regions): bisect the
-    # segment base -> x onto the tie, so they still reach the boundary.
-    zx = scorer.scores(x, rows)
-    ar = np.arange(len(x))
-    gx = zx[ar, c] - zx[ar, t]
-    rest = np.flatnonzero(np.abs(gx) > tol * (1 + np.abs(zx[ar, c])))
-    if len(rest):
-        gB = scorer.scores(B[rest], rows[rest])
-        gX = scorer.scores(x[rest], rows[rest])
-        ar = np.arange(len(rest))
-        gb = gB[ar, c[rest]] - gB[ar, t[rest]]
-        gx = gX[ar, c[rest]] - gX[ar, t[rest]]
-        sel = rest[(gb > 0) & (gx < 0)]
-        if len(sel):
-            a_lo, a_hi = np.zeros(len(sel)), np.ones(len(sel))
-            ar = np.arange(len(sel))
-            for _ in range(60):
-                mid = 0.5 * (a_lo + a_hi)
-                P = B[sel] + mid[:, None] * (x[sel] - B[sel])
-                z = scorer.scores(P, rows[sel])
-                pos = z[ar, c[sel]] - z[ar, t[sel]] > 0
-                a_lo = np.where(pos, mid, a_lo)
-                a_hi = np.where(pos, a_hi, mid)
-            x[sel] = B[sel] + a_hi[:, None] * (x[sel] - B[sel])
-    return x
-
-
-def _slsqp(scorer, x0, base, row, c, t, move, lo, hi, w, start, K):
-    idx = np.flatnonzero(move)
-    if not len(idx):
-        return None
-    cache: dict = {}
-
-    def full(v):
-        x = base.copy()
-        x[idx] = v
-        return x
-
-    def zj(v):
-        key = v.tobytes()
-        if key not in cache:
-            cache.clear()
-            cache[key] = scorer.full_jac(full(v), row)
-        return cache[key]
-
-    wi, xi = w[idx], x0[idx]
-    others = [k for k in range(K) if k not in (c, t)]
-    if others:
-        cons = [{"type": "eq", "fun": lambda v: zj(v)[0][c] - zj(v)[0][t],
-                 "jac": lambda v: (zj(v)[1][c] - zj(v)[1][t])[idx]}]
-    else:  # two classes: one backward pass for g = z_c - z_t is all the solver needs
-        rr, cc_, tt_ = np.array([row]), np.array([c]), np.array([t])
-
-        def gg(v):
-            key = v.tobytes()
-            if key not in cache:
-                cache.clear()
-                g, G = scorer.g_grad(full(v)[None], rr, cc_, tt_)
-                cache[key] = (float(g[0]), G[0])
-            return cache[key]
-
-        cons = [{"type": "eq", "fun": lambda v: gg(v)[0], "jac": lambda v: gg(v)[1][idx]}]
-    if others:
-        cons.append({"type": "ineq",
-                     "fun": lambda v: np.array([zj(v)[0][t] - zj(v)[0][k] for k in others]),
-                     "jac": lambda v: np.stack([(zj(v)[1][t] - zj(v)[1][k])[idx] for k in others])})
-    res = minimize(lambda v: float((wi * (v - xi) ** 2).sum()), start[idx],
-                   jac=lambda v: 2 * wi * (v - xi), method="SLSQP",
-                   bounds=list(zip(lo[idx], hi[idx])), constraints=cons,
-                   options={"maxiter": _SLSQP_MAXITER, "ftol": 1e-14})
-    return full(np.clip(res.x, lo[idx], hi[idx]))
 
 
 def _candidates(X, c, t, dom: _Domain, K: int):
@@ -307,8 +187,10 @@ def _multistarts(scorer, X, src0, tt0, dom: _Domain, data, n_starts: int):
     return X0 + a_hi[:, None] * (S - X0), src, tt
 
 
-def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str) -> dict:
-    """The gradient path for a batch (``fp`` is the calling :class:`FlipPoints`)."""
+def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str,
+           polish: bool = True) -> dict:
+    """The gradient path for a batch (``fp`` is the calling :class:`FlipPoints`); with
+    ``polish``, non-stationary answers go through :func:`.polish._polish`."""
     n, m = X.shape
     K = scorer.scores(X[:1], np.array([0])).shape[1]
     rng = check_random_state(fp.random_state)
@@ -396,13 +278,13 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str) -> dict
             st = np.full(len(kk), np.inf)
             if tie.any():
                 st[tie] = _stationarity(scorer, X[src[kk[tie]]], P[kk[tie]], src[kk[tie]],
-                                        cc[kk[tie]], tt[kk[tie]], dom)
+                                        cc[kk[tie]], tt[kk[tie]], dom)[0]
             # a failed projection closer than the best verified one may hide a closer basin:
             # such rows go to the per-point solver
             closer_fail = np.array([
                 bool((~okP[lo_i[i]:hi_i[i]] & (dP[lo_i[i]:hi_i[i]] < dP[best_k[i]])).any())
                 for i in have])
-            have = have[(st <= 1e-4) & ~closer_fail]
+            have = have[(st <= KKT_TOL) & ~closer_fail]
         out_hat[have] = P[best_k[have]]
         tgt[have] = tt[best_k[have]]
         todo = np.flatnonzero(~np.isfinite(out_hat).all(axis=1))
@@ -507,6 +389,10 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str) -> dict
     v = _verify(scorer, X, out_hat, np.arange(n), c, t_out, dom, fp.tol,
                 tie_required=True)
     seconds += (time.perf_counter() - tic) / n
+    if polish:
+        out_hat, v, secs, _ = _polish(scorer, X, out_hat, c, t_out, dom, fp, K, v,
+                                      skip=np.array([bool(nt) for nt in notes]), rng=rng)
+        seconds += secs
     status = v["status"].copy()
     message = v["message"].copy()
     for i in range(n):
@@ -522,4 +408,5 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str) -> dict
                 distance=np.where(ok, _dist(np.nan_to_num(out_hat), X, dom.w), np.nan),
                 status=status.astype(str), original_class=c, target_class=t_out,
                 residual=v["residual"], stationarity=v["stationarity"],
+                kkt_residual=v["kkt_residual"], stationary=v["stationary"] & ok,
                 message=message.astype(str), seconds=seconds)

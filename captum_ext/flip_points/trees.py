@@ -132,6 +132,7 @@ def _tree_finish(scorer, X, out_hat, c, tgt, dom, notes, seconds, exact: bool) -
                 distance=np.where(ok, _dist(np.nan_to_num(out_hat), X, dom.w), np.nan),
                 status=status.astype(str), original_class=c, target_class=tgt,
                 residual=v["residual"], stationarity=np.full(n, np.nan),
+                kkt_residual=np.full(n, np.nan), stationary=np.zeros(n, dtype=bool),
                 message=message.astype(str), seconds=seconds)
 
 
