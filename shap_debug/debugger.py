@@ -16,7 +16,6 @@ The Debugger computes, the report renders: :meth:`Debugger.overview`,
 from __future__ import annotations
 
 import contextlib
-import itertools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -327,7 +326,7 @@ class Debugger:
         """
         from captum_ext.flip_audit import individual_report
 
-        from .findings import feature_units, flip_row, sparser_flip, top_units
+        from .findings import feature_units, pair_flips, sparser_flip
 
         fp = self._flip_points()
         x = np.asarray(self.X.iloc[[i]] if isinstance(self.X, pd.DataFrame) else self.X[[i]],
@@ -336,20 +335,17 @@ class Debugger:
         weights = 1.0 / np.where(std > 0, std, 1.0) ** 2
         decode = self.encoder.inverse_transform if self.encoder is not None else None
         flip = individual_report(fp, x, encoder=self.encoder, pairs=False, weights=weights)
-        groups = None
+        units = feature_units(self.feature_names, self.encoder)
+        onehot = {u: c for u, c in units.items() if len(c) > 1} or None
+        pairs = None
         if (flip.flip.valid[0] and len(flip.changes) > 2
                 and not flip.singles["can_flip"].astype(bool).any()):
-            units = feature_units(self.feature_names, self.encoder)
-            rows = []
-            top = top_units(units, self.neighborhood_model.contributions_[i], 4)
-            for a, b in itertools.combinations(top, 2):
-                cols = units[a] + units[b]
-                res = fp.find(x, features=cols, weights=weights, onehot_groups={
-                    u: c for u, c in units.items() if len(c) > 1} or None)
-                rows.append(flip_row(f"{a} + {b}", res, units, decode, fp.data, cols))
-            groups = pd.DataFrame(rows)
+            pairs = pair_flips(lambda cols: fp.find(x, features=cols, weights=weights,
+                                                    onehot_groups=onehot),
+                               units, self.neighborhood_model.contributions_[i], decode,
+                               fp.data)
         return flip, sparser_flip(flip.changes, float(flip.flip.distance[0]), flip.singles,
-                                  groups)
+                                  pairs)
 
     def _influential_rows(self, i: int, nb: Any, k: int = 10) -> tuple[pd.DataFrame, str]:
         from .findings import influential_table
@@ -442,7 +438,10 @@ class Debugger:
         if p.values.get("cohorts") is not None and p.values.get("suspicious") is not None:
             p.run("ambiguity", lambda: ambiguity_report(
                 self.model, self.X, self.y, p.values["cohorts"], display_data=frame,
-                contributions=nm.contributions_, suspicious=p.values["suspicious"],
+                # contributions towards the prediction are read as binary; with more
+                # classes the neighbours are found among standardised features instead
+                contributions=nm.contributions_ if nm.proba_.shape[1] == 2 else None,
+                suspicious=p.values["suspicious"],
                 neighborhood=nm, integrity=p.values.get("integrity"),
                 random_state=self.random_state))
         labels, counts = np.unique(self.y, return_counts=True)
@@ -489,7 +488,7 @@ class Debugger:
             Parts that raised are in ``failures``, parts that do not apply in ``skipped``,
             each with the sentence the report shows in their section.
         """
-        from .findings import diagnosis, protected_effects
+        from .findings import diagnosis, label_flip_skip_reason, protected_effects
 
         t_start = time.perf_counter()
         overview = self.overview()
@@ -497,18 +496,9 @@ class Debugger:
         nm = self.neighborhood_model
         p = Parts()
         if label_flip:
-            k = len(overview.class_counts)
-            if k != 2:
-                names = ", ".join(str(c) for c in overview.class_counts)
-                p.skipped["label-flip"] = (
-                    f"Not run: the label-flip check is binary-only (it flips each neighbour's "
-                    f"label to the other class), and this target has {k} classes ({names}).")
-            elif not chosen:
-                p.skipped["label-flip"] = (
-                    "Not run: no anomaly was inspected" + (
-                        " (the model predicts every training row correctly)"
-                        if overview.n_anomalies == 0 else "") + ", so there is nothing to "
-                    "retrain the model for.")
+            why_not = label_flip_skip_reason(overview, chosen)
+            if why_not is not None:
+                p.skipped["label-flip"] = why_not
             else:
                 from .label_flip import label_flip_check, label_flip_summary
 

@@ -10,6 +10,7 @@ comes back.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ import pandas as pd
 from .core import Result
 
 __all__ = ["SparserFlip", "diagnosis", "feature_units", "flip_row", "influential_table",
-           "protected_effects", "readable_formula", "recurring_table", "sparser_flip",
+           "label_flip_skip_reason", "pair_flips", "protected_effects", "readable_formula", "recurring_table", "sparser_flip",
            "top_units"]
 
 #: Columns of :attr:`SparserFlip.tried`.
@@ -216,6 +217,32 @@ def flip_row(label: str, result: Any, units: Mapping[str, list[int]], decode: An
             "change": text, "outside_range": outside}
 
 
+def pair_flips(find: Any, units: Mapping[str, list[int]], contributions: Any, decode: Any,
+               data: np.ndarray | None, k: int = 4) -> pd.DataFrame:
+    """Restricted flip problems for every pair of the ``k`` features that contribute most
+    (``k (k - 1) / 2`` solver calls).
+
+    Parameters
+    ----------
+    find : callable
+        ``find(columns) -> FlipResult``: the closest flip point moving only ``columns``.
+    units, decode, data
+        As in :func:`flip_row`.
+    contributions : array (m,)
+        The row's contributions, to rank the features (:func:`top_units`).
+
+    Returns
+    -------
+    DataFrame
+        One :func:`flip_row` per pair.
+    """
+    rows = []
+    for a, b in itertools.combinations(top_units(units, contributions, k), 2):
+        cols = list(units[a]) + list(units[b])
+        rows.append(flip_row(f"{a} + {b}", find(cols), units, decode, data, cols))
+    return pd.DataFrame(rows, columns=TRIED_COLUMNS[:1] + TRIED_COLUMNS[2:])
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{float(v):.6g}"
@@ -303,6 +330,22 @@ def recurring_table(collapsed: Any, frame: pd.DataFrame, y: np.ndarray,
     values = frame.iloc[rows].reset_index(drop=True)
     values.insert(0, "label", y[rows])
     return pd.concat([top, values], axis=1)
+
+
+def label_flip_skip_reason(overview: Any, chosen: Sequence[int]) -> str | None:
+    """Why the label-flip check cannot run (None when it can): it is binary-only and needs
+    an inspected anomaly."""
+    k = len(overview.class_counts)
+    if k != 2:
+        names = ", ".join(str(c) for c in overview.class_counts)
+        return (f"Not run: the label-flip check is binary-only (it flips each neighbour's "
+                f"label to the other class), and this target has {k} classes ({names}).")
+    if not chosen:
+        return ("Not run: no anomaly was inspected" + (
+            " (the model predicts every training row correctly)"
+            if overview.n_anomalies == 0 else "") + ", so there is nothing to "
+            "retrain the model for.")
+    return None
 
 
 # --------------------------------------------------------------------------- diagnosis
