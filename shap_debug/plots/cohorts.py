@@ -167,13 +167,17 @@ def error_heatmap(heatmap: Any, ax: Any = None, show: bool = True):
     return ax
 
 
-def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: bool = True):
+def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: bool = True, *,
+                   numbered: bool = False):
     """Stacked bars per cohort: its errors split into ambiguous, fixable and other.
 
     Parameters
     ----------
     report : AmbiguityReport
     max_display : int, default 10
+    numbered : bool
+        Start each label with its position (``#1``), to match a numbered table (two long
+        rules can abbreviate alike).
     ax : matplotlib Axes, optional
     show : bool, default True
 
@@ -200,7 +204,8 @@ def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: boo
         for p, d, s in zip(pos, diags, share):
             ax.text(s + 0.01, p, d.verdict, va="center", fontsize=8)
         ax.set_yticks(pos)
-        ax.set_yticklabels([cohort_label(d.cohort.rule) for d in diags], fontsize=8)
+        ax.set_yticklabels([cohort_label(d.cohort.rule, k + 1 if numbered else None)
+                            for k, d in enumerate(diags)], fontsize=8)
         ax.set_xlim(0, 1.15)
         ax.set_xlabel("share of all errors")
         ax.legend(frameon=False, loc="lower right")

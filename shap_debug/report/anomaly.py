@@ -11,7 +11,7 @@ from ..core import escape, table_html
 from .figures import ale_figures, figure_html
 from .parts import guard, missing_p, table_or
 
-__all__ = ["inspection_html", "flip_html"]
+__all__ = ["ALE_COLUMNS", "inspection_html", "flip_html"]
 
 _STATUS = {
     "exact": "verified: a first-order optimum of the distance",
@@ -63,12 +63,14 @@ def flip_html(ins: Any, classes: tuple | None = None) -> str:
     return "".join(out)
 
 
+#: Readable names of the ALE bias table's columns.
+ALE_COLUMNS = {"range_neighborhood": "ALE range here", "range_global": "ALE range overall",
+               "ratio": "here / overall"}
+
+
 def _bias_table(bias: Any) -> str:
     table = bias.to_frame().reset_index()
-    table = table.rename(columns={table.columns[0]: "feature",
-                                  "range_neighborhood": "ALE range here",
-                                  "range_global": "ALE range overall",
-                                  "ratio": "here / overall"})
+    table = table.rename(columns={table.columns[0]: "feature", **ALE_COLUMNS})
     keep = [c for c in ("feature", "ALE range here", "ALE range overall", "here / overall",
                         "protected", "flagged") if c in table.columns]
     return table_or(table[keep], "No feature has an ALE curve in this neighbourhood.",

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..core import escape  # noqa: E402
 from ..plots.ale import category_width  # noqa: E402
-from ..plots.cohorts import cohort_plot  # noqa: E402
+from ..plots.cohorts import ambiguity_plot, cohort_plot  # noqa: E402
 
 __all__ = ["figure_html", "report_figures", "cohort_figure", "ambiguity_figure",
            "occurrence_figure", "suspicious_figure", "space_view_figure", "ale_figures",
@@ -61,7 +61,8 @@ def cohort_figure(cohorts: Any) -> Any:
 
 def ambiguity_figure(ambiguity: Any) -> Any:
     """Each cohort's errors split into ambiguous, fixable and confident mistakes."""
-    return _own(lambda: ambiguity.plot(max_display=COHORT_ROWS, show=False))
+    return _own(lambda: ambiguity_plot(ambiguity, max_display=COHORT_ROWS, show=False,
+                                       numbered=True))
 
 
 def occurrence_figure(occurrence: Any) -> Any:

@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from ..core import escape, table_html
-from .anomaly import inspection_html
+from .anomaly import ALE_COLUMNS, inspection_html
 from .figures import (
+    COHORT_ROWS,
     EXTRA_PARTS,
     ambiguity_figure,
     cohort_figure,
@@ -177,11 +178,27 @@ def _ambiguity_html(amb: Any) -> str:
             f"the out-of-sample model confidently rejects in a clean neighbourhood), "
             f"{_pct(model)} are confident mistakes with no sign of a data problem.</p>")
     table = pd.DataFrame([{
-        "cohort": d.cohort.rule, "verdict": d.verdict, "ambiguous": _pct(d.ambiguous_share),
-        "fixable": _pct(d.fixable_share), "why": d.explanation} for d in amb.cohorts])
+        "#": k, "cohort": d.cohort.rule, "verdict": d.verdict,
+        "ambiguous": _pct(d.ambiguous_share), "fixable": _pct(d.fixable_share),
+        "why": d.explanation} for k, d in enumerate(amb.cohorts[:COHORT_ROWS], 1)])
     return (head + table_html(table, max_rows=len(table))
             + guard("ambiguity plot", lambda: figure_html(ambiguity_figure(amb),
                                                           "ambiguous and fixable errors")))
+
+
+def _integrity_html(report: Any, per_kind: int = 5) -> str:
+    """The flags, then the first ``per_kind`` problems of each kind (so a long list of
+    duplicates does not hide the conflicting labels or the leaked test rows)."""
+    flags = "".join(f._repr_html_() for f in report.flags())
+    table = report.to_frame().rename(columns={"n_rows": "rows"})
+    if not len(table):
+        return flags
+    counts = table["kind"].value_counts()
+    shown = table.groupby("kind", sort=False).head(per_kind)
+    more = [f"{n - per_kind} more {k}" for k, n in counts.items() if n > per_kind]
+    note = (f'<p class="note">The first {per_kind} of each kind; not shown: '
+            f"{escape(', '.join(more))}.</p>" if more else "")
+    return flags + table_html(shown, max_rows=len(shown)) + note
 
 
 def _suspicious_html(ev: Any) -> str:
@@ -238,8 +255,8 @@ def _global_html(ev: Any) -> str:
     if ov.protected:
         out += "<h3>Protected attributes</h3>"
         out += part(ev, "protected", ev.protected_effects, lambda t: table_or(
-            t.reset_index(drop=True), "No neighbourhood effect of a protected attribute "
-            "was measured.", 30))
+            t.reset_index(drop=True).rename(columns=ALE_COLUMNS), "No neighbourhood effect "
+            "of a protected attribute was measured.", 30))
     return out
 
 
@@ -288,8 +305,8 @@ def render_report(evidence: Any, *, title: str | None = None) -> str:
         section("cohorts", "Where the model fails: error cohorts", _cohorts_html(ev)),
         section("suspicious", "Suspicious training rows (confident learning)",
                 _suspicious_html(ev)),
-        section("integrity", "Data integrity",
-                part(ev, "integrity", ov.integrity, lambda v: v._repr_html_())),
+        section("integrity", "Data integrity", part(ev, "integrity", ov.integrity,
+                                                   _integrity_html)),
     ]
     if ev.label_flip:
         sections.append(section("label-flip", "Evidence: label-flip influence check",
