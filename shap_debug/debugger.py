@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,34 +34,9 @@ from .core.validation import (
     feature_names_of,
     warn,
 )
-from .evidence import Evidence, Inspection, Overview
+from .evidence import Evidence, Inspection, Overview, Parts
 
 __all__ = ["Debugger", "Inspection", "Overview", "Evidence"]
-
-
-def _reason(exc: BaseException) -> str:
-    """``"ValueError: message"``: why a part could not be computed, for its report section."""
-    return traceback.format_exception_only(type(exc), exc)[-1].strip()
-
-
-class _Parts:
-    """Runs the parts of an overview/evidence: values, failure reasons and timings."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.failures: dict[str, str] = {}
-        self.skipped: dict[str, str] = {}
-        self.timings: dict[str, float] = {}
-
-    def run(self, key: str, fn: Callable[[], Any], timing: str | None = None) -> Any:
-        t0 = time.perf_counter()
-        try:
-            self.values[key] = fn()
-        except Exception as exc:  # recorded as the section's reason, never hidden
-            self.failures[key] = _reason(exc)
-            warn(f"report section {key!r} failed: {self.failures[key]}")
-        self.timings[timing or key] = time.perf_counter() - t0
-        return self.values.get(key)
 
 
 class _EncodedModel:
@@ -326,14 +300,9 @@ class Debugger:
         ale_glob = self.global_ale(target)
         bias = ale_bias(ale, ale_glob, protected=self.protected or None)
         notes = []
-        flip = None
+        flip = sparser = None
         try:
-            from captum_ext.flip_audit import individual_report
-
-            x = np.asarray(self.X.iloc[[i]] if isinstance(self.X, pd.DataFrame) else self.X[[i]],
-                           dtype=np.float64)
-            decode = self.encoder.inverse_transform if self.encoder is not None else None
-            flip = individual_report(self._flip_points(), x, decode=decode, pairs=False)
+            flip, sparser = self._flip(i)
         except Exception as exc:  # a failed search is reported, never hidden
             notes.append(f"flip point not computed: {type(exc).__name__}: {exc}")
         influential, method = self._influential_rows(i, nb)
@@ -342,31 +311,61 @@ class Debugger:
             confidence=float(nm.proba_[i, nm.predicted_[i]]), row=frame.iloc[i],
             neighborhood=nb, representatives=reps, rules=rules, ale=ale, ale_global=ale_glob,
             bias=bias, flip=flip, influential=influential, influence_method=method,
-            notes=tuple(notes))
+            notes=tuple(notes), sparser=sparser)
         self._cache[key] = ins
         self.timings[key] = time.perf_counter() - t0
         return ins
 
+    def _flip(self, i: int) -> tuple[Any, Any]:
+        """The closest flip point of row ``i`` and whether a sparser change flips it too.
+
+        Distances are in training standard deviations (weights ``1 / variance``), so moving
+        ``capital-gain`` and moving ``age`` are compared on one scale. When no single feature
+        flips the decision and the closest change touches more than two features, pairs of
+        the four features that contribute most to the prediction are tried (six solver calls).
+        """
+        from captum_ext.flip_audit import individual_report
+
+        from .findings import feature_units, pair_flips, sparser_flip
+
+        fp = self._flip_points()
+        x = np.asarray(self.X.iloc[[i]] if isinstance(self.X, pd.DataFrame) else self.X[[i]],
+                       dtype=np.float64)
+        std = fp.data.std(axis=0)
+        weights = 1.0 / np.where(std > 0, std, 1.0) ** 2
+        decode = self.encoder.inverse_transform if self.encoder is not None else None
+        flip = individual_report(fp, x, encoder=self.encoder, pairs=False, weights=weights)
+        units = feature_units(self.feature_names, self.encoder)
+        onehot = {u: c for u, c in units.items() if len(c) > 1} or None
+        pairs = None
+        if (flip.flip.valid[0] and len(flip.changes) > 2
+                and not flip.singles["can_flip"].astype(bool).any()):
+            pairs = pair_flips(lambda cols: fp.find(x, features=cols, weights=weights,
+                                                    onehot_groups=onehot),
+                               units, self.neighborhood_model.contributions_[i], decode,
+                               fp.data)
+        return flip, sparser_flip(flip.changes, float(flip.flip.distance[0]), flip.singles,
+                                  pairs)
+
     def _influential_rows(self, i: int, nb: Any, k: int = 10) -> tuple[pd.DataFrame, str]:
-        frame = self.readable_frame()
+        from .findings import influential_table
+
         inf = self._influence()
         if inf is not None:
             fn, Xt = inf
-            res = fn.influence((Xt[[i]], self.y[[i]]), k=k)
+            res = fn.influence((Xt[[i]], self.y[[i]]), k=k + 1)
             rows = np.asarray(res.indices[0]).astype(int)
             scores = np.asarray(res.influence_scores[0], dtype=np.float64)
             method = ("influence functions (Koh & Liang 2017): predicted rise of the "
                       "anomaly's loss if the row were removed")
         else:
-            rows = np.asarray(nb.indices[:k])
-            scores = np.asarray(nb.distances[:k], dtype=np.float64)
-            method = ("nearest contribution-space neighbours (influence functions need a "
-                      f"differentiable model; this is a {type(self.model).__name__})")
-        out = frame.iloc[rows].copy()
-        out.insert(0, "score", scores)
-        out.insert(0, "label", self.y[rows])
-        out.insert(0, "row", rows)
-        return out.reset_index(drop=True), method
+            rows = np.asarray(nb.indices[:k + 1])
+            scores = np.asarray(nb.distances[:k + 1], dtype=np.float64)
+            method = ("nearest contribution-space neighbours, closest first (influence "
+                      "functions need a differentiable model; this is a "
+                      f"{type(self.model).__name__})")
+        return influential_table(self.readable_frame(), self.X, self.y, i, rows, scores,
+                                 k), method
 
     # ------------------------------------------------------------------ overview, evidence
     def _readable_test(self) -> pd.DataFrame | None:
@@ -394,7 +393,8 @@ class Debugger:
         if "overview" in self._cache:
             return self._cache["overview"]
         from .blame import summary_flags
-        from .cohorts import error_cohorts
+        from .cohorts import ambiguity_report, error_cohorts
+        from .findings import recurring_table
         from .integrity import collapsed_occurrence, integrity_flags
         from .logic import anomaly_formula
         from .neighborhood import space_view
@@ -403,7 +403,7 @@ class Debugger:
         nm = self.neighborhood_model
         frame = self.readable_frame()
         anomalies = np.asarray(nm.anomalies_, dtype=np.int64)
-        p = _Parts()
+        p = Parts()
         p.run("integrity", lambda: integrity_flags(frame, self.y, self._readable_test()))
         p.run("cohorts", lambda: error_cohorts(self.model, self.X, self.y, display_data=frame,
                                                random_state=self.random_state))
@@ -419,16 +419,9 @@ class Debugger:
         if len(anomalies) == 0:
             p.skipped["occurrence"] = (f"No anomaly: {none_wrong}, so no row recurs in an "
                                        "anomaly's neighbourhood.")
-        else:
-            def recurring() -> pd.DataFrame:
-                # identical rows take one neighbourhood place and count once (issue 11)
-                top = collapsed_occurrence(nm).to_frame().head(15).reset_index(drop=True)
-                rows = top["row"].to_numpy()
-                values = frame.iloc[rows].reset_index(drop=True)
-                values.insert(0, "label", self.y[rows])
-                return pd.concat([top, values], axis=1)
-
-            p.run("occurrence", lambda: (nm.occurrence(), recurring()))
+        else:  # identical rows take one neighbourhood place and count once (issue 11)
+            p.run("occurrence", lambda: (nm.occurrence(), recurring_table(
+                collapsed_occurrence(nm), frame, self.y)))
         p.run("space-view", lambda: space_view(nm, max_rows=3000,
                                                random_state=self.random_state))
         if len(anomalies) == 0:
@@ -437,9 +430,20 @@ class Debugger:
         else:
             is_anom = np.zeros(len(self.X), dtype=bool)
             is_anom[anomalies] = True
-            p.run("logic", lambda: anomaly_formula(frame, is_anom, method="tree",
-                                                   random_state=self.random_state,
-                                                   max_depth=3))
+            # the anomalies against the rows the model gets right (a trivial result carries
+            # the sentence saying why there is no formula)
+            p.run("logic", lambda: anomaly_formula(frame, is_anom, reference=~is_anom,
+                                                   method="tree", max_depth=3,
+                                                   random_state=self.random_state))
+        if p.values.get("cohorts") is not None and p.values.get("suspicious") is not None:
+            p.run("ambiguity", lambda: ambiguity_report(
+                self.model, self.X, self.y, p.values["cohorts"], display_data=frame,
+                # contributions towards the prediction are read as binary; with more
+                # classes the neighbours are found among standardised features instead
+                contributions=nm.contributions_ if nm.proba_.shape[1] == 2 else None,
+                suspicious=p.values["suspicious"],
+                neighborhood=nm, integrity=p.values.get("integrity"),
+                random_state=self.random_state))
         labels, counts = np.unique(self.y, return_counts=True)
         occurrence, recurring_rows = p.values.get("occurrence", (None, None))
         out = Overview(
@@ -453,7 +457,7 @@ class Debugger:
             flags=p.values.get("flags", ()), occurrence=occurrence,
             recurring_rows=recurring_rows, space_view=p.values.get("space-view"),
             formula=p.values.get("logic"), failures=p.failures, skipped=p.skipped,
-            timings=p.timings)
+            timings=p.timings, ambiguity=p.values.get("ambiguity"))
         self._cache["overview"] = out
         return out
 
@@ -484,24 +488,17 @@ class Debugger:
             Parts that raised are in ``failures``, parts that do not apply in ``skipped``,
             each with the sentence the report shows in their section.
         """
+        from .findings import diagnosis, label_flip_skip_reason, protected_effects
+
         t_start = time.perf_counter()
         overview = self.overview()
         chosen = self._choose(anomalies)
         nm = self.neighborhood_model
-        p = _Parts()
+        p = Parts()
         if label_flip:
-            k = len(overview.class_counts)
-            if k != 2:
-                names = ", ".join(str(c) for c in overview.class_counts)
-                p.skipped["label-flip"] = (
-                    f"Not run: the label-flip check is binary-only (it flips each neighbour's "
-                    f"label to the other class), and this target has {k} classes ({names}).")
-            elif not chosen:
-                p.skipped["label-flip"] = (
-                    "Not run: no anomaly was inspected" + (
-                        " (the model predicts every training row correctly)"
-                        if overview.n_anomalies == 0 else "") + ", so there is nothing to "
-                    "retrain the model for.")
+            why_not = label_flip_skip_reason(overview, chosen)
+            if why_not is not None:
+                p.skipped["label-flip"] = why_not
             else:
                 from .label_flip import label_flip_check, label_flip_summary
 
@@ -521,18 +518,9 @@ class Debugger:
                 inspections[i] = ins
         protected = None
         if self.protected:
-            rows = []
-            for i, ins in inspections.items():
-                if ins.bias is not None:
-                    frame = ins.bias.to_frame()
-                    frame.insert(0, "anomaly", i)
-                    rows.append(frame[frame.iloc[:, 1].astype(str).isin(self.protected)]
-                                if frame.shape[1] > 1 else frame)
-            if rows:
-                protected = pd.concat(rows, ignore_index=True)
-            else:
-                p.skipped["protected"] = ("No inspected anomaly, so no neighbourhood effect "
-                                          "of the protected attributes to compare.")
+            protected, why = protected_effects(inspections, self.protected)
+            if why is not None:
+                p.skipped["protected"] = why
         trials, trial_summary = p.values.get("label-flip", (None, None))
         timings = {**overview.timings,
                    **{k: v for k, v in self.timings.items() if not k.startswith("inspect_")},
@@ -541,7 +529,8 @@ class Debugger:
             overview=overview, anomalies=tuple(chosen), inspections=inspections,
             label_flip=bool(label_flip), label_flips=trials, label_flip_summary=trial_summary,
             protected_effects=protected, notes=tuple(str(n) for n in notes),
-            failures=p.failures, skipped=p.skipped, timings=timings)
+            failures=p.failures, skipped=p.skipped, timings=timings,
+            diagnosis=diagnosis(overview, inspections))
 
     # ------------------------------------------------------------------ report
     def report(self, anomalies: int | Sequence[int] | None = 3,

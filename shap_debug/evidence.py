@@ -12,7 +12,9 @@ section it belongs to, so the report can say in that section why it is missing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .core import Result
+from .core.validation import warn
 
 __all__ = ["Inspection", "Overview", "Evidence"]
 
@@ -51,11 +54,15 @@ class Inspection(Result):
         Closest flip point (None, with the reason in ``notes``, when it could not be computed).
     influential : DataFrame
         Most influential training rows (influence functions where the model allows them,
-        else the nearest contribution-space neighbours) with their labels.
+        else the nearest contribution-space neighbours) with their labels; the anomaly itself
+        is never among them, rows identical to it are marked in the ``duplicate`` column.
     influence_method : str
         How ``influential`` was ranked, in one sentence.
     notes : tuple of str
         Why a part is missing.
+    sparser : SparserFlip or None
+        Whether a change of fewer features than the closest flip point also flips it
+        (:func:`shap_debug.findings.sparser_flip`), with the verdict as one sentence.
     """
 
     anomaly: int
@@ -73,6 +80,7 @@ class Inspection(Result):
     influential: pd.DataFrame
     influence_method: str
     notes: tuple = field(default_factory=tuple)
+    sparser: Any = None
 
     def summary(self) -> dict[str, Any]:
         """Key figures: the row, its label and prediction, neighbours, flip point found."""
@@ -150,7 +158,10 @@ class Overview(Result):
     space_view : SpaceView or None
         Contribution space vs feature space (PCA).
     formula : LogicExplanation or None
-        What the anomalies have in common.
+        What sets the anomalies apart from the rows the model gets right (a trivial result
+        carries the reason there is no formula).
+    ambiguity : AmbiguityReport or None
+        Each error cohort's failures split into ambiguous, fixable and confident mistakes.
     failures, skipped : dict
         ``{section: reason}`` for parts that raised / that do not apply.
     timings : dict
@@ -177,6 +188,7 @@ class Overview(Result):
     failures: Mapping[str, str] = field(default_factory=dict)
     skipped: Mapping[str, str] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
+    ambiguity: Any = None
 
     def summary(self) -> dict[str, Any]:
         """Key figures: model, shape, accuracy, anomalies, K, what is missing."""
@@ -224,6 +236,16 @@ class Evidence(Result):
         ``{section: reason}`` (sections ``label-flip``, ``anomaly-<row>``, ``protected``).
     timings : dict
         Seconds per step, the overview's included.
+    diagnosis : tuple of (str, str)
+        The report's opening block: ``(sentence, anchor)`` pairs, each sentence linked to the
+        section (``id``) holding its evidence (:func:`shap_debug.findings.diagnosis`).
+    fixes : FixReport or None
+        Fixes verified on held-out data (rendered in the "fixes" section when present).
+    dose : DoseResponse or None
+        Label-flip dose-response (rendered in the "dose" section when present).
+    recurring : RecurringRows or None
+        Rows that recur in anomaly neighbourhoods ranked by lift (rendered in the
+        "recurring" section when present).
     """
 
     overview: Overview
@@ -237,6 +259,10 @@ class Evidence(Result):
     failures: Mapping[str, str] = field(default_factory=dict)
     skipped: Mapping[str, str] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
+    diagnosis: tuple = ()
+    fixes: Any = None
+    dose: Any = None
+    recurring: Any = None
 
     def summary(self) -> dict[str, Any]:
         """Key figures: the overview's, the inspected rows, what is missing."""
@@ -264,3 +290,45 @@ class Evidence(Result):
     def failed(self, section: str) -> bool:
         """True when ``section`` raised (rather than being skipped as not applicable)."""
         return section in self.failures or section in self.overview.failures
+
+
+def failure_reason(exc: BaseException) -> str:
+    """``"ValueError: message"``: why a part could not be computed, for its report section."""
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+class Parts:
+    """Runs the parts of an overview/evidence: values, failure reasons and timings.
+
+    A part that raises leaves no value; its reason goes to ``failures`` (with a warning), so
+    its report section can say why it is missing.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> p = Parts()
+    >>> p.run("ok", lambda: 1)
+    1
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     p.run("bad", lambda: 1 / 0)
+    >>> p.failures
+    {'bad': 'ZeroDivisionError: division by zero'}
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.failures: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}
+        self.timings: dict[str, float] = {}
+
+    def run(self, key: str, fn: Callable[[], Any], timing: str | None = None) -> Any:
+        """``fn()`` stored under ``key`` (its failure reason when it raises), timed."""
+        t0 = time.perf_counter()
+        try:
+            self.values[key] = fn()
+        except Exception as exc:  # recorded as the section's reason, never hidden
+            self.failures[key] = failure_reason(exc)
+            warn(f"report section {key!r} failed: {self.failures[key]}")
+        self.timings[timing or key] = time.perf_counter() - t0
+        return self.values.get(key)

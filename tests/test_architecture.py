@@ -324,7 +324,7 @@ def test_walker_sees_core_as_public_and_no_cycle_in_a_chain(tmp_path):
 
 
 @pytest.mark.parametrize("module, injected, expected", [
-    ("shap_debug.report", "def _f():\n    from .debugger import Debugger\n",
+    ("shap_debug.report", "def _f():\n    from ..debugger import Debugger\n",
      {"shap_debug.report", "shap_debug.debugger"}),
     ("shap_debug.integrity", "def _f():\n    from shap_debug import debugger\n",
      {"shap_debug.integrity", "shap_debug.debugger"}),

@@ -48,6 +48,8 @@ def test_anomalies_ranked_and_inspection_parts(german_debugger):
     assert ins.ale.explanation.values.shape == (100, 20)
     assert ins.flip is not None, ins.notes
     assert len(ins.influential) == 10
+    assert i not in set(ins.influential["row"])  # never its own influential row
+    assert ins.sparser is not None and "touches" in ins.sparser.sentence
     assert "anomaly" in str(ins).lower()
     # cached: the same object, contributions not recomputed
     assert dbg.inspect(i) is ins
