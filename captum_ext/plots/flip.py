@@ -14,25 +14,13 @@ import numpy as np
 from shap.plots import colors
 
 from shap_debug.core import check_int
+from shap_debug.core.plotting import finish as _finish
+from shap_debug.core.plotting import new_axes as _new_axes
 
 __all__ = ["augmentation_plot", "dependency_plot", "flip_result_plot", "group_audit_plot",
            "individual_report_plot"]
 
 
-def _new_axes(ax: Any, size: tuple[float, float]):
-    if ax is not None:
-        return ax, False
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=size)
-    return ax, True
-
-
-def _finish(created: bool, show: bool) -> None:
-    if created and show:
-        import matplotlib.pyplot as plt
-
-        plt.show()
 
 
 def flip_result_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool = True):

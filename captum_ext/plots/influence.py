@@ -12,24 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from shap_debug.core.plotting import finish as _finish
+from shap_debug.core.plotting import new_axes as _axes
+
 __all__ = ["influence_plot", "loo_plot", "neighborhood_comparison_plot"]
 
 
-def _axes(ax: Any, figsize: tuple[float, float]) -> tuple[Any, bool]:
-    """``ax`` itself, or a new figure's Axes (then ``True``: this call owns the figure)."""
-    if ax is not None:
-        return ax, False
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize)
-    return ax, True
-
-
-def _finish(own: bool, show: bool) -> None:
-    if own and show:
-        import matplotlib.pyplot as plt
-
-        plt.show()
 
 
 def influence_plot(result: Any, test: int = 0, max_display: int = 10, ax: Any = None,

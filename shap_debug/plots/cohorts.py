@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.plotting import new_axes as _axes
+
 __all__ = ["ambiguity_plot", "cohort_label", "cohort_plot", "error_heatmap"]
 
 #: Characters per line and lines per bar of a cohort label: longer rules are abbreviated
@@ -51,14 +53,6 @@ def cohort_label(rule: str, number: int | None = None, width: int = LABEL_WIDTH,
 def _bars_height(n: int) -> float:
     return _BAR_INCHES * max(n, 1) + 1.5
 
-
-def _axes(ax: Any, figsize: tuple[float, float]):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-        return ax, True
-    return ax, False
 
 
 def _no_errors(ax: Any) -> None:
