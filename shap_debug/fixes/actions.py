@@ -233,11 +233,13 @@ def resolve_actions(actions: Any) -> tuple[tuple[str, ...], list[Any]]:
             return FAMILIES, []
         actions = [actions]
     if not isinstance(actions, (list, tuple)):
-        raise TypeError(f"actions must be 'auto' or a list of family names, FixAction objects "
-                        f"or callables; got {type(actions).__name__}")
+        raise TypeError(f"actions must be 'auto' or a list of family names ('auto' for all), "
+                        f"FixAction objects or callables; got {type(actions).__name__}")
     families, custom = [], []
     for a in actions:
-        if isinstance(a, str):
+        if isinstance(a, str) and a == "auto":
+            families.extend(FAMILIES)
+        elif isinstance(a, str):
             if a not in FAMILIES:
                 raise ValueError(f"actions: unknown family {a!r}; known: {list(FAMILIES)}")
             families.append(a)

@@ -8,10 +8,15 @@ A cohort is
   held-out rows and :func:`~shap_debug.cohorts.ambiguity_report` finds the labels genuinely
   uncertain there (the model unsure, neighbours' labels mixed);
 - **fixable** when an action that relabels or drops training rows raises held-out accuracy
-  inside it (its interval above 0) without lowering it overall: the verdict rests on the
-  measured fix, not on a score;
-- **unresolved** otherwise: no automatic fix measurably helps (a modelling gap: capacity or
-  features, rather than the labels).
+  inside it without lowering it overall: the verdict rests on the measured fix, not on a
+  score. The best of many actions is a multiple comparison, so the one-sided bootstrap
+  p-values of the candidate actions are Holm-adjusted at the interval's level (an action that
+  changes only this cohort's rows may also count its overall gain, Bonferroni-doubled);
+- **not confirmed** when no label fix helps and its held-out rows do not fail measurably
+  more often than the rest (one-sided binomial test at 5 %): the cohort came from the
+  training rows' cross-validated errors and does not replicate;
+- **unresolved** otherwise: it fails on held-out rows and no automatic fix measurably helps
+  (a modelling gap: capacity or features, rather than the labels).
 """
 
 from __future__ import annotations
@@ -97,7 +102,7 @@ def _verdict(report: Any, c: Any) -> CohortVerdict:
             f"{c.conflict_share:.0%} of its errors are identical rows with conflicting labels: "
             "no model can be right on all of them; no relabelling is proposed"))
     measurable = c.test_rows is not None and n_test > 0
-    best, best_eff = "", None
+    cands = []  # (p-value, effect in the cohort, action): label actions not hurting overall
     for a in report.actions:
         if a.kind not in _LABEL_KINDS:
             continue
@@ -105,19 +110,28 @@ def _verdict(report: Any, c: Any) -> CohortVerdict:
         if over["effect"] == "hurts":
             continue
         if measurable:
-            eff = dict(report.effect(a.name, c.label))
-            # an action that changes only this cohort's rows and helps overall is evidence
-            # too (a small cohort's own interval is wide), if it also gains inside it
-            if (eff["effect"] != "helps" and a.cohort == c.label
-                    and over["effect"] == "helps" and eff["delta"] > 0):
-                eff["effect"] = "helps"
+            eff = report.effect(a.name, c.label)
+            p = eff["p_value"]
+            # an action changing only this cohort's rows that helps overall is evidence too
+            # (a small cohort's own interval is wide), if it also gains inside the cohort
+            if a.cohort == c.label and eff["delta"] > 0:
+                p = min(1.0, 2 * min(p, over["p_value"]))
         elif a.cohort == c.label:  # a region whose rule cannot be applied to new rows
-            eff = over
+            eff, p = over, over["p_value"]
         else:
             continue
-        if eff["effect"] == "helps" and (best_eff is None or eff["delta"] > best_eff["delta"]):
-            best, best_eff = a.name, eff
-    if best_eff is not None:
+        if eff["delta"] > 0:
+            cands.append((p, eff, a.name))
+    # the best of many actions: Holm over the candidates, one-sided at the interval's level
+    alpha = (1 - report.confidence) / 2
+    order = sorted(cands, key=lambda t: t[0])
+    passed = []
+    for k, (p, eff, name) in enumerate(order):
+        if p * (len(order) - k) >= alpha:
+            break
+        passed.append((eff, name))
+    if passed:
+        best_eff, best = max(passed, key=lambda t: t[0]["delta"])
         where = "inside it" if measurable else "overall (its rule cannot be applied to new rows)"
         return CohortVerdict(
             **{**base, "before": best_eff["before"]}, verdict="fixable", best_action=best,
@@ -126,20 +140,20 @@ def _verdict(report: Any, c: Any) -> CohortVerdict:
                 f"'{best}' raises held-out accuracy {where} from {best_eff['before']:.0%} to "
                 f"{best_eff['after']:.0%} ({_effect_text(best_eff, report.confidence)}): "
                 "the labels, not the model, were the problem"))
+    overall = report.baseline_accuracy.get("overall", float("nan"))
+    if measurable and not _fails(before, n_test, overall):
+        return CohortVerdict(**base, verdict="not confirmed", reason=(
+            f"it fails in the training rows' cross-validated errors but not measurably more "
+            f"often on held-out rows ({before:.0%} accuracy against {overall:.0%} overall), "
+            "and no change of its training labels helps there"))
     if c.ambiguity == "ambiguous":
         return CohortVerdict(**base, verdict="ambiguous", reason=(
             "the labels are genuinely uncertain here (the model is unsure or neighbours' "
             "labels are mixed) and no relabelling or dropping helps on held-out rows: more "
             "data or features, not relabelling, would help"))
-    overall = report.baseline_accuracy.get("overall", float("nan"))
-    if measurable and not _fails(before, n_test, overall):
-        why = (f"it does not fail measurably more often on held-out rows ({before:.0%} "
-               f"accuracy, {overall:.0%} overall) and no change of its training labels helps "
-               "there")
-    else:
-        why = ("no change of the training labels measurably helps inside it: a modelling gap "
-               "(capacity or features) rather than the labels")
-    return CohortVerdict(**base, verdict="unresolved", reason=why)
+    return CohortVerdict(**base, verdict="unresolved", reason=(
+        "no change of the training labels measurably helps inside it: a modelling gap "
+        "(capacity or features) rather than the labels"))
 
 
 @dataclass(frozen=True, repr=False)
@@ -149,8 +163,8 @@ class Diagnosis(Result):
     Attributes
     ----------
     cohorts : tuple of CohortVerdict
-        One per failing cohort (``C1``...), with ``verdict`` "ambiguous", "fixable" or
-        "unresolved".
+        One per failing cohort (``C1``...), with ``verdict`` "ambiguous", "fixable",
+        "not confirmed" or "unresolved".
     rows_to_check : ndarray of int
         Training rows to look at first (positions in the ``X`` given), most telling first:
         the rows the best fixes change, then the other suspicious labels.
@@ -205,6 +219,7 @@ class Diagnosis(Result):
         return {"n_cohorts": len(self.cohorts), "fixable": verdicts.count("fixable"),
                 "ambiguous": verdicts.count("ambiguous"),
                 "unresolved": verdicts.count("unresolved"),
+                "not_confirmed": verdicts.count("not confirmed"),
                 "best": self.proposed[0] if self.proposed else None,
                 "n_rows_to_check": len(self.rows_to_check)}
 

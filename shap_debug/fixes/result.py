@@ -34,7 +34,8 @@ class FixReport(Result):
     effects : DataFrame
         Long format, one line per action and scope (``"overall"`` or a cohort label):
         ``n_test`` held-out rows, ``before``/``after`` accuracy (means over seeds), ``delta``
-        and its ``low``/``high`` interval (paired two-level bootstrap).
+        and its ``low``/``high`` interval (paired two-level bootstrap), ``p_value`` the
+        one-sided p-value of "no gain" (normal approximation, bootstrap standard error).
     cohorts : tuple of FailingCohort
         The failing cohorts (``C1``...), measured on their held-out rows.
     skipped : tuple of (name, reason)

@@ -84,6 +84,22 @@ def _retrain(model: Any, X: Any, y: np.ndarray, X_test: Any, seed: int,
         return f"refit failed: {type(exc).__name__}: {exc}"
 
 
+def _replicates(diff: np.ndarray, n_bootstrap: int, random_state: Any) -> np.ndarray:
+    """Bootstrap replicates of the mean of ``diff`` (seeds x rows), seeds and rows drawn
+    with replacement."""
+    S, n = diff.shape
+    rng = check_random_state(random_state)
+    reps = np.empty(n_bootstrap)
+    chunk = max(1, min(n_bootstrap, 2_000_000 // max(n * S, 1)))
+    for start in range(0, n_bootstrap, chunk):
+        b = min(chunk, n_bootstrap - start)
+        rows = rng.integers(0, n, size=(b, n))
+        seeds = rng.integers(0, S, size=(b, S))
+        per_seed = diff[:, rows].mean(axis=2)  # (S, b): each seed's mean over drawn rows
+        reps[start:start + b] = per_seed[seeds.T, np.arange(b)].mean(axis=0)
+    return reps
+
+
 def paired_interval(diff: np.ndarray, *, n_bootstrap: int = 1000, confidence: float = 0.95,
                     random_state: Any = 0) -> tuple[float, float, float]:
     """Mean of ``diff`` (seeds x rows) and a two-level bootstrap interval of it.
@@ -98,22 +114,25 @@ def paired_interval(diff: np.ndarray, *, n_bootstrap: int = 1000, confidence: fl
     >>> m, lo <= m <= hi
     (0.5, True)
     """
-    diff = np.asarray(diff, dtype=np.float64)
-    S, n = diff.shape
-    if n == 0:
-        return float("nan"), float("nan"), float("nan")
-    rng = check_random_state(random_state)
-    reps = np.empty(n_bootstrap)
-    chunk = max(1, min(n_bootstrap, 2_000_000 // max(n * S, 1)))
-    for start in range(0, n_bootstrap, chunk):
-        b = min(chunk, n_bootstrap - start)
-        rows = rng.integers(0, n, size=(b, n))
-        seeds = rng.integers(0, S, size=(b, S))
-        per_seed = diff[:, rows].mean(axis=2)  # (S, b): each seed's mean over drawn rows
-        reps[start:start + b] = per_seed[seeds.T, np.arange(b)].mean(axis=0)
+    m, lo, hi, _ = _summarise(np.asarray(diff, dtype=np.float64), n_bootstrap, confidence,
+                              random_state)
+    return m, lo, hi
+
+
+def _summarise(diff: np.ndarray, n_bootstrap: int, confidence: float, random_state: Any
+               ) -> tuple[float, float, float, float]:
+    """Mean, percentile interval and one-sided p-value of "no gain" (normal approximation
+    with the bootstrap standard error, so it is not floored at ``1 / n_bootstrap``)."""
+    from scipy.stats import norm
+
+    if diff.shape[1] == 0:
+        return float("nan"), float("nan"), float("nan"), float("nan")
+    reps = _replicates(diff, n_bootstrap, random_state)
     a = (1 - confidence) / 2
     lo, hi = np.quantile(reps, [a, 1 - a])
-    return float(diff.mean()), float(lo), float(hi)
+    mean, se = float(diff.mean()), float(reps.std(ddof=1))
+    p = float(norm.sf(mean / se)) if se > 0 else (0.0 if mean > 0 else 1.0)
+    return mean, float(lo), float(hi), p
 
 
 def _check_features(features: Any, name: str, columns: Sequence[str]) -> list[str]:
@@ -183,7 +202,7 @@ def verify_fixes(
         When ``X`` is an encoded matrix: its encoder (readable rules, one-hot groups for
         flip points and feature removal).
     actions : "auto" or list
-        Family names, :class:`FixAction` objects (rows relative to the training rows; only
+        Family names (``"auto"`` for every family), :class:`FixAction` objects (rows relative to the training rows; only
         with a user test split) or callables ``f(evidence) -> FixAction`` (e.g. a peer
         method; ``evidence`` is the :class:`~shap_debug.fixes.evidence.FixEvidence`).
     cohorts : ErrorCohorts, optional
@@ -343,17 +362,17 @@ def verify_fixes(
         for scope, rows in scopes:
             line = {"action": a.name, "scope": scope}
             if rows is None or len(rows) == 0:
-                line.update(n_test=0 if rows is None else 0, before=np.nan, after=np.nan,
-                            delta=np.nan, low=np.nan, high=np.nan)
+                line.update(n_test=0, before=np.nan, after=np.nan, delta=np.nan, low=np.nan,
+                            high=np.nan, p_value=np.nan)
             else:
                 diff = corr[:, rows].astype(float) - base[:, rows].astype(float)
-                d, lo, hi = paired_interval(diff, n_bootstrap=n_bootstrap,
-                                            confidence=confidence, random_state=boot_seed)
+                d, lo, hi, p = _summarise(diff, n_bootstrap, confidence, boot_seed)
                 line.update(n_test=len(rows), before=float(base[:, rows].mean()),
-                            after=float(corr[:, rows].mean()), delta=d, low=lo, high=hi)
+                            after=float(corr[:, rows].mean()), delta=d, low=lo, high=hi,
+                            p_value=p)
             lines.append(line)
     effects = pd.DataFrame(lines, columns=["action", "scope", "n_test", "before", "after",
-                                           "delta", "low", "high"])
+                                           "delta", "low", "high", "p_value"])
     base_acc = {scope: (float(base[:, rows].mean()) if rows is not None and len(rows)
                         else float("nan")) for scope, rows in scopes}
     return FixReport(
