@@ -161,12 +161,38 @@ def show(case: str, res: dict) -> None:
         print(f"  {v['cohort']} {v['verdict']:<13} {v['rule'][:90]}")
 
 
+def markdown(results: dict) -> str:
+    """The docs tables (docs/fixes.md) from a results JSON."""
+    out = [f"*{results['mode']} run of `benchmarks/fixes.py`; {results['protocol']}.*", ""]
+    for case, r in results["cases"].items():
+        out += [f"**{case}** — {r['data']}; held out: {r['holdout']}; baseline accuracy "
+                f"{r['baseline_accuracy']['overall']:.3f}; {r['n_fits']} fit(s) per action; "
+                f"{r['time_s']:.0f} s.", "",
+                "| rank | action | rows changed | after | delta [95 % interval] | effect |",
+                "|---:|---|---:|---:|---|---|"]
+        for a in r["actions"]:
+            out.append(f"| {a['rank']} | {a['action']} | {a['rows_changed']} | {a['after']:.3f} | "
+                       f"{100 * a['delta']:+.1f} [{100 * a['low']:+.1f}, "
+                       f"{100 * a['high']:+.1f}] | {a['effect']} |")
+        if r["verdicts"]:
+            out.append("")
+            out.append("Cohorts: " + "; ".join(
+                f"{v['cohort']} `{v['rule']}` — {v['verdict']}" for v in r["verdicts"]) + ".")
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
                     help="subsample Adult, 3 seeds, 40 flip rows (a few minutes)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--markdown", action="store_true",
+                    help="print the docs tables from the results JSON and exit")
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(OUT.read_text())))
+        return
     import cleanlab
 
     results = {

@@ -264,9 +264,9 @@ class Diagnosis(Result):
                                 "#fixes"))
         hurt = [a.name for a in rep.actions if rep.effect(a.name)["effect"] == "hurts"]
         if hurt:
+            more = f" and {len(hurt) - 4} more" if len(hurt) > 4 else ""
             out.append(Sentence(f"{len(hurt)} action(s) lower held-out accuracy: "
-                                f"{', '.join(hurt[:4])}{'...' if len(hurt) > 4 else ''}.",
-                                "#fixes"))
+                                f"{', '.join(hurt[:4])}{more}.", "#fixes"))
         refits = (f"each action refitted with {rep.n_fits} seeds" if rep.n_fits > 1 else
                   "each action refitted once (the model's refits do not depend on the seed)")
         out.append(Sentence(f"Fixes were measured on {rep.holdout}, rows that played no part "

@@ -12,7 +12,7 @@ __all__ = ["fixes_plot"]
 
 
 def _wrap(text: str, width: int = 38, lines: int = 2) -> str:
-    parts = textwrap.wrap(text, width) or [""]
+    parts = textwrap.wrap(text, width, break_on_hyphens=False) or [""]
     if len(parts) > lines:
         parts = parts[:lines]
         parts[-1] = parts[-1][: width - 3].rstrip() + "..."
