@@ -163,7 +163,28 @@ def show(case: str, res: dict) -> None:
 
 def markdown(results: dict) -> str:
     """The docs tables (docs/fixes.md) from a results JSON."""
-    out = [f"*{results['mode']} run of `benchmarks/fixes.py`; {results['protocol']}.*", ""]
+    out = [f"*{results['mode']} run of `benchmarks/fixes.py` "
+           f"({results.get('total_time_s', 0) / 60:.0f} min on {results['machine']['cpu_count']}"
+           f" shared cores); {results['protocol']}.*", "",
+           "| case | held-out rows | baseline | helps / no clear effect / hurts | best action "
+           "(delta, points [95 %]) | cleanlab peer | cohort verdicts |",
+           "|---|---:|---:|---|---|---|---|"]
+
+    def fmt(a):
+        return (f"{100 * a['delta']:+.1f} [{100 * a['low']:+.1f}, {100 * a['high']:+.1f}]")
+
+    for case, r in results["cases"].items():
+        acts = r["actions"]
+        counts = [sum(a["effect"] == e for a in acts)
+                  for e in ("helps", "no clear effect", "hurts")]
+        best = acts[0]
+        peer = next((a for a in acts if a["family"] == "peer"), None)
+        verdicts = ", ".join(f"{v['cohort']} {v['verdict']}" for v in r["verdicts"]) or "-"
+        out.append(f"| {case} | {r['n_test']} | {r['baseline_accuracy']['overall']:.3f} | "
+                   f"{counts[0]} / {counts[1]} / {counts[2]} | {best['action']} {fmt(best)} | "
+                   f"{fmt(peer) + ' (rank ' + str(peer['rank']) + ')' if peer else '-'} | "
+                   f"{verdicts} |")
+    out.append("")
     for case, r in results["cases"].items():
         out += [f"**{case}** — {r['data']}; held out: {r['holdout']}; baseline accuracy "
                 f"{r['baseline_accuracy']['overall']:.3f}; {r['n_fits']} fit(s) per action; "

@@ -252,7 +252,7 @@ def resolve_actions(actions: Any) -> tuple[tuple[str, ...], list[Any]]:
 
 
 # --------------------------------------------------------------------------- candidates
-def _rows_to_relabel(ev: Any) -> np.ndarray:
+def _blocked_rows(ev: Any) -> np.ndarray:
     """Rows no relabelling may touch: evenly split identical twins and irreducible cohorts."""
     n = len(ev.y)
     blocked = np.zeros(n, dtype=bool)
@@ -313,7 +313,7 @@ def candidate_actions(ev: Any, families: Sequence[str], custom: Sequence[Any] = 
     """
     sus = ev.suspicious
     n = len(ev.y)
-    blocked = _rows_to_relabel(ev)
+    blocked = _blocked_rows(ev)
     out: list[FixAction] = []
     skipped: list[tuple[str, str]] = []
     fams = set(families)

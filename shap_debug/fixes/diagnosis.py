@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..core.html import escape, section_html, table_html
 from ..core.results import Result
-from .actions import _rows_to_relabel
+from .actions import _blocked_rows
 
 __all__ = ["CohortVerdict", "Diagnosis", "Sentence", "diagnose"]
 
@@ -144,7 +144,8 @@ def _verdict(report: Any, c: Any) -> CohortVerdict:
     if measurable and not _fails(before, n_test, overall):
         return CohortVerdict(**base, verdict="not confirmed", reason=(
             f"it fails in the training rows' cross-validated errors but not measurably more "
-            f"often on held-out rows ({before:.0%} accuracy against {overall:.0%} overall), "
+            f"often on held-out rows ({before:.0%} accuracy on its {n_test} held-out "
+            f"row{'s' if n_test != 1 else ''} against {overall:.0%} overall), "
             "and no change of its training labels helps there"))
     if c.ambiguity == "ambiguous":
         return CohortVerdict(**base, verdict="ambiguous", reason=(
@@ -198,7 +199,7 @@ class Diagnosis(Result):
             if a.kind in _LABEL_KINDS:
                 rows = a.rows[np.argsort(-sus.scores[a.rows], kind="stable")]
                 first.extend(rows.tolist())
-        blocked = _rows_to_relabel(ev)  # evenly split twins, irreducible cohorts
+        blocked = _blocked_rows(ev)  # evenly split twins, irreducible cohorts
         rest = sus.flagged[~blocked[sus.flagged]].tolist()
         order = list(dict.fromkeys(first + rest))
         rows = ev.train_index[np.asarray(order, dtype=np.int64)] if order else np.empty(
@@ -268,14 +269,16 @@ class Diagnosis(Result):
             out.append(Sentence(f"{len(hurt)} action(s) lower held-out accuracy: "
                                 f"{', '.join(hurt[:4])}{more}.", "#fixes"))
         refits = (f"each action refitted with {rep.n_fits} seeds" if rep.n_fits > 1 else
-                  "each action refitted once (the model's refits do not depend on the seed)")
+                  "each action refitted once (the model's refits do not depend on the seed)"
+                  if rep.deterministic else "each action refitted once")
         out.append(Sentence(f"Fixes were measured on {rep.holdout}, rows that played no part "
                             f"in the diagnosis; {refits}.", "#fixes"))
         if len(self.rows_to_check):
             k = min(max_rows, len(self.rows_to_check))
             rows = ", ".join(str(int(r)) for r in self.rows_to_check[:k])
-            out.append(Sentence(f"Look first at training rows {rows} (of "
-                                f"{len(self.rows_to_check)} labels worth a second look).",
+            n = len(self.rows_to_check)
+            out.append(Sentence(f"Look first at training row{'s' if k > 1 else ''} {rows} "
+                                f"(of {n} label{'s' if n > 1 else ''} worth a second look).",
                                 "#suspicious"))
         return out
 

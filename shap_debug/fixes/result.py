@@ -47,6 +47,8 @@ class FixReport(Result):
     n_fits : int
         Seeds per action (1 when the model's refits do not depend on the seed).
     deterministic : bool
+        True when two refits with different seeds gave the same held-out probabilities (or
+        the model takes no seed): one fit per action then says everything.
     confidence : float
     n_bootstrap : int
     baseline_accuracy : dict

@@ -319,15 +319,15 @@ def verify_fixes(
     Xtr, ytr, Xte, yte = parts["X"], parts["y"], parts["X_test"], parts["y_test"]
     baseline = _fit(model, Xtr, ytr, seeds[0])
     base_pred = [predict_labels(baseline, Xte)]
-    deterministic = not _has_seed(model) or n_repeats == 1
-    if not deterministic:
+    deterministic = not _has_seed(model)
+    if not deterministic and n_repeats > 1:
         second = _fit(model, Xtr, ytr, seeds[1])
         p0 = np.asarray(baseline.predict_proba(Xte))
         deterministic = bool(np.allclose(p0, np.asarray(second.predict_proba(Xte)),
                                          rtol=0, atol=1e-12))
         if not deterministic:
             base_pred.append(predict_labels(second, Xte))
-    if deterministic:
+    if deterministic or n_repeats == 1:
         seeds = seeds[:1]
 
     ev = gather_evidence(model, baseline, parts, cohorts=cohorts, suspicious=suspicious,
