@@ -10,13 +10,20 @@ the standardised one-hot encoding; for held-out rows we find
   ``desired_class="opposite"``) on the *same* model (a scikit-learn Pipeline that applies the
   same encoding) and the same data.
 
-Reported per data set: verified-valid rate, median distance, median time per point, and for
-each DiCE method the share of rows where our flip point is closer (L2 and L1 in the
+Reported per data set: verified-valid rate, median distance, median time per point, the
+share of flip points that are KKT points of the distance (``stationary``, with the KKT
+residuals), and for each DiCE method the share of rows where our flip point is closer (L2 and L1 in the
 standardised one-hot space; DiCE optimises its own L1/MAD-style loss). Validity of every
 point is re-checked with scikit-learn's own ``predict_proba`` (independently of our torch
 copy of the network): a flip point must tie the two classes (|p1 - p0| <= 1e-6) with
 different classes a small step to either side, or be of the other class; a DiCE
-counterfactual must be of the opposite class.
+counterfactual must be of the opposite class. Stationarity is re-checked the same way, from
+the scikit-learn weights alone: the step ``x̂ - x`` on the free continuous coordinates off
+their bounds must lie in the cone of the tie gradients of the linear pieces of the ReLU
+network that meet at x̂ (units within 1e-6 of zero switched off and on; plain parallelism
+with the gradient where x̂ is on no kink), ``1 - cos <= 5e-9``; the single-gradient version
+of that check (what an autograd cosine measures, blind to kinks) is reported beside it. The
+exact path also runs once unpolished (``polish=False``) to show what polishing changes.
 
 Usage: ``python benchmarks/flip_points.py [--quick] [--rows 500] [--dice-rows 500]``.
 """
@@ -82,6 +89,55 @@ def _as_strings(X, enc):
     return df
 
 
+def _independent_kkt(mlp, Zq, H, cont, lo, hi, tol=1e-6, max_units=10):
+    """``1 - cos`` of the angle between the step and the cone of the one-sided tie gradients
+    (and the single-gradient version), from the scikit-learn weights only; 0 where the
+    continuous features did not move, NaN where there is no point."""
+    from scipy.optimize import nnls
+
+    Ws, bs = mlp.coefs_, mlp.intercepts_
+    cone = np.full(len(Zq), np.nan)
+    single = np.full(len(Zq), np.nan)
+    for i in range(len(Zq)):
+        h = H[i]
+        if not np.isfinite(h).all():
+            continue
+        F = cont & (h > lo + 1e-9) & (h < hi - 1e-9)
+        d = (h - Zq[i])[F]
+        if not F.any() or np.linalg.norm(d) == 0:
+            cone[i] = single[i] = 0.0
+            continue
+        pre, a = [], h
+        for W, b in zip(Ws[:-1], bs[:-1]):
+            a = a @ W + b
+            pre.append(a.copy())
+            a = np.maximum(a, 0.0)
+        near = sorted(((abs(p[j]), q, j) for q, p in enumerate(pre)
+                       for j in np.flatnonzero(np.abs(p) <= tol * (1 + np.abs(p).max()))))
+        near = near[:max_units]
+        J = np.eye(len(h))
+        for W, p in zip(Ws[:-1], pre):
+            J = (J @ W) * (p > 0)
+        g_one = (J @ Ws[-1])[:, 0][F]  # the gradient autograd returns at x̂
+        grads = [g_one]
+        for bits in range(2 ** len(near)):
+            masks = [(p > 0).astype(float) for p in pre]
+            for k, (_, q, j) in enumerate(near):
+                masks[q][j] = (bits >> k) & 1
+            J = np.eye(len(h))
+            for W, mk in zip(Ws[:-1], masks):
+                J = (J @ W) * mk
+            grads.append((J @ Ws[-1])[:, 0][F])
+        A = np.array(grads).T
+        A = A / np.maximum(np.linalg.norm(A, axis=0), 1e-300)
+        u = d / np.linalg.norm(d)
+        s_cone = min(nnls(A, u)[1], nnls(-A, u)[1])
+        s_one = np.sqrt(max(0.0, 1 - (u @ A[:, 0]) ** 2))
+        cone[i] = s_cone ** 2 / (1 + np.sqrt(max(0.0, 1 - s_cone ** 2)))
+        single[i] = s_one ** 2 / (1 + np.sqrt(max(0.0, 1 - s_one ** 2)))
+    return cone, single
+
+
 def run_dataset(name, rows, dice_rows, train_rows, methods, seed=0):
     Xtr, ytr, Xte, yte = _load(name)
     if train_rows and len(Xtr) > train_rows:
@@ -124,14 +180,20 @@ def run_dataset(name, rows, dice_rows, train_rows, methods, seed=0):
 
     fp = FlipPoints(mlp, data=Ztr_s, feature_names=enc.feature_names_out_, progress=False,
                     random_state=seed)
+    cont = np.ones(Zq.shape[1], dtype=bool)
+    cont[list(np.concatenate(list(groups.values())))] = False
     ours = {}
-    for method in ("slsqp", "projection"):
+    for method, polish in (("slsqp", True), ("projection", True), ("slsqp", False)):
+        key = method if polish else f"{method}_unpolished"
         tic, cpu = time.perf_counter(), time.process_time()
-        res = fp.find(Zq, onehot_groups=groups, bounds=(lo, hi), method=method)
+        res = fp.find(Zq, onehot_groups=groups, bounds=(lo, hi), method=method, polish=polish)
         total, cpu = time.perf_counter() - tic, time.process_time() - cpu
         sk_ok = sk_check_flip(Zq, res.x_hat)
-        ours[method] = res
-        out[f"ours_{method}"] = {
+        ours[key] = res
+        ind_kkt, ind_single = _independent_kkt(mlp, Zq, res.x_hat, cont, lo, hi)
+        tie = res.valid & np.isfinite(res.kkt_residual) & (res.status != "failed")
+        kr = res.kkt_residual[tie]
+        out[f"ours_{key}"] = {
             "verified_valid_rate": float(res.valid.mean()),
             "exact_rate": float((res.status == "exact").mean()),
             "status_counts": pd.Series(res.status).value_counts().to_dict(),
@@ -142,7 +204,28 @@ def run_dataset(name, rows, dice_rows, train_rows, methods, seed=0):
             "cpu_ms_per_point": float(cpu / len(Zq) * 1e3),
             "p90_ms_per_point": float(np.percentile(res.seconds, 90) * 1e3),
             "total_s": total,
+            "stationary_rate": float(res.stationary.mean()),
+            "independent_stationary_rate": float((sk_ok & (ind_kkt <= 5e-9)).mean()),
+            "independent_single_gradient_stationary_rate": float(
+                (sk_ok & (ind_single <= 5e-9)).mean()),
+            "kkt_residual_median": float(np.median(kr)) if len(kr) else None,
+            "kkt_residual_p99": float(np.percentile(kr, 99)) if len(kr) else None,
+            "kkt_residual_max": float(np.max(kr)) if len(kr) else None,
+            "independent_kkt_residual_max": float(np.nanmax(ind_kkt)),
+            "at_kink_rate": float(np.mean(["at a kink" in m for m in res.message])),
         }
+    raw, pol = ours["slsqp_unpolished"], ours["slsqp"]
+    both = raw.valid & pol.valid
+    out["polishing"] = {
+        "rows_changed": int((np.abs(np.nan_to_num(pol.x_hat - raw.x_hat)) > 0).any(axis=1).sum()),
+        "stationary_before": float(raw.stationary.mean()),
+        "stationary_after": float(pol.stationary.mean()),
+        "max_distance_increase": float(np.max(pol.distance[both] - raw.distance[both])),
+        "rows_closer": int((pol.distance[both] < raw.distance[both] - 1e-9).sum()),
+        "mean_distance_decrease": float(np.mean(raw.distance[both] - pol.distance[both])),
+        "median_ms_per_point_unpolished": out["ours_slsqp_unpolished"]["median_ms_per_point"],
+        "mean_ms_per_point_unpolished": out["ours_slsqp_unpolished"]["mean_ms_per_point"],
+    }
     best = ours["slsqp"]
     dist_ours_l2 = best.distance
     dist_ours_l1 = np.abs(best.delta).sum(axis=1)
@@ -217,6 +300,9 @@ def run_dataset(name, rows, dice_rows, train_rows, methods, seed=0):
         r = out[f"dice_{methods[0]}"] if "random" not in methods else out["dice_random"]
         out["targets"] = {
             "verified_valid_ge_99.5pct": out["ours_slsqp"]["verified_valid_rate"] >= 0.995,
+            "stationary_ge_99pct": out["ours_slsqp"]["stationary_rate"] >= 0.99,
+            "independent_stationary_ge_99pct":
+                out["ours_slsqp"]["independent_stationary_rate"] >= 0.99,
             "exact_path_median_le_50ms": out["ours_slsqp"]["median_ms_per_point"] <= 50,
             "batched_median_le_5ms": out["ours_projection"]["median_ms_per_point"] <= 5,
             "ge_20x_faster_than_dice_random_median_wall": r["speedup_exact_path"] >= 20,
@@ -263,16 +349,17 @@ def main():
         results["datasets"].append(res)
         print(f"\n== {name}: {res['n_inputs']} inputs, {res['rows']} rows, "
               f"test accuracy {res['test_accuracy']:.3f}")
-        print(f"{'method':<14}{'valid':>8}{'exact':>8}{'median dist':>13}{'ms/pt':>9}"
-              f"{'closer(L2)':>12}{'speedup':>9}")
-        for key in ("ours_slsqp", "ours_projection"):
+        print(f"{'method':<24}{'valid':>8}{'exact':>8}{'stat.':>8}{'indep.':>8}"
+              f"{'median dist':>13}{'ms/pt':>9}{'closer(L2)':>12}{'speedup':>9}")
+        for key in ("ours_slsqp", "ours_projection", "ours_slsqp_unpolished"):
             r = res[key]
-            print(f"{key:<14}{r['verified_valid_rate']:>8.3f}{r['exact_rate']:>8.3f}"
+            print(f"{key:<24}{r['verified_valid_rate']:>8.3f}{r['exact_rate']:>8.3f}"
+                  f"{r['stationary_rate']:>8.3f}{r['independent_stationary_rate']:>8.3f}"
                   f"{r['median_distance_l2']:>13.4f}{r['median_ms_per_point']:>9.2f}")
         for meth in args.dice:
             r = res[f"dice_{meth}"]
             cl = r["ours_closer_share_l2"]
-            print(f"{'dice_' + meth:<14}{r['valid_rate']:>8.3f}{'':>8}"
+            print(f"{'dice_' + meth:<24}{r['valid_rate']:>8.3f}{'':>24}"
                   f"{r['median_distance_l2']:>13.4f}{r['median_ms_per_point']:>9.1f}"
                   f"{(cl if cl is not None else float('nan')):>12.3f}"
                   f"{r['speedup_exact_path']:>8.0f}x")

@@ -16,7 +16,7 @@ import numpy as np
 import shap
 import torch
 
-from shap_debug.core import check_frame_or_array, feature_names_of, softmax
+from shap_debug.core import check_frame_or_array, feature_names_of, softmax, warn
 
 __all__ = ["attributions_to_explanation", "SklearnForward", "TorchClassifier"]
 
@@ -30,15 +30,97 @@ def _flat(t: Any) -> np.ndarray:
     return arr.reshape(len(arr), -1)
 
 
+def _as_tuple(x: Any) -> tuple:
+    return x if isinstance(x, tuple) else (x,)
+
+
+def _forward(forward_func: Any, inputs: tuple, additional_forward_args: Any) -> np.ndarray:
+    """``forward_func(*inputs, *additional_forward_args)`` as float64 numpy, (n,) or (n, k)."""
+    extra = () if additional_forward_args is None else _as_tuple(additional_forward_args)
+    with torch.no_grad():
+        out = forward_func(*inputs, *extra)
+    if isinstance(out, torch.Tensor):
+        out = out.detach().cpu().double().numpy()
+    out = np.asarray(out, dtype=np.float64)
+    if out.ndim == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    if out.ndim not in (1, 2):
+        raise ValueError(f"forward_func must return (n,) or (n, k) outputs; got shape {out.shape}")
+    return out
+
+
+def _baseline_inputs(baselines: Any, inputs: tuple) -> tuple:
+    """Captum's baselines made into tensors like ``inputs`` (zeros when None)."""
+    if baselines is None:
+        return tuple(torch.zeros_like(t) for t in inputs)
+    bases = _as_tuple(baselines)
+    if len(bases) != len(inputs):
+        raise ValueError(f"baselines has {len(bases)} parts but inputs has {len(inputs)}")
+    out = []
+    for b, t in zip(bases, inputs):
+        if isinstance(b, (int, float)):
+            out.append(torch.full_like(t, float(b)))
+            continue
+        b = torch.as_tensor(b, dtype=t.dtype, device=t.device)
+        if b.shape == t.shape[1:]:
+            b = b.unsqueeze(0)
+        if b.shape[1:] != t.shape[1:]:
+            raise ValueError(f"baselines of shape {tuple(b.shape)} do not match inputs of "
+                             f"shape {tuple(t.shape)}")
+        out.append(b)
+    return tuple(out)
+
+
+def _target_index(target: Any, n: int, k: int | None) -> np.ndarray | int | None:
+    """Captum's ``target`` as None, one int or an int array of shape (n,)."""
+    if target is None:
+        if k is not None:
+            raise ValueError(f"forward_func returns {k} outputs per row: pass target= (the "
+                             "output index each row's attributions explain)")
+        return None
+    if isinstance(target, torch.Tensor):
+        target = target.detach().cpu().numpy()
+    if isinstance(target, (list, tuple)) and any(isinstance(t, tuple) for t in target):
+        raise TypeError("target tuples (multi-dimensional outputs) are not supported")
+    arr = np.asarray(target)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"target must hold integer output indices; got dtype {arr.dtype}")
+    if arr.ndim == 0 or (arr.ndim == 1 and len(arr) == 1 and n != 1):
+        t = int(arr.reshape(-1)[0])
+        if k is not None and not 0 <= t < k:
+            raise ValueError(f"target {t} is outside the {k} outputs of forward_func")
+        return t
+    if arr.shape != (n,):
+        raise ValueError(f"target must be an int or have one entry per row ({n}); "
+                         f"got shape {arr.shape}")
+    arr = arr.astype(np.int64)
+    if k is not None and (arr.min() < 0 or arr.max() >= k):
+        raise ValueError(f"target holds output indices outside [0, {k})")
+    return arr
+
+
+def _pick(out: np.ndarray, target: np.ndarray | int | None) -> np.ndarray:
+    if out.ndim == 1:
+        return out
+    if isinstance(target, np.ndarray):
+        return out[np.arange(len(out)), target]
+    return out[:, target]
+
+
 def attributions_to_explanation(
     attributions: torch.Tensor | tuple[torch.Tensor, ...] | np.ndarray,
     inputs: torch.Tensor | tuple[torch.Tensor, ...] | np.ndarray,
     *,
+    target: Any = None,
+    forward_func: Any = None,
+    baselines: Any = None,
+    additional_forward_args: Any = None,
     feature_names: Sequence[str] | None = None,
     base_values: Any = None,
     display_data: Any = None,
+    atol: float = 1e-6,
 ) -> shap.Explanation:
-    """Turn Captum attributions into a 2-D ``shap.Explanation``.
+    """Turn Captum attributions into a 2-D ``shap.Explanation`` that says what it explains.
 
     Parameters
     ----------
@@ -48,17 +130,42 @@ def attributions_to_explanation(
         flattened and concatenated, features in C order.
     inputs : tensor or tuple of tensors
         The inputs that were explained (same structure); they become ``data``.
+    target : int, sequence/tensor of int (one per row) or None
+        The ``target`` given to ``attribute``: the output column each row's attributions
+        explain. It is recorded in ``output_names`` (a string, so it survives slicing) as
+        ``"target=<k>"``, ``"target=predicted"`` (a per-row target equal to
+        ``forward_func(inputs).argmax(1)``, checked when ``forward_func`` is given) or
+        ``"target=per-row"`` (any other per-row target, or one that could not be checked).
+        :func:`shap_debug.contributions.contribution_matrix` and
+        :class:`~shap_debug.neighborhood.NeighborhoodModel` read the attributions as
+        explaining that target and never re-sign them. None: the model has one output per
+        row (e.g. a binary model's class-1 logit) and nothing is declared.
+    forward_func : callable, optional
+        The model that was explained. Gives ``base_values = forward_func(baselines)[target]``
+        (row ``i`` against baseline ``i`` when there is one per row, the mean over the
+        baselines otherwise, as for ``GradientShap``'s distribution of baselines),
+        checks a per-row target against the prediction, and checks additivity:
+        ``base_values + values.sum(1)`` should equal ``forward_func(inputs)[target]``; a
+        :class:`~shap_debug.core.ShapDebugWarning` says by how much it misses when that is
+        more than ``atol`` (e.g. Integrated Gradients' convergence delta: raise ``n_steps``).
+    baselines : tensor, tuple, number or None
+        The ``baselines`` given to ``attribute`` (Captum's default: zeros).
+    additional_forward_args : any, optional
+        As in Captum: passed to ``forward_func`` after the inputs.
     feature_names : sequence of str, optional
     base_values : float or array of shape (n,), optional
-        E.g. the model output at the baseline. Default 0.
+        Overrides the base values (default: ``forward_func(baselines)[target]``, or 0
+        without ``forward_func``).
     display_data : array-like, optional
         Readable values for plots (e.g. category labels).
+    atol : float
+        Tolerance of the additivity check.
 
     Returns
     -------
     shap.Explanation
-        ``values`` and ``data`` of shape (n, m). The values are towards the ``target``
-        that was explained (Captum's convention).
+        ``values`` and ``data`` of shape (n, m), ``base_values`` (n,), ``output_names`` the
+        string declaring the target (None when ``target`` is None).
 
     Examples
     --------
@@ -67,11 +174,12 @@ def attributions_to_explanation(
     >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2))
     >>> x = torch.randn(4, 3)
     >>> attr = IntegratedGradients(net).attribute(x, target=1)
-    >>> attributions_to_explanation(attr, x).values.shape
-    (4, 3)
+    >>> exp = attributions_to_explanation(attr, x, target=1, forward_func=net)
+    >>> exp.values.shape, exp.output_names
+    ((4, 3), 'forward_func output (target=1)')
     """
-    attrs = attributions if isinstance(attributions, tuple) else (attributions,)
-    ins = inputs if isinstance(inputs, tuple) else (inputs,)
+    attrs = _as_tuple(attributions)
+    ins = _as_tuple(inputs)
     if len(attrs) != len(ins):
         raise ValueError(
             f"attributions has {len(attrs)} tensors but inputs has {len(ins)}")
@@ -82,6 +190,37 @@ def attributions_to_explanation(
             f"attributions flatten to {vals.shape} but inputs to {data.shape}")
     names = feature_names_of(data, feature_names)
     n = len(vals)
+    fx = None
+    if forward_func is not None:
+        if not callable(forward_func):
+            raise TypeError(f"forward_func must be callable; got {type(forward_func).__name__}")
+        tins = tuple(t if isinstance(t, torch.Tensor) else torch.as_tensor(np.asarray(t))
+                     for t in ins)
+        out_x = _forward(forward_func, tins, additional_forward_args)
+        if len(out_x) != n:
+            raise ValueError(f"forward_func returned {len(out_x)} rows for {n} inputs")
+        tgt = _target_index(target, n, out_x.shape[1] if out_x.ndim == 2 else None)
+        fx = _pick(out_x, tgt)
+        if base_values is None:
+            bins = _baseline_inputs(baselines, tins)
+            out_b = _forward(forward_func, bins, additional_forward_args)
+            nb = len(out_b)
+            if nb == n:
+                base_values = _pick(out_b, tgt)
+            elif out_b.ndim == 1:
+                base_values = np.full(n, out_b.mean())
+            else:
+                mean_b = out_b.mean(0)
+                base_values = mean_b[tgt] if tgt is not None else mean_b
+        if out_x.ndim == 1:     # one output per row: nothing to declare
+            spec = None
+        elif isinstance(tgt, np.ndarray):
+            spec = "predicted" if np.array_equal(tgt, out_x.argmax(1)) else "per-row"
+        else:
+            spec = tgt
+    else:
+        tgt = _target_index(target, n, None) if target is not None else None
+        spec = "per-row" if isinstance(tgt, np.ndarray) else tgt
     if base_values is None:
         base = np.zeros(n)
     else:
@@ -89,8 +228,16 @@ def attributions_to_explanation(
             base_values = base_values.detach().cpu().double().numpy()
         base = np.broadcast_to(np.asarray(base_values, dtype=np.float64).reshape(-1)
                                if np.ndim(base_values) else float(base_values), (n,)).copy()
+    if fx is not None:
+        gap = float(np.max(np.abs(base + vals.sum(1) - fx))) if n else 0.0
+        if gap > atol:
+            warn(f"base_values + values.sum(1) misses forward_func(inputs) by up to {gap:.3g} "
+                 "(the method is not exactly additive, e.g. Integrated Gradients' convergence "
+                 "delta: more n_steps shrink it)")
+    output_names = None if spec is None else f"forward_func output (target={spec})"
     return shap.Explanation(values=vals, base_values=base, data=data,
-                            display_data=display_data, feature_names=names)
+                            display_data=display_data, feature_names=names,
+                            output_names=output_names)
 
 
 class SklearnForward(torch.nn.Module):

@@ -11,7 +11,6 @@ contribution-space neighbourhood.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from shap_debug.core import check_int, check_random_state, warn
+from shap_debug.core import (
+    Result,
+    check_int,
+    check_random_state,
+    parallel_map,
+    progress_iter,
+    section_html,
+    table_html,
+    warn,
+)
 
 from .influence import InfluenceFunction
 
@@ -42,16 +50,8 @@ def _corr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(pearsonr(x, y)[0]), float(spearmanr(x, y)[0])
 
 
-def _progress(it, on: bool, desc: str, total: int | None = None):
-    if not on:
-        return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=desc, total=total, leave=False)
-
-
-@dataclass(frozen=True)
-class LOOValidation:
+@dataclass(frozen=True, repr=False)
+class LOOValidation(Result):
     """Predicted vs. actual change of test losses when single training rows are removed.
 
     Attributes
@@ -102,38 +102,27 @@ class LOOValidation:
                              "predicted": self.predicted.ravel(),
                              "actual": self.actual.ravel()})
 
-    def plot(self, ax: Any = None, show: bool = True) -> Any:
-        """Actual vs. predicted change of test loss, one colour per test point, and y = x."""
-        import matplotlib.pyplot as plt
-        from shap.plots import colors
+    def summary(self) -> dict[str, Any]:
+        """Test points, removed rows per test point, mean agreement, convergence."""
+        t, k = self.train_indices.shape
+        return {"n_test": int(t), "k": int(k), "curvature": self.curvature,
+                "mean_pearson": self.mean_pearson, "mean_spearman": self.mean_spearman,
+                "max_grad": float(self.max_grad)}
 
-        own = ax is None
-        if own:
-            _, ax = plt.subplots(figsize=(4.5, 4.5))
-        cmap = colors.red_blue
-        t = len(self.predicted)
-        for i in range(t):
-            ax.scatter(self.predicted[i], self.actual[i], s=14,
-                       color=cmap(i / max(1, t - 1)),
-                       label=f"test {i}: ρ={self.spearman[i]:.2f}")
-        lo = float(min(self.predicted.min(), self.actual.min()))
-        hi = float(max(self.predicted.max(), self.actual.max()))
-        ax.plot([lo, hi], [lo, hi], color="#999999", lw=0.8)
-        ax.set_xlabel("predicted change of test loss (influence)")
-        ax.set_ylabel("actual change (leave-one-out retraining)")
-        ax.set_title(f"{self.curvature}: mean Spearman {self.mean_spearman:.3f}")
-        ax.legend(fontsize=7)
-        if own and show:
-            plt.show()
-        return ax
+    def plot(self, ax: Any = None, show: bool = True) -> Any:
+        """Actual vs. predicted change of test loss, one colour per test point, and y = x.
+
+        See :func:`captum_ext.plots.influence.loo_plot`.
+        """
+        from captum_ext.plots.influence import loo_plot
+
+        return loo_plot(self, ax=ax, show=show)
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{i}</td><td>{r.pearson:.3f}</td><td>{r.spearman:.3f}</td>"
-            f"<td>{r.slope:.3f}</td></tr>" for i, r in enumerate(self.to_frame().itertuples()))
-        return (f"<div><b>Leave-one-out check ({html.escape(self.curvature)})</b>"
-                "<table><tr><th>test</th><th>Pearson</th><th>Spearman</th><th>slope</th></tr>"
-                f"{rows}</table></div>")
+        frame = pd.DataFrame({"test": np.arange(len(self.pearson)), "Pearson": self.pearson,
+                              "Spearman": self.spearman, "slope": self.slope})
+        return section_html(f"Leave-one-out check ({self.curvature})",
+                            table_html(frame, max_rows=len(frame), float_format="{:.3f}"))
 
 
 def loo_validation(influence: InfluenceFunction, inputs: Any, *, k: int = 40,
@@ -202,13 +191,9 @@ def loo_validation(influence: InfluenceFunction, inputs: Any, *, k: int = 40,
         inf._problem.objective(tj, inf.X_, inf.y_, w).backward()
         return int(j), float(tj.grad.abs().max()), inf.loss(q_inputs, theta_j).numpy() - base
 
-    if n_jobs == 1:
-        done = [one(j) for j in _progress(rows, progress, "leave-one-out refits")]
-    else:
-        from joblib import Parallel, delayed
-
-        done = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(one)(j) for j in _progress(rows, progress, "leave-one-out refits"))
+    # threads: torch releases the GIL in its kernels, and every refit shares ``inf``
+    done = parallel_map(one, rows, n_jobs=n_jobs, progress=progress,
+                        desc="leave-one-out refits", prefer="threads")
     actual_by_row = {j: a for j, _, a in done}
     max_grad = max((g for _, g, _ in done), default=0.0)
     if max_grad > 100 * tol:
@@ -223,8 +208,8 @@ def loo_validation(influence: InfluenceFunction, inputs: Any, *, k: int = 40,
                          base, max_grad, influence.curvature)
 
 
-@dataclass(frozen=True)
-class NeighborhoodComparison:
+@dataclass(frozen=True, repr=False)
+class NeighborhoodComparison(Result):
     """An anomaly's contribution-space neighbourhood beside its most influential rows.
 
     Attributes
@@ -271,29 +256,19 @@ class NeighborhoodComparison:
                              "predicted": self.predicted})
 
     def plot(self, ax: Any = None, show: bool = True) -> Any:
-        """Flip rates of the neighbourhood, the top-influence rows and random rows."""
-        import matplotlib.pyplot as plt
-        from shap.plots import colors
+        """Flip rates of the neighbourhood, the top-influence rows and random rows.
 
-        own = ax is None
-        if own:
-            _, ax = plt.subplots(figsize=(4.5, 3))
-        s = self.summary()
-        names = ["neighbourhood", "top influence", "random"]
-        vals = [s["flip_rate_neighborhood"], s["flip_rate_influence"], s["flip_rate_random"]]
-        ax.bar(names, vals, color=[colors.blue_rgb, colors.red_rgb, "#bbbbbb"])
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("share of queries whose prediction flips")
-        ax.set_title(f"mean overlap {s['mean_overlap']:.2f}")
-        if own and show:
-            plt.show()
-        return ax
+        See :func:`captum_ext.plots.influence.neighborhood_comparison_plot`.
+        """
+        from captum_ext.plots.influence import neighborhood_comparison_plot
+
+        return neighborhood_comparison_plot(self, ax=ax, show=show)
 
     def _repr_html_(self) -> str:
-        s = self.summary()
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.3f}</td></tr>"
-                       for k, v in s.items())
-        return f"<div><b>Neighbourhood vs. influence</b><table>{rows}</table></div>"
+        frame = pd.DataFrame({"figure": list(self.summary()),
+                              "value": list(self.summary().values())})
+        return section_html("Neighbourhood vs. influence",
+                            table_html(frame, float_format="{:.3f}"))
 
 
 def _flipped(labels: np.ndarray, rows: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -387,7 +362,7 @@ def compare_with_neighborhood(influence: InfluenceFunction, queries: Any, neighb
         theta0 = influence.params_
         jobs = [(name, i, rows) for i in range(t)
                 for name, rows in (("n", neigh[i]), ("i", tops[i]), ("r", rands[i]))]
-        for name, i, rows in _progress(jobs, progress, "label-flip refits"):
+        for name, i, rows in progress_iter(jobs, progress=progress, desc="label-flip refits"):
             labels = influence.classes_[_flipped(y_all, rows, p_train)]
             theta = influence.refit(labels=labels, init=theta0)
             new = influence.predict_proba(Xq[i:i + 1], theta).argmax(axis=1)[0]

@@ -40,7 +40,8 @@ _LAZY = {
     "to_concepts": "concepts", "explain_formula": "logic", "Formula": "logic",
     "logic_cross_validation": "logic", "anomaly_formula": "logic",
     "neighborhood_formula": "logic",
-    "Debugger": "debugger", "Inspection": "debugger",
+    "Debugger": "debugger", "Inspection": "debugger", "Overview": "evidence",
+    "Evidence": "evidence",
 }
 
 __all__ = sorted(["ShapDebugWarning", "core", "datasets", "plots", *_LAZY])

@@ -1,8 +1,13 @@
 """Command line: ``shap-debug report`` writes an HTML debugging report.
 
 With no arguments it trains a GradientBoosting model on the bundled Adult data (80/20 split)
-and writes ``debug-report.html``. Bad input (an unreadable CSV, an unknown target column, a
-target that is not binary) ends with a one-line message and exit code 2, not a traceback.
+and writes ``debug-report.html``. A CSV file may have a binary or a multi-class target
+(numbers or strings; the class names are shown as they are in the file). Missing values are
+filled and said so, on the console and in the report's summary: a numeric column gets its
+median, a text column a ``missing`` category. Bad input (an unreadable CSV, an unknown target
+column, a target that is not a class label) ends with a one-line message and exit code 2,
+not a traceback. The label-flip check is binary-only; on a multi-class target its report
+section says so.
 """
 
 from __future__ import annotations
@@ -19,16 +24,101 @@ __all__ = ["main", "build_model", "load_dataset"]
 
 _DATASETS = ("adult", "german", "compas")
 _MODELS = ("gb", "lr", "mlp", "rf")
+MAX_CLASSES = 20
+MIN_CLASS_ROWS = 10
 
 
 class CLIError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
-def load_dataset(name: str, target: str | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """A bundled data set by name, or a CSV file with a binary ``target`` column."""
+def _list(values: list, k: int = 6) -> str:
+    return ", ".join(repr(v) for v in values[:k]) + (", ..." if len(values) > k else "")
+
+
+def _target(frame: pd.DataFrame, target: str, name: str) -> tuple[np.ndarray, str]:
+    """The class labels of ``target`` (removed from ``frame``) and a line describing them."""
+    y_raw = frame.pop(target)
+    if y_raw.isna().any():
+        raise CLIError(f"target column {target!r} has {int(y_raw.isna().sum())} missing values")
+    if not pd.api.types.is_numeric_dtype(y_raw):
+        y_raw = y_raw.astype(str)
+    counts = y_raw.value_counts().sort_index()
+    levels = counts.index.tolist()
+    if len(levels) < 2:
+        raise CLIError(f"target column {target!r} has one value ({levels[0]!r}); a "
+                       "classifier needs at least two classes")
+    if len(levels) > MAX_CLASSES:
+        raise CLIError(f"target column {target!r} has {len(levels)} distinct values "
+                       f"({_list(levels)}); expected class labels, 2 to {MAX_CLASSES} "
+                       "classes (binary or multi-class)")
+    small = counts[counts < MIN_CLASS_ROWS]
+    if len(small):
+        n = int(small.iloc[0])
+        raise CLIError(f"target column {target!r}: class {small.index.tolist()[0]!r} has only "
+                       f"{n} row{'' if n == 1 else 's'} in {name}; every class needs at least "
+                       f"{MIN_CLASS_ROWS} (train/test split and cross-validation)")
+    kind = "binary" if len(levels) == 2 else "multi-class"
+    line = (f"target {target!r}: {len(levels)} classes ({kind}): "
+            + ", ".join(f"{c} ({n} rows)" for c, n in counts.items()))
+    if len(levels) > 2:
+        line += "; the label-flip check is binary-only and is skipped"
+    y = y_raw.to_numpy()
+    return (y.astype(str) if y.dtype == object else y), line
+
+
+def _fill_missing(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Text columns -> ``category`` with a ``missing`` category; numeric NaN -> median."""
+    for col in list(frame.columns):
+        s = frame[col]
+        n_missing = int(s.isna().sum())
+        if n_missing == len(s):
+            frame = frame.drop(columns=col)
+            notes.append(f"column {col!r} has no value in any row; it was dropped")
+            continue
+        if pd.api.types.is_numeric_dtype(s):
+            if n_missing:
+                median = float(s.median())
+                frame[col] = s.fillna(median)
+                notes.append(f"column {col!r}: {n_missing} missing values filled with the "
+                             f"median ({median:.4g})")
+            continue
+        text = s.astype(object).where(s.isna(), s.astype(str))
+        if n_missing:
+            label = "missing"
+            while label in set(text.dropna()):
+                label = f"({label})"
+            text = text.fillna(label)
+            notes.append(f"column {col!r}: {n_missing} missing values became the category "
+                         f"{label!r}")
+        frame[col] = text.astype(str).astype("category")
+    return frame
+
+
+def load_dataset(name: str, target: str | None = None,
+                 notes: list[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """A bundled data set by name, or a CSV file with a class-label ``target`` column.
+
+    Parameters
+    ----------
+    name : str
+        ``adult``, ``german``, ``compas`` or the path of a CSV file.
+    target : str, optional
+        The CSV's target column: 2 to 20 classes, numbers or strings, each with at least 10
+        rows (the labels are kept as they are, so the report shows the class names).
+    notes : list, optional
+        Receives one sentence per change made to the data (missing values filled, empty
+        columns dropped) and one describing the classes.
+
+    Returns
+    -------
+    X : DataFrame
+        Numeric columns and ``category`` columns.
+    y : ndarray
+    """
     from . import datasets
 
+    notes = [] if notes is None else notes
     if name in _DATASETS:
         return getattr(datasets, name)()
     path = Path(name)
@@ -45,20 +135,9 @@ def load_dataset(name: str, target: str | None = None) -> tuple[pd.DataFrame, np
     if target not in frame.columns:
         raise CLIError(f"target column {target!r} is not in {name}; columns are "
                        f"{list(frame.columns)}")
-    y_raw = frame.pop(target)
-    if y_raw.isna().any():
-        raise CLIError(f"target column {target!r} has missing values")
-    levels = sorted(y_raw.astype(str).unique())
-    if len(levels) != 2:
-        raise CLIError(f"target column {target!r} must be binary; it has {len(levels)} "
-                       f"distinct values ({levels[:6]}{'...' if len(levels) > 6 else ''})")
-    y = (y_raw.astype(str) == levels[1]).to_numpy(dtype=int)
-    for col in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[col]):
-            frame[col] = frame[col].astype(str).astype("category")
-    num = frame.select_dtypes("number")
-    if num.isna().any().any():
-        frame[num.columns] = num.fillna(num.median())
+    y, classes = _target(frame, target, name)
+    frame = _fill_missing(frame, notes)
+    notes.append(classes)
     if frame.shape[1] == 0:
         raise CLIError(f"{name} has no feature columns besides {target!r}")
     return frame, y
@@ -97,7 +176,11 @@ def _report(args: argparse.Namespace) -> int:
 
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
-    X, y = load_dataset(args.dataset, args.target)
+    notes: list[str] = []
+    X, y = load_dataset(args.dataset, args.target, notes)
+    for note in notes:
+        print(f"shap-debug: {note}", file=sys.stderr)
+    report_notes = [n for n in notes if not n.startswith("target ")]
     Z, enc = encode(X, kind="ordinal")
     steps["load"] = time.perf_counter() - t0
     idx_train, idx_test = train_test_split(np.arange(len(Z)), test_size=0.2,
@@ -124,7 +207,7 @@ def _report(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     name = Path(args.dataset).stem if args.dataset not in _DATASETS else args.dataset
     out = dbg.report(args.anomalies, args.out, label_flip=not args.no_label_flip,
-                     title=f"shap-debug report: {name}, {args.model}")
+                     title=f"shap-debug report: {name}, {args.model}", notes=report_notes)
     steps["report"] = time.perf_counter() - t0
     if client is not None:
         client.close()

@@ -7,32 +7,36 @@ Black-box Machine Learning Models", Algorithm 1) -> representatives and their ru
 influence functions (Koh & Liang), plus error cohorts, data-integrity flags and suspicious
 rows. Everything expensive is computed once and cached, so inspecting many anomalies does
 not recompute the contributions.
+
+The Debugger computes, the report renders: :meth:`Debugger.overview`,
+:meth:`Debugger.inspect` and :meth:`Debugger.evidence` return frozen values
+(:mod:`shap_debug.evidence`), and :func:`shap_debug.report.render_report` only lays them out.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .contributions import check_explanation
+from .core import section_html, table_html
 from .core.models import check_classifier, classes_of, predict_proba_fn
 from .core.validation import (
+    check_explanation,
     check_frame_or_array,
     check_int,
     check_y,
     feature_names_of,
     warn,
 )
+from .evidence import Evidence, Inspection, Overview, Parts
 
-__all__ = ["Debugger", "Inspection"]
+__all__ = ["Debugger", "Inspection", "Overview", "Evidence"]
 
 
 class _EncodedModel:
@@ -48,87 +52,12 @@ class _EncodedModel:
         return self._proba(self.encoder.transform(X))
 
 
-@dataclass(frozen=True)
-class Inspection:
-    """Everything the debugger knows about one anomaly.
-
-    Attributes
-    ----------
-    anomaly : int
-        Training-row index.
-    true_label, predicted_label : the row's label and the model's prediction.
-    confidence : float
-        Predicted probability of the (wrong) predicted class.
-    row : pandas.Series
-        The row, readable.
-    neighborhood : Neighborhood
-        Its influential neighbourhood in contribution space.
-    representatives : Representatives
-        B diverse, representative neighbours (pymoo GA).
-    rules : RuleTable
-        Local IF-THEN rules of the anomaly and of its representatives (the paper's Table I).
-    ale : ALEResult
-        ALE over the neighbourhood; ``ale_global`` the same over the training set.
-    bias : ALEBias or None
-        Features whose neighbourhood effect differs from the global one, protected flagged.
-    flip : IndividualReport or None
-        Closest flip point (None with ``flip_error`` set when it could not be computed).
-    influential : DataFrame
-        Most influential training rows (influence functions where the model allows them,
-        else the nearest contribution-space neighbours) with their labels.
-    """
-
-    anomaly: int
-    true_label: Any
-    predicted_label: Any
-    confidence: float
-    row: pd.Series
-    neighborhood: Any
-    representatives: Any
-    rules: Any
-    ale: Any
-    ale_global: Any
-    bias: Any
-    flip: Any
-    influential: pd.DataFrame
-    influence_method: str
-    notes: tuple = field(default_factory=tuple)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One-row summary."""
-        return pd.DataFrame([{
-            "anomaly": self.anomaly, "true_label": self.true_label,
-            "predicted_label": self.predicted_label, "confidence": self.confidence,
-            "neighbors": len(self.neighborhood.indices),
-            "neighbor_label_agreement": float(self.neighborhood.label_agreement),
-            "representatives": len(self.representatives.indices),
-            "top_ale_feature": self.ale.ranges().idxmax() if self.ale is not None else None,
-            "flip_distance": (float(self.flip.flip.distance[0])
-                              if self.flip is not None else np.nan),
-        }])
-
-    def __str__(self) -> str:
-        head = (f"Anomaly {self.anomaly}: label {self.true_label}, predicted "
-                f"{self.predicted_label} with p={self.confidence:.2f}")
-        parts = [head, "", "Rules (anomaly first, then representatives):",
-                 self.rules.to_frame().to_string(max_colwidth=80)]
-        if self.ale is not None:
-            parts += ["", "ALE range in the neighbourhood:",
-                      self.ale.ranges().sort_values(ascending=False).head(8).to_string()]
-        return "\n".join(parts)
-
-    def plot(self, features: Any = None, ax: Any = None, show: bool = True):
-        """The neighbourhood ALE curves (global curves overlaid)."""
-        return self.ale.plot(features=features, global_result=self.ale_global, ax=ax, show=show)
-
-    def _repr_html_(self) -> str:
-        from .report import inspection_html
-
-        return inspection_html(self, images=False)
-
-
 class Debugger:
     """Debug a classifier on its training data.
+
+    :meth:`anomalies` lists the rows the model gets wrong, :meth:`inspect` explains one,
+    :meth:`overview` and :meth:`evidence` return everything a report shows as values, and
+    :meth:`report` writes it as HTML.
 
     Parameters
     ----------
@@ -371,14 +300,9 @@ class Debugger:
         ale_glob = self.global_ale(target)
         bias = ale_bias(ale, ale_glob, protected=self.protected or None)
         notes = []
-        flip = None
+        flip = sparser = None
         try:
-            from captum_ext.flip_audit import individual_report
-
-            x = np.asarray(self.X.iloc[[i]] if isinstance(self.X, pd.DataFrame) else self.X[[i]],
-                           dtype=np.float64)
-            decode = self.encoder.inverse_transform if self.encoder is not None else None
-            flip = individual_report(self._flip_points(), x, decode=decode, pairs=False)
+            flip, sparser = self._flip(i)
         except Exception as exc:  # a failed search is reported, never hidden
             notes.append(f"flip point not computed: {type(exc).__name__}: {exc}")
         influential, method = self._influential_rows(i, nb)
@@ -387,37 +311,235 @@ class Debugger:
             confidence=float(nm.proba_[i, nm.predicted_[i]]), row=frame.iloc[i],
             neighborhood=nb, representatives=reps, rules=rules, ale=ale, ale_global=ale_glob,
             bias=bias, flip=flip, influential=influential, influence_method=method,
-            notes=tuple(notes))
+            notes=tuple(notes), sparser=sparser)
         self._cache[key] = ins
         self.timings[key] = time.perf_counter() - t0
         return ins
 
+    def _flip(self, i: int) -> tuple[Any, Any]:
+        """The closest flip point of row ``i`` and whether a sparser change flips it too.
+
+        Distances are in training standard deviations (weights ``1 / variance``), so moving
+        ``capital-gain`` and moving ``age`` are compared on one scale. When no single feature
+        flips the decision and the closest change touches more than two features, pairs of
+        the four features that contribute most to the prediction are tried (six solver calls).
+        """
+        from captum_ext.flip_audit import individual_report
+
+        from .findings import feature_units, pair_flips, sparser_flip
+
+        fp = self._flip_points()
+        x = np.asarray(self.X.iloc[[i]] if isinstance(self.X, pd.DataFrame) else self.X[[i]],
+                       dtype=np.float64)
+        std = fp.data.std(axis=0)
+        weights = 1.0 / np.where(std > 0, std, 1.0) ** 2
+        decode = self.encoder.inverse_transform if self.encoder is not None else None
+        flip = individual_report(fp, x, encoder=self.encoder, pairs=False, weights=weights)
+        units = feature_units(self.feature_names, self.encoder)
+        onehot = {u: c for u, c in units.items() if len(c) > 1} or None
+        pairs = None
+        if (flip.flip.valid[0] and len(flip.changes) > 2
+                and not flip.singles["can_flip"].astype(bool).any()):
+            pairs = pair_flips(lambda cols: fp.find(x, features=cols, weights=weights,
+                                                    onehot_groups=onehot),
+                               units, self.neighborhood_model.contributions_[i], decode,
+                               fp.data)
+        return flip, sparser_flip(flip.changes, float(flip.flip.distance[0]), flip.singles,
+                                  pairs)
+
     def _influential_rows(self, i: int, nb: Any, k: int = 10) -> tuple[pd.DataFrame, str]:
-        frame = self.readable_frame()
+        from .findings import influential_table
+
         inf = self._influence()
         if inf is not None:
             fn, Xt = inf
-            res = fn.influence((Xt[[i]], self.y[[i]]), k=k)
+            res = fn.influence((Xt[[i]], self.y[[i]]), k=k + 1)
             rows = np.asarray(res.indices[0]).astype(int)
             scores = np.asarray(res.influence_scores[0], dtype=np.float64)
             method = ("influence functions (Koh & Liang 2017): predicted rise of the "
                       "anomaly's loss if the row were removed")
         else:
-            rows = np.asarray(nb.indices[:k])
-            scores = np.asarray(nb.distances[:k], dtype=np.float64)
-            method = ("nearest contribution-space neighbours (influence functions need a "
-                      f"differentiable model; this is a {type(self.model).__name__})")
-        out = frame.iloc[rows].copy()
-        out.insert(0, "score", scores)
-        out.insert(0, "label", self.y[rows])
-        out.insert(0, "row", rows)
-        return out.reset_index(drop=True), method
+            rows = np.asarray(nb.indices[:k + 1])
+            scores = np.asarray(nb.distances[:k + 1], dtype=np.float64)
+            method = ("nearest contribution-space neighbours, closest first (influence "
+                      "functions need a differentiable model; this is a "
+                      f"{type(self.model).__name__})")
+        return influential_table(self.readable_frame(), self.X, self.y, i, rows, scores,
+                                 k), method
+
+    # ------------------------------------------------------------------ overview, evidence
+    def _readable_test(self) -> pd.DataFrame | None:
+        if self.X_test is None:
+            return None
+        if self.encoder is not None:
+            return self.encoder.inverse_transform(np.asarray(self.X_test, dtype=np.float64))
+        if isinstance(self.X_test, pd.DataFrame):
+            return self.X_test
+        return pd.DataFrame(self.X_test, columns=self.feature_names)
+
+    def overview(self) -> Overview:
+        """What the debugger finds before any anomaly is inspected (computed once, cached).
+
+        Accuracy, data-integrity flags, error cohorts, suspicious training rows (confident
+        learning), the report's pass/warn flags, how often rows recur in anomaly
+        neighbourhoods, the contribution-space view and a logic formula for the anomalies.
+        A part that raises is recorded in ``failures`` with its reason (and a warning); a
+        part that does not apply (no anomalies) in ``skipped``.
+
+        Returns
+        -------
+        Overview
+        """
+        if "overview" in self._cache:
+            return self._cache["overview"]
+        from .blame import summary_flags
+        from .cohorts import ambiguity_report, error_cohorts
+        from .findings import recurring_table
+        from .integrity import collapsed_occurrence, integrity_flags
+        from .logic import anomaly_formula
+        from .neighborhood import space_view
+        from .suspicious import suspicious_rows
+
+        nm = self.neighborhood_model
+        frame = self.readable_frame()
+        anomalies = np.asarray(nm.anomalies_, dtype=np.int64)
+        p = Parts()
+        p.run("integrity", lambda: integrity_flags(frame, self.y, self._readable_test()))
+        p.run("cohorts", lambda: error_cohorts(self.model, self.X, self.y, display_data=frame,
+                                               random_state=self.random_state))
+        # three repeated K-fold splits: the top-10 was stable across seeds (0.87 overlap)
+        # only then, 0.73 with one split (benchmarks/results/cohorts.json)
+        p.run("suspicious", lambda: suspicious_rows(self.model, self.X, self.y, n_repeats=3,
+                                                    random_state=self.random_state))
+        p.run("flags", lambda: tuple(summary_flags(
+            integrity=p.values.get("integrity"), cohorts=p.values.get("cohorts"),
+            suspicious=p.values.get("suspicious"), neighborhood=nm,
+            protected=self.protected)))
+        none_wrong = "the model predicts every training row correctly"
+        if len(anomalies) == 0:
+            p.skipped["occurrence"] = (f"No anomaly: {none_wrong}, so no row recurs in an "
+                                       "anomaly's neighbourhood.")
+        else:  # identical rows take one neighbourhood place and count once (issue 11)
+            p.run("occurrence", lambda: (nm.occurrence(), recurring_table(
+                collapsed_occurrence(nm), frame, self.y)))
+        p.run("space-view", lambda: space_view(nm, max_rows=3000,
+                                               random_state=self.random_state))
+        if len(anomalies) == 0:
+            p.skipped["logic"] = (f"No formula: {none_wrong}, so there are no anomalies "
+                                  "whose common traits a formula could describe.")
+        else:
+            is_anom = np.zeros(len(self.X), dtype=bool)
+            is_anom[anomalies] = True
+            # the anomalies against the rows the model gets right (a trivial result carries
+            # the sentence saying why there is no formula)
+            p.run("logic", lambda: anomaly_formula(frame, is_anom, reference=~is_anom,
+                                                   method="tree", max_depth=3,
+                                                   random_state=self.random_state))
+        if p.values.get("cohorts") is not None and p.values.get("suspicious") is not None:
+            p.run("ambiguity", lambda: ambiguity_report(
+                self.model, self.X, self.y, p.values["cohorts"], display_data=frame,
+                # contributions towards the prediction are read as binary; with more
+                # classes the neighbours are found among standardised features instead
+                contributions=nm.contributions_ if nm.proba_.shape[1] == 2 else None,
+                suspicious=p.values["suspicious"],
+                neighborhood=nm, integrity=p.values.get("integrity"),
+                random_state=self.random_state))
+        labels, counts = np.unique(self.y, return_counts=True)
+        occurrence, recurring_rows = p.values.get("occurrence", (None, None))
+        out = Overview(
+            model_name=type(self.model).__name__, n_rows=len(self.X),
+            n_features=self.X.shape[1],
+            classes=tuple(classes_of(self.model, nm.proba_.shape[1]).tolist()),
+            class_counts=dict(zip(labels.tolist(), counts.tolist())),
+            accuracy=self.accuracy(), n_anomalies=len(anomalies), n_neighbors=self.n_neighbors,
+            protected=tuple(self.protected), integrity=p.values.get("integrity"),
+            cohorts=p.values.get("cohorts"), suspicious=p.values.get("suspicious"),
+            flags=p.values.get("flags", ()), occurrence=occurrence,
+            recurring_rows=recurring_rows, space_view=p.values.get("space-view"),
+            formula=p.values.get("logic"), failures=p.failures, skipped=p.skipped,
+            timings=p.timings, ambiguity=p.values.get("ambiguity"))
+        self._cache["overview"] = out
+        return out
+
+    def _choose(self, anomalies: int | Sequence[int] | None) -> list[int]:
+        if isinstance(anomalies, (int, np.integer)):
+            count = check_int(anomalies, "anomalies", low=0)
+            return self.anomalies()["row"].to_numpy()[:count].tolist()
+        return [check_int(a, "anomalies", low=0, high=len(self.X) - 1)
+                for a in (anomalies or [])]
+
+    def evidence(self, anomalies: int | Sequence[int] | None = 3, *, label_flip: bool = True,
+                 notes: Sequence[str] = ()) -> Evidence:
+        """Everything a report shows: the :meth:`overview` and the inspected anomalies.
+
+        Parameters
+        ----------
+        anomalies : int or sequence of int or None
+            How many of the most confidently wrong anomalies to inspect, or which rows.
+        label_flip : bool
+            Also run the label-flip influence check (retrains the model once per inspected
+            anomaly and space; binary targets only, otherwise the reason is recorded).
+        notes : sequence of str
+            Notes on how the data were prepared, shown in the report's summary.
+
+        Returns
+        -------
+        Evidence
+            Parts that raised are in ``failures``, parts that do not apply in ``skipped``,
+            each with the sentence the report shows in their section.
+        """
+        from .findings import diagnosis, label_flip_skip_reason, protected_effects
+
+        t_start = time.perf_counter()
+        overview = self.overview()
+        chosen = self._choose(anomalies)
+        nm = self.neighborhood_model
+        p = Parts()
+        if label_flip:
+            why_not = label_flip_skip_reason(overview, chosen)
+            if why_not is not None:
+                p.skipped["label-flip"] = why_not
+            else:
+                from .label_flip import label_flip_check, label_flip_summary
+
+                def flips() -> tuple[pd.DataFrame, pd.DataFrame]:
+                    with self._backend():
+                        trials = label_flip_check(
+                            self.model, self.X, self.y, chosen, n_neighbors=self.n_neighbors,
+                            contributions=nm.contributions_, random_state=self.random_state,
+                            n_jobs=self.parallel_jobs, progress=self.progress)
+                    return trials, label_flip_summary(trials)
+
+                p.run("label-flip", flips, timing="label_flip")
+        inspections = {}
+        for i in chosen:
+            ins = p.run(f"anomaly-{i}", lambda i=i: self.inspect(i), timing=f"anomaly {i}")
+            if ins is not None:
+                inspections[i] = ins
+        protected = None
+        if self.protected:
+            protected, why = protected_effects(inspections, self.protected)
+            if why is not None:
+                p.skipped["protected"] = why
+        trials, trial_summary = p.values.get("label-flip", (None, None))
+        timings = {**overview.timings,
+                   **{k: v for k, v in self.timings.items() if not k.startswith("inspect_")},
+                   **p.timings, "evidence total": time.perf_counter() - t_start}
+        return Evidence(
+            overview=overview, anomalies=tuple(chosen), inspections=inspections,
+            label_flip=bool(label_flip), label_flips=trials, label_flip_summary=trial_summary,
+            protected_effects=protected, notes=tuple(str(n) for n in notes),
+            failures=p.failures, skipped=p.skipped, timings=timings,
+            diagnosis=diagnosis(overview, inspections))
 
     # ------------------------------------------------------------------ report
     def report(self, anomalies: int | Sequence[int] | None = 3,
                path: str | Path = "debug-report.html", *, title: str | None = None,
-               label_flip: bool = True) -> Path:
+               label_flip: bool = True, notes: Sequence[str] = ()) -> Path:
         """Write a self-contained HTML debugging report and return its path.
+
+        The values come from :meth:`evidence`; :func:`shap_debug.report.render_report`
+        only renders them.
 
         Parameters
         ----------
@@ -428,23 +550,31 @@ class Debugger:
         label_flip : bool
             Also run the label-flip influence check (retrains the model once per inspected
             anomaly and space).
+        notes : sequence of str
+            Notes on how the data were prepared, shown in the summary.
         """
         from .report import render_report
 
-        if isinstance(anomalies, (int, np.integer)):
-            count = check_int(anomalies, "anomalies", low=0)
-            chosen = self.anomalies()["row"].to_numpy()[:count].tolist()
-        else:
-            chosen = [check_int(a, "anomalies", low=0, high=len(self.X) - 1)
-                      for a in (anomalies or [])]
-        doc = render_report(self, chosen, title=title, label_flip=label_flip)
+        evidence = self.evidence(anomalies, label_flip=label_flip, notes=notes)
         path = Path(path)
-        path.write_text(doc, encoding="utf-8")
+        path.write_text(render_report(evidence, title=title), encoding="utf-8")
         return path
 
     def __repr__(self) -> str:
         return (f"Debugger({type(self.model).__name__}, n={len(self.X)}, "
-                f"m={self.X.shape[1]}, K={self.n_neighbors})")
+                f"m={self.X.shape[1]}, classes={len(np.unique(self.y))}, "
+                f"K={self.n_neighbors})")
 
     def _repr_html_(self) -> str:
-        return f"<code>{html.escape(repr(self))}</code>"
+        settings = {
+            "model": type(self.model).__name__, "training rows": len(self.X),
+            "features": self.X.shape[1], "classes": len(np.unique(self.y)),
+            "K (neighbours)": self.n_neighbors, "B (representatives)": self.budget,
+            "NF (top features)": self.n_top_features,
+            "protected": ", ".join(self.protected) or "none",
+            "test rows": 0 if self.X_test is None else len(self.X_test),
+            "computed": ", ".join(sorted(self.timings)) or "nothing yet",
+        }
+        frame = pd.DataFrame({"setting": list(settings), "value": [str(v) for v in
+                                                                   settings.values()]})
+        return section_html("Debugger", table_html(frame, max_rows=len(frame)))

@@ -7,9 +7,11 @@ Checks, all exact and cheap (one ``groupby`` per check):
 - identical rows with conflicting labels (no model can be right on all of them: errors no
   retraining fixes, only relabelling),
 - test rows present in the training set (leakage: test accuracy is optimistic),
-- constant columns, quasi-constant columns (one value in >= 99 % of rows) and duplicate
-  columns (one-to-one recodings of each other, e.g. ``education`` and ``education-num``,
-  or numeric columns with ``|corr| >= 0.99``).
+- constant columns, quasi-constant columns (one value in >= 99 % of rows), duplicate
+  columns (one-to-one recodings of each other, e.g. ``education`` and ``education-num``:
+  the same information twice) and near-duplicate columns (numeric columns with
+  ``|r| >= 0.99`` that are not recodings of each other, e.g. ``mean radius`` and
+  ``mean perimeter`` in the breast-cancer data, r = 0.998: nearly, not exactly, the same).
 
 Duplicates and occurrence counts: :func:`collapsed_occurrence` counts each group of identical
 rows *once* per neighbourhood and fills the neighbourhood with distinct rows, so ten copies
@@ -21,13 +23,13 @@ the same ground; this module returns values the report can link to.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .core import Result, escape, section_html, table_html
 from .core.validation import (
     check_float,
     check_frame_or_array,
@@ -59,9 +61,26 @@ class Flag:
 
     def _repr_html_(self) -> str:
         icon = "&#10003;" if self.level == "pass" else "&#9888;"
-        return (f"<div class='shap-debug flag flag-{html.escape(self.level)}'>{icon} "
-                f"<a href='{html.escape(self.anchor, quote=True)}'>"
-                f"{html.escape(self.message)}</a></div>")
+        return (f"<div class='shap-debug flag flag-{escape(self.level)}'>{icon} "
+                f"<a href='{escape(self.anchor)}'>{escape(self.message)}</a></div>")
+
+
+def _near(how: str) -> bool:
+    """A duplicate-column pair found by correlation (``"r = ..."``), not an exact recoding."""
+    return how.startswith("r = ")
+
+
+def _r_text(r: float) -> str:
+    """Pearson r with 3 decimals, more when needed so a near-duplicate never prints as 1.
+
+    >>> _r_text(0.99787), _r_text(-0.99999912)
+    ('0.998', '-0.999999')
+    """
+    for digits in range(3, 10):
+        text = f"{abs(r):.{digits}f}"
+        if not text.startswith("1"):
+            return ("-" if r < 0 else "") + text
+    return ("-" if r < 0 else "") + "0.999999999"
 
 
 def _frame(X: Any) -> pd.DataFrame:
@@ -92,8 +111,8 @@ def _keys(D: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-@dataclass(frozen=True)
-class IntegrityReport:
+@dataclass(frozen=True, repr=False)
+class IntegrityReport(Result):
     """Integrity problems of a training set (and its test set).
 
     Attributes
@@ -111,7 +130,8 @@ class IntegrityReport:
         The training rows they match.
     constant_columns, quasi_constant_columns : tuple of str
     duplicate_columns : tuple of (str, str, str)
-        ``(a, b, how)`` with ``how`` "one-to-one" or ``"corr=0.998"``.
+        ``(a, b, how)``: ``how`` is ``"one-to-one"`` for exact duplicates (one column a
+        recoding of the other) and ``"r = 0.998"`` (Pearson r) for near-duplicates.
     """
 
     n_rows: int
@@ -124,6 +144,14 @@ class IntegrityReport:
     quasi_constant_columns: tuple = ()
     duplicate_columns: tuple = ()
     n_test_rows: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """Key figures: rows, duplicate/conflicting/leaked rows, redundant columns."""
+        return {"n_rows": self.n_rows, "duplicate_rows": self.n_duplicate_rows,
+                "conflicting_rows": self.n_conflicting_rows,
+                "leaked_test_rows": int(self.leaked_test_rows.size),
+                "constant_columns": len(self.constant_columns),
+                "duplicate_columns": len(self.duplicate_columns)}
 
     @property
     def n_duplicate_rows(self) -> int:
@@ -168,9 +196,12 @@ class IntegrityReport:
             parts = []
             if self.constant_columns:
                 parts.append("constant: " + ", ".join(self.constant_columns))
-            if self.duplicate_columns:
-                parts.append("duplicate: " + ", ".join(f"{a_} ~ {b_}" for a_, b_, _ in
-                                                      self.duplicate_columns))
+            exact = [(a_, b_) for a_, b_, how in self.duplicate_columns if not _near(how)]
+            if exact:
+                parts.append("duplicate (one-to-one): " + ", ".join(f"{a_} = {b_}"
+                                                                    for a_, b_ in exact))
+            parts.extend(f"near-duplicate ({how}): {a_} ~ {b_}"
+                         for a_, b_, how in self.duplicate_columns if _near(how))
             out.append(Flag("warn", "redundant columns (" + "; ".join(parts) + ")", a))
         return out
 
@@ -190,17 +221,17 @@ class IntegrityReport:
         for c in self.quasi_constant_columns:
             lines.append(("quasi-constant column", c, self.n_rows))
         for a, b, how in self.duplicate_columns:
-            lines.append(("duplicate columns", f"{a} ~ {b} ({how})", self.n_rows))
+            if _near(how):
+                lines.append(("near-duplicate columns", f"{a} ~ {b} ({how})", self.n_rows))
+            else:
+                lines.append(("duplicate columns", f"{a} = {b} ({how})", self.n_rows))
         return pd.DataFrame(lines, columns=["kind", "detail", "n_rows"])
 
     def _repr_html_(self) -> str:
         flags = "".join(f._repr_html_() for f in self.flags())
-        df = self.to_frame().head(20)
-        rows = "".join(f"<tr><td>{html.escape(str(r.kind))}</td><td>{html.escape(str(r.detail))}"
-                       f"</td><td>{int(r.n_rows)}</td></tr>" for r in df.itertuples())
-        table = (f"<table><tr><th>kind</th><th>detail</th><th>rows</th></tr>{rows}</table>"
-                 if rows else "")
-        return f"<div class='shap-debug integrity' id='integrity'>{flags}{table}</div>"
+        df = self.to_frame()
+        table = table_html(df.rename(columns={"n_rows": "rows"})) if len(df) else ""
+        return f"<div class='shap-debug integrity'>{flags}{table}</div>"
 
 
 def integrity_flags(X: Any, y: Any = None, X_test: Any = None, *, quasi_constant: float = 0.99,
@@ -218,7 +249,8 @@ def integrity_flags(X: Any, y: Any = None, X_test: Any = None, *, quasi_constant
     quasi_constant : float, default 0.99
         A column whose most frequent value covers at least this share of rows is flagged.
     corr_threshold : float, default 0.99
-        Numeric columns with ``|Pearson r|`` at least this are flagged as duplicates.
+        Numeric columns with ``|Pearson r|`` at least this that are not one-to-one
+        recodings of each other are flagged as near-duplicates.
 
     Returns
     -------
@@ -292,7 +324,8 @@ def integrity_flags(X: Any, y: Any = None, X_test: Any = None, *, quasi_constant
                 va, vb = D[a].to_numpy(float), D[b].to_numpy(float)
                 r = np.corrcoef(va, vb)[0, 1]
                 if np.isfinite(r) and abs(r) >= corr_threshold:
-                    dup_cols.append((a, b, f"corr={r:.3f}"))
+                    # not a recoding (checked above): near, never exact
+                    dup_cols.append((a, b, f"r = {_r_text(r)}"))
     return IntegrityReport(
         n_rows=n, group_of=group_of, duplicate_groups=dups, conflicting_groups=conflicts,
         leaked_test_rows=leaked_test, leaked_train_rows=leaked_train,
@@ -300,8 +333,8 @@ def integrity_flags(X: Any, y: Any = None, X_test: Any = None, *, quasi_constant
         duplicate_columns=tuple(dup_cols), n_test_rows=0 if T is None else len(T))
 
 
-@dataclass(frozen=True)
-class CollapsedOccurrence:
+@dataclass(frozen=True, repr=False)
+class CollapsedOccurrence(Result):
     """Occurrence counts with identical rows collapsed.
 
     Attributes
@@ -330,18 +363,22 @@ class CollapsedOccurrence:
         order = np.lexsort((reps, -self.counts[reps]))
         return reps[order][:k]
 
+    def summary(self) -> dict[str, Any]:
+        """Key figures: rows, anomalies, K, distinct rows met, the highest count."""
+        return {"n_rows": len(self.counts), "anomalies": len(self.anomalies),
+                "n_neighbors": self.n_neighbors, "distinct_rows": len(self.top(len(self.counts))),
+                "max_count": int(self.counts.max()) if len(self.counts) else 0}
+
     def to_frame(self) -> pd.DataFrame:
+        """The distinct rows met, most frequent first: ``row, count, copies``."""
         rows = self.top(len(self.counts))
         return pd.DataFrame({"row": rows, "count": self.counts[rows],
                              "copies": self.group_size[rows]})
 
     def _repr_html_(self) -> str:
-        df = self.to_frame().head(10)
-        body = "".join(f"<tr><td>{int(r.row)}</td><td>{int(r.count)}</td><td>{int(r.copies)}"
-                       "</td></tr>" for r in df.itertuples())
-        return ("<div class='shap-debug occurrence'><p>Occurrence with identical rows "
-                "collapsed (each group counted once per neighbourhood).</p><table><tr><th>row"
-                f"</th><th>count</th><th>copies</th></tr>{body}</table></div>")
+        return section_html("Occurrence with identical rows collapsed",
+                            table_html(self.to_frame(), max_rows=10),
+                            "each group of identical rows counted once per neighbourhood")
 
 
 def collapsed_occurrence(neighborhood_model: Any, anomalies: Any = None,

@@ -29,19 +29,19 @@ cluster::
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
-from .contributions import check_explanation, explain
+from .contributions import explain
+from .core.html import escape
 from .core.models import check_classifier, classes_of, clone_model, predict_proba_fn
+from .core.parallel import parallel_map
 from .core.validation import (
+    check_explanation,
     check_float,
     check_indices,
     check_int,
@@ -117,14 +117,32 @@ def _as_models(model: Any) -> dict[str, Any]:
     return {type(model).__name__: model}
 
 
+def _from_neighborhood_model(nbm: NeighborhoodModel, X: Any, y: Any, anomalies: Any,
+                             contributions: Any, n_neighbors: int | None) -> tuple:
+    """model, X, y, anomalies, contributions and K taken from a fitted NeighborhoodModel."""
+    if not all(hasattr(nbm, a) for a in ("model_", "X_", "y_", "nn_")):
+        raise TypeError("model is a NeighborhoodModel that is not fitted (no model_, X_, y_): "
+                        "call nbm.fit(model, X, y) first, or use "
+                        "label_flip_check(model, X, y, anomalies)")
+    if y is not None or (X is not None and anomalies is not None):
+        raise TypeError("with a fitted NeighborhoodModel the model, X and y come from it: call "
+                        "label_flip_check(nbm, anomalies, ...) without X and y")
+    if X is not None:   # label_flip_check(nbm, anomalies): the second argument is anomalies
+        anomalies = X
+    if contributions is None:
+        contributions = nbm.explanation_     # towards each row's prediction, declared so
+    k = nbm.n_neighbors if n_neighbors is None else n_neighbors
+    return nbm.model_, nbm.X_, nbm.y_, anomalies, contributions, k
+
+
 def label_flip_check(
     model: Any,
-    X: pd.DataFrame | np.ndarray,
-    y: Any,
+    X: pd.DataFrame | np.ndarray | Any = None,
+    y: Any = None,
     anomalies: int | Sequence[int] | None = None,
     *,
     spaces: Sequence[str] = SPACES,
-    n_neighbors: int = 200,
+    n_neighbors: int | None = None,
     contributions: Any = None,
     include_anomaly: bool = False,
     flip_fraction: float = 1.0,
@@ -137,21 +155,26 @@ def label_flip_check(
 
     Parameters
     ----------
-    model : fitted classifier, or a dict ``{name: classifier}`` (or a list) of them
+    model : fitted classifier, dict ``{name: classifier}`` or list of them, or NeighborhoodModel
         Binary classifiers trained on ``(X, y)`` that :func:`sklearn.base.clone` can copy.
+        A fitted :class:`~shap_debug.neighborhood.NeighborhoodModel` supplies the model,
+        ``X``, ``y``, its contributions and ``n_neighbors``: call
+        ``label_flip_check(nbm, anomalies, ...)`` (the second argument is then
+        ``anomalies``).
     X : DataFrame or ndarray (n, m)
-        The training data, exactly as the model was fitted on it.
+        The training data, exactly as the model was fitted on it (not with a
+        NeighborhoodModel).
     y : array-like (n,)
-        The training labels (two classes).
+        The training labels (two classes; not with a NeighborhoodModel).
     anomalies : int, sequence of int or None
         None: every anomaly (training row with ``predict != y``) of each model. An int
         ``q``: ``q`` anomalies of each model drawn at random (all if fewer). A sequence:
         these training rows, for every model.
     spaces : sequence of {"contributions", "features", "probabilities"}
         Where neighbourhoods are searched (see :class:`~shap_debug.neighborhood.NeighborhoodModel`).
-    n_neighbors : int
+    n_neighbors : int, optional
         ``K``, rows whose labels are flipped per trial (paper: 200 German credit, 500
-        COMPAS, 2000 Adult).
+        COMPAS, 2000 Adult). Default: the NeighborhoodModel's ``n_neighbors``, else 200.
     contributions : contribution source, or a dict ``{name: source}``, optional
         For the contribution space; None computes :func:`~shap_debug.contributions.explain`
         for each model.
@@ -196,8 +219,24 @@ def label_flip_check(
     (9, 4)
     >>> bool(label_flip_summary(trials)["rate"].between(0, 1).all())
     True
+
+    After fitting a neighbourhood model, pass it instead of the model and data:
+
+    >>> from shap_debug.neighborhood import NeighborhoodModel
+    >>> nbm = NeighborhoodModel(n_neighbors=100).fit(lr, Z, y, progress=False)
+    >>> label_flip_check(nbm, nbm.anomalies_[:2], spaces=["contributions"],
+    ...                  progress=False)["n_flipped"].tolist()
+    [100, 100]
     """
     # ---- validation, before any heavy work
+    if isinstance(model, NeighborhoodModel):
+        model, X, y, anomalies, contributions, n_neighbors = _from_neighborhood_model(
+            model, X, y, anomalies, contributions, n_neighbors)
+    elif X is None or y is None:
+        raise TypeError("label_flip_check needs X and y (the training data), or a fitted "
+                        "NeighborhoodModel as its first argument: label_flip_check(nbm, anomalies)")
+    if n_neighbors is None:
+        n_neighbors = 200
     models = _as_models(model)
     Xv, yv = check_X_y(X, y)
     n = len(Xv)
@@ -299,19 +338,15 @@ def label_flip_check(
                         for r in rows}
 
     # ---- the retraining trials (independent: joblib / Dask)
-    jobs = []
+    jobs: list[tuple] = []
     if reference == "refit":
         for name in before:
             rows = np.fromiter(before[name], dtype=np.int64)
-            jobs.append(delayed(_refit_reference)(templates[name], Xv, yv, rows, classes_y))
-    jobs += [delayed(_retrain_predict)(templates[name], Xv, yv, nb, r, classes_y)
+            jobs.append((_refit_reference, templates[name], Xv, yv, rows, classes_y))
+    jobs += [(_retrain_predict, templates[name], Xv, yv, nb, r, classes_y)
              for name, r, _, nb in tasks]
-    bar = tqdm(total=len(jobs), desc="label-flip trials", unit="fit", disable=not progress)
-    results = []
-    for out in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
-        results.append(out)
-        bar.update(1)
-    bar.close()
+    results = parallel_map(_call, jobs, n_jobs=n_jobs, progress=progress,
+                           desc="label-flip trials", unit="fit", star=True)
     if reference == "refit":
         refs, results = results[:len(before)], results[len(before):]
         for name, ref in zip(before, refs):
@@ -332,6 +367,11 @@ def label_flip_check(
                      "reference": reference, "n_neighbors": k, "spaces": spaces,
                      "seed": seed})
     return df
+
+
+def _call(fn: Any, *args: Any) -> Any:
+    """``fn(*args)``: one parallel_map over trials of two kinds."""
+    return fn(*args)
 
 
 def _refit_reference(est: Any, X: Any, y: np.ndarray, rows: np.ndarray,
@@ -392,14 +432,14 @@ def label_flip_summary(trials: pd.DataFrame, *, wide: bool = False) -> pd.DataFr
 def label_flip_html(trials: pd.DataFrame) -> str:
     """An HTML fragment (escaped) with the rate table of :func:`label_flip_summary`."""
     summ = label_flip_summary(trials)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in summ.columns)
+    head = "".join(f"<th>{escape(c)}</th>" for c in summ.columns)
     body = "".join(
         "<tr>" + "".join(
             f"<td>{v:.3g}</td>" if isinstance(v, (float, np.floating))
-            else f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+            else f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
         for row in summ.itertuples(index=False))
     k = trials.attrs.get("n_neighbors", "")
     return (f"<div class='shap-debug-label-flip'><p><b>Label-flip influence check</b> "
-            f"(K={html.escape(str(k))}): share of anomalies whose prediction changed after "
+            f"(K={escape(str(k))}): share of anomalies whose prediction changed after "
             f"their neighbourhood's labels were flipped and the model retrained.</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")

@@ -9,10 +9,11 @@ import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
 
 from shap_debug.cli import main
 from shap_debug.datasets import encode, german
-from shap_debug.debugger import Debugger
+from shap_debug.debugger import Debugger, Evidence, Inspection, Overview
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -47,6 +48,8 @@ def test_anomalies_ranked_and_inspection_parts(german_debugger):
     assert ins.ale.explanation.values.shape == (100, 20)
     assert ins.flip is not None, ins.notes
     assert len(ins.influential) == 10
+    assert i not in set(ins.influential["row"])  # never its own influential row
+    assert ins.sparser is not None and "touches" in ins.sparser.sentence
     assert "anomaly" in str(ins).lower()
     # cached: the same object, contributions not recomputed
     assert dbg.inspect(i) is ins
@@ -67,6 +70,82 @@ def test_report_structure_and_escaping(german_debugger, tmp_path):
     assert "<script" not in doc  # no scripts at all: opens offline, nothing to execute
     assert "http://" not in doc and "https://" not in doc
     assert 'class="error"' not in doc, re.findall(r'class="error">([^<]*)', doc)
+
+
+def _section(doc, anchor):
+    match = re.search(rf'<section id="{anchor}">(.*?)</section>', doc, flags=re.S)
+    assert match, f"no section {anchor}"
+    return match.group(1)
+
+
+def test_evidence_values_and_short_reprs(german_debugger):
+    dbg, _, _ = german_debugger
+    ev = dbg.evidence(1, label_flip=False)
+    assert isinstance(ev, Evidence) and isinstance(ev.overview, Overview)
+    assert ev.overview is dbg.overview()  # computed once
+    (i,) = ev.anomalies
+    assert isinstance(ev.inspections[i], Inspection)
+    assert ev.overview.integrity is not None and ev.overview.flags
+    assert not ev.failures and not ev.overview.failures, (ev.failures, ev.overview.failures)
+    assert ev.overview.classes == (0, 1) and sum(ev.overview.class_counts.values()) == 800
+    for obj in (dbg, ev, ev.overview, ev.inspections[i]):
+        text = repr(obj)
+        assert "\n" not in text and len(text) < 400, text
+    assert repr(dbg).startswith("Debugger(GradientBoostingClassifier, n=800")
+    assert repr(ev.inspections[i]).startswith(f"Inspection(anomaly={i}")
+    html = dbg._repr_html_() + ev.inspections[i]._repr_html_()
+    assert HOSTILE not in html and "<b>tv</b>" not in html
+
+
+def _three_classes(n=180):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                      "c": rng.normal(size=n)})
+    y = np.digitize(X.a + 0.5 * X.b + rng.normal(0, 0.5, n), [-0.5, 0.5])
+    return X, y
+
+
+def test_three_class_report_says_in_its_section_why_label_flips_are_missing(tmp_path):
+    X, y = _three_classes()
+    lr = LogisticRegression(max_iter=1000).fit(X, y)
+    dbg = Debugger(lr, X, y, n_neighbors=20, budget=3, progress=False)
+    ev = dbg.evidence(1)
+    assert "3 classes" in ev.skipped["label-flip"] and ev.label_flips is None
+    doc = dbg.report(1, tmp_path / "three.html").read_text()
+    flips = _section(doc, "label-flip")
+    assert "binary-only" in flips and "3 classes (0, 1, 2)" in flips
+    assert 'class="missing"' in flips
+    assert len(re.findall(r'id="anomaly-\d+"', doc)) == 1
+    assert 'class="error"' not in doc, re.findall(r'class="error">([^<]*)', doc)
+
+
+def test_zero_anomalies_report_says_in_each_section_why_it_is_empty(tmp_path):
+    X, y = _three_classes()
+    y = (y > 0).astype(int)
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)  # no training error
+    dbg = Debugger(tree, X, y, n_neighbors=20, budget=3, progress=False)
+    with pytest.warns(UserWarning, match="no anomalies"):
+        ev = dbg.evidence(3)
+    assert ev.anomalies == () and ev.overview.n_anomalies == 0
+    assert set(ev.overview.skipped) == {"occurrence", "logic"}
+    doc = dbg.report(3, tmp_path / "zero.html").read_text()
+    logic = _section(doc, "global").split("logic formula")[1]
+    assert "No formula" in logic and "every training row correctly" in logic
+    assert "every training row correctly" in _section(doc, "occurrence")
+    assert "nothing to retrain" in _section(doc, "label-flip")
+    assert 'class="error"' not in doc, re.findall(r'class="error">([^<]*)', doc)
+
+
+def test_a_failing_part_is_a_value_shown_in_its_section(german_debugger):
+    dbg, _, _ = german_debugger
+    ev = dbg.evidence(1, label_flip=False)
+    broken = Evidence(overview=Overview(**{**ev.overview.__dict__, "cohorts": None,
+                                           "failures": {"cohorts": "ValueError: boom"}}),
+                      anomalies=ev.anomalies, inspections=ev.inspections)
+    from shap_debug.report import render_report
+
+    cohorts = _section(render_report(broken), "cohorts")
+    assert 'class="error"' in cohorts and "ValueError: boom" in cohorts
 
 
 def test_debugger_bad_input():
@@ -102,7 +181,13 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
     assert main(["report", "--dataset", str(csv), "--target", "nope"]) == 2
     assert "not in" in capsys.readouterr().err
     assert main(["report", "--dataset", str(csv), "--target", "t"]) == 2
-    assert "binary" in capsys.readouterr().err
+    assert "class 0 has only 1 row in" in capsys.readouterr().err
+    pd.DataFrame({"a": range(40), "t": np.linspace(0, 1, 40)}).to_csv(csv, index=False)
+    assert main(["report", "--dataset", str(csv), "--target", "t"]) == 2
+    assert "40 distinct values" in capsys.readouterr().err
+    pd.DataFrame({"a": range(40), "t": ["x"] * 40}).to_csv(csv, index=False)
+    assert main(["report", "--dataset", str(csv), "--target", "t"]) == 2
+    assert "at least two classes" in capsys.readouterr().err
     assert main(["report", "--dataset", str(tmp_path / "missing.csv"), "--target", "t"]) == 2
     assert "no such file" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
@@ -121,6 +206,47 @@ def test_cli_runs_a_user_csv(tmp_path):
     assert main(["report", "--dataset", str(csv), "--target", "label", "--model", "lr",
                  "--anomalies", "1", "--out", str(out), "--quiet", "--no-label-flip"]) == 0
     assert 'id="anomaly-' in out.read_text()
+
+
+def test_cli_runs_a_three_class_csv_with_class_names(tmp_path, capsys):
+    X, y = _three_classes(240)
+    frame = X.assign(grade=np.array(["low", "mid", "high"])[y])
+    csv = tmp_path / "three.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "three.html"
+    assert main(["report", "--dataset", str(csv), "--target", "grade", "--model", "lr",
+                 "--anomalies", "1", "--neighbors", "20", "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "target 'grade': 3 classes (multi-class): high (" in err and "binary-only" in err
+    doc = out.read_text()
+    assert "3 classes: high (" in _section(doc, "summary")
+    assert "binary-only" in _section(doc, "label-flip")
+    anomaly = re.search(r'<section id="anomaly-\d+">.*?</section>', doc, flags=re.S).group(0)
+    assert re.search(r"true label <b>(low|mid|high)</b>", anomaly)
+    assert 'class="error"' not in doc, re.findall(r'class="error">([^<]*)', doc)
+
+
+def test_cli_says_how_missing_values_were_filled(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x1": rng.normal(size=200), "x2": rng.normal(size=200),
+                          "colour": rng.choice(["red", "blue"], 200)})
+    frame["label"] = np.where(frame.x1 + rng.normal(0, 0.5, 200) > 0, "yes", "no")
+    frame.loc[[3, 7, 9], "colour"] = np.nan
+    frame.loc[[4, 8], "x2"] = np.nan
+    frame.loc[[5], "x2"] = 1.0
+    csv = tmp_path / "holes.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "holes.html"
+    assert main(["report", "--dataset", str(csv), "--target", "label", "--model", "lr",
+                 "--anomalies", "1", "--out", str(out), "--quiet", "--no-label-flip"]) == 0
+    err = capsys.readouterr().err
+    median = frame["x2"].median()
+    numeric = f"column 'x2': 2 missing values filled with the median ({median:.4g})"
+    text = "column 'colour': 3 missing values became the category 'missing'"
+    assert numeric in err and text in err
+    summary = _section(out.read_text(), "summary")
+    assert "How the data were prepared" in summary
+    assert numeric.replace("'", "&#x27;") in summary and text.replace("'", "&#x27;") in summary
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

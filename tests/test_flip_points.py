@@ -359,3 +359,151 @@ def test_numpy_sequential_scorer_matches_autograd():
         c, t = np.zeros(9, int), np.full(9, 1 if K == 2 else 2)
         assert np.allclose(fast.g_grad(X, rows, c, t)[1], ref.g_grad(X, rows, c, t)[1], atol=1e-12)
         assert np.allclose(fast.jac_batch(X, rows)[1], ref.jac_batch(X, rows)[1], atol=1e-12)
+
+
+# ----------------------------------------------------------------- stationarity (issue 16.3)
+def test_linear_model_flip_point_is_the_orthogonal_projection_on_the_free_features():
+    # z1 - z0 = a.x + b0: the closest point moving only the free features F is
+    # x - (a.x + b0) / |a_F|^2 a_F, a KKT point with a zero residual
+    rng = np.random.default_rng(3)
+    a, b0 = rng.normal(size=6), 0.4
+    net = _linear(np.vstack([np.zeros(6), a]), np.array([0.0, b0]))
+    X = rng.normal(size=(30, 6))
+    free = [0, 2, 3, 5]
+    res = FlipPoints(net, progress=False).find(X, features=free)
+    aF = np.zeros(6)
+    aF[free] = a[free]
+    expected = X - ((X @ a + b0) / (aF @ aF))[:, None] * aF
+    assert np.abs(res.x_hat - expected).max() < 1e-6
+    assert np.abs(res.distance - np.abs(X @ a + b0) / np.linalg.norm(aF)).max() < 1e-6
+    assert res.stationary.all() and (res.status == "exact").all()
+    assert np.nanmax(res.kkt_residual) < 1e-12 and np.nanmax(res.stationarity) < 1e-6
+    # a boundary point that is not the closest one is reported as not stationary
+    off = expected.copy()
+    off[:, free[0]] += 1.0
+    off[:, free[1]] -= a[free[0]] / a[free[1]]  # stays on the hyperplane
+    v = FlipPoints(net, progress=False).verify(X, off, features=free)
+    assert v.valid.all() and not v.stationary.any() and (v.kkt_residual > 1e-4).all()
+    assert (v.status == "approximate").all()
+
+
+def _tie_logit(mlp, H):
+    p = np.clip(mlp.predict_proba(H), 1e-300, None)
+    return np.log(p[:, 1]) - np.log(p[:, 0])
+
+
+def _fd_grad(mlp, h, h_step=1e-6):
+    E = np.eye(len(h)) * h_step
+    return (_tie_logit(mlp, h + E) - _tie_logit(mlp, h - E)) / (2 * h_step)
+
+
+def _mlp_problem(activation, n=150, m=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(600, m))
+    y = (np.sin(X[:, 0]) + X[:, 1] * X[:, 2] - 0.5 * X[:, 3] > 0).astype(int)
+    mlp = MLPClassifier((16, 8), activation=activation, max_iter=600, random_state=seed)
+    mlp.fit(X, y)
+    lo, hi = X.min(0), X.max(0)
+    return mlp, X, X[:n], (lo, hi)
+
+
+def _independent_checks(mlp, Xq, res, lo, hi, free):
+    """Checks written without the library: sklearn's probabilities only."""
+    H = res.x_hat
+    ok = res.valid
+    on_boundary = np.abs(_tie_logit(mlp, np.nan_to_num(H))) <= 1e-5
+    interior = np.zeros_like(H, dtype=bool)
+    interior[:, free] = True
+    interior &= (H > lo + 1e-9) & (H < hi - 1e-9)
+    return ok, on_boundary, interior
+
+
+def test_smooth_mlp_flip_points_are_stationary_by_an_independent_gradient_check():
+    mlp, X, Xq, (lo, hi) = _mlp_problem("tanh")
+    free = [0, 1, 2, 3, 5, 6]  # 4 and 7 immutable
+    fp = FlipPoints(mlp, data=X, progress=False)
+    raw = fp.find(Xq, features=free, bounds=(lo, hi), polish=False)
+    res = fp.find(Xq, features=free, bounds=(lo, hi))
+    ok, on_boundary, interior = _independent_checks(mlp, Xq, res, lo, hi, free)
+    assert ok.all() and on_boundary.all()
+    assert np.array_equal(res.x_hat[:, [4, 7]], Xq[:, [4, 7]])
+    # 1 - |cos(x̂ - x, grad of the tie)| on the free coordinates off their bounds, with a
+    # central finite-difference gradient of sklearn's own log-odds
+    one_minus_cos = np.zeros(len(Xq))
+    for i in range(len(Xq)):
+        F = interior[i]
+        d = (res.x_hat[i] - Xq[i])[F]
+        g = _fd_grad(mlp, res.x_hat[i])[F]
+        one_minus_cos[i] = 1 - abs(d @ g) / (np.linalg.norm(d) * np.linalg.norm(g))
+    assert (one_minus_cos <= 1e-6).mean() >= 0.99
+    assert res.stationary.mean() >= 0.99
+    # polishing never moves a point farther from its input (up to the verifier's tie
+    # tolerance: an unpolished tie may sit a hair short of the boundary)
+    assert (res.distance <= raw.distance + 1e-6).all()
+    assert res.stationary.sum() >= raw.stationary.sum()
+
+
+def _relu_pieces(mlp, h, tol=1e-6):
+    """Tie gradients of every linear piece of a ReLU MLP meeting at h (units within tol of
+    zero switched off and on), from sklearn's weights."""
+    import itertools
+
+    pre, a = [], h
+    for W, b in zip(mlp.coefs_[:-1], mlp.intercepts_[:-1]):
+        a = a @ W + b
+        pre.append(a.copy())
+        a = np.maximum(a, 0)
+    near = [(q, j) for q, p in enumerate(pre) for j in np.flatnonzero(np.abs(p) < tol)]
+    grads = []
+    for signs in itertools.product([0.0, 1.0], repeat=len(near)):
+        masks = [(p > 0).astype(float) for p in pre]
+        for (q, j), s in zip(near, signs):
+            masks[q][j] = s
+        J = np.eye(len(h))
+        for (W, _), mk in zip(zip(mlp.coefs_[:-1], mlp.intercepts_[:-1]), masks):
+            J = (J @ W) * mk
+        grads.append((J @ mlp.coefs_[-1])[:, 0])
+    return np.array(grads), len(near)
+
+
+def test_relu_mlp_flip_points_are_kkt_points_by_an_independent_check():
+    from scipy.optimize import nnls
+
+    mlp, X, Xq, (lo, hi) = _mlp_problem("relu", seed=1)
+    free = list(range(8))
+    fp = FlipPoints(mlp, data=X, progress=False)
+    raw = fp.find(Xq, bounds=(lo, hi), polish=False)
+    res = fp.find(Xq, bounds=(lo, hi))
+    ok, on_boundary, interior = _independent_checks(mlp, Xq, res, lo, hi, free)
+    assert ok.all() and on_boundary.all()
+    # KKT on a piecewise-linear boundary (Clarke): the step lies in the cone of the tie
+    # gradients of the pieces that meet at x̂; where x̂ is on no kink that is plain
+    # parallelism with the gradient
+    kkt, kinks = np.zeros(len(Xq)), np.zeros(len(Xq), dtype=int)
+    for i in range(len(Xq)):
+        F = interior[i]
+        d = (res.x_hat[i] - Xq[i])[F]
+        G, kinks[i] = _relu_pieces(mlp, res.x_hat[i])
+        A = G[:, F].T / np.linalg.norm(G[:, F], axis=1)
+        u = d / np.linalg.norm(d)
+        sin = min(nnls(A, u)[1], nnls(-A, u)[1])
+        kkt[i] = 1 - np.sqrt(1 - min(sin, 1.0) ** 2)
+    assert (kkt <= 1e-8).mean() >= 0.99
+    assert (kinks > 0).any()  # the check did meet kinks
+    assert res.stationary.mean() >= 0.99
+    assert (res.distance <= raw.distance + 1e-6).all()
+    assert res.stationary.sum() >= raw.stationary.sum()
+    # the result reports the KKT residual it certified
+    assert (res.kkt_residual[res.stationary] <= 5e-9).all()
+    frame = res.to_frame()
+    assert {"kkt_residual", "stationary"} <= set(frame.columns)
+
+
+def test_tree_answers_report_that_kkt_does_not_apply():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 10, size=(200, 2))
+    y = (X[:, 0] > 5).astype(int)
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    res = FlipPoints(tree, progress=False).find(X[:5])
+    assert (res.status == "exact").all()
+    assert np.isnan(res.kkt_residual).all() and not res.stationary.any()

@@ -11,7 +11,13 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from captum_ext.influence import InfluenceFunction, KMostInfluentialResults, knn_candidates
+from captum_ext.influence import (
+    CURVATURES,
+    GRAD_RTOL,
+    InfluenceFunction,
+    KMostInfluentialResults,
+    knn_candidates,
+)
 from captum_ext.loo import LOOValidation, compare_with_neighborhood, loo_validation
 from shap_debug.core import ShapDebugWarning
 
@@ -102,7 +108,7 @@ def test_loo_validation_logistic_with_intercept(binary):
     assert np.all((res.slope > 0.8) & (res.slope < 1.25))
     assert res.max_grad < 1e-8
     assert res.to_frame().shape == (2, 4) and res.pairs_frame().shape == (30, 4)
-    assert "<table>" in res._repr_html_()
+    assert "<table" in res._repr_html_()
     assert res.plot(show=False) is not None
 
 
@@ -247,7 +253,7 @@ def test_k_most_influential_and_candidates(binary):
     assert all(np.isin(knn.indices[i].numpy(), near[i]).all() for i in range(2))
     frame = top.to_frame()
     assert list(frame.columns) == ["test", "rank", "train_index", "influence"]
-    assert "<table>" in top._repr_html_()
+    assert "<table" in top._repr_html_()
     assert top.plot(show=False) is not None
 
 
@@ -306,7 +312,7 @@ def test_compare_with_neighborhood(binary):
 
     via_model = compare_with_neighborhood(inf, queries, Neigh(), flip=False, progress=False)
     assert np.allclose(via_model.overlap, res.overlap)
-    assert res.plot(show=False) is not None and "<table>" in res._repr_html_()
+    assert res.plot(show=False) is not None and "<table" in res._repr_html_()
 
 
 def test_bad_input(binary, tanh_mlp):
@@ -372,3 +378,54 @@ def test_refit_matrix_free_path_converges(binary):
     theta0 = inf.refit(sample_weight=w, init=theta, tol=1e-9)
     moved = inf.at(theta).influence((X[:1], y[:1]))
     assert torch.isfinite(moved).all() and not torch.equal(theta0, theta)
+
+
+def _mislabelled_row_data():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    bad = int(np.argmax(X[:, 0] + X[:, 1]))  # deep inside class 1, labelled 0
+    y[bad] = 0
+    near = np.argsort(-(X[:, 0] + X[:, 1]))[1:4]  # its nearest class-1 neighbours
+    return X, y, bad, near
+
+
+def test_not_converged_model_warns_for_every_curvature():
+    """Issue 16.12: a ReLU MLP after two SGD epochs ranked an injected mislabelled row as the
+    top proponent of its neighbours' predictions with curvature='gauss_newton', silently."""
+    X, y, bad, near = _mislabelled_row_data()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(),
+                              torch.nn.Linear(8, 2)).double()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    for _ in range(2):
+        for s in range(0, len(X), 32):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(Xt[s:s + 32]), yt[s:s + 32]).backward()
+            opt.step()
+    with pytest.warns(ShapDebugWarning, match=r"not at an optimum.*gradient norm.*threshold"):
+        inf = InfluenceFunction(net, X, y, curvature="gauss_newton", damping=1e-3,
+                                weight_decay=1e-2, progress=False)
+    assert inf.grad_norm_ > 100 * GRAD_RTOL * inf.grad_scale_
+    for curv in CURVATURES:
+        with pytest.warns(ShapDebugWarning, match="Train longer"):
+            InfluenceFunction(net, X, y, curvature=curv, damping=1e-3, allow_nonsmooth=True,
+                              progress=False)
+    # the advice works: re-converged, no warning, and the mislabelled row no longer leads
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ShapDebugWarning)
+        conv = inf.at(inf.refit(tol=1e-9))
+    assert conv.grad_norm_ <= GRAD_RTOL * conv.grad_scale_
+    pred = conv.predict_proba(X[near]).argmax(1)
+    assert bad not in conv.influence((X[near], pred), k=1).indices.numpy()
+
+
+def test_converged_model_does_not_warn():
+    X, y, _, _ = _mislabelled_row_data()
+    lr = LogisticRegression(tol=1e-10, max_iter=1000).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ShapDebugWarning)
+        for curv in CURVATURES:
+            inf = InfluenceFunction(lr, X, y, curvature=curv, progress=False)
+            assert inf.grad_norm_ <= GRAD_RTOL * inf.grad_scale_

@@ -66,6 +66,7 @@ def test_numeric_array_and_correlated_columns():
     X = np.column_stack([a, 2 * a + 1e-3 * rng.normal(size=200), rng.normal(size=200)])
     rep = integrity_flags(X)
     assert rep.duplicate_columns and rep.duplicate_columns[0][:2] == ("Feature 0", "Feature 1")
+    assert rep.duplicate_columns[0][2].startswith("r = 0.99999")  # near, never printed as 1
     assert rep.conflicting_groups == ()
 
 
@@ -107,3 +108,33 @@ def test_bad_input():
         integrity_flags(X, y, quasi_constant=0.1)
     with pytest.raises(ValueError, match="fitted"):
         collapsed_occurrence(NeighborhoodModel())
+
+
+def test_correlated_columns_are_near_duplicates_not_duplicates():
+    """Issue 16 item 11: mean radius and mean perimeter (r = 0.998) are near-duplicates."""
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer(as_frame=True).frame.drop(columns="target")
+    rep = integrity_flags(X)
+    assert ("mean radius", "mean perimeter", "r = 0.998") in rep.duplicate_columns
+    assert ("worst radius", "worst perimeter", "r = 0.994") in rep.duplicate_columns
+    (flag,) = [f for f in rep.flags() if "redundant" in f.message]
+    assert "near-duplicate (r = 0.998): mean radius ~ mean perimeter" in flag.message
+    assert "duplicate:" not in flag.message and "one-to-one" not in flag.message
+    frame = rep.to_frame()
+    near = frame[frame.kind == "near-duplicate columns"]
+    assert near.detail.tolist() == ["mean radius ~ mean perimeter (r = 0.998)",
+                                    "worst radius ~ worst perimeter (r = 0.994)"]
+    assert "duplicate columns" not in set(frame.kind)
+    # an exact recoding next to a near-duplicate: worded apart
+    X = X.assign(radius_mm=X["mean radius"] * 10)
+    msg = [f for f in integrity_flags(X).flags() if "redundant" in f.message][0].message
+    assert "duplicate (one-to-one): mean radius = radius_mm" in msg
+    assert "near-duplicate (r = 0.998): mean radius ~ mean perimeter" in msg
+
+
+def test_short_reprs():
+    X, y = _frame()
+    rep = integrity_flags(X, y)
+    assert repr(rep) == ("IntegrityReport(n_rows=6, duplicate_rows=2, conflicting_rows=3, "
+                         "leaked_test_rows=0, constant_columns=1, duplicate_columns=3)")

@@ -157,3 +157,27 @@ def test_bad_input(german_lr):
         label_flip_check(NotCloneable(), Z, y, 2, contributions=exp, progress=False)
     with pytest.raises(TypeError, match="trials"):
         label_flip_summary(np.zeros(3))
+
+
+def test_accepts_a_fitted_neighborhood_model(german_lr):
+    # issue 16.10: label_flip_check(nbm, a) is the natural call after fitting one
+    from shap_debug.neighborhood import NeighborhoodModel
+
+    Z, y, lr, exp = german_lr
+    nbm = NeighborhoodModel(n_neighbors=30).fit(lr, Z, y, exp)
+    a = nbm.anomalies_[:3]
+    spaces = ["contributions", "features"]
+    new = label_flip_check(nbm, a, spaces=spaces, progress=False)
+    old = label_flip_check(lr, Z, y, a, spaces=spaces, n_neighbors=30, contributions=exp,
+                           progress=False)
+    assert (new.n_neighbors == 30).all()
+    cols = ["anomaly", "space", "n_flipped", "flipped", "prediction_after", "proba_after"]
+    assert new[cols].equals(old[cols])
+    assert len(label_flip_check(nbm, anomalies=a[:1], spaces=["features"], n_neighbors=5,
+                                progress=False)) == 1
+    with pytest.raises(TypeError, match="not fitted"):
+        label_flip_check(NeighborhoodModel(5), a, progress=False)
+    with pytest.raises(TypeError, match="without X and y"):
+        label_flip_check(nbm, Z, y, a, progress=False)
+    with pytest.raises(TypeError, match="needs X and y"):
+        label_flip_check(lr, Z, progress=False)

@@ -94,7 +94,8 @@ def test_exclude_self_with_duplicates():
 def test_german_neighbourhood(german_lr):
     X, Z, y, lr, exp = german_lr
     Z0, y0 = Z.copy(), y.copy()
-    nbm = NeighborhoodModel(n_neighbors=25).fit(lr, Z, y, exp, feature_names=list(X.columns))
+    nbm = NeighborhoodModel(n_neighbors=25, exclude_self=False).fit(
+        lr, Z, y, exp, feature_names=list(X.columns))
     np.testing.assert_array_equal(Z, Z0)  # inputs untouched
     np.testing.assert_array_equal(y, y0)
     assert nbm.contributions_.shape == Z.shape
@@ -141,7 +142,7 @@ def test_german_dataframe_and_other_sources(german_lr):
     pd.testing.assert_frame_equal(X, X0)
     nb = nbm.neighbors(int(nbm.anomalies_[0]))
     frame = nb.to_frame()
-    assert list(frame.columns[4:]) == list(X.columns)
+    assert list(frame.columns[5:]) == list(X.columns)
     # readable category labels, the neighbours' own rows
     assert frame["checking_status"].tolist() == X["checking_status"].iloc[nb.indices].tolist()
     assert nb.explanation.display_data.shape == (10, X.shape[1])
@@ -254,7 +255,7 @@ def test_bad_input(german_lr):
 
 def test_kneighbors_vectors_matches_row_queries(german_lr):
     X, Z, y, lr, exp = german_lr
-    nbm = NeighborhoodModel(10, space="features").fit(lr, Z, y)
+    nbm = NeighborhoodModel(10, space="features", exclude_self=False).fit(lr, Z, y)
     rows = [3, 7]
     d1, i1 = nbm.kneighbors(rows)
     d2, i2 = nbm.kneighbors_vectors(nbm.feature_scaler_.transform(Z[rows]))
@@ -271,3 +272,69 @@ def test_is_a_scikit_learn_estimator():
     assert clone(nbm).get_params() == nbm.get_params()
     assert nbm.get_params()["n_neighbors"] == 7
     assert "n_neighbors=7" in repr(nbm)
+
+
+# --------------------------------------------------------------------------- issue 16
+@pytest.fixture(scope="module")
+def cancer_gb():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    gb = GradientBoostingClassifier(n_estimators=50, max_depth=2, random_state=0).fit(X, y)
+    return X, y, gb
+
+
+def test_neighbourhood_explanation_stays_additive_for_a_single_output_source(cancer_gb):
+    # issue 16.1: rows predicted 0 had their values negated but not their base values, so
+    # base_values + values.sum(1) gave 3.18 where decision_function said -0.80
+    X, y, gb = cancer_gb
+    exp = shap.TreeExplainer(gb)(X)              # 2-D, log-odds of class 1
+    nbm = NeighborhoodModel(n_neighbors=40, exclude_self=True).fit(gb, X, y, exp)
+    e = nbm.explanation_
+    towards = np.where(nbm.predicted_ == 1, 1.0, -1.0) * gb.decision_function(X)
+    assert (nbm.predicted_ == 0).any()
+    np.testing.assert_allclose(e.base_values + e.values.sum(1), towards, atol=1e-6)
+    assert "log-odds of the predicted class" in e.output_names
+    # the distance space still points towards each row's prediction
+    np.testing.assert_allclose(nbm.contributions_,
+                               exp.values * np.where(nbm.predicted_ == 1, 1, -1)[:, None])
+    for r in (int(np.flatnonzero(nbm.predicted_ == 0)[0]), int(nbm.anomalies_[0])):
+        nb = nbm.neighbors(r)
+        ex = nb.explanation
+        np.testing.assert_allclose(ex.base_values + ex.values.sum(1), towards[nb.indices],
+                                   atol=1e-6)
+        assert ex.output_names == e.output_names      # survives slicing
+    # one row's waterfall shows the f(x) of its own class
+    row = int(np.flatnonzero(nbm.predicted_ == 0)[0])
+    ax = shap.plots.waterfall(e[row], show=False)
+    assert ax is not None
+    plt.close("all")
+
+
+def test_neighbourhood_explanation_of_single_output_probabilities(cancer_gb):
+    # on the probability scale class 0's output is 1 - p1, not -p1
+    X, y, gb = cancer_gb
+    exp = explain(gb, X[:150], X[:60], progress=False)[:, :, 1]
+    nbm = NeighborhoodModel(10).fit(gb, X[:150], y[:150], exp)
+    e = nbm.explanation_
+    p = gb.predict_proba(X[:150])
+    np.testing.assert_allclose(e.base_values + e.values.sum(1), p.max(1), atol=1e-6)
+    assert e.output_names.startswith("probability of the predicted class")
+
+
+def test_exclude_self_is_the_default_and_duplicates_are_marked():
+    # issue 16.9: an anomaly was its own first neighbour by default
+    assert NeighborhoodModel().exclude_self is True
+    X = np.array([[0.0], [0.0], [0.0], [5.0], [6.0], [0.5]])
+    y = np.array([0, 0, 1, 1, 1, 0])
+    lr = LogisticRegression().fit(X, y)
+    nbm = NeighborhoodModel(3, space="features").fit(lr, X, y)
+    nb = nbm.neighbors(2)
+    assert 2 not in nb.indices
+    # the two other copies of row 2 stay in its neighbourhood, marked
+    np.testing.assert_array_equal(np.sort(nb.indices[nb.duplicates]), [0, 1])
+    frame = nb.to_frame()
+    assert frame["duplicate"].tolist() == nb.duplicates.tolist()
+    assert nb.summary()["n_duplicates"] == 2
+    assert not nbm.neighbors(3).duplicates.any()

@@ -16,6 +16,7 @@ from .models import (
     softmax,
 )
 from .parallel import parallel_map, progress_iter
+from .plotting import finish, new_axes
 from .results import Result
 from .validation import (
     ShapDebugWarning,
@@ -39,7 +40,7 @@ __all__ = [
     "Result", "ShapDebugWarning", "check_X_y", "check_classifier", "check_columns",
     "check_explanation", "check_float", "check_frame_or_array", "check_indices", "check_int",
     "check_option", "check_random_state", "check_y", "class_index", "classes_of", "clone_model",
-    "escape", "explanation_values", "feature_names_of", "is_linear_model", "is_torch_module",
+    "escape", "explanation_values", "finish", "new_axes", "feature_names_of", "is_linear_model", "is_torch_module",
     "is_tree_model", "lazy_getattr", "parallel_map", "predict_labels", "predict_proba_fn",
     "progress_iter", "section_html", "seed_from", "softmax", "table_html", "warn",
 ]

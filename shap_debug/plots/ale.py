@@ -17,9 +17,18 @@ import numpy as np
 
 from ..core.validation import check_columns, check_int
 
-__all__ = ["ale", "ale_bias_plot"]
+__all__ = ["ale", "ale_bias_plot", "category_width"]
 
 _ALE_RESULT_ATTRS = ("curves", "feature_names", "ranges", "target_label", "confidence")
+
+
+def category_width(n_levels: int) -> float:
+    """Inches of panel width that fit ``n_levels`` vertical 8-point category labels.
+
+    >>> category_width(2), category_width(41)
+    (4.2, 7.79)
+    """
+    return max(4.2, round(0.17 * n_levels + 0.82, 2))
 
 
 def _is_ale_result(obj: Any) -> bool:
@@ -81,10 +90,13 @@ def _draw(ax, curve, global_curve, anomaly_value, target_label, conf):
                     color=colors.blue_rgb, marker="o", linestyle="-" if kind == "discrete"
                     else "--", linewidth=1.2, capsize=3, label="neighborhood")
         if kind == "categorical":
+            # upright labels only when few and short; else vertical (never overlapping as
+            # long as the panel is at least category_width(len(x)) wide)
+            labels = [str(g) for g in curve.grid]
+            upright = len(x) <= 3 and max(len(t) for t in labels) <= 12
             ax.set_xticks(x)
-            ax.set_xticklabels([str(g) for g in curve.grid],
-                               rotation=45 if len(x) > 3 else 0,
-                               ha="right" if len(x) > 3 else "center")
+            ax.set_xticklabels(labels, rotation=0 if upright else 90,
+                               fontsize=None if upright else 8)
     if global_curve is not None:
         if kind == "categorical" and positions is not None:
             pts = [(positions[str(g)], v) for g, v in zip(global_curve.grid, global_curve.values)
@@ -103,6 +115,10 @@ def _draw(ax, curve, global_curve, anomaly_value, target_label, conf):
             xv = float(anomaly_value)
         if xv is not None:
             ax.axvline(xv, color=colors.red_rgb, linestyle=":", linewidth=1.5, label="anomaly")
+    if kind != "categorical":  # at most 5 numeric ticks: wide numbers never touch
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     top = max(float(np.max(curve.counts)) if len(curve.counts) else 1.0, 1.0)
     hist.set_ylim(0, top * 4)
     hist.set_yticks([])

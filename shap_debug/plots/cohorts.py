@@ -8,16 +8,51 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ambiguity_plot", "cohort_plot", "error_heatmap"]
+from ..core.plotting import new_axes as _axes
+
+__all__ = ["ambiguity_plot", "cohort_label", "cohort_plot", "error_heatmap"]
+
+#: Characters per line and lines per bar of a cohort label: longer rules are abbreviated
+#: (ending in "…"); the full rule is in the table beside the chart.
+LABEL_WIDTH, LABEL_LINES = 42, 3
+#: Inches of figure height per bar, enough for LABEL_LINES lines of 8-point text.
+_BAR_INCHES = 0.56
 
 
-def _axes(ax: Any, figsize: tuple[float, float]):
-    import matplotlib.pyplot as plt
+def cohort_label(rule: str, number: int | None = None, width: int = LABEL_WIDTH,
+                 lines: int = LABEL_LINES) -> str:
+    """A cohort rule as a bar label: wrapped at ``width``, at most ``lines`` lines.
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-        return ax, True
-    return ax, False
+    Parameters
+    ----------
+    rule : str
+    number : int, optional
+        Shown first (``"#2 ..."``), to find the full rule in a numbered table.
+    width, lines : int
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> cohort_label("age <= 30 and hours-per-week > 40", number=1)
+    '#1 age <= 30 and hours-per-week > 40'
+    >>> label = cohort_label(" and ".join(f"feature{k} > {k}" for k in range(20)))
+    >>> len(label.splitlines()), label.endswith("…")
+    (3, True)
+    """
+    text = f"#{number} {rule}" if number is not None else str(rule)
+    wrapped = textwrap.wrap(text, width) or [""]
+    if len(wrapped) > lines:
+        wrapped = wrapped[:lines]
+        wrapped[-1] = wrapped[-1][: width - 1].rstrip() + "…"
+    return "\n".join(wrapped)
+
+
+def _bars_height(n: int) -> float:
+    return _BAR_INCHES * max(n, 1) + 1.5
+
 
 
 def _no_errors(ax: Any) -> None:
@@ -25,14 +60,23 @@ def _no_errors(ax: Any) -> None:
     ax.set_axis_off()
 
 
-def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool = True):
-    """Horizontal bars: each error-tree leaf's share of rows and of errors, with its error rate.
+def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool = True, *,
+                kind: str = "leaves", numbered: bool = False):
+    """Horizontal bars: each cohort's share of rows and of errors, with its error rate.
+
+    Long rules are wrapped and abbreviated to three lines (see :func:`cohort_label`); the
+    figure made here is sized by the number of bars so labels never overlap.
 
     Parameters
     ----------
     result : ErrorCohorts
     max_display : int, default 10
-        Leaves shown (most errors first).
+        Cohorts shown (in the result's order: leaves most errors first, slices significant
+        first).
+    kind : {"leaves", "slices"}
+        The error tree's leaves (disjoint) or the de-duplicated top slices.
+    numbered : bool
+        Start each label with its position (``#1``), to match a numbered table.
     ax : matplotlib Axes, optional
     show : bool, default True
         Call ``plt.show()`` (only when the function made the figure).
@@ -44,8 +88,10 @@ def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool =
     import matplotlib.pyplot as plt
     from shap.plots import colors
 
-    leaves = list(result.leaves)[:max_display]
-    ax, own = _axes(ax, (8, 0.55 * max(len(leaves), 1) + 1.5))
+    if kind not in ("leaves", "slices"):
+        raise ValueError(f"kind must be 'leaves' or 'slices'; got {kind!r}")
+    leaves = list(result.leaves if kind == "leaves" else result.slices)[:max_display]
+    ax, own = _axes(ax, (8, _bars_height(len(leaves))))
     if not leaves:
         _no_errors(ax)
     else:
@@ -58,7 +104,8 @@ def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool =
             ax.text(max(c.error_share, c.size / result.n_rows) + 0.01, p,
                     f"error rate {c.error_rate:.0%}", va="center", fontsize=8)
         ax.set_yticks(pos)
-        ax.set_yticklabels(["\n".join(textwrap.wrap(c.rule, 45)) for c in leaves], fontsize=8)
+        ax.set_yticklabels([cohort_label(c.rule, k + 1 if numbered else None)
+                            for k, c in enumerate(leaves)], fontsize=8)
         ax.set_xlim(0, 1.15)
         ax.set_xlabel(f"share (overall error rate {result.error_rate:.1%})")
         ax.legend(frameon=False, loc="lower right")
@@ -114,13 +161,17 @@ def error_heatmap(heatmap: Any, ax: Any = None, show: bool = True):
     return ax
 
 
-def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: bool = True):
+def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: bool = True, *,
+                   numbered: bool = False):
     """Stacked bars per cohort: its errors split into ambiguous, fixable and other.
 
     Parameters
     ----------
     report : AmbiguityReport
     max_display : int, default 10
+    numbered : bool
+        Start each label with its position (``#1``), to match a numbered table (two long
+        rules can abbreviate alike).
     ax : matplotlib Axes, optional
     show : bool, default True
 
@@ -132,7 +183,7 @@ def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: boo
     from shap.plots import colors
 
     diags = list(report.cohorts)[:max_display]
-    ax, own = _axes(ax, (8, 0.55 * max(len(diags), 1) + 1.5))
+    ax, own = _axes(ax, (8, _bars_height(len(diags))))
     if not diags:
         _no_errors(ax)
     else:
@@ -147,8 +198,8 @@ def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: boo
         for p, d, s in zip(pos, diags, share):
             ax.text(s + 0.01, p, d.verdict, va="center", fontsize=8)
         ax.set_yticks(pos)
-        ax.set_yticklabels(["\n".join(textwrap.wrap(d.cohort.rule, 45)) for d in diags],
-                           fontsize=8)
+        ax.set_yticklabels([cohort_label(d.cohort.rule, k + 1 if numbered else None)
+                            for k, d in enumerate(diags)], fontsize=8)
         ax.set_xlim(0, 1.15)
         ax.set_xlabel("share of all errors")
         ax.legend(frameon=False, loc="lower right")

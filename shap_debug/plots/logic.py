@@ -12,25 +12,13 @@ from typing import Any
 import numpy as np
 from shap.plots import colors
 
+from ..core.plotting import finish as _finish
+from ..core.plotting import new_axes as _new_axes
 from ..core.validation import check_int
 
 __all__ = ["formula_terms_plot", "logic_cv_plot"]
 
 
-def _new_axes(ax: Any, size: tuple[float, float]):
-    if ax is not None:
-        return ax, False
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=size)
-    return ax, True
-
-
-def _finish(created: bool, show: bool) -> None:
-    if created and show:
-        import matplotlib.pyplot as plt
-
-        plt.show()
 
 
 def _shorten(s: str, n: int) -> str:

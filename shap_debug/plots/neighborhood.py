@@ -12,25 +12,13 @@ from typing import Any
 import numpy as np
 from shap.plots import colors
 
+from ..core.plotting import finish as _finish
+from ..core.plotting import new_axes as _new_axes
 from ..core.validation import check_int, check_option
 
 __all__ = ["neighborhood_plot", "occurrence_plot", "space_view_plot"]
 
 
-def _new_axes(ax: Any, ncols: int = 1, size=(6.0, 4.0)):
-    if ax is not None:
-        return ax, False
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(size[0] * ncols, size[1]))
-    return axes, True
-
-
-def _finish(created: bool, show: bool) -> None:
-    if created and show:
-        import matplotlib.pyplot as plt
-
-        plt.show()
 
 
 def neighborhood_plot(nb: Any, max_display: int = 10, ax: Any = None, show: bool = True):

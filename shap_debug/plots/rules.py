@@ -13,25 +13,13 @@ from typing import Any
 import numpy as np
 from shap.plots import colors
 
+from ..core.plotting import finish as _finish
+from ..core.plotting import new_axes as _new_axes
 from ..core.validation import check_int, check_option
 
 __all__ = ["representatives_plot", "rule_table_plot"]
 
 
-def _new_axes(ax: Any, size=(7.0, 4.0)):
-    if ax is not None:
-        return ax, False
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=size)
-    return ax, True
-
-
-def _finish(created: bool, show: bool) -> None:
-    if created and show:
-        import matplotlib.pyplot as plt
-
-        plt.show()
 
 
 def representatives_plot(rep: Any, kind: str = "history", *, max_display: int = 10,

@@ -21,9 +21,7 @@ influential by flipping its labels and retraining.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,25 +31,22 @@ from sklearn.base import BaseEstimator
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from .contributions import check_explanation, contribution_matrix, explain
-from .core.models import check_classifier, classes_of, predict_proba_fn
-from .core.validation import (
+from ..contributions import explain
+from ..contributions.matrix import SINGLE_OUTPUT_OPTIONS, _towards_predicted
+from ..core.models import check_classifier, classes_of, predict_proba_fn
+from ..core.validation import (
+    check_explanation,
     check_indices,
     check_int,
     check_option,
     check_X_y,
+    explanation_values,
     feature_names_of,
     warn,
 )
+from .results import Neighborhood, Occurrence
 
-__all__ = [
-    "NeighborhoodModel",
-    "Neighborhood",
-    "Occurrence",
-    "SpaceView",
-    "space_view",
-    "SPACES",
-]
+__all__ = ["NeighborhoodModel", "SPACES"]
 
 SPACES = ("contributions", "features", "probabilities")
 
@@ -74,175 +69,82 @@ def _numeric_view(X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray 
     return Z, X.astype(str).to_numpy(dtype=object)
 
 
-def _base_values(contributions: Any, predicted: np.ndarray) -> np.ndarray:
-    """Base value of each row towards its predicted class (0 where unknown)."""
-    n = len(predicted)
-    if not isinstance(contributions, shap.Explanation) or contributions.base_values is None:
-        return np.zeros(n)
+def _source_base(contributions: Any, n: int, k: int | None) -> np.ndarray | None:
+    """The source's base values as (n, k) for a 3-D source (``k`` outputs) or (n,) for a
+    2-D one; None when it has none (arrays, tensors) or they have an unknown shape."""
+    if type(contributions).__name__ != "Explanation" or contributions.base_values is None:
+        return None
     base = np.asarray(contributions.base_values, dtype=np.float64)
-    if base.ndim == 2 and base.shape[0] == n:
-        return base[np.arange(n), predicted]
-    if base.ndim == 1 and base.shape[0] == n:
-        return base.copy()
     if base.ndim == 0:
-        return np.full(n, float(base))
-    return np.zeros(n)
+        return np.full((n, k) if k else n, float(base))
+    if k is None:
+        if base.shape in ((n,), (n, 1)):
+            return base.reshape(n).copy()
+        return None
+    if base.shape == (n, k):
+        return base
+    if base.shape == (k,):
+        return np.broadcast_to(base, (n, k))
+    return None
 
 
-def _html_table(frame: pd.DataFrame, max_rows: int = 10) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = []
-    for _, r in frame.head(max_rows).iterrows():
-        cells = []
-        for v in r.tolist():
-            if isinstance(v, (float, np.floating)):
-                cells.append(f"<td>{float(v):.4g}</td>")
-            else:
-                cells.append(f"<td>{html.escape(str(v))}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    more = (f"<p>… {len(frame) - max_rows} more rows</p>" if len(frame) > max_rows else "")
-    return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            f"{more}")
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(b)) and np.allclose(a, b, rtol=1e-6, atol=1e-6))
 
 
-# --------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class Neighborhood:
-    """The ``K`` training rows nearest to one anomaly in one space.
+def _output_kind(total: np.ndarray, proba: np.ndarray, cls: np.ndarray) -> str | None:
+    """What ``total`` (one value per row, for output column ``cls[i]``) equals: the
+    probability or (binary) the log-odds of that class; None if neither."""
+    rows = np.arange(len(total))
+    p = proba[rows, cls]
+    if _close(total, p):
+        return "probability"
+    if proba.shape[1] == 2:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if _close(total, np.log(p) - np.log1p(-p)):
+                return "log-odds"
+    return None
 
-    Attributes
-    ----------
-    anomaly : int
-        Row index (in the training data) of the queried row.
-    indices : ndarray of int, shape (K,)
-        Training row indices of the neighbours, nearest first.
-    distances : ndarray of float, shape (K,)
-        Euclidean distances in ``space``.
-    space : str
-        ``"contributions"``, ``"features"`` or ``"probabilities"``.
-    explanation : shap.Explanation or None
-        The neighbours' contributions (towards each neighbour's predicted class) as a 2-D
-        slice, so ``shap.plots.beeswarm(nb.explanation)`` works. None when the model was
-        fitted without contributions.
-    labels : ndarray, shape (K,)
-        The neighbours' training labels.
-    predicted : ndarray, shape (K,)
-        The model's predicted labels for the neighbours.
-    anomaly_label, anomaly_predicted
-        Training label and predicted label of the queried row.
-    anomaly_values : ndarray of shape (m,) or None
-        The queried row's contributions (for comparison plots).
-    rows : DataFrame
-        The neighbours' feature values (readable), indexed by training row.
+
+def _predicted_class_explanation(contributions: Any, predicted: np.ndarray, proba: np.ndarray,
+                                 single_output: str, data: np.ndarray, display: Any,
+                                 names: list[str]) -> shap.Explanation:
+    """A 2-D explanation towards each row's predicted class whose base values follow the
+    values: ``base_values + values.sum(1)`` is the output named in ``output_names``.
+
+    A 3-D source keeps its predicted-class column and base. A 2-D source read as
+    ``"positive"`` has the rows predicted 0 negated: their base becomes ``1 - base`` on the
+    probability scale (p0 = 1 - p1) and ``-base`` otherwise (log-odds of class 0).
     """
-
-    anomaly: int
-    indices: np.ndarray = field(repr=False)
-    distances: np.ndarray = field(repr=False)
-    space: str
-    explanation: shap.Explanation | None = field(default=None, repr=False)
-    labels: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
-    predicted: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
-    anomaly_label: Any = None
-    anomaly_predicted: Any = None
-    anomaly_values: np.ndarray | None = field(default=None, repr=False)
-    rows: pd.DataFrame | None = field(default=None, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    @property
-    def label_agreement(self) -> float:
-        """Fraction of neighbours whose training label equals the anomaly's label."""
-        return float(np.mean(self.labels == self.anomaly_label)) if len(self) else float("nan")
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per neighbour: row, distance, label, predicted, then the feature values."""
-        out = pd.DataFrame({
-            "row": self.indices,
-            "distance": self.distances,
-            "label": self.labels,
-            "predicted": self.predicted,
-        })
-        if self.rows is not None:
-            feats = self.rows.reset_index(drop=True)
-            feats = feats.loc[:, [c for c in feats.columns if c not in out.columns]]
-            out = pd.concat([out, feats], axis=1)
-        return out
-
-    def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
-        """Anomaly's contributions next to its neighbours' mean (see
-        :func:`shap_debug.plots.neighborhood.neighborhood_plot`)."""
-        from .plots.neighborhood import neighborhood_plot
-
-        return neighborhood_plot(self, max_display=max_display, ax=ax, show=show)
-
-    def _repr_html_(self) -> str:
-        title = (f"<p><b>Neighborhood of row {self.anomaly}</b> in {html.escape(self.space)} "
-                 f"space: {len(self)} rows, label {html.escape(str(self.anomaly_label))}, "
-                 f"predicted {html.escape(str(self.anomaly_predicted))}; "
-                 f"{self.label_agreement:.0%} of the neighbours share the anomaly's label.</p>")
-        return f"<div class='shap-debug-neighborhood'>{title}{_html_table(self.to_frame())}</div>"
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """How often each training row lands in the neighborhoods of the anomalies (Fig. 3).
-
-    Rows that recur in many anomalies' neighborhoods shape many mispredictions: the first
-    place to look for label noise.
-
-    Attributes
-    ----------
-    counts : ndarray of int, shape (n,)
-        Number of the queried anomalies' neighborhoods that contain each training row.
-    anomalies : ndarray of int
-        The queried anomalies.
-    n_neighbors : int
-    space : str
-    labels, predicted : ndarray, shape (n,)
-        Training labels and predicted labels of every training row.
-    """
-
-    counts: np.ndarray
-    anomalies: np.ndarray
-    n_neighbors: int
-    space: str
-    labels: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    predicted: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-
-    def to_frame(self) -> pd.DataFrame:
-        """Ranked table: rows with at least one occurrence, most frequent first."""
-        order = np.lexsort((np.arange(len(self.counts)), -self.counts))
-        order = order[self.counts[order] > 0]
-        is_anom = np.isin(order, self.anomalies)
-        return pd.DataFrame({
-            "row": order,
-            "count": self.counts[order],
-            "fraction": self.counts[order] / max(len(self.anomalies), 1),
-            "label": self.labels[order],
-            "predicted": self.predicted[order],
-            "misclassified": self.labels[order] != self.predicted[order],
-            "queried_anomaly": is_anom,
-        })
-
-    def top(self, k: int = 10) -> np.ndarray:
-        """The ``k`` most frequent rows (ties broken by row index)."""
-        check_int(k, "k", low=1)
-        return self.to_frame()["row"].to_numpy()[:k]
-
-    def plot(self, kind: str = "ranked", max_display: int = 50, ax: Any = None,
-             show: bool = True):
-        """Occurrence histogram (see :func:`shap_debug.plots.neighborhood.occurrence_plot`)."""
-        from .plots.neighborhood import occurrence_plot
-
-        return occurrence_plot(self, kind=kind, max_display=max_display, ax=ax, show=show)
-
-    def _repr_html_(self) -> str:
-        title = (f"<p><b>Occurrence</b> of training rows in the {self.n_neighbors}-row "
-                 f"{html.escape(self.space)}-space neighborhoods of {len(self.anomalies)} "
-                 f"anomalies ({int((self.counts > 0).sum())} distinct rows).</p>")
-        return f"<div class='shap-debug-occurrence'>{title}{_html_table(self.to_frame())}</div>"
+    contrib, flipped, mode = _towards_predicted(contributions, predicted, single_output)
+    n = len(contrib)
+    rows = np.arange(n)
+    tag = "(target=predicted)"
+    k = None if mode is not None else explanation_values(contributions).shape[2]
+    src = _source_base(contributions, n, k)
+    source_names = getattr(contributions, "output_names", None)
+    source_kind = (source_names.split("(target=")[0].strip() or "model output"
+                   if isinstance(source_names, str) and "(target=" in source_names
+                   else "model output")
+    if src is None:
+        base = np.zeros(n)
+        name = f"contributions towards the predicted class, base values unknown (0) {tag}"
+    elif mode is None or mode == "predicted":
+        base = src[rows, predicted] if mode is None else src
+        kind = _output_kind(base + contrib.sum(1), proba, predicted) or source_kind
+        kind = kind.removesuffix(" of the predicted class")
+        name = f"{kind} of the predicted class {tag}"
+    else:   # "positive": the source explains class 1; rows predicted 0 were negated
+        kind = _output_kind(src + explanation_values(contributions).sum(1), proba,
+                            np.ones(n, dtype=np.int64))
+        if kind == "probability":
+            base = np.where(flipped, 1.0 - src, src)
+        else:
+            base = np.where(flipped, -src, src)
+        name = (f"{kind} of the predicted class {tag}" if kind is not None else
+                f"class-1 {source_kind}, negated for rows predicted 0 {tag}")
+    return shap.Explanation(values=contrib, base_values=base, data=data, display_data=display,
+                            feature_names=names, output_names=name)
 
 
 # --------------------------------------------------------------------------- model
@@ -258,14 +160,18 @@ class NeighborhoodModel(BaseEstimator):
         What the index searches: contribution vectors towards each row's predicted class
         (N^c, the paper's method), standardised feature values (N^f) or predicted
         probabilities (N^p).
-    exclude_self : bool, default False
-        Leave the queried row out of its own neighborhood (a training row is its own
-        nearest neighbour at distance 0).
+    exclude_self : bool, default True
+        Leave the queried row out of its own neighborhood (otherwise a training row is its
+        own nearest neighbour at distance 0). Only the row itself is left out: other rows
+        with exactly its feature values stay, marked in :attr:`Neighborhood.duplicates`
+        (the ``duplicate`` column of ``to_frame()``).
     algorithm : str, default "auto"
         Passed to :class:`sklearn.neighbors.NearestNeighbors`.
-    single_output : {"positive", "predicted"}
+    single_output : {"auto", "positive", "predicted"}
         How a 2-D (single-output) contribution source is read, see
-        :func:`shap_debug.contributions.contribution_matrix`.
+        :func:`shap_debug.contributions.contribution_matrix`. ``"auto"``: as the source
+        declares (``captum_ext.attributions_to_explanation(..., target=...)``), shap's
+        class-1 convention for other 2-D explanations and arrays.
     n_jobs : int or None
         Passed to :class:`~sklearn.neighbors.NearestNeighbors` (parallel queries).
 
@@ -278,7 +184,12 @@ class NeighborhoodModel(BaseEstimator):
     predicted_labels_ : ndarray (n,), predicted class labels
     anomalies_ : ndarray of int, training rows where the predicted label != y
     contributions_ : ndarray (n, m) or None, contributions towards each row's prediction
-    explanation_ : shap.Explanation or None, 2-D explanation of ``contributions_``
+    explanation_ : shap.Explanation or None, 2-D explanation of ``contributions_`` whose
+        ``base_values`` follow the values: ``base_values + values.sum(1)`` is the output
+        named in its ``output_names`` (e.g. ``"log-odds of the predicted class
+        (target=predicted)"``) for each row's predicted class
+    numeric_X_ : ndarray (n, m), numeric view of ``X`` (category codes), used to mark
+        exact duplicates
     feature_matrix_ : ndarray (n, m), the standardised numeric features
     feature_scaler_ : the fitted :class:`~sklearn.preprocessing.StandardScaler`
     space_matrix_ : ndarray, the matrix the kNN index searches
@@ -298,8 +209,8 @@ class NeighborhoodModel(BaseEstimator):
     """
 
     def __init__(self, n_neighbors: int = 200, space: str = "contributions",
-                 exclude_self: bool = False, algorithm: str = "auto",
-                 single_output: str = "positive", n_jobs: int | None = None):
+                 exclude_self: bool = True, algorithm: str = "auto",
+                 single_output: str = "auto", n_jobs: int | None = None):
         self.n_neighbors = n_neighbors
         self.space = space
         self.exclude_self = exclude_self
@@ -333,7 +244,7 @@ class NeighborhoodModel(BaseEstimator):
             Progress bar while contributions are computed.
         """
         check_option(self.space, "space", SPACES)
-        check_option(self.single_output, "single_output", ["positive", "predicted"])
+        check_option(self.single_output, "single_output", SINGLE_OUTPUT_OPTIONS)
         if not isinstance(self.exclude_self, (bool, np.bool_)):
             raise TypeError(f"exclude_self must be a bool; got {type(self.exclude_self).__name__}")
         k = check_int(self.n_neighbors, "n_neighbors", low=1)
@@ -364,20 +275,14 @@ class NeighborhoodModel(BaseEstimator):
             contributions = explain(model, Xv, random_state=random_state, progress=progress)
         data, display = _numeric_view(Xv)
         if contributions is not None:
-            contrib = contribution_matrix(contributions, predicted,
-                                          single_output=self.single_output)
-            if contrib.shape != data.shape:
-                raise ValueError(
-                    f"contributions have {contrib.shape[1]} columns per row but X has "
-                    f"{data.shape[1]} features")
             if (feature_names is None and isinstance(contributions, shap.Explanation)
                     and contributions.feature_names is not None):
                 fn = contributions.feature_names
                 if not isinstance(fn, str) and len(fn) == data.shape[1]:
                     names = [str(f) for f in fn]
-            explanation = shap.Explanation(
-                values=contrib, base_values=_base_values(contributions, predicted),
-                data=data, display_data=display, feature_names=names)
+            explanation = _predicted_class_explanation(
+                contributions, predicted, proba, self.single_output, data, display, names)
+            contrib = np.asarray(explanation.values)
         else:
             contrib, explanation = None, None
 
@@ -395,6 +300,7 @@ class NeighborhoodModel(BaseEstimator):
         self.contributions_ = contrib
         self.explanation_ = explanation
         self.feature_names_ = names
+        self.numeric_X_ = data
         self.feature_matrix_ = scaled
         self.feature_scaler_ = scaler
         self.space_matrix_ = matrix
@@ -484,8 +390,11 @@ class NeighborhoodModel(BaseEstimator):
         exp = self.explanation_[idx] if self.explanation_ is not None else None
         rows = (self.X_.iloc[idx] if isinstance(self.X_, pd.DataFrame)
                 else pd.DataFrame(self.X_[idx], columns=self.feature_names_, index=idx))
+        a, b = self.numeric_X_[row], self.numeric_X_[idx]
+        duplicates = ((b == a) | (np.isnan(b) & np.isnan(a))).all(axis=1)
         return Neighborhood(
             anomaly=int(row), indices=idx, distances=dist, space=self.space,
+            duplicates=duplicates,
             explanation=exp, labels=self.y_[idx], predicted=self.predicted_labels_[idx],
             anomaly_label=self.y_[row].item() if hasattr(self.y_[row], "item") else self.y_[row],
             anomaly_predicted=(self.predicted_labels_[row].item()
@@ -525,117 +434,3 @@ class NeighborhoodModel(BaseEstimator):
                           n_neighbors=int(self.n_neighbors), space=self.space,
                           labels=self.y_, predicted=self.predicted_labels_)
 
-
-
-# --------------------------------------------------------------------------- space view
-@dataclass(frozen=True)
-class SpaceView:
-    """2-D PCA views of the training data in contribution and feature space (Fig. 1).
-
-    Attributes
-    ----------
-    contributions_2d, features_2d : ndarray (n, 2)
-        First two principal components of the contribution matrix and of the
-        standardised features.
-    explained_variance : dict
-        Space -> explained variance ratio of the two components.
-    predicted : ndarray (n,)
-        Predicted labels (the colour).
-    anomalies : ndarray of int
-        Rows where the prediction differs from the label (highlighted).
-    """
-
-    contributions_2d: np.ndarray
-    features_2d: np.ndarray
-    predicted: np.ndarray
-    anomalies: np.ndarray
-    explained_variance: dict = field(default_factory=dict)
-
-    def to_frame(self) -> pd.DataFrame:
-        anom = np.zeros(len(self.predicted), dtype=bool)
-        anom[self.anomalies] = True
-        return pd.DataFrame({
-            "contributions_pc1": self.contributions_2d[:, 0],
-            "contributions_pc2": self.contributions_2d[:, 1],
-            "features_pc1": self.features_2d[:, 0],
-            "features_pc2": self.features_2d[:, 1],
-            "predicted": self.predicted,
-            "anomaly": anom,
-        })
-
-    def plot(self, ax: Any = None, show: bool = True):
-        """Side-by-side scatter plots (see :func:`shap_debug.plots.neighborhood.space_view_plot`)."""
-        from .plots.neighborhood import space_view_plot
-
-        return space_view_plot(self, ax=ax, show=show)
-
-    def _repr_html_(self) -> str:
-        ev = ", ".join(f"{html.escape(k)}: {v:.0%}" for k, v in self.explained_variance.items())
-        return (f"<div class='shap-debug-space-view'><p><b>Contribution vs feature space</b>: "
-                f"{len(self.predicted)} rows, {len(self.anomalies)} anomalies; variance kept by "
-                f"two components: {ev}.</p></div>")
-
-
-def space_view(neighborhood_model: NeighborhoodModel, *, max_rows: int | None = None,
-               random_state: Any = 0) -> SpaceView:
-    """PCA of a fitted :class:`NeighborhoodModel`'s contribution and feature spaces.
-
-    In feature space the two predicted classes overlap; in contribution space they separate
-    and the anomalies sit inside the clusters of the class the model predicted for them
-    (Rasouli & Yu 2021, Fig. 1).
-
-    Parameters
-    ----------
-    neighborhood_model : NeighborhoodModel
-        Fitted with contributions (any space).
-    max_rows : int, optional
-        Project a random subsample of this many rows (all anomalies among them are kept
-        highlighted); default all rows.
-    random_state : int or Generator
-        Seeds the subsample and the PCA solver.
-
-    Examples
-    --------
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from shap_debug.datasets import german, encode
-    >>> X, y = german()
-    >>> Z, _ = encode(X)
-    >>> lr = LogisticRegression(max_iter=2000).fit(Z, y)
-    >>> nbm = NeighborhoodModel(50).fit(lr, Z, y, progress=False)
-    >>> space_view(nbm).contributions_2d.shape
-    (1000, 2)
-    """
-    from sklearn.decomposition import PCA
-
-    from .core.validation import check_random_state, seed_from
-
-    if not isinstance(neighborhood_model, NeighborhoodModel):
-        raise TypeError("neighborhood_model must be a fitted NeighborhoodModel; got "
-                        f"{type(neighborhood_model).__name__}")
-    neighborhood_model._check_fitted()
-    if neighborhood_model.contributions_ is None:
-        raise ValueError("neighborhood_model was fitted without contributions; pass "
-                         "contributions to fit (or use space='contributions')")
-    n = len(neighborhood_model.contributions_)
-    rng = check_random_state(random_state)
-    rows = np.arange(n)
-    if max_rows is not None:
-        max_rows = check_int(max_rows, "max_rows", low=2)
-        if max_rows < n:
-            rows = np.sort(rng.choice(n, size=max_rows, replace=False))
-    seed = seed_from(rng)
-    out, ev = {}, {}
-    for name, mat in (("contributions", neighborhood_model.contributions_),
-                      ("features", neighborhood_model.feature_matrix_)):
-        mat = mat[rows]
-        k = min(2, mat.shape[1], len(mat))
-        pca = PCA(n_components=k, random_state=seed).fit(mat)
-        proj = pca.transform(mat)
-        if k < 2:
-            proj = np.column_stack([proj, np.zeros((len(proj), 2 - k))])
-        out[name] = proj
-        ev[name] = float(np.sum(pca.explained_variance_ratio_))
-    anomalies = np.flatnonzero(np.isin(rows, neighborhood_model.anomalies_))
-    return SpaceView(contributions_2d=out["contributions"], features_2d=out["features"],
-                     predicted=neighborhood_model.predicted_labels_[rows],
-                     anomalies=anomalies, explained_variance=ev)

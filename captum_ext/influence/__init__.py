@@ -1,0 +1,13 @@
+"""Influence functions (Koh & Liang 2017): the public ``InfluenceFunction`` and its result,
+the model-as-optimisation-problem front ends, and the curvature solvers behind them."""
+
+from .influence import CURVATURES, GRAD_RTOL, InfluenceFunction, knn_candidates
+from .results import KMostInfluentialResults
+
+__all__ = [
+    "CURVATURES",
+    "GRAD_RTOL",
+    "InfluenceFunction",
+    "KMostInfluentialResults",
+    "knn_candidates",
+]
