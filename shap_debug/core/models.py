@@ -509,6 +509,19 @@ def missing_columns(X: Any) -> list[str]:
     return [f"Feature {j}" for j in np.flatnonzero(mask)]
 
 
+def check_model_input(model: Any, X: Any, name: str = "X"):
+    """``check_frame_or_array`` that lets missing values through where ``model`` takes them.
+
+    Returns the checked ``X`` (a DataFrame as it is, anything else a float64 array); raises
+    like :func:`check_missing_supported` when the model fails on the rows with NaN.
+    """
+    from .validation import check_frame_or_array
+
+    X = check_frame_or_array(X, name, allow_nan=True)
+    check_missing_supported(model, X, name)
+    return X
+
+
 def check_missing_supported(model: Any, X: Any, name: str = "X") -> None:
     """Raise unless ``model`` predicts on the rows of ``X`` that have missing values.
 
