@@ -461,6 +461,16 @@ class Debugger:
         self._cache["overview"] = out
         return out
 
+    def fixes(self) -> Any:
+        """Fixes retrained and measured on held-out rows (cached
+        :func:`shap_debug.fixes.verify_fixes`; ``FixReport.holdout`` says which rows)."""
+        from .fixes import verify_fixes
+
+        return self._timed("fixes", lambda: verify_fixes(
+            self.model, self.X, self.y, X_test=self.X_test, y_test=self.y_test,
+            encoder=self.encoder, protected=self.protected or None,
+            random_state=self.random_state, n_jobs=self.parallel_jobs, progress=self.progress))
+
     def _choose(self, anomalies: int | Sequence[int] | None) -> list[int]:
         if isinstance(anomalies, (int, np.integer)):
             count = check_int(anomalies, "anomalies", low=0)
@@ -469,7 +479,7 @@ class Debugger:
                 for a in (anomalies or [])]
 
     def evidence(self, anomalies: int | Sequence[int] | None = 3, *, label_flip: bool = True,
-                 notes: Sequence[str] = ()) -> Evidence:
+                 fixes: bool = True, notes: Sequence[str] = ()) -> Evidence:
         """Everything a report shows: the :meth:`overview` and the inspected anomalies.
 
         Parameters
@@ -479,6 +489,9 @@ class Debugger:
         label_flip : bool
             Also run the label-flip influence check (retrains the model once per inspected
             anomaly and space; binary targets only, otherwise the reason is recorded).
+        fixes : bool
+            Also verify the candidate fixes on held-out rows (:meth:`fixes`; retrains a clone
+            per action) and lead the diagnosis with their verdicts.
         notes : sequence of str
             Notes on how the data were prepared, shown in the report's summary.
 
@@ -511,6 +524,8 @@ class Debugger:
                     return trials, label_flip_summary(trials)
 
                 p.run("label-flip", flips, timing="label_flip")
+        if fixes:
+            p.run("fixes", self.fixes, timing="fixes")
         inspections = {}
         for i in chosen:
             ins = p.run(f"anomaly-{i}", lambda i=i: self.inspect(i), timing=f"anomaly {i}")
@@ -530,12 +545,13 @@ class Debugger:
             label_flip=bool(label_flip), label_flips=trials, label_flip_summary=trial_summary,
             protected_effects=protected, notes=tuple(str(n) for n in notes),
             failures=p.failures, skipped=p.skipped, timings=timings,
-            diagnosis=diagnosis(overview, inspections))
+            diagnosis=diagnosis(overview, inspections, p.values.get("fixes")),
+            fixes=p.values.get("fixes"))
 
     # ------------------------------------------------------------------ report
     def report(self, anomalies: int | Sequence[int] | None = 3,
                path: str | Path = "debug-report.html", *, title: str | None = None,
-               label_flip: bool = True, notes: Sequence[str] = ()) -> Path:
+               label_flip: bool = True, fixes: bool = True, notes: Sequence[str] = ()) -> Path:
         """Write a self-contained HTML debugging report and return its path.
 
         The values come from :meth:`evidence`; :func:`shap_debug.report.render_report`
@@ -550,12 +566,14 @@ class Debugger:
         label_flip : bool
             Also run the label-flip influence check (retrains the model once per inspected
             anomaly and space).
+        fixes : bool
+            Also verify the candidate fixes on held-out rows (:meth:`fixes`).
         notes : sequence of str
             Notes on how the data were prepared, shown in the summary.
         """
         from .report import render_report
 
-        evidence = self.evidence(anomalies, label_flip=label_flip, notes=notes)
+        evidence = self.evidence(anomalies, label_flip=label_flip, fixes=fixes, notes=notes)
         path = Path(path)
         path.write_text(render_report(evidence, title=title), encoding="utf-8")
         return path
