@@ -23,6 +23,9 @@ _SPACE_STYLE = {
     "probabilities": ("D", colors.gray_rgb, "probabilities"),
 }
 
+_SPACE_NOUN = {"contributions": "contribution", "features": "feature",
+               "probabilities": "probability"}
+
 
 def _new_axes(ax: Any, size: tuple[float, float]):
     if ax is not None:
@@ -151,7 +154,8 @@ def recurring_rows_plot(result: Any, max_display: int = 15, ax: Any = None,
     ax.set_xlabel(f"lift: share of {len(result.anomalies)} anomaly neighbourhoods / share of "
                   f"{len(result.reference)} reference ones (text: counts c_a / c_r)",
                   fontsize=8)
-    ax.set_title(f"Rows recurring near anomalies ({result.space} space, "
+    space = _SPACE_NOUN.get(result.space, result.space)
+    ax.set_title(f"Rows recurring near anomalies ({space} space, "
                  f"K={result.n_neighbors}; red: misclassified row)", fontsize=10)
     if m == 0:
         ax.text(0.5, 0.5, f"no row is in at least {result.min_count} anomaly neighbourhoods",
