@@ -434,7 +434,7 @@ def _fix_sentences(fixes: Any) -> list[tuple[str, str]]:
 
 
 def diagnosis(overview: Any, inspections: Mapping[int, Any] | None = None,
-              fixes: Any = None) -> tuple[tuple[str, str], ...]:
+              fixes: Any = None, dose: Any = None) -> tuple[tuple[str, str], ...]:
     """The Diagnosis block: ``(sentence, anchor)`` pairs, each anchored to its evidence.
 
     Where the model fails (significant error cohorts, readable rules with their error rate
@@ -450,6 +450,9 @@ def diagnosis(overview: Any, inspections: Mapping[int, Any] | None = None,
     fixes : FixReport, optional
         When given, its verdicts (ambiguous / fixable per failing cohort, the verified
         actions) lead the diagnosis and replace the cohort sentences.
+    dose : DoseResponse, optional
+        When given, its verdict (which space's neighbours flip the anomalies with the fewest
+        relabelled rows) is added.
 
     Returns
     -------
@@ -461,6 +464,8 @@ def diagnosis(overview: Any, inspections: Mapping[int, Any] | None = None,
     out += _ambiguity_sentence(getattr(overview, "ambiguity", None))
     out += _suspicious_sentence(overview.suspicious)
     out += _formula_sentence(overview.formula)
+    if dose is not None:
+        out.append((dose.verdict(), "dose"))
     for i, ins in (inspections or {}).items():
         sparser = getattr(ins, "sparser", None)
         if sparser is not None:
