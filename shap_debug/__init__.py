@@ -14,6 +14,8 @@ The public API, one hop from here (names load lazily, so ``import shap_debug`` s
   :func:`summary_flags`.
 - Logic explanations: :func:`to_concepts`, :func:`explain_formula`, :class:`Formula`,
   :func:`logic_cross_validation`, :func:`anomaly_formula`, :func:`neighborhood_formula`.
+- Fixes verified on held-out data: :func:`verify_fixes`, :func:`diagnose`; evidence that
+  discriminates: :func:`dose_response`, :func:`recurring_rows`.
 - The facade: :class:`Debugger` (``inspect``, ``report``); the ``shap-debug`` command.
 - :mod:`shap_debug.datasets` (Adult, German credit, COMPAS, offline) and
   :mod:`shap_debug.plots` (shap-style plots).
@@ -42,6 +44,9 @@ _LAZY = {
     "neighborhood_formula": "logic",
     "Debugger": "debugger", "Inspection": "debugger", "Overview": "evidence",
     "Evidence": "evidence",
+    "verify_fixes": "fixes", "diagnose": "fixes", "FixReport": "fixes", "Diagnosis": "fixes",
+    "dose_response": "dose_response", "DoseResponse": "dose_response",
+    "recurring_rows": "recurrence", "RecurringRows": "recurrence",
 }
 
 __all__ = sorted(["ShapDebugWarning", "core", "datasets", "plots", *_LAZY])

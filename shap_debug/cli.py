@@ -206,7 +206,9 @@ def _report(args: argparse.Namespace) -> int:
     steps["contributions + neighbourhoods"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     name = Path(args.dataset).stem if args.dataset not in _DATASETS else args.dataset
+    dose = True if args.dose == 0 else args.dose
     out = dbg.report(args.anomalies, args.out, label_flip=not args.no_label_flip,
+                     fixes=not args.no_fixes, dose=dose if args.dose is not None else False,
                      title=f"shap-debug report: {name}, {args.model}", notes=report_notes)
     steps["report"] = time.perf_counter() - t0
     if client is not None:
@@ -237,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--scheduler", default=None, help="Dask scheduler address")
     rep.add_argument("--no-label-flip", action="store_true",
                      help="skip the label-flip retraining check")
+    rep.add_argument("--no-fixes", action="store_true",
+                     help="skip verifying fixes on held-out rows (one retrain per action)")
+    rep.add_argument("--dose", type=int, nargs="?", const=0, default=None, metavar="CAP",
+                     help="also run the label-flip dose-response (fewest relabelled neighbours "
+                          "per space that flip each anomaly; optional cap on k; ~2 log2(K) "
+                          "retrains per anomaly and space)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     try:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .core import section_html, table_html
-from .core.models import check_classifier, classes_of, predict_proba_fn
+from .core.models import EncodedModel, check_classifier, classes_of, predict_proba_fn
 from .core.validation import (
     check_explanation,
     check_frame_or_array,
@@ -37,19 +37,6 @@ from .core.validation import (
 from .evidence import Evidence, Inspection, Overview, Parts
 
 __all__ = ["Debugger", "Inspection", "Overview", "Evidence"]
-
-
-class _EncodedModel:
-    """A model that takes encoded rows, seen as one that takes the readable frame."""
-
-    def __init__(self, model: Any, encoder: Any):
-        self.model = model
-        self.encoder = encoder
-        self.classes_ = getattr(model, "classes_", None)
-        self._proba = predict_proba_fn(model)
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self._proba(self.encoder.transform(X))
 
 
 class Debugger:
@@ -176,7 +163,7 @@ class Debugger:
         return self._timed("readable", make)
 
     def _frame_model(self):
-        return _EncodedModel(self.model, self.encoder) if self.encoder is not None else self.model
+        return EncodedModel(self.model, self.encoder) if self.encoder is not None else self.model
 
     # ------------------------------------------------------------------ cached parts
     @property
@@ -461,6 +448,16 @@ class Debugger:
         self._cache["overview"] = out
         return out
 
+    def fixes(self) -> Any:
+        """Fixes retrained and measured on held-out rows (cached
+        :func:`shap_debug.fixes.verify_fixes`; ``FixReport.holdout`` says which rows)."""
+        from .fixes import verify_fixes
+
+        return self._timed("fixes", lambda: verify_fixes(
+            self.model, self.X, self.y, X_test=self.X_test, y_test=self.y_test,
+            encoder=self.encoder, protected=self.protected or None,
+            random_state=self.random_state, n_jobs=self.parallel_jobs, progress=self.progress))
+
     def _choose(self, anomalies: int | Sequence[int] | None) -> list[int]:
         if isinstance(anomalies, (int, np.integer)):
             count = check_int(anomalies, "anomalies", low=0)
@@ -469,6 +466,7 @@ class Debugger:
                 for a in (anomalies or [])]
 
     def evidence(self, anomalies: int | Sequence[int] | None = 3, *, label_flip: bool = True,
+                 fixes: bool = True, dose: bool | int = False,
                  notes: Sequence[str] = ()) -> Evidence:
         """Everything a report shows: the :meth:`overview` and the inspected anomalies.
 
@@ -479,6 +477,12 @@ class Debugger:
         label_flip : bool
             Also run the label-flip influence check (retrains the model once per inspected
             anomaly and space; binary targets only, otherwise the reason is recorded).
+        fixes : bool
+            Also verify the candidate fixes on held-out rows (:meth:`fixes`; retrains a clone
+            per action) and lead the diagnosis with their verdicts.
+        dose : bool or int
+            Also search the fewest relabelled neighbours per space that flip each anomaly
+            (:func:`~shap_debug.dose_response.dose_response`, ~2 log2(K) retrains each).
         notes : sequence of str
             Notes on how the data were prepared, shown in the report's summary.
 
@@ -488,7 +492,9 @@ class Debugger:
             Parts that raised are in ``failures``, parts that do not apply in ``skipped``,
             each with the sentence the report shows in their section.
         """
+        from .dose_response import dose_response
         from .findings import diagnosis, label_flip_skip_reason, protected_effects
+        from .recurrence import recurring_rows
 
         t_start = time.perf_counter()
         overview = self.overview()
@@ -511,6 +517,13 @@ class Debugger:
                     return trials, label_flip_summary(trials)
 
                 p.run("label-flip", flips, timing="label_flip")
+        if fixes:
+            p.run("fixes", self.fixes, timing="fixes")
+        p.run("recurring", lambda: recurring_rows(nm, random_state=self.random_state))
+        if dose and chosen:
+            p.run("dose", lambda: dose_response(
+                nm, chosen, k_max=dose if dose is not True else None, n_jobs=self.parallel_jobs,
+                random_state=self.random_state, progress=self.progress), timing="dose")
         inspections = {}
         for i in chosen:
             ins = p.run(f"anomaly-{i}", lambda i=i: self.inspect(i), timing=f"anomaly {i}")
@@ -530,12 +543,16 @@ class Debugger:
             label_flip=bool(label_flip), label_flips=trials, label_flip_summary=trial_summary,
             protected_effects=protected, notes=tuple(str(n) for n in notes),
             failures=p.failures, skipped=p.skipped, timings=timings,
-            diagnosis=diagnosis(overview, inspections))
+            diagnosis=diagnosis(overview, inspections, p.values.get("fixes"),
+                                p.values.get("dose")),
+            fixes=p.values.get("fixes"), dose=p.values.get("dose"),
+            recurring=p.values.get("recurring"))
 
     # ------------------------------------------------------------------ report
     def report(self, anomalies: int | Sequence[int] | None = 3,
                path: str | Path = "debug-report.html", *, title: str | None = None,
-               label_flip: bool = True, notes: Sequence[str] = ()) -> Path:
+               label_flip: bool = True, fixes: bool = True, dose: bool | int = False,
+               notes: Sequence[str] = ()) -> Path:
         """Write a self-contained HTML debugging report and return its path.
 
         The values come from :meth:`evidence`; :func:`shap_debug.report.render_report`
@@ -550,12 +567,15 @@ class Debugger:
         label_flip : bool
             Also run the label-flip influence check (retrains the model once per inspected
             anomaly and space).
+        fixes, dose : bool
+            Also verify fixes on held-out rows / run the dose-response (:meth:`evidence`).
         notes : sequence of str
             Notes on how the data were prepared, shown in the summary.
         """
         from .report import render_report
 
-        evidence = self.evidence(anomalies, label_flip=label_flip, notes=notes)
+        evidence = self.evidence(anomalies, label_flip=label_flip, fixes=fixes, dose=dose,
+                                 notes=notes)
         path = Path(path)
         path.write_text(render_report(evidence, title=title), encoding="utf-8")
         return path

@@ -417,8 +417,24 @@ def _formula_sentence(formula: Any) -> list[tuple[str, str]]:
              "logic")]
 
 
-def diagnosis(overview: Any, inspections: Mapping[int, Any] | None = None
-              ) -> tuple[tuple[str, str], ...]:
+#: anchors of the fixes' sentences that have no section of their own in the report
+_FIX_ANCHORS = {"systematic": "fixes"}
+
+
+def _fix_sentences(fixes: Any) -> list[tuple[str, str]]:
+    if fixes is None:
+        return []
+    from .fixes import Diagnosis
+
+    out = []
+    for s in Diagnosis.from_fixes(fixes).sentences():
+        anchor = str(s.anchor).lstrip("#")
+        out.append((s.text, _FIX_ANCHORS.get(anchor, anchor)))
+    return out
+
+
+def diagnosis(overview: Any, inspections: Mapping[int, Any] | None = None,
+              fixes: Any = None, dose: Any = None) -> tuple[tuple[str, str], ...]:
     """The Diagnosis block: ``(sentence, anchor)`` pairs, each anchored to its evidence.
 
     Where the model fails (significant error cohorts, readable rules with their error rate
@@ -431,16 +447,25 @@ def diagnosis(overview: Any, inspections: Mapping[int, Any] | None = None
     ----------
     overview : Overview
     inspections : dict of row -> Inspection, optional
+    fixes : FixReport, optional
+        When given, its verdicts (ambiguous / fixable per failing cohort, the verified
+        actions) lead the diagnosis and replace the cohort sentences.
+    dose : DoseResponse, optional
+        When given, its verdict (which space's neighbours flip the anomalies with the fewest
+        relabelled rows) is added.
 
     Returns
     -------
     tuple of (str, str)
     """
-    out: list[tuple[str, str]] = []
-    out += _cohort_sentences(overview.cohorts)
+    out: list[tuple[str, str]] = _fix_sentences(fixes)
+    if not out:
+        out += _cohort_sentences(overview.cohorts)
     out += _ambiguity_sentence(getattr(overview, "ambiguity", None))
     out += _suspicious_sentence(overview.suspicious)
     out += _formula_sentence(overview.formula)
+    if dose is not None:
+        out.append((dose.verdict(), "dose"))
     for i, ins in (inspections or {}).items():
         sparser = getattr(ins, "sparser", None)
         if sparser is not None:

@@ -292,9 +292,6 @@ def test_flip_point_explanations_are_directions_not_attributions():
     assert ea.values.shape[1] == 4 and len(ea.feature_names) == 4
 
 
-@pytest.mark.xfail(strict=True, reason="captum_ext/agnostic.py: AgnosticNetwork.attribute "
-                   "builds its Explanation with base_values 0 (pass target/forward_func/"
-                   "baselines to attributions_to_explanation there)")
 def test_agnostic_network_attribute():
     from captum_ext.agnostic import AgnosticNetwork
 

@@ -102,6 +102,35 @@ def test_agnostic_hides_the_proxy(fitted):
     assert 0.6 < ra.accuracy <= rp.accuracy + 0.02
 
 
+def test_defaults_are_agnostic_on_a_proxy_case():
+    """Issue 16.4: the *default* fit must hide a concept that enters through a proxy.
+
+    ``s`` is not an input; ``proxy`` is ``s`` plus a little noise; the label depends on x1,
+    x2 and (weakly) on the proxy. Before the fix the default fit stopped on a plateau, and
+    a fresh probe still read ``s`` from the representation.
+    """
+    rng = np.random.default_rng(0)
+    n = 2400
+    s = rng.integers(0, 2, n)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    proxy = s + rng.normal(0, 0.3, n)
+    y = (x1 + 0.5 * x2 + 0.3 * proxy + rng.normal(0, 0.3, n) > 0.2).astype(int)
+    X = pd.DataFrame({"x1": x1, "x2": x2, "proxy": proxy})
+    tr, te = slice(0, 1600), slice(1600, None)
+    plain = AgnosticNetwork(alpha=0.0, progress=False).fit(X[tr], y[tr], s[tr])
+    agn = AgnosticNetwork(progress=False).fit(X[tr], y[tr], s[tr])
+    rp = probe_protected(plain, X[te], s[te], y=y[te])
+    ra = probe_protected(agn, X[te], s[te], y=y[te])       # new probes, held-out rows
+    assert rp.max_auc > 0.9                                 # the plain network carries s
+    assert ra.max_auc <= 0.65
+    assert ra.accuracy >= rp.accuracy - 0.03
+    # early stopping watched the combined objective (label loss and the probe's leak)
+    h = agn.history_
+    np.testing.assert_allclose(
+        h["val_score"], (1 - agn.alpha) * h["val_label_loss"] + agn.alpha * h["val_probe_leak"])
+    assert agn.n_epochs_ >= agn.epochs // 2
+
+
 def test_attribution_on_proxy_falls(fitted):
     plain, agn, Xte, _, _ = fitted
     shift = attribution_shift({"plain": plain, "agnostic": agn}, Xte, "proxy", max_rows=200)

@@ -168,6 +168,12 @@ def integrated_gradients(est: Any, X: Any, target: Any, n_steps: int,
     attr = ig.attribute(Xt, baselines=base, target=tgt, n_steps=n_steps,
                         internal_batch_size=max(256, len(Xt)))
     vals = attr.detach().double().numpy().reshape(len(Xt), -1)
+    # additivity: values sum to f(x) - f(baseline) (up to IG's convergence delta), so the
+    # base value is the target logit at the baseline (zeros when none was given)
+    ref = base if base is not None else torch.zeros_like(Xt)
+    with torch.no_grad():
+        f_ref = est.net_(ref).double()
+    base_values = f_ref[torch.arange(len(Xt)), tgt].numpy()
     if est.input_groups_ is not None:
         names = list(est.input_groups_)
         vals = np.column_stack([vals[:, g].sum(1) for g in est.input_groups_.values()])
@@ -177,10 +183,11 @@ def integrated_gradients(est: Any, X: Any, target: Any, n_steps: int,
                 if isinstance(X[c].dtype, pd.CategoricalDtype)
                 else pd.to_numeric(X[c], errors="coerce").to_numpy(np.float64)
                 for c in X.columns])
-            return shap.Explanation(values=vals, base_values=np.zeros(len(vals)),
+            return shap.Explanation(values=vals, base_values=base_values,
                                     data=data, display_data=X.astype(str).to_numpy(),
                                     feature_names=names)
-        return shap.Explanation(values=vals, base_values=np.zeros(len(vals)),
+        return shap.Explanation(values=vals, base_values=base_values,
                                 data=np.asarray(X, dtype=np.float64), feature_names=names)
-    return attributions_to_explanation(attr, Xt)
+    return attributions_to_explanation(attr, Xt, target=tgt, forward_func=est.net_,
+                                       baselines=ref, atol=1e-2)
 

@@ -218,6 +218,20 @@ def is_linear_model(model: Any) -> bool:
         model, "steps")
 
 
+class EncodedModel:
+    """A model that takes encoded rows (``encoder.transform``), seen as one that takes the
+    readable frame: ``predict_proba(frame)`` encodes, then asks the model."""
+
+    def __init__(self, model: Any, encoder: Any):
+        self.model = model
+        self.encoder = encoder
+        self.classes_ = getattr(model, "classes_", None)
+        self._proba = predict_proba_fn(model)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self._proba(self.encoder.transform(X))
+
+
 # --------------------------------------------------------------------------- TreeSHAP
 @dataclass(frozen=True)
 class TreeMode:
