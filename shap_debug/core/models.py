@@ -523,11 +523,11 @@ def missing_columns(X: Any) -> list[str]:
     return [f"Feature {j}" for j in np.flatnonzero(mask)]
 
 
-def check_model_input(model: Any, X: Any, name: str = "X"):
-    """``check_frame_or_array`` that lets missing values through where ``model`` takes them.
+def check_inputs(model: Any, X: Any, name: str = "X") -> pd.DataFrame | np.ndarray:
+    """The rows ``model`` is given: ``check_frame_or_array`` with missing values allowed
+    where the model takes them (:func:`check_missing_supported`).
 
-    Returns the checked ``X`` (a DataFrame as it is, anything else a float64 array); raises
-    like :func:`check_missing_supported` when the model fails on the rows with NaN.
+    Returns ``X`` checked (a DataFrame as it is, anything else a float64 array).
     """
     from .validation import check_frame_or_array
 

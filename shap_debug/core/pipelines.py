@@ -103,18 +103,20 @@ def feature_groups(model: Any, X: Any) -> list[int] | None:
 def raw_space_explanation(explanation: Any, model: Any, X: Any):
     """An explanation of a Pipeline's transformed features, summed back to ``X``'s columns.
 
-    An explanation that already has one column per column of ``X`` is returned as it is.
+    An explanation that already has one column per column of ``X`` is checked
+    (:func:`~shap_debug.core.validation.check_explanation`) and returned as it is.
     One computed on the transformed features (``shap.TreeExplainer(pipe[-1])(pipe[:-1]
     .transform(X))``) gets, for each raw column, the sum of its transformed columns' values
     (one-hot levels, missing-value indicators): efficiency is kept (the row sums are
     unchanged) and the values stay in the explainer's units. Anything else is a
     ``ValueError`` saying what was expected.
     """
-    from .validation import explanation_values
+    from .validation import check_explanation, explanation_values
 
     vals = explanation_values(explanation)
     m = X.shape[1]
     if vals.ndim >= 2 and vals.shape[1] == m:
+        check_explanation(explanation, X)  # one row per row of X too
         return explanation
     groups = feature_groups(model, X)
     if groups is None or vals.ndim < 2 or vals.shape[1] != len(groups):
@@ -125,6 +127,8 @@ def raw_space_explanation(explanation: Any, model: Any, X: Any):
             "transformed column to one column of X)")
     import shap
 
+    if vals.shape[0] != X.shape[0]:
+        raise ValueError(f"explanation has {vals.shape[0]} rows but X has {X.shape[0]}")
     index = np.asarray(groups)
     out = np.zeros((vals.shape[0], m) + vals.shape[2:])
     for j in range(m):
