@@ -277,10 +277,10 @@ class TreeMode:
             return X
         return _dense(self.transform.transform(X))
 
-    def shap_values(self, X: Any, background: Any = None) -> tuple[np.ndarray, Any]:
-        """TreeSHAP values of ``X`` in the raw column order, and the expected value."""
-        te = self.explainer(self.prepare(background))
-        vals = np.asarray(te.shap_values(self.prepare(X), check_additivity=False))
+    def values(self, explainer: Any, X: Any) -> np.ndarray:
+        """``explainer.shap_values`` of the rows ``X`` (as the model takes them), in the raw
+        column order; ``explainer`` from :meth:`explainer` on prepared background rows."""
+        vals = np.asarray(explainer.shap_values(self.prepare(X), check_additivity=False))
         if self.columns is not None:
             axis = 1 if vals.shape[0] == len(X) else 2   # older shap: a list over classes
             out = np.empty_like(vals)
@@ -288,7 +288,12 @@ class TreeMode:
             index[axis] = list(self.columns)
             out[tuple(index)] = vals
             vals = out
-        return vals, te.expected_value
+        return vals
+
+    def shap_values(self, X: Any, background: Any = None) -> tuple[np.ndarray, Any]:
+        """TreeSHAP values of ``X`` in the raw column order, and the expected value."""
+        te = self.explainer(self.prepare(background))
+        return self.values(te, X), te.expected_value
 
     def explainer(self, background: Any = None):
         """The ``shap.TreeExplainer`` (``background`` is used by the interventional mode)."""
