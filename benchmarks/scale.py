@@ -193,6 +193,55 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
     return out
 
 
+# --------------------------------------------------------------------------- kNN index
+def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dict:
+    """Brute force vs KD-tree vs ball tree on contribution vectors at ``factor``x Adult.
+
+    The vectors are exact path-dependent TreeSHAP values of the same GB towards each row's
+    predicted class (seconds to compute, the same 12-d geometry as the interventional values
+    the pipeline uses, which take minutes); ``n_queries`` anomalies are queried for ``K``
+    neighbours each and the time is scaled to all anomalies.
+    """
+    import shap
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import NearestNeighbors
+
+    from shap_debug.datasets import encode
+
+    X, y = make_data(factor, seed)
+    Z, _ = encode(X, kind="ordinal")
+    tr, _ = train_test_split(np.arange(len(Z)), test_size=0.2, random_state=seed, stratify=y)
+    Z, y = Z[tr], y[tr]
+    model = GradientBoostingClassifier(random_state=seed).fit(Z, y)
+    pred = model.predict_proba(Z).argmax(1)
+    raw = np.asarray(shap.TreeExplainer(model).shap_values(Z))
+    contrib = np.where(pred[:, None] == 1, raw, -raw)
+    anomalies = np.flatnonzero(model.classes_[pred] != y)
+    q = np.random.default_rng(seed).choice(anomalies, min(n_queries, len(anomalies)),
+                                           replace=False)
+    out = {"factor": factor, "n_train": int(len(Z)), "n_anomalies": int(len(anomalies)),
+           "n_queries": int(len(q)), "k": k, "algorithms": {}}
+    for algo in ("kd_tree", "ball_tree", "brute"):
+        t0 = time.perf_counter()
+        nn = NearestNeighbors(algorithm=algo).fit(contrib)
+        t_fit = time.perf_counter() - t0
+        _reset_peak()
+        rss0 = _status("VmRSS")
+        t0 = time.perf_counter()
+        for s in range(0, len(q), 250):
+            nn.kneighbors(contrib[q[s:s + 250]], n_neighbors=k + 1)
+        t_q = time.perf_counter() - t0
+        out["algorithms"][algo] = {
+            "fit_s": round(t_fit, 3), "query_s": round(t_q, 3),
+            "ms_per_query": round(1e3 * t_q / len(q), 3),
+            "all_anomalies_s": round(t_q / len(q) * len(anomalies), 1),
+            "peak_above_start_mb": round(_status("VmHWM") - rss0, 1)}
+        print(f"  {factor}x {algo:<9s} fit {t_fit:6.2f} s, {1e3 * t_q / len(q):7.2f} ms/query",
+              file=sys.stderr, flush=True)
+    return out
+
+
 # --------------------------------------------------------------------------- parent
 class LoadSampler(threading.Thread):
     """The 1-minute load average every few seconds while children run."""
@@ -257,7 +306,8 @@ def _key(r: dict) -> str:
 
 
 def exponents(runs: list[dict], quick: bool) -> dict:
-    """Least-squares slope of log(wall) on log(n_train) per stage: over >= 4x and over all."""
+    """Least-squares slope of log(wall time) and of log(CPU time) on log(n_train) per stage,
+    over the sizes from 4x up and over all sizes."""
     out: dict[str, dict] = {}
     runs = sorted((r for r in runs if "stages" in r and r.get("quick", False) == quick),
                   key=lambda r: (r["factor"], r["mode"] != "full"))
@@ -266,16 +316,16 @@ def exponents(runs: list[dict], quick: bool) -> dict:
         pts: dict[int, tuple[float, float, float]] = {}
         for r in runs:  # a full run wins over a core run of the same size
             if s in r["stages"] and r["factor"] not in pts:
-                pts[r["factor"]] = (r["n_train"], r["stages"][s]["wall_s"],
-                                    r["stages"][s]["peak_above_start_mb"])
-        entry = {"sizes": sorted(pts)}
+                st = r["stages"][s]
+                pts[r["factor"]] = (r["n_train"], st["wall_s"], st.get("cpu_s", st["wall_s"]))
+        entry: dict = {"sizes": sorted(pts)}
         for label, keep in (("from_4x", lambda f: f >= 4), ("all", lambda f: True)):
             sel = [v for f, v in pts.items() if keep(f)]
             if len(sel) >= 2:
-                n, t, _ = map(np.asarray, zip(*sel))
-                t = np.maximum(t, 1e-3)
-                entry[f"time_exponent_{label}"] = round(float(np.polyfit(np.log(n), np.log(t),
-                                                                         1)[0]), 3)
+                n, t, c = (np.asarray(a, dtype=np.float64) for a in zip(*sel))
+                for name, y in (("time", t), ("cpu", c)):
+                    slope = np.polyfit(np.log(n), np.log(np.maximum(y, 1e-3)), 1)[0]
+                    entry[f"{name}_exponent_{label}"] = round(float(slope), 3)
         out[s] = entry
     return out
 
@@ -340,6 +390,29 @@ def plot(results: dict, path: Path = PLOT) -> None:
     plt.close(fig)
 
 
+def _merged(path: Path, update: dict, runs: dict | None = None) -> dict:
+    """Re-read ``path``, apply ``update`` (and new ``runs``), write it back: runs of other
+    sizes or modes written meanwhile by another invocation are kept."""
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old.update(update)
+    old.setdefault("runs", {}).update(runs or {})
+    if runs:
+        all_runs = list(old["runs"].values())
+        old["machine"] = {
+            "platform": platform.platform(), "cpus": os.cpu_count(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+                               / 2**30, 1),
+            "load_average_during_runs": {k: r["load_average"] for k, r in old["runs"].items()
+                                         if "load_average" in r},
+            "shared": any(r.get("shared_machine") for r in all_runs)}
+        old["exponents"] = exponents(all_runs, False)
+        old["exponents_quick"] = exponents(all_runs, True)
+        old["extrapolated_64x"] = extrapolate(all_runs, old["exponents"], 64, False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(old, indent=1))
+    return old
+
+
 def versions() -> dict:
     import joblib
     import pandas as pd
@@ -359,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--progress", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", action="store_true", help="(re)draw the log-log plot")
+    p.add_argument("--knn", action="store_true",
+                   help="time brute force / KD-tree / ball tree at --sizes (one process each)")
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
@@ -368,33 +443,34 @@ def main(argv: list[str] | None = None) -> int:
                         args.progress)
         Path(args.child_out).write_text(json.dumps(res))
         return 0
+    results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": {}}
+    if args.plot and args.sizes is None:
+        plot(results)
+        return 0
     sizes = args.sizes or ([1, 4, 16] if args.quick else [1, 4, 16, 64])
-    results = json.loads(args.out.read_text()) if args.out.exists() else {}
-    results.setdefault("runs", {})
+    if args.knn:
+        knn = results.setdefault("knn_algorithms", {})
+        for f in sizes:
+            here = str(Path(__file__).parent)
+            cmd = [sys.executable, "-c", f"import json, sys; sys.path.insert(0, {here!r}); "
+                   f"import scale; print(json.dumps(scale.run_knn({f}, {args.seed})))"]
+            res = json.loads(subprocess.run(cmd, capture_output=True, text=True,
+                                            check=True).stdout.strip().splitlines()[-1])
+            res["load_average"] = os.getloadavg()[0]
+            knn[f"{f}x"] = res
+            results = _merged(args.out, {"knn_algorithms": knn})
+        return 0
     for f in sizes:
         res = run_size(f, args)
-        results["runs"][_key(res)] = res
-        runs = list(results["runs"].values())
-        results.update({
+        results = _merged(args.out, {
             "benchmark": "scale", "versions": versions(),
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                        "memory_gb": round(os.sysconf("SC_PAGE_SIZE")
-                                           * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-                        "load_average": {k: r["load_average"] for k, r in
-                                         results["runs"].items() if "load_average" in r},
-                        "shared": any(r.get("shared_machine") for r in runs)},
             "data": "Adult (adult.data) replicated: original rows + jittered resampled copies "
                     f"(numeric columns + N(0, ({JITTER} sd)^2)), labels kept; 80/20 split",
             "model": "GradientBoostingClassifier(random_state=0) on the ordinal encoding",
             "memory_method": "per stage: VmHWM reset via /proc/self/clear_refs at the stage "
                              "start, read at its end (exact peak RSS of the child process "
                              "during the stage, including memory held by earlier stages)",
-            "exponents": exponents(runs, False),
-            "exponents_quick": exponents(runs, True),
-            "extrapolated_64x": extrapolate(runs, exponents(runs, False), 64, False),
-        })
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1, sort_keys=False))
+        }, runs={_key(res): res})
         print(f"{_key(res)}: {res.get('pipeline_wall_s')} s, peak "
               f"{res.get('pipeline_peak_rss_mb')} MB, dominant {res.get('dominant_stage')}",
               file=sys.stderr)
