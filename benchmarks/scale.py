@@ -19,11 +19,13 @@ replicated ``r`` times, each size in a child process of its own:
   resident memory of each stage*: Linux's high-water mark ``VmHWM`` of the child process is
   reset (``echo 5 > /proc/self/clear_refs``) before the stage and read after it, so each
   stage's peak is exact (not sampled) and includes what earlier stages still hold; the
-  child's overall peak also comes from ``os.wait4`` (``ru_maxrss``).
+  pipeline's peak is the largest stage peak (``ru_maxrss`` cannot serve: the reset clears
+  it too). The machine may be shared: CPU time is the steadier measure then, and both
+  are fitted.
 
-Per stage the growth exponent ``b`` of ``time ~ n^b`` is fitted by least squares on
-log-log over the sizes from 4x up (and over all sizes), and each size names the stage that
-dominates. The machine's load average is sampled while the children run and recorded (the
+Per stage the growth exponent ``b`` of ``time ~ n^b`` (wall and CPU time) is fitted by
+least squares on log-log over the sizes from 4x up (and over all sizes), and each size names
+the stage that dominates. The machine's load average is sampled while the children run and recorded (the
 benchmark machine was shared with other jobs: see ``machine.load_average``).
 
 Run: ``python benchmarks/scale.py [--sizes 1 4 16] [--quick] [--core-only] [--plot]``;
@@ -278,7 +280,7 @@ def run_size(factor: int, args: argparse.Namespace) -> dict:
     sampler.start()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, status, _ = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     load = sampler.stop()
     try:
@@ -288,7 +290,6 @@ def run_size(factor: int, args: argparse.Namespace) -> dict:
         Path(path).unlink(missing_ok=True)
     res.update({"factor": factor, "mode": "core" if args.core_only else "full",
                 "quick": bool(args.quick), "total_wall_s": round(time.perf_counter() - t0, 1),
-                "child_max_rss_mb": round(usage.ru_maxrss / 1024, 1),
                 "load_average": load, "cpus": os.cpu_count(),
                 "shared_machine": bool(load["max"] > (os.cpu_count() or 1)),
                 "when": time.strftime("%Y-%m-%d %H:%M:%S")})
