@@ -297,6 +297,8 @@ def run_size(factor: int, args: argparse.Namespace) -> dict:
         st = res["stages"]
         pipeline = {k: v for k, v in st.items() if k != "data"}
         res["dominant_stage"] = max(pipeline, key=lambda k: pipeline[k]["wall_s"])
+        res["dominant_stage_cpu"] = max(pipeline, key=lambda k: pipeline[k]["cpu_s"])
+        res["pipeline_cpu_s"] = round(sum(v["cpu_s"] for v in pipeline.values()), 1)
         res["pipeline_wall_s"] = round(sum(v["wall_s"] for v in pipeline.values()), 1)
         res["pipeline_peak_rss_mb"] = max(v["peak_rss_mb"] for v in st.values())
     return res
@@ -332,7 +334,8 @@ def exponents(runs: list[dict], quick: bool) -> dict:
 
 
 def extrapolate(runs: list[dict], expo: dict, factor: int, quick: bool) -> dict:
-    """Predicted seconds per stage at ``factor`` from the largest measured size."""
+    """Predicted wall and CPU seconds per stage at ``factor`` from the largest full run,
+    with each stage's exponent from 4x up (all sizes when fewer)."""
     full = [r for r in runs if r.get("mode") == "full" and "stages" in r
             and r.get("quick", False) == quick]
     if not full:
@@ -340,13 +343,18 @@ def extrapolate(runs: list[dict], expo: dict, factor: int, quick: bool) -> dict:
     ref = max(full, key=lambda r: r["factor"])
     if ref["factor"] >= factor:
         return {}
-    pred = {}
-    for s, v in ref["stages"].items():
-        b = expo.get(s, {}).get("time_exponent_from_4x", expo.get(s, {}).get(
-            "time_exponent_all", 1.0))
-        pred[s] = round(v["wall_s"] * (factor / ref["factor"]) ** max(b, 0.0), 1)
-    pred["total"] = round(sum(pred.values()), 1)
-    return {"from": f"{ref['factor']}x", "to": f"{factor}x", "seconds": pred}
+    out: dict = {"from": f"{ref['factor']}x", "to": f"{factor}x"}
+    for name, key in (("seconds", "wall_s"), ("cpu_seconds", "cpu_s")):
+        pred = {}
+        for s, v in ref["stages"].items():
+            e = expo.get(s, {})
+            prefix = "time" if key == "wall_s" else "cpu"
+            b = e.get(f"{prefix}_exponent_from_4x", e.get(f"{prefix}_exponent_all", 1.0))
+            pred[s] = round(v.get(key, v["wall_s"]) * (factor / ref["factor"]) ** max(b, 0.0),
+                            1)
+        pred["total"] = round(sum(pred.values()), 1)
+        out[name] = pred
+    return out
 
 
 def plot(results: dict, path: Path = PLOT) -> None:

@@ -205,11 +205,13 @@ def test_replicated_adult_is_jittered_not_duplicated():
 def test_growth_exponents_are_fitted_on_log_log():
     bench = _bench()
     runs = [{"factor": f, "mode": "full", "n_train": 1000 * f,
-             "stages": {"a": {"wall_s": 2.0 * f, "peak_above_start_mb": 1.0},
-                        "b": {"wall_s": 0.5 * f ** 2, "peak_above_start_mb": 1.0}}}
+             "stages": {"a": {"wall_s": 2.0 * f, "cpu_s": 1.0 * f},
+                        "b": {"wall_s": 0.5 * f ** 2, "cpu_s": 0.5 * f ** 2}}}
             for f in (1, 4, 16)]
     ex = bench.exponents(runs, quick=False)
     assert ex["a"]["time_exponent_from_4x"] == pytest.approx(1.0)
     assert ex["b"]["time_exponent_all"] == pytest.approx(2.0)
     pred = bench.extrapolate(runs, ex, 64, quick=False)
     assert pred["seconds"]["a"] == pytest.approx(128.0)
+    assert pred["cpu_seconds"]["b"] == pytest.approx(0.5 * 64 ** 2)
+    assert ex["a"]["cpu_exponent_all"] == pytest.approx(1.0)
