@@ -52,6 +52,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# this checkout's shap_debug, not an installed one (sys.path[0] is benchmarks/)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
@@ -192,6 +194,7 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
         out["report_kb"] = round(len(html.encode()) / 1024, 1)
     out["stages"] = m.stages
     out["exact_stage_peaks"] = m.exact_peak
+    out["shap_debug"] = _provenance()
     return out
 
 
@@ -420,6 +423,21 @@ def _merged(path: Path, update: dict, runs: dict | None = None) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(old, indent=1))
     return old
+
+
+def _provenance() -> dict:
+    """Which shap_debug ran: its path and the checkout's commit."""
+    import shap_debug
+
+    root = Path(shap_debug.__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                     "shap_debug"], capture_output=True, text=True).stdout)
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = None, None
+    return {"path": str(root), "commit": commit, "uncommitted_changes": dirty}
 
 
 def versions() -> dict:
