@@ -427,6 +427,34 @@ def _merged(path: Path, update: dict, runs: dict | None = None) -> dict:
     return old
 
 
+def table(results: dict) -> str:
+    """Markdown: per stage, CPU seconds / wall seconds / peak RSS (GB) at each size, and the
+    exponents (for docs/scale.md)."""
+    runs = sorted((r for r in results["runs"].values() if "stages" in r and not r.get("quick")),
+                  key=lambda r: (r["factor"], r["mode"] != "full"))
+    by_size: dict[int, dict] = {}
+    for r in runs:
+        by_size.setdefault(r["factor"], r)
+    sizes = sorted(by_size)
+    stages = list(dict.fromkeys(s for r in runs for s in r["stages"]))
+    head = ("| stage | " + " | ".join(f"{f}x ({by_size[f]['n_train']:,} rows)" for f in sizes)
+            + " | exponent 4x+ (CPU) |")
+    lines = [head, "|" + "---|" * (len(sizes) + 2)]
+    expo = results.get("exponents", {})
+    for st in stages:
+        cells = []
+        for f in sizes:
+            v = by_size[f]["stages"].get(st)
+            cells.append("not run" if v is None else
+                         f"{v['cpu_s']:.1f} / {v['wall_s']:.1f} s, {v['peak_rss_mb'] / 1024:.2f} GB")
+        e = expo.get(st, {}).get("cpu_exponent_from_4x")
+        lines.append(f"| {st} | " + " | ".join(cells) + f" | {'' if e is None else e} |")
+    total = [f"{by_size[f].get('pipeline_cpu_s', 0):.0f} / {by_size[f].get('pipeline_wall_s', 0):.0f}"
+             f" s, {by_size[f].get('pipeline_peak_rss_mb', 0) / 1024:.2f} GB" for f in sizes]
+    lines.append("| **pipeline** | " + " | ".join(total) + " | |")
+    return "\n".join(lines)
+
+
 def _provenance() -> dict:
     """Which shap_debug ran: its path and the checkout's commit."""
     import shap_debug
@@ -461,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--progress", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", action="store_true", help="(re)draw the log-log plot")
+    p.add_argument("--table", action="store_true", help="print the markdown table")
     p.add_argument("--knn", action="store_true",
                    help="time brute force / KD-tree / ball tree at --sizes (one process each)")
     p.add_argument("--out", type=Path, default=OUT)
@@ -473,8 +502,11 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.child_out).write_text(json.dumps(res))
         return 0
     results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": {}}
-    if args.plot and args.sizes is None:
-        plot(results)
+    if (args.plot or args.table) and args.sizes is None:
+        if args.plot:
+            plot(results)
+        if args.table:
+            print(table(results))
         return 0
     sizes = args.sizes or ([1, 4, 16] if args.quick else [1, 4, 16, 64])
     if args.knn:
