@@ -486,8 +486,12 @@ def summary_flags(
             raise ValueError(f"protected: unknown feature(s) {missing}; known: {names}")
         anom = neighborhood.anomalies_
         if len(anom):
-            _, idx = neighborhood.kneighbors(anom)
-            rows = np.unique(idx.ravel())
+            # the rows in any anomaly's neighbourhood: counted in chunks, never n_anomalies x K
+            if hasattr(neighborhood, "occurrence"):
+                rows = np.flatnonzero(neighborhood.occurrence().counts > 0)
+            else:
+                _, idx = neighborhood.kneighbors(anom)
+                rows = np.unique(idx.ravel())
             mag = np.abs(contrib[rows]).mean(axis=0)
             share = mag / max(mag.sum(), 1e-12)
             for p in protected:

@@ -199,7 +199,7 @@ def _report(args: argparse.Namespace) -> int:
     protected = [p for p in args.protected if p in X.columns]
     dbg = Debugger(model, Z[idx_train], y[idx_train], encoder=enc, X_test=Z[idx_test],
                    y_test=y[idx_test], protected=protected, random_state=args.seed,
-                   client=client, progress=not args.quiet,
+                   client=client, progress=not args.quiet, n_jobs=args.jobs,
                    n_neighbors=args.neighbors)
     t0 = time.perf_counter()
     dbg.neighborhood_model  # noqa: B018 - contributions + kNN, timed on their own
@@ -239,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--scheduler", default=None, help="Dask scheduler address")
     rep.add_argument("--no-label-flip", action="store_true",
                      help="skip the label-flip retraining check")
+    rep.add_argument("--jobs", type=int, default=2,
+                     help="processes for contributions and retrains (default 2)")
     rep.add_argument("--no-fixes", action="store_true",
                      help="skip verifying fixes on held-out rows (one retrain per action)")
     rep.add_argument("--dose", type=int, nargs="?", const=0, default=None, metavar="CAP",

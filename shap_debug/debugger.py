@@ -448,15 +448,19 @@ class Debugger:
         self._cache["overview"] = out
         return out
 
-    def fixes(self) -> Any:
-        """Fixes retrained and measured on held-out rows (cached
-        :func:`shap_debug.fixes.verify_fixes`; ``FixReport.holdout`` says which rows)."""
+    def fixes(self, n_repeats: int = 2) -> Any:
+        """Fixes retrained (``n_repeats`` seeds each) and measured on held-out rows: cached
+        :func:`shap_debug.fixes.verify_fixes`, reusing the overview's suspicious rows when a
+        test split was given (``FixReport.holdout`` says which rows were held out)."""
         from .fixes import verify_fixes
 
-        return self._timed("fixes", lambda: verify_fixes(
+        sus = self._cache.get("overview")
+        sus = None if sus is None or self.X_test is None else sus.suspicious
+        return self._timed(f"fixes_{n_repeats}", lambda: verify_fixes(
             self.model, self.X, self.y, X_test=self.X_test, y_test=self.y_test,
-            encoder=self.encoder, protected=self.protected or None,
-            random_state=self.random_state, n_jobs=self.parallel_jobs, progress=self.progress))
+            encoder=self.encoder, protected=self.protected or None, suspicious=sus,
+            n_repeats=n_repeats, random_state=self.random_state, n_jobs=self.parallel_jobs,
+            progress=self.progress))
 
     def _choose(self, anomalies: int | Sequence[int] | None) -> list[int]:
         if isinstance(anomalies, (int, np.integer)):
@@ -581,20 +585,16 @@ class Debugger:
         return path
 
     def __repr__(self) -> str:
-        return (f"Debugger({type(self.model).__name__}, n={len(self.X)}, "
-                f"m={self.X.shape[1]}, classes={len(np.unique(self.y))}, "
-                f"K={self.n_neighbors})")
+        return (f"Debugger({type(self.model).__name__}, n={len(self.X)}, m={self.X.shape[1]}, "
+                f"classes={len(np.unique(self.y))}, K={self.n_neighbors})")
 
     def _repr_html_(self) -> str:
         settings = {
             "model": type(self.model).__name__, "training rows": len(self.X),
             "features": self.X.shape[1], "classes": len(np.unique(self.y)),
             "K (neighbours)": self.n_neighbors, "B (representatives)": self.budget,
-            "NF (top features)": self.n_top_features,
-            "protected": ", ".join(self.protected) or "none",
-            "test rows": 0 if self.X_test is None else len(self.X_test),
-            "computed": ", ".join(sorted(self.timings)) or "nothing yet",
-        }
-        frame = pd.DataFrame({"setting": list(settings), "value": [str(v) for v in
-                                                                   settings.values()]})
+            "NF (top features)": self.n_top_features, "protected": ", ".join(
+                self.protected) or "none", "test rows": 0 if self.X_test is None else len(
+                self.X_test), "computed": ", ".join(sorted(self.timings)) or "nothing yet"}
+        frame = pd.DataFrame({"setting": list(settings), "value": list(map(str, settings.values()))})
         return section_html("Debugger", table_html(frame, max_rows=len(frame)))

@@ -1,6 +1,6 @@
 """Data-integrity flags that distort neighborhoods, influence and error analysis.
 
-Checks, all exact and cheap (one ``groupby`` per check):
+Checks, all exact and linear in the number of rows (hashing, never pairwise over rows):
 
 - exact duplicate rows (same features; they pile up at one point of every space and fill
   neighbourhoods with copies),
@@ -12,6 +12,11 @@ Checks, all exact and cheap (one ``groupby`` per check):
   the same information twice) and near-duplicate columns (numeric columns with
   ``|r| >= 0.99`` that are not recodings of each other, e.g. ``mean radius`` and
   ``mean perimeter`` in the breast-cancer data, r = 0.998: nearly, not exactly, the same).
+
+Identical rows are found by hashing: each row gets a 64-bit hash of its values (numbers as
+float64, everything else as its text; computed ``chunk_rows`` rows at a time), rows are
+grouped by hash, and only rows whose hash is shared are compared value by value, so a hash
+collision can never merge different rows. Memory is 8 bytes per row plus one chunk.
 
 Duplicates and occurrence counts: :func:`collapsed_occurrence` counts each group of identical
 rows *once* per neighbourhood and fills the neighbourhood with distinct rows, so ten copies
@@ -90,13 +95,64 @@ def _frame(X: Any) -> pd.DataFrame:
     return pd.DataFrame(X, columns=feature_names_of(X))
 
 
-def duplicate_groups(X: Any) -> np.ndarray:
-    """Group id of each row: rows with identical features share an id (first seen = 0, 1, ...)."""
+CHUNK_ROWS = 1_000_000
+_NA_HASH = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _column_hash(s: pd.Series) -> np.ndarray:
+    """uint64 hash per value, by the comparison :func:`_keys` makes: numbers as float64
+    (0.0 and -0.0 equal, NaNs equal), anything else as its text (NaN stays NaN)."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return pd.util.hash_array(s.to_numpy(dtype=np.float64))
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        labels = np.asarray(s.cat.categories.astype(str), dtype=object)
+        table = np.append(pd.util.hash_array(labels), _NA_HASH)
+        return table[s.cat.codes.to_numpy()]  # code -1 (missing) -> the last entry
+    text = s.astype(str)
+    out = pd.util.hash_array(text.to_numpy(dtype=object))
+    out[text.isna().to_numpy()] = _NA_HASH
+    return out
+
+
+def _row_hashes(D: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """One uint64 per row combining its columns' hashes, ``chunk_rows`` rows at a time."""
+    out = np.empty(len(D), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for start in range(0, len(D), chunk_rows):
+            part = D.iloc[start:start + chunk_rows]
+            h = np.full(len(part), 0x345678, dtype=np.uint64)
+            mult = np.uint64(1000003)
+            for j in range(D.shape[1]):
+                h = (h ^ _column_hash(part.iloc[:, j])) * mult
+                mult += np.uint64(82520 + 2 * (D.shape[1] - j))
+            out[start:start + chunk_rows] = h
+    return out
+
+
+def duplicate_groups(X: Any, *, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """Group id of each row: rows with identical features share an id (first seen = 0, 1, ...).
+
+    Rows are grouped by a 64-bit hash of their values and rows sharing a hash are then
+    compared exactly, so the groups are exact; memory is 8 bytes per row plus one chunk of
+    ``chunk_rows`` rows.
+    """
     D = _frame(X)
     if D.shape[1] == 0:
         return np.zeros(len(D), dtype=np.int64)
-    tmp = _keys(D)
-    return tmp.groupby(list(tmp.columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
+    gid, uniq = pd.factorize(_row_hashes(D, chunk_rows))
+    gid = gid.astype(np.int64)
+    sizes = np.bincount(gid)
+    cand = np.flatnonzero(sizes[gid] > 1)
+    if len(cand):  # rows sharing a hash: compare their values exactly
+        keys = _keys(D.iloc[cand])
+        keys.insert(0, "hash group", gid[cand])
+        sub = keys.groupby(list(keys.columns), sort=False,
+                           dropna=False).ngroup().to_numpy(np.int64)
+        if sub.max() + 1 != len(np.unique(gid[cand])):  # a hash collision: split it
+            key = gid.copy()
+            key[cand] = len(uniq) + sub
+            gid = pd.factorize(key)[0].astype(np.int64)
+    return gid
 
 
 def _keys(D: pd.DataFrame) -> pd.DataFrame:
@@ -109,6 +165,47 @@ def _keys(D: pd.DataFrame) -> pd.DataFrame:
         else:
             out[j] = s.astype(str).to_numpy()
     return pd.DataFrame(out)
+
+
+def _groups_of(group_of: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Row indices of each group of two or more rows, by group id (rows ascending)."""
+    sizes = np.bincount(group_of)
+    rows = np.flatnonzero(sizes[group_of] > 1)
+    rows = rows[np.argsort(group_of[rows], kind="stable")]
+    dup = sizes[sizes > 1]
+    return tuple(np.split(rows, np.cumsum(dup)[:-1])) if len(dup) else ()
+
+
+def _leaked(D: pd.DataFrame, T: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Test rows equal to a training row, and the training rows they equal."""
+    def numeric(F: pd.DataFrame) -> list[bool]:
+        return [pd.api.types.is_numeric_dtype(F.iloc[:, j])
+                and not pd.api.types.is_bool_dtype(F.iloc[:, j]) for j in range(F.shape[1])]
+
+    if numeric(D) == numeric(T):  # same comparison per column: hash, then compare exactly
+        hd, ht = _row_hashes(D), _row_hashes(T)
+        test = np.flatnonzero(np.isin(ht, hd))
+        train = np.flatnonzero(np.isin(hd, ht[test]))
+    else:  # a column compared as a number in one frame and as text in the other
+        test, train = np.arange(len(T)), np.arange(len(D))
+    if len(test) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    both = pd.concat([_keys(D.iloc[train]), _keys(T.iloc[test])], ignore_index=True)
+    gid = duplicate_groups(both)
+    g_train, g_test = gid[:len(train)], gid[len(train):]
+    hit = np.isin(g_test, g_train)
+    return (test[hit].astype(np.int64),
+            train[np.isin(g_train, g_test[hit])].astype(np.int64))
+
+
+def _codes(s: pd.Series) -> np.ndarray:
+    """Integer codes of a column's distinct values (missing values one more value)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        labels = s.cat.categories.astype(str)
+        if labels.is_unique:  # the codes partition the rows as the labels do
+            return pd.factorize(s.cat.codes.to_numpy(), use_na_sentinel=False)[0]
+        return pd.factorize(s.astype(str), use_na_sentinel=False)[0]
+    return pd.factorize(s, use_na_sentinel=False)[0]
 
 
 @dataclass(frozen=True, repr=False)
@@ -277,33 +374,23 @@ def integrity_flags(X: Any, y: Any = None, X_test: Any = None, *, quasi_constant
                              f"{[str(c) for c in T.columns]} vs {[str(c) for c in D.columns]}")
 
     group_of = duplicate_groups(D)
-    sizes = np.bincount(group_of)
-    dup_ids = np.flatnonzero(sizes > 1)
-    order = np.argsort(group_of, kind="stable")
-    splits = np.split(order, np.cumsum(sizes)[:-1])
-    dups = tuple(splits[g] for g in dup_ids)
+    dups = _groups_of(group_of)
     conflicts = ()
     if yv is not None:
         conflicts = tuple(g for g in dups if len(np.unique(yv[g])) > 1)
 
     leaked_test = leaked_train = np.empty(0, dtype=np.int64)
     if T is not None and len(T):
-        both = pd.concat([_keys(D), _keys(T)], ignore_index=True)
-        gid = duplicate_groups(both)
-        train_ids = set(gid[:n].tolist())
-        test_gid = gid[n:]
-        leaked_test = np.flatnonzero(np.isin(test_gid, list(train_ids))).astype(np.int64)
-        leaked_train = np.flatnonzero(np.isin(gid[:n], test_gid[leaked_test])).astype(np.int64)
+        leaked_test, leaked_train = _leaked(D, T)
 
     names = [str(c) for c in D.columns]
     constant, quasi = [], []
     codes = {}
     for name, col in zip(names, D.columns):
-        s = D[col]
-        s_key = s.astype(str) if isinstance(s.dtype, pd.CategoricalDtype) else s
-        c, uniq = pd.factorize(s_key, use_na_sentinel=False)
-        codes[name] = (c, len(uniq))
-        if len(uniq) <= 1:
+        c = _codes(D[col])
+        k = int(c.max()) + 1 if len(c) else 0
+        codes[name] = (c, k)
+        if k <= 1:
             constant.append(name)
         elif np.bincount(c).max() / n >= quasi_constant:
             quasi.append(name)
@@ -381,12 +468,29 @@ class CollapsedOccurrence(Result):
                             "each group of identical rows counted once per neighbourhood")
 
 
+def _first_groups(g: np.ndarray, k: int, n_groups: int) -> np.ndarray:
+    """Per group, in how many rows of ``g`` (neighbour groups, nearest first) it is among
+    the first ``k`` distinct groups."""
+    c, depth = g.shape
+    key = np.arange(c, dtype=np.int64)[:, None] * n_groups + g
+    _, first = np.unique(key.ravel(), return_index=True)
+    is_first = np.zeros(g.size, dtype=bool)
+    is_first[first] = True
+    is_first = is_first.reshape(c, depth)
+    kept = is_first & (np.cumsum(is_first, axis=1) <= k)
+    return np.bincount(g[kept], minlength=n_groups)
+
+
 def collapsed_occurrence(neighborhood_model: Any, anomalies: Any = None,
                          group_of: np.ndarray | None = None) -> CollapsedOccurrence:
     """Occurrence counts where a group of identical rows takes one neighbourhood place.
 
     Each anomaly's neighbourhood is filled with its ``K`` nearest *distinct* rows (the index
-    is queried deep enough to skip copies), and a group is counted once per neighbourhood.
+    is queried deep enough to skip copies, at most ``3 K``), and a group is counted once per
+    neighbourhood. The anomalies are queried in chunks
+    (:meth:`~shap_debug.neighborhood.NeighborhoodModel.iter_kneighbors`), so memory stays
+    ``chunk_size * 3K``; without any copies the counts are the model's
+    :meth:`~shap_debug.neighborhood.NeighborhoodModel.occurrence` (no second query).
 
     Parameters
     ----------
@@ -410,18 +514,20 @@ def collapsed_occurrence(neighborhood_model: Any, anomalies: Any = None,
     rows = nbm.anomalies_ if anomalies is None else check_indices(anomalies, n, "anomalies")
     k = int(nbm.n_neighbors)
     sizes = np.bincount(group_of)
-    group_counts = np.zeros(len(sizes), dtype=np.int64)
-    if len(rows):
-        extra = int(min(n - len(sizes), 2 * k))  # copies to skip, at most
+    n_groups = len(sizes)
+    group_counts = np.zeros(n_groups, dtype=np.int64)
+    if len(rows) and sizes.max() == 1:
+        # no copies: every neighbourhood already holds K distinct rows
+        group_counts[group_of] = nbm.occurrence(anomalies).counts
+    elif len(rows):
+        extra = int(min(n - n_groups, 2 * k))  # copies to skip, at most
         depth = min(n - (1 if nbm.exclude_self else 0), k + extra)
-        _, idx = nbm.kneighbors(rows, n_neighbors=depth)
-        g = group_of[idx]
-        for row_groups in g:
-            _, first = np.unique(row_groups, return_index=True)
-            kept = row_groups[np.sort(first)][:k]
-            group_counts[kept] += 1
-    first_row = np.full(len(sizes), n, dtype=np.int64)
-    np.minimum.at(first_row, group_of, np.arange(n))
+        for _, _, idx in nbm.iter_kneighbors(rows, n_neighbors=depth,
+                                             desc="collapsed occurrence"):
+            group_counts += _first_groups(group_of[idx], k, n_groups)
+    first_row = np.full(n_groups, n, dtype=np.int64)
+    ids, first = np.unique(group_of, return_index=True)
+    first_row[ids] = first
     return CollapsedOccurrence(
         counts=group_counts[group_of], representative=first_row[group_of],
         group_size=sizes[group_of], anomalies=np.asarray(rows, dtype=np.int64),

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .core.html import escape, section_html
 from .core.models import check_classifier, clone_model
+from .core.parallel import parallel_map
 from .core.results import Result
 from .core.validation import check_int, check_random_state, check_X_y, seed_from, warn
 
@@ -114,24 +115,54 @@ class SuspiciousRows(Result):
         return suspicious_plot(self, ax=ax, show=show)
 
 
+def _fold_proba(model: Any, X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+                classes: np.ndarray) -> np.ndarray:
+    """A clone of ``model`` fitted on ``train``: its probabilities for ``test``, with a
+    column for every class of ``y`` (0 for a class the fold's model never saw)."""
+    take = (lambda r: X.iloc[r]) if isinstance(X, pd.DataFrame) else (lambda r: X[r])
+    est = clone_model(model).fit(take(train), y[train])
+    proba = np.asarray(est.predict_proba(take(test)), dtype=np.float64)
+    seen = np.asarray(getattr(est, "classes_", classes))
+    if len(seen) == len(classes) and np.array_equal(seen, classes):
+        return proba
+    out = np.zeros((len(test), len(classes)))
+    out[:, np.searchsorted(classes, seen)] = proba
+    return out
+
+
 def cross_val_proba(model: Any, X: Any, y: np.ndarray, *, cv: int = 5, random_state: Any = 0,
-                    n_jobs: int = 1, n_repeats: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                    n_jobs: int = 1, n_repeats: int = 1,
+                    progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-sample ``predict_proba`` from stratified K-fold refits of a clone of ``model``.
 
     With ``n_repeats > 1`` the K-fold split is repeated with different shuffles and the
     out-of-sample probabilities are averaged (repeated cross-validation), which makes the
     ranking depend less on one fold assignment. Returns ``(proba, classes)`` with columns in
     ``np.unique(y)`` order. Inputs are validated by the caller.
+
+    The ``cv * n_repeats`` refits are independent: they run over ``n_jobs`` joblib workers
+    (a Dask cluster's under ``joblib.parallel_backend("dask")``) with a progress bar, and
+    give the probabilities :func:`sklearn.model_selection.cross_val_predict` gives. Each
+    refit costs what fitting the model on ``(cv - 1) / cv`` of the rows costs; memory is
+    one fitted clone per worker plus the ``(n, n_classes)`` result.
     """
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     rng = check_random_state(random_state)
     classes = np.unique(y)
-    total = np.zeros((len(y), len(classes)))
+    folds = []
     for _ in range(n_repeats):
-        folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed_from(rng))
-        total += cross_val_predict(clone_model(model), X, y, cv=folds,
-                                   method="predict_proba", n_jobs=n_jobs)
+        split = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed_from(rng))
+        folds.extend(split.split(np.zeros((len(y), 1)), y))
+    results = parallel_map(_fold_proba, [(model, X, y, tr, te, classes) for tr, te in folds],
+                           n_jobs=n_jobs, progress=progress, desc="cross-validated refits",
+                           unit="fit", star=True)
+    total = np.zeros((len(y), len(classes)))
+    for r in range(n_repeats):
+        proba = np.zeros_like(total)
+        for (_, te), p in zip(folds[r * cv:(r + 1) * cv], results[r * cv:(r + 1) * cv]):
+            proba[te] = p
+        total += proba
     return total / n_repeats, classes
 
 
@@ -160,7 +191,7 @@ def confident_joint(proba: np.ndarray, y_idx: np.ndarray, *, calibrate: bool = T
 
 def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: Any = 0,
                     n_jobs: int = 1, n_repeats: int = 1,
-                    proba: np.ndarray | None = None) -> SuspiciousRows:
+                    proba: np.ndarray | None = None, progress: bool = False) -> SuspiciousRows:
     """Rank training rows by how likely their label is wrong (confident learning).
 
     Parameters
@@ -183,6 +214,8 @@ def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: An
     proba : array of shape (n, n_classes), optional
         Precomputed out-of-sample probabilities (columns in ``np.unique(y)`` order); skips the
         refits.
+    progress : bool, default False
+        A tqdm bar over the ``cv * n_repeats`` refits.
 
     Returns
     -------
@@ -214,7 +247,7 @@ def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: An
                 f"cv={cv} folds need at least {cv} rows of every class; class "
                 f"{classes[counts.argmin()]!r} has {counts.min()}")
         proba, classes = cross_val_proba(model, X, y, cv=cv, random_state=rng, n_jobs=n_jobs,
-                                         n_repeats=n_repeats)
+                                         n_repeats=n_repeats, progress=progress)
         method = f"cv{cv}x{n_repeats}_self_confidence" if n_repeats > 1 else (
             f"cv{cv}_self_confidence")
     else:

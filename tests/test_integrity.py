@@ -138,3 +138,102 @@ def test_short_reprs():
     rep = integrity_flags(X, y)
     assert repr(rep) == ("IntegrityReport(n_rows=6, duplicate_rows=2, conflicting_rows=3, "
                          "leaked_test_rows=0, constant_columns=1, duplicate_columns=3)")
+
+
+# --------------------------------------------------------------------------- issue 19
+def _reference_groups(D):
+    """The pairwise-free but hash-less grouping before issue 19: one groupby on all columns."""
+    from shap_debug.integrity import _keys
+
+    tmp = _keys(D)
+    return tmp.groupby(list(tmp.columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
+
+
+def _messy_frame(seed, n=400):
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, 40, n)  # 40 distinct rows, repeated
+    num = rng.choice([0.0, -0.0, 1.5, 3.0], 40)[pick]
+    cat = pd.Categorical(rng.choice(["a", "b", "nan"], 40)[pick], categories=["b", "a",
+                                                                                  "nan", "z"])
+    txt = np.array(rng.choice(["x", "y", "1.5"], 40), dtype=object)[pick]
+    flag = rng.choice([True, False], 40)[pick]
+    ints = rng.integers(0, 3, 40)[pick]
+    return pd.DataFrame({"num": num, "cat": cat, "txt": txt, "flag": flag, "int": ints})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hashed_groups_equal_the_groupby(seed):
+    D = _messy_frame(seed)
+    np.testing.assert_array_equal(duplicate_groups(D), _reference_groups(D))
+    np.testing.assert_array_equal(duplicate_groups(D, chunk_rows=7), _reference_groups(D))
+    rep = integrity_flags(D, np.arange(len(D)) % 2, X_test=_messy_frame(seed + 10, 50))
+    assert sum(len(g) for g in rep.duplicate_groups) == len(D)  # every row has copies
+    T = _messy_frame(seed + 10, 50)
+    both = _reference_groups(pd.concat([D, T], ignore_index=True))
+    leaked = np.flatnonzero(np.isin(both[len(D):], both[:len(D)]))
+    np.testing.assert_array_equal(rep.leaked_test_rows, leaked)
+    np.testing.assert_array_equal(
+        rep.leaked_train_rows, np.flatnonzero(np.isin(both[:len(D)], both[len(D):][leaked])))
+
+
+def test_a_hash_collision_never_merges_rows(monkeypatch):
+    import shap_debug.integrity as integ
+
+    D = _messy_frame(0)
+    monkeypatch.setattr(integ, "_row_hashes",
+                        lambda D, chunk_rows=0: np.zeros(len(D), dtype=np.uint64))
+    np.testing.assert_array_equal(duplicate_groups(D), _reference_groups(D))
+
+
+def test_integrity_on_adult_equals_the_groupby_version():
+    from shap_debug.datasets import adult
+
+    X, y = adult()
+    train, test = X.iloc[:26000], X.iloc[26000:].reset_index(drop=True)
+    rep = integrity_flags(train, y[:26000], test)
+    groups = _reference_groups(train)
+    np.testing.assert_array_equal(rep.group_of, groups)
+    sizes = np.bincount(groups)
+    order = np.argsort(groups, kind="stable")
+    splits = np.split(order, np.cumsum(sizes)[:-1])
+    expected = [splits[g] for g in np.flatnonzero(sizes > 1)]
+    assert len(rep.duplicate_groups) == len(expected) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(rep.duplicate_groups, expected))
+    both = _reference_groups(pd.concat([train, test], ignore_index=True))
+    leaked = np.flatnonzero(np.isin(both[26000:], both[:26000]))
+    np.testing.assert_array_equal(rep.leaked_test_rows, leaked)
+    assert rep.duplicate_columns == () and rep.constant_columns == ()
+
+
+def _reference_collapsed(nbm, group_of):
+    """collapsed_occurrence before issue 19: all anomalies in one query, a loop per row."""
+    n, k = len(nbm.y_), int(nbm.n_neighbors)
+    sizes = np.bincount(group_of)
+    counts = np.zeros(len(sizes), dtype=np.int64)
+    depth = min(n - 1, k + int(min(n - len(sizes), 2 * k)))
+    _, idx = nbm.kneighbors(nbm.anomalies_, n_neighbors=depth)
+    for row_groups in group_of[idx]:
+        _, first = np.unique(row_groups, return_index=True)
+        counts[row_groups[np.sort(first)][:k]] += 1
+    return counts[group_of]
+
+
+def test_collapsed_occurrence_in_small_chunks_equals_one_query():
+    X, y = german()
+    Z = pd.get_dummies(X).to_numpy(dtype=float)[:300]
+    Zd = np.vstack([Z, np.repeat(Z[[5]], 9, axis=0), np.repeat(Z[[7]], 3, axis=0)])
+    yd = np.r_[y[:300], np.repeat(y[5], 9), 1 - np.repeat(y[7], 3)]
+    lr = LogisticRegression(C=0.1, max_iter=2000).fit(Zd, yd)
+    groups = duplicate_groups(Zd)
+    ref = None
+    for chunk in (None, 1, 4):
+        nbm = NeighborhoodModel(n_neighbors=20, space="features", chunk_size=chunk).fit(
+            lr, Zd, yd, progress=False)
+        ref = _reference_collapsed(nbm, groups) if ref is None else ref
+        np.testing.assert_array_equal(collapsed_occurrence(nbm, group_of=groups).counts, ref)
+    # without copies: the plain occurrence, no second query
+    nbm = NeighborhoodModel(n_neighbors=20, space="features", chunk_size=3).fit(
+        lr, Z, y[:300], progress=False)
+    col = collapsed_occurrence(nbm)
+    np.testing.assert_array_equal(col.counts, nbm.occurrence().counts)
+    np.testing.assert_array_equal(col.counts, _reference_collapsed(nbm, np.arange(300)))

@@ -338,3 +338,90 @@ def test_exclude_self_is_the_default_and_duplicates_are_marked():
     assert frame["duplicate"].tolist() == nb.duplicates.tolist()
     assert nb.summary()["n_duplicates"] == 2
     assert not nbm.neighbors(3).duplicates.any()
+
+
+# --------------------------------------------------------------------------- issue 19
+@pytest.fixture(scope="module")
+def adult_gb():
+    """A GB on 3,000 Adult rows (duplicates and tied contributions included)."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from shap_debug.datasets import adult
+
+    X, y = adult()
+    Z, _ = encode(X, kind="ordinal")
+    Z, y = Z[:3000], y[:3000]
+    gb = GradientBoostingClassifier(n_estimators=20, random_state=0).fit(Z, y)
+    return Z, y, gb, explain(gb, Z, random_state=0, progress=False)
+
+
+def _one_query(nbm, rows, k=None, exclude_self=True):
+    """The pre-chunking query: every row in one call of the index."""
+    from shap_debug.neighborhood._query import _query_chunk
+
+    k = nbm.n_neighbors if k is None else k
+    return _query_chunk(nbm.nn_, nbm.space_matrix_[rows], rows if exclude_self else None, k)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 100])
+def test_chunked_queries_equal_one_query_on_adult(adult_gb, chunk_size):
+    Z, y, gb, exp = adult_gb
+    ref = NeighborhoodModel(n_neighbors=600).fit(gb, Z, y, exp, progress=False)
+    small = NeighborhoodModel(n_neighbors=600, chunk_size=chunk_size).fit(gb, Z, y, exp,
+                                                                            progress=False)
+    np.testing.assert_array_equal(small.anomalies_, ref.anomalies_)
+    rows = ref.anomalies_
+    d0, i0 = _one_query(ref, rows)
+    d1, i1 = small.kneighbors(rows)
+    np.testing.assert_array_equal(i1, i0)
+    np.testing.assert_array_equal(d1, d0)
+    counts = np.bincount(i0.ravel(), minlength=len(y))
+    np.testing.assert_array_equal(small.occurrence().counts, counts)
+    np.testing.assert_array_equal(ref.occurrence().counts, counts)
+    parts = list(small.iter_kneighbors(rows[:20], progress=False))
+    assert max(len(r) for r, _, _ in parts) == min(chunk_size, 20)
+    np.testing.assert_array_equal(np.concatenate([i for _, _, i in parts]), i0[:20])
+    nb = small.neighbors(int(rows[0]))
+    np.testing.assert_array_equal(nb.indices, i0[0])
+
+
+def test_chunked_queries_with_threads_brute_force_and_without_exclusion(german_lr):
+    X, Z, y, lr, exp = german_lr
+    ref = NeighborhoodModel(n_neighbors=40, algorithm="brute").fit(lr, Z, y, exp,
+                                                                   progress=False)
+    par = NeighborhoodModel(n_neighbors=40, algorithm="brute", chunk_size=9, n_jobs=2).fit(
+        lr, Z, y, exp, progress=False)
+    rows = np.arange(len(y))
+    for excl in (True, False):
+        d0, i0 = _one_query(ref, rows, exclude_self=excl)
+        d1, i1 = par.kneighbors(rows, exclude_self=excl)
+        np.testing.assert_array_equal(i1, i0)
+        # brute force computes |a|^2 - 2ab + |b|^2 by blocks: the last bits depend on the batch
+        np.testing.assert_allclose(d1, d0, rtol=0, atol=1e-7)
+        np.testing.assert_array_equal(par.occurrence(rows, exclude_self=excl).counts,
+                                      np.bincount(i0.ravel(), minlength=len(y)))
+    v = par.space_matrix_[:25]
+    np.testing.assert_array_equal(par.kneighbors_vectors(v)[1], ref.nn_.kneighbors(v, 40)[1])
+
+
+def test_occurrence_memory_is_one_chunk(german_lr, monkeypatch):
+    """No (n_anomalies, K) matrix: each index call sees at most chunk_size rows."""
+    import shap_debug.neighborhood._query as q
+
+    X, Z, y, lr, exp = german_lr
+    nbm = NeighborhoodModel(n_neighbors=30, chunk_size=5).fit(lr, Z, y, exp, progress=False)
+    seen = []
+    original = q._query_chunk
+
+    def spy(nn, vectors, rows, k):
+        seen.append(len(vectors))
+        return original(nn, vectors, rows, k)
+
+    monkeypatch.setattr("shap_debug.neighborhood.model._query_chunk", spy)
+    occ = nbm.occurrence()
+    assert max(seen) == 5 and sum(seen) == len(nbm.anomalies_)
+    assert occ.counts.sum() == 30 * len(nbm.anomalies_)
+    seen.clear()
+    assert nbm.occurrence() is occ and not seen  # the default result is kept
+    with pytest.raises(ValueError, match="chunk_size"):
+        NeighborhoodModel(n_neighbors=30, chunk_size=0).fit(lr, Z, y, exp, progress=False)

@@ -7,6 +7,7 @@ Exact TreeSHAP / linear SHAP where they apply, otherwise the sampling estimator 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from ..core.models import (
     is_tree_model,
     predict_proba_fn,
 )
+from ..core.parallel import parallel_map, progress_iter
 from ..core.validation import (
     check_frame_or_array,
     check_int,
@@ -59,13 +61,43 @@ def _quiet_c_output(quiet: bool):
             os.close(fd)
 
 
-def _tree_values(model, Xa, B, progress, raw=False):
-    te = shap.TreeExplainer(model, data=B, feature_perturbation="interventional",
-                            model_output="raw" if raw else "probability")
-    with _quiet_c_output(not progress):
-        vals = np.asarray(te.shap_values(Xa, check_additivity=False))
-    base = np.atleast_1d(np.asarray(te.expected_value, dtype=np.float64))
+def _tree_explainer(model, B, raw):
+    return shap.TreeExplainer(model, data=B, feature_perturbation="interventional",
+                              model_output="raw" if raw else "probability")
+
+
+def _tree_chunk(model, Xa, B, raw, te=None):
+    """TreeSHAP values of the rows ``Xa`` (each row is computed on its own, so chunks give
+    the values one call gives)."""
+    te = _tree_explainer(model, B, raw) if te is None else te
+    with contextlib.redirect_stderr(io.StringIO()):  # shap's C bar (chunks have our bar)
+        return np.asarray(te.shap_values(Xa, check_additivity=False))
+
+
+def _tree_values(model, Xa, B, progress, raw=False, n_jobs=1, batch_rows=1_000_000):
     n, m = Xa.shape
+    # TreeSHAP's work per row grows with the background and the features: chunks of about
+    # batch_rows (row, background row, feature) triples, each chunk's values on their own
+    rows = max(1, batch_rows // max(len(B) * m, 1))
+    if n <= rows:
+        te = _tree_explainer(model, B, raw)
+        with _quiet_c_output(not progress):
+            vals = np.asarray(te.shap_values(Xa, check_additivity=False))
+    else:
+        starts = range(0, n, rows)
+        if n_jobs == 1:
+            te = _tree_explainer(model, B, raw)
+            parts = [_tree_chunk(model, Xa[s:s + rows], B, raw, te) for s in progress_iter(
+                starts, progress=progress, desc="contributions (TreeSHAP)", total=len(starts),
+                unit="chunk")]
+        else:  # joblib workers, or a Dask cluster's under joblib.parallel_backend("dask")
+            parts = parallel_map(_tree_chunk, [(model, Xa[s:s + rows], B, raw) for s in starts],
+                                 n_jobs=n_jobs, progress=progress,
+                                 desc="contributions (TreeSHAP)", unit="chunk", star=True)
+            te = _tree_explainer(model, B, raw)
+        # older shap returns a list over classes: (classes, rows, m)
+        vals = np.concatenate(parts, axis=1 if parts[0].shape[0] != min(rows, n) else 0)
+    base = np.atleast_1d(np.asarray(te.expected_value, dtype=np.float64))
     if vals.ndim == 2:  # single output: the positive class of a binary model
         vals = np.stack([-vals, vals], axis=2)
         base = np.array([-base[0] if raw else 1.0 - base[0], base[0]])
@@ -147,12 +179,13 @@ def explain(
         Seeds the background draw and the permutations.
     n_jobs : int
         Parallel chunks (joblib; runs on a Dask cluster under
-        ``joblib.parallel_backend("dask")``).
+        ``joblib.parallel_backend("dask")``), for the sampling estimator and TreeSHAP.
     batch_rows : int
         About how many walk steps one chunk takes. Bounds memory: about 100 bytes per
         step (135 with the control variate; 100 MB at the default), plus the model's own
-        on the distinct rows (less than half as many on categorical data). Results do not
-        depend on it.
+        on the distinct rows (less than half as many on categorical data). TreeSHAP runs
+        in chunks of ``batch_rows / (n_background * m)`` rows (833 on Adult), each row on
+        its own. Results do not depend on it.
     progress : bool
         Show a tqdm progress bar.
 
@@ -230,7 +263,8 @@ def explain(
     if method == "tree":
         try:
             vals, base = _tree_values(model, codec.decode(codec.Z), codec.decode(codec.B),
-                                       progress, raw=output == "log_odds")
+                                       progress, raw=output == "log_odds", n_jobs=n_jobs,
+                                       batch_rows=batch_rows)
         except Exception as exc:  # unsupported tree model/output: fall back honestly
             warn(f"TreeExplainer failed ({exc}); using the sampling estimator instead")
             method = "sampling"

@@ -13,7 +13,14 @@ misprediction?". Two baselines from the paper live beside it:
 - ``space="probabilities"``: the model's predicted probabilities (N^p).
 
 The k-nearest-neighbour index is scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors`
-(KD-tree, ball tree or brute force chosen by ``algorithm="auto"``); queries are batched.
+(KD-tree, ball tree or brute force chosen by ``algorithm="auto"``: a KD-tree on the 12-d
+contributions of Adult, see ``docs/scale.md``). Queries run in chunks of ``chunk_size``
+rows (:meth:`NeighborhoodModel.iter_kneighbors`), so memory is bounded by
+``chunk_size * K`` rather than by ``n_anomalies * K``: :meth:`NeighborhoodModel.occurrence`
+accumulates its counts chunk by chunk (``np.bincount``) and never holds the whole
+neighbour matrix. Each query row's search is independent of the others, so results do not
+depend on the chunk size. With ``n_jobs`` the chunks run in parallel through joblib
+(threads here, the workers of a Dask cluster under ``joblib.parallel_backend("dask")``).
 
 :func:`shap_debug.label_flip.label_flip_check` proves (or refutes) that a neighborhood is
 influential by flipping its labels and retraining.
@@ -21,7 +28,8 @@ influential by flipping its labels and retraining.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +42,7 @@ from sklearn.preprocessing import StandardScaler
 from ..contributions import explain
 from ..contributions.matrix import SINGLE_OUTPUT_OPTIONS, _towards_predicted
 from ..core.models import check_classifier, classes_of, predict_proba_fn
+from ..core.parallel import progress_iter
 from ..core.validation import (
     check_explanation,
     check_indices,
@@ -44,13 +53,12 @@ from ..core.validation import (
     feature_names_of,
     warn,
 )
+from ._query import _query_chunk, _stream, chunk_rows
 from .results import Neighborhood, Occurrence
 
 __all__ = ["NeighborhoodModel", "SPACES"]
 
 SPACES = ("contributions", "features", "probabilities")
-
-
 # --------------------------------------------------------------------------- helpers
 def _numeric_view(X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Float matrix (category codes for categorical columns) and readable strings."""
@@ -173,7 +181,14 @@ class NeighborhoodModel(BaseEstimator):
         declares (``captum_ext.attributions_to_explanation(..., target=...)``), shap's
         class-1 convention for other 2-D explanations and arrays.
     n_jobs : int or None
-        Passed to :class:`~sklearn.neighbors.NearestNeighbors` (parallel queries).
+        Query chunks run in parallel over this many joblib workers (threads on this
+        machine; the workers of a Dask cluster under ``joblib.parallel_backend("dask")``,
+        which receive the fitted index once). None or 1: in this process.
+    chunk_size : int, optional
+        Query rows per chunk. Default: about ``4e6 / (K + 1)`` rows (64 MB of neighbour
+        distances and indices per chunk). Tree indexes (KD-tree, ball tree) give the same
+        results whatever it is; brute force computes ``|a|^2 - 2ab + |b|^2`` in blocks, so
+        its distances can move in the last bits (1e-8 on duplicates) with the batch.
 
     Attributes
     ----------
@@ -194,6 +209,7 @@ class NeighborhoodModel(BaseEstimator):
     feature_scaler_ : the fitted :class:`~sklearn.preprocessing.StandardScaler`
     space_matrix_ : ndarray, the matrix the kNN index searches
     nn_ : the fitted :class:`~sklearn.neighbors.NearestNeighbors`
+    progress_ : bool, the ``progress`` given to :meth:`fit` (progress bars of later queries)
 
     Examples
     --------
@@ -210,13 +226,15 @@ class NeighborhoodModel(BaseEstimator):
 
     def __init__(self, n_neighbors: int = 200, space: str = "contributions",
                  exclude_self: bool = True, algorithm: str = "auto",
-                 single_output: str = "auto", n_jobs: int | None = None):
+                 single_output: str = "auto", n_jobs: int | None = None,
+                 chunk_size: int | None = None):
         self.n_neighbors = n_neighbors
         self.space = space
         self.exclude_self = exclude_self
         self.algorithm = algorithm
         self.single_output = single_output
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
 
     # ------------------------------------------------------------------ fit
     def fit(self, model: Any, X: pd.DataFrame | np.ndarray, y: Any,
@@ -241,9 +259,14 @@ class NeighborhoodModel(BaseEstimator):
         random_state : int or Generator
             Seeds :func:`~shap_debug.contributions.explain` when it runs.
         progress : bool
-            Progress bar while contributions are computed.
+            Progress bars while contributions are computed and, later, over the chunks of
+            large neighbour queries (:meth:`occurrence`).
         """
         check_option(self.space, "space", SPACES)
+        if self.chunk_size is not None:
+            check_int(self.chunk_size, "chunk_size", low=1)
+        if self.n_jobs is not None:
+            check_int(self.n_jobs, "n_jobs", low=-1)
         check_option(self.single_output, "single_output", SINGLE_OUTPUT_OPTIONS)
         if not isinstance(self.exclude_self, (bool, np.bool_)):
             raise TypeError(f"exclude_self must be a bool; got {type(self.exclude_self).__name__}")
@@ -305,6 +328,8 @@ class NeighborhoodModel(BaseEstimator):
         self.feature_scaler_ = scaler
         self.space_matrix_ = matrix
         self.nn_ = NearestNeighbors(algorithm=self.algorithm, n_jobs=self.n_jobs).fit(matrix)
+        self.progress_ = bool(progress)
+        self._occurrence_cache: dict = {}
         if len(self.anomalies_) == 0:
             warn("the model predicts every training row correctly: there are no anomalies")
         return self
@@ -333,25 +358,70 @@ class NeighborhoodModel(BaseEstimator):
         distances, indices : ndarrays of shape (q, K), nearest first
         """
         self._check_fitted()
+        rows, k, excl = self._query_args(rows, n_neighbors, exclude_self, "rows")
+        if len(rows) == 0:
+            return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
+        parts = list(self._chunks(rows, k, excl, progress=False))
+        return (np.concatenate([d for _, d, _ in parts]),
+                np.concatenate([i for _, _, i in parts]))
+
+    def _query_args(self, rows: Any, n_neighbors: int | None, exclude_self: bool | None,
+                    name: str) -> tuple[np.ndarray, int, bool]:
         n = len(self.space_matrix_)
-        rows = check_indices(rows, n, "rows")
+        rows = check_indices(rows, n, name)
         excl = self.exclude_self if exclude_self is None else exclude_self
         k = self.n_neighbors if n_neighbors is None else n_neighbors
         limit = n - 1 if excl else n
         k = check_int(k, "n_neighbors", low=1, high=limit)
+        return rows, k, bool(excl)
+
+    def _chunk_rows(self, k: int) -> int:
+        if self.chunk_size is not None:
+            check_int(self.chunk_size, "chunk_size", low=1)
+        return chunk_rows(k, self.chunk_size)
+
+    def _chunks(self, rows: np.ndarray, k: int, excl: bool, progress: bool,
+                desc: str = "kNN queries") -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        size = self._chunk_rows(k)
+        starts = range(0, len(rows), size)
+        nn = self.nn_
+        if self.n_jobs not in (None, 1) and len(starts) > 1:
+            nn = copy.copy(self.nn_)  # parallel chunks: no threads inside each query
+            nn.n_jobs = 1
+        items = [(nn, self.space_matrix_[rows[s:s + size]], rows[s:s + size] if excl else None,
+                  k) for s in starts]
+        results = _stream(_query_chunk, items, self.n_jobs)
+        show = progress and len(items) > 1
+        for s, (dist, idx) in zip(starts, progress_iter(results, progress=show, desc=desc,
+                                                        total=len(items), unit="chunk")):
+            yield rows[s:s + size], dist, idx
+
+    def iter_kneighbors(self, rows: Any, n_neighbors: int | None = None,
+                        exclude_self: bool | None = None, *, progress: bool | None = None,
+                        desc: str = "kNN queries"
+                        ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`kneighbors` in chunks of ``chunk_size`` query rows, for callers that only
+        accumulate (counts, sets): memory stays ``chunk_size * K``.
+
+        Parameters
+        ----------
+        rows, n_neighbors, exclude_self
+            As in :meth:`kneighbors`.
+        progress : bool, optional
+            tqdm bar over the chunks (default: the ``progress`` given to :meth:`fit`).
+
+        Yields
+        ------
+        rows, distances, indices : ndarrays of shape (c,), (c, K), (c, K)
+            One chunk of query rows and their neighbours, in the order of ``rows``; the
+            concatenation equals :meth:`kneighbors`.
+        """
+        self._check_fitted()
+        rows, k, excl = self._query_args(rows, n_neighbors, exclude_self, "rows")
         if len(rows) == 0:
-            return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
-        q = self.space_matrix_[rows]
-        dist, idx = self.nn_.kneighbors(q, n_neighbors=min(k + 1, n) if excl else k)
-        if excl:
-            is_self = idx == rows[:, None]
-            # drop the row itself, or the farthest when ties put it beyond the k+1
-            drop = np.where(is_self.any(1), is_self.argmax(1), idx.shape[1] - 1)
-            keep = np.ones_like(idx, dtype=bool)
-            keep[np.arange(len(rows)), drop] = False
-            idx = idx[keep].reshape(len(rows), -1)[:, :k]
-            dist = dist[keep].reshape(len(rows), -1)[:, :k]
-        return dist, idx.astype(np.int64)
+            return iter(())
+        show = self.progress_ if progress is None else bool(progress)
+        return self._chunks(rows, k, excl, progress=show, desc=desc)
 
     def kneighbors_vectors(self, vectors: Any, n_neighbors: int | None = None
                            ) -> tuple[np.ndarray, np.ndarray]:
@@ -383,8 +453,9 @@ class NeighborhoodModel(BaseEstimator):
             raise ValueError("vectors contain NaN or infinite values")
         k = self.n_neighbors if n_neighbors is None else n_neighbors
         k = check_int(k, "n_neighbors", low=1, high=len(self.space_matrix_))
-        dist, idx = self.nn_.kneighbors(v, n_neighbors=k)
-        return dist, idx.astype(np.int64)
+        size = self._chunk_rows(k)
+        parts = [_query_chunk(self.nn_, v[s:s + size], None, k) for s in range(0, len(v), size)]
+        return (np.concatenate([d for d, _ in parts]), np.concatenate([i for _, i in parts]))
 
     def _neighborhood(self, row: int, dist: np.ndarray, idx: np.ndarray) -> Neighborhood:
         exp = self.explanation_[idx] if self.explanation_ is not None else None
@@ -421,16 +492,30 @@ class NeighborhoodModel(BaseEstimator):
         Parameters
         ----------
         anomalies : sequence of int, optional
-            Rows to query; default all of ``anomalies_``.
+            Rows to query; default all of ``anomalies_`` (that result is computed once and
+            kept).
+        exclude_self : bool, optional
+            Defaults to the model's ``exclude_self``.
+
+        The anomalies are queried in chunks of ``chunk_size`` rows and their neighbours
+        counted chunk by chunk, so memory stays ``chunk_size * K`` whatever the number of
+        anomalies; the work is ``n_anomalies * K * log(n)`` (KD-tree).
         """
         self._check_fitted()
         n = len(self.space_matrix_)
         rows = self.anomalies_ if anomalies is None else check_indices(anomalies, n, "anomalies")
+        excl = self.exclude_self if exclude_self is None else bool(exclude_self)
+        cache = getattr(self, "_occurrence_cache", {})
+        key = (excl, int(self.n_neighbors))
+        if anomalies is None and key in cache:
+            return cache[key]
         counts = np.zeros(n, dtype=np.int64)
-        if len(rows):
-            _, idx = self.kneighbors(rows, exclude_self=exclude_self)
-            counts = np.bincount(idx.ravel(), minlength=n)
-        return Occurrence(counts=counts, anomalies=np.asarray(rows, dtype=np.int64),
-                          n_neighbors=int(self.n_neighbors), space=self.space,
-                          labels=self.y_, predicted=self.predicted_labels_)
-
+        for _, _, idx in self.iter_kneighbors(rows, exclude_self=excl, desc="occurrence"):
+            counts += np.bincount(idx.ravel(), minlength=n)
+        out = Occurrence(counts=counts, anomalies=np.asarray(rows, dtype=np.int64),
+                         n_neighbors=int(self.n_neighbors), space=self.space,
+                         labels=self.y_, predicted=self.predicted_labels_)
+        if anomalies is None:
+            cache[key] = out
+            self._occurrence_cache = cache
+        return out
