@@ -34,8 +34,8 @@ lgb = pytest.importorskip("lightgbm")
 cb = pytest.importorskip("catboost")
 skops_io = pytest.importorskip("skops.io")
 
-PATCHES = "needs PATCHES.md #1-#10 (missing values and raw frames in files of other helpers)"
-CLI_PATCH = "needs PATCHES.md #11 (cli.py: --model PATH --train --test --target --trust-pickle)"
+PATCHES = "needs PATCHES.md, issue 18 #1-#10 (missing values and raw frames, other helpers' files)"
+CLI_PATCH = "needs PATCHES.md, issue 18 #11 (cli.py: --model PATH --train --test --target)"
 
 
 class _Boom:

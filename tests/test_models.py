@@ -40,7 +40,7 @@ lgb = pytest.importorskip("lightgbm")
 cb = pytest.importorskip("catboost")
 
 ROOT = Path(__file__).resolve().parents[1]
-PATCHES = "needs PATCHES.md #1-#10 (missing values and raw frames in files of other helpers)"
+PATCHES = "needs PATCHES.md, issue 18 #1-#10 (missing values and raw frames, other helpers' files)"
 
 
 # --------------------------------------------------------------------------- data and models
@@ -351,7 +351,7 @@ def test_a_shap_explanation_of_transformed_features_is_accepted(small, tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="needs PATCHES.md #8 and #13 (cohorts, fixes: clones and NaN)",
+@pytest.mark.xfail(reason="needs PATCHES.md, issue 18 #8 and #13 (cohorts, fixes: clones, NaN)",
                    strict=False)
 @pytest.mark.parametrize("kind", ["xgboost", "lightgbm", "catboost", "pipeline-lr"])
 def test_fixes_are_verified_for_each_model(kind):
