@@ -43,6 +43,7 @@ from .core import (
     table_html,
     warn,
 )
+from .core.models import seeded_clone
 from .neighborhood import SPACES, NeighborhoodModel
 
 __all__ = ["DoseResponse", "dose_response", "neighbours_by_space"]
@@ -289,16 +290,7 @@ def _anoms(n: int) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
-def _seeded_template(model: Any, seed: int) -> tuple[Any, bool]:
-    """An unfitted clone where every ``random_state`` parameter left at None gets ``seed``."""
-    est = clone_model(model)
-    if not hasattr(est, "get_params"):
-        return est, False
-    unset = {k: seed for k, v in est.get_params(deep=True).items()
-             if (k == "random_state" or k.endswith("__random_state")) and v is None}
-    if unset:
-        est.set_params(**unset)
-    return est, bool(unset)
+_seeded_template = seeded_clone
 
 
 def _take(X: Any, rows: Any) -> Any:

@@ -38,7 +38,7 @@ import pandas as pd
 
 from .contributions import explain
 from .core.html import escape
-from .core.models import check_classifier, classes_of, clone_model, predict_proba_fn
+from .core.models import check_classifier, classes_of, clone_model, predict_proba_fn, seeded_clone
 from .core.parallel import parallel_map
 from .core.validation import (
     check_explanation,
@@ -60,16 +60,7 @@ _COLUMNS = ["model", "anomaly", "space", "n_neighbors", "n_flipped", "label",
             "proba_after", "time_s"]
 
 
-def _seeded_clone(model: Any, seed: int) -> tuple[Any, bool]:
-    """Unfitted clone; every ``*random_state`` parameter left at None gets ``seed``."""
-    est = clone_model(model)
-    unseeded = {}
-    if hasattr(est, "get_params"):
-        unseeded = {k: seed for k, v in est.get_params(deep=True).items()
-                    if (k == "random_state" or k.endswith("__random_state")) and v is None}
-        if unseeded:
-            est.set_params(**unseeded)
-    return est, bool(unseeded)
+_seeded_clone = seeded_clone
 
 
 def _take_rows(X: Any, idx: Any) -> Any:

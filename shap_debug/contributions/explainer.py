@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +21,7 @@ from ..core.models import (
     is_torch_module,
     is_tree_model,
     predict_proba_fn,
+    quiet_c_output,
 )
 from ..core.parallel import parallel_map, progress_iter
 from ..core.validation import (
@@ -40,27 +39,6 @@ __all__ = ["explain"]
 
 
 # --------------------------------------------------------------------------- exact paths
-@contextlib.contextmanager
-def _quiet_c_output(quiet: bool):
-    """Silence a C extension's progress bar (shap's TreeSHAP prints one on large inputs)."""
-    if not quiet:
-        yield
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
-
-
 def _tree_explainer(model, B, raw):
     return shap.TreeExplainer(model, data=B, feature_perturbation="interventional",
                               model_output="raw" if raw else "probability")
@@ -81,7 +59,7 @@ def _tree_values(model, Xa, B, progress, raw=False, n_jobs=1, batch_rows=1_000_0
     rows = max(1, batch_rows // max(len(B) * m, 1))
     if n <= rows:
         te = _tree_explainer(model, B, raw)
-        with _quiet_c_output(not progress):
+        with quiet_c_output(not progress):
             vals = np.asarray(te.shap_values(Xa, check_additivity=False))
     else:
         starts = range(0, n, rows)

@@ -575,3 +575,16 @@ def check_missing_supported(model: Any, X: Any, name: str = "X") -> None:
     if not np.isfinite(proba).all():
         raise ValueError(f"{name} contains NaN (missing) values in {cols} and "
                          f"{type(model).__name__} returns NaN probabilities for them; {hint}")
+
+
+def seeded_clone(model: Any, seed: int) -> tuple[Any, bool]:
+    """An unfitted clone where every ``random_state`` parameter left at None gets ``seed``
+    (so repeated refits are reproducible); the flag says whether any was set."""
+    est = clone_model(model)
+    if not hasattr(est, "get_params"):
+        return est, False
+    unset = {k: seed for k, v in est.get_params(deep=True).items()
+             if (k == "random_state" or k.endswith("__random_state")) and v is None}
+    if unset:
+        est.set_params(**unset)
+    return est, bool(unset)
