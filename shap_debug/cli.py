@@ -8,6 +8,10 @@ median, a text column a ``missing`` category. Bad input (an unreadable CSV, an u
 column, a target that is not a class label) ends with a one-line message and exit code 2,
 not a traceback. The label-flip check is binary-only; on a multi-class target its report
 section says so.
+
+``--model FILE --train TABLE --target COL [--test TABLE]`` debugs a model trained elsewhere
+(:mod:`shap_debug.model_io`): .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm,
+TorchScript .pt; a .pkl/.joblib file is refused unless ``--trust-pickle`` is given.
 """
 
 from __future__ import annotations
@@ -218,6 +222,32 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_files(args: argparse.Namespace) -> int:
+    """``--model FILE --train TABLE``: a trained model from disk (never an untrusted pickle)."""
+    from .model_io import report_from_files
+
+    if args.train is None or args.model in _MODELS or not args.target:
+        raise CLIError("a trained model file needs --model PATH --train CSV|PARQUET --target "
+                       f"COLUMN (got --model {args.model!r}, --train {args.train!r}, "
+                       f"--target {args.target!r}); --model names: {', '.join(_MODELS)}")
+    t0 = time.perf_counter()
+    try:
+        inputs = report_from_files(args.model, args.train, args.target, args.test,
+                                   trust_pickle=args.trust_pickle, trusted=args.trusted,
+                                   torch_architecture=args.torch_architecture)
+    except (ValueError, TypeError, OSError, ImportError) as exc:  # refusals included
+        raise CLIError(str(exc)) from None
+    for note in inputs.notes:
+        print(f"shap-debug: {note}", file=sys.stderr)
+    dbg = inputs.debugger(protected=[p for p in args.protected if p in inputs.X.columns],
+                          random_state=args.seed, progress=not args.quiet,
+                          n_neighbors=args.neighbors)
+    out = dbg.report(args.anomalies, args.out, label_flip=not args.no_label_flip,
+                     title=f"shap-debug report: {Path(args.model).name}", notes=inputs.notes)
+    print(f"report written to {out.resolve()} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``shap-debug`` command."""
     parser = argparse.ArgumentParser(prog="shap-debug", description=__doc__.split("\n")[0])
@@ -226,8 +256,19 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--dataset", default="adult",
                      help="adult, german, compas or a path to a CSV file (default adult)")
     rep.add_argument("--target", default=None, help="target column of a CSV file")
-    rep.add_argument("--model", default="gb", choices=_MODELS,
-                     help="gb (GradientBoosting, default), lr, mlp or rf")
+    rep.add_argument("--model", default="gb",
+                     help="gb (GradientBoosting, default), lr, mlp, rf, or a trained model file "
+                          "(.skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm, "
+                          "TorchScript .pt) with --train and --target")
+    rep.add_argument("--train", default=None,
+                     help="training table (CSV or Parquet) of a --model file")
+    rep.add_argument("--test", default=None, help="held-out table of a --model file")
+    rep.add_argument("--trust-pickle", action="store_true",
+                     help="load a .pkl/.joblib --model (a pickle runs its author's code)")
+    rep.add_argument("--trusted", nargs="*", default=None,
+                     help="skops types to trust beyond skops' defaults")
+    rep.add_argument("--torch-architecture", default=None,
+                     help="JSON spec of the MLP a torch state_dict belongs to")
     rep.add_argument("--anomalies", type=int, default=3,
                      help="how many anomalies to inspect (default 3)")
     rep.add_argument("--neighbors", type=int, default=None,
@@ -252,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.anomalies < 0:
             raise CLIError("--anomalies must be >= 0")
+        if args.model not in _MODELS or args.train is not None:
+            return _report_files(args)
         return _report(args)
     except CLIError as exc:
         print(f"shap-debug: error: {exc}", file=sys.stderr)

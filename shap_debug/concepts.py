@@ -101,7 +101,8 @@ class ConceptEncoder:
                 for c, lv in zip(cols, levels):
                     self.definitions_[c] = f"{key} == {lv}"
             else:
-                values = s.to_numpy(dtype=np.float64).reshape(-1, 1)
+                values = s.to_numpy(dtype=np.float64, na_value=np.nan).reshape(-1, 1)
+                values = values[~np.isnan(values[:, 0])]  # a missing value is in no bin
                 if np.unique(values).size < 2:
                     warn(f"column {key!r} is constant; it gives no concept")
                     self.kinds_[key] = "constant"
@@ -160,9 +161,9 @@ class ConceptEncoder:
                 for c, lv in zip(self.groups_[key], self.levels_[key]):
                     out[c] = raw == lv
             elif kind == "numeric":
-                values = s.to_numpy(dtype=np.float64)
+                values = s.to_numpy(dtype=np.float64, na_value=np.nan)
                 inner = self.edges_[key][1:-1]
-                code = np.searchsorted(inner, values, side="right")
+                code = np.where(np.isnan(values), -1, np.searchsorted(inner, values, "right"))
                 for i, c in enumerate(self.groups_[key]):
                     out[c] = code == i
         return pd.DataFrame(out, index=frame.index, columns=self.concept_names_).astype(bool)
@@ -190,7 +191,7 @@ class ConceptEncoder:
 
 
 def _as_frame(X: Any, feature_names: Sequence[str] | None) -> pd.DataFrame:
-    X = check_frame_or_array(X, "X")
+    X = check_frame_or_array(X, "X", allow_nan=True)
     if isinstance(X, pd.DataFrame):
         if feature_names is not None:
             X = X.set_axis([str(f) for f in feature_names], axis=1)

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from .core import section_html, table_html
-from .core.models import EncodedModel, check_classifier, classes_of, predict_proba_fn
+from .core.frames import flip_inputs
+from .core.models import EncodedModel, check_classifier, check_inputs, classes_of, predict_proba_fn
+from .core.pipelines import raw_space_explanation
 from .core.validation import (
-    check_explanation,
-    check_frame_or_array,
     check_int,
     check_y,
     feature_names_of,
@@ -94,7 +94,7 @@ class Debugger:
                  n_top_features: int | None = None, random_state: int = 0, n_jobs: int = 1,
                  client: Any = None, progress: bool = True):
         self.model = check_classifier(model)
-        self.X = check_frame_or_array(X, "X")
+        self.X = check_inputs(self.model, X, "X")  # NaN only where the model takes it
         self.y = check_y(y, "y", n=len(self.X))
         if len(np.unique(self.y)) < 2:
             raise ValueError("y must contain at least two classes")
@@ -110,14 +110,14 @@ class Debugger:
                     f"encoder produces {len(encoder.feature_names_out_)} columns but X has "
                     f"{self.X.shape[1]}")
         if explanation is not None:
-            check_explanation(explanation, self.X)
+            explanation = raw_space_explanation(explanation, self.model, self.X)  # Pipelines
         self.explanation = explanation
         self.protected = list(protected or [])
         readable = self.readable_frame().columns
         unknown = [p for p in self.protected if p not in readable]
         if unknown:
             raise ValueError(f"protected: unknown features {unknown}; known: {list(readable)}")
-        self.X_test = None if X_test is None else check_frame_or_array(X_test, "X_test")
+        self.X_test = None if X_test is None else check_inputs(self.model, X_test, "X_test")
         self.y_test = None if y_test is None else check_y(y_test, "y_test", n=len(self.X_test))
         n = len(self.X)
         self.n_neighbors = (int(np.clip(n // 5, 10, 2000)) if n_neighbors is None
@@ -172,14 +172,14 @@ class Debugger:
         from .neighborhood import NeighborhoodModel
 
         def make():
-            explanation = self.explanation
-            if explanation is None and self.client is not None:
-                # on a cluster: chunks of the contribution estimate run as Dask tasks
-                from .contributions import explain
+            explanation, self.contribution_method = self.explanation, "given by the user"
+            if explanation is None:  # exact TreeSHAP where shap supports the model
+                from .contributions import explain_auto
 
-                with self._backend():
-                    explanation = explain(self.model, self.X, random_state=self.random_state,
-                                          n_jobs=self.parallel_jobs, progress=self.progress)
+                with self._backend():  # on a cluster: estimator chunks run as Dask tasks
+                    explanation, self.contribution_method = explain_auto(
+                        self.model, self.X, random_state=self.random_state,
+                        n_jobs=self.parallel_jobs, progress=self.progress)
             return NeighborhoodModel(n_neighbors=self.n_neighbors).fit(
                 self.model, self.X, self.y, explanation, feature_names=self.feature_names,
                 random_state=self.random_state, progress=self.progress)
@@ -228,15 +228,11 @@ class Debugger:
         return self._timed("rule_explainer", lambda: RuleExplainer(
             self._frame_model(), self.readable_frame(), random_state=self.random_state))
 
-    def _flip_points(self):
+    def _flip_points(self, fin: Any):
         from captum_ext.flip_points import FlipPoints
 
-        def make():
-            data = np.asarray(self.X, dtype=np.float64) if not isinstance(
-                self.X, pd.DataFrame) else self.X.to_numpy(dtype=np.float64)
-            return FlipPoints(self.model, feature_names=self.feature_names, data=data,
-                              random_state=self.random_state, progress=False)
-        return self._timed("flip_points", make)
+        return FlipPoints(fin.model, feature_names=self.feature_names, data=fin.data,
+                          random_state=self.random_state, progress=False)
 
     def _influence(self):
         """An InfluenceFunction when the model (or a Pipeline's last step) allows one."""
@@ -315,13 +311,12 @@ class Debugger:
 
         from .findings import feature_units, pair_flips, sparser_flip
 
-        fp = self._flip_points()
-        x = np.asarray(self.X.iloc[[i]] if isinstance(self.X, pd.DataFrame) else self.X[[i]],
-                       dtype=np.float64)
+        fin = flip_inputs(self.model, self.X, i, self.feature_names, self.encoder)  # raw frames
+        fp, x, decode = self._flip_points(fin), fin.x, fin.decode  # as codes, NaN held fixed
         std = fp.data.std(axis=0)
         weights = 1.0 / np.where(std > 0, std, 1.0) ** 2
-        decode = self.encoder.inverse_transform if self.encoder is not None else None
-        flip = individual_report(fp, x, encoder=self.encoder, pairs=False, weights=weights)
+        flip = individual_report(fp, x, encoder=self.encoder, decode=decode, pairs=False,
+                                 weights=weights, immutable=fin.immutable or None)
         units = feature_units(self.feature_names, self.encoder)
         onehot = {u: c for u, c in units.items() if len(c) > 1} or None
         pairs = None
@@ -545,7 +540,8 @@ class Debugger:
         return Evidence(
             overview=overview, anomalies=tuple(chosen), inspections=inspections,
             label_flip=bool(label_flip), label_flips=trials, label_flip_summary=trial_summary,
-            protected_effects=protected, notes=tuple(str(n) for n in notes),
+            protected_effects=protected, notes=tuple(str(n) for n in notes) + (
+                f"Contributions: {self.contribution_method}.",),
             failures=p.failures, skipped=p.skipped, timings=timings,
             diagnosis=diagnosis(overview, inspections, p.values.get("fixes"),
                                 p.values.get("dose")),

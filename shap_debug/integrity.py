@@ -89,7 +89,7 @@ def _r_text(r: float) -> str:
 
 
 def _frame(X: Any) -> pd.DataFrame:
-    X = check_frame_or_array(X, "X")
+    X = check_frame_or_array(X, "X", allow_nan=True)
     if isinstance(X, pd.DataFrame):
         return X
     return pd.DataFrame(X, columns=feature_names_of(X))

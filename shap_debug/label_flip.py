@@ -71,13 +71,11 @@ def _retrain_predict(est: Any, X: Any, y: np.ndarray, flip: np.ndarray, row: int
                      classes: np.ndarray) -> tuple[Any, dict, float]:
     """Fit a fresh clone on labels with ``flip`` rows swapped; the predicted label of
     ``row``, its class probabilities ``{class: p}`` and the seconds it took."""
-    from sklearn.base import clone
-
     t0 = time.perf_counter()
     y2 = y.copy()
     if len(flip):
         y2[flip] = np.where(y[flip] == classes[0], classes[1], classes[0])
-    fitted = clone(est).fit(X, y2)
+    fitted = clone_model(est).fit(X, y2)  # CatBoost: sklearn's clone refuses it
     proba = np.asarray(fitted.predict_proba(_take_rows(X, [row])), dtype=np.float64)[0]
     cls = classes_of(fitted, len(proba))
     label = cls[int(proba.argmax())]
@@ -229,7 +227,7 @@ def label_flip_check(
     if n_neighbors is None:
         n_neighbors = 200
     models = _as_models(model)
-    Xv, yv = check_X_y(X, y)
+    Xv, yv = check_X_y(X, y, allow_nan=True)
     n = len(Xv)
     if isinstance(spaces, str):
         spaces = [spaces]
@@ -367,9 +365,7 @@ def _call(fn: Any, *args: Any) -> Any:
 
 def _refit_reference(est: Any, X: Any, y: np.ndarray, rows: np.ndarray,
                      classes: np.ndarray) -> dict[int, tuple[Any, dict]]:
-    from sklearn.base import clone
-
-    fitted = clone(est).fit(X, y)
+    fitted = clone_model(est).fit(X, y)
     proba = np.asarray(fitted.predict_proba(_take_rows(X, rows)), dtype=np.float64)
     cls = classes_of(fitted, proba.shape[1])
     labels = cls[proba.argmax(1)]

@@ -232,7 +232,7 @@ def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: An
     >>> res.n_flagged > 0
     True
     """
-    X, y = check_X_y(X, y)
+    X, y = check_X_y(X, y, allow_nan=True)
     cv = check_int(cv, "cv", low=2)
     n_jobs = check_int(n_jobs, "n_jobs", low=-1)
     n_repeats = check_int(n_repeats, "n_repeats", low=1)

@@ -34,8 +34,6 @@ lgb = pytest.importorskip("lightgbm")
 cb = pytest.importorskip("catboost")
 skops_io = pytest.importorskip("skops.io")
 
-PATCHES = "needs PATCHES.md, issue 18 #1-#10 (missing values and raw frames, other helpers' files)"
-CLI_PATCH = "needs PATCHES.md, issue 18 #11 (cli.py: --model PATH --train --test --target)"
 
 
 class _Boom:
@@ -282,7 +280,6 @@ def test_report_from_files_errors_name_the_problem(tmp_path, data):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=PATCHES, strict=False)
 @pytest.mark.parametrize("kind, suffix", FORMATS)
 def test_saved_model_round_trip_to_a_report(tmp_path, data, kind, suffix):
     path, train, test, _, _ = _files(tmp_path, kind, suffix, data)
@@ -296,7 +293,6 @@ def test_saved_model_round_trip_to_a_report(tmp_path, data, kind, suffix):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=CLI_PATCH, strict=False)
 @pytest.mark.parametrize("kind, suffix", FORMATS)
 def test_cli_round_trip(tmp_path, data, kind, suffix, capsys):
     from shap_debug.cli import main
@@ -312,7 +308,6 @@ def test_cli_round_trip(tmp_path, data, kind, suffix, capsys):
     assert "&gt;50K" in out.read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(reason=CLI_PATCH, strict=False)
 def test_cli_refuses_a_pickle_without_the_flag(tmp_path, data, capsys):
     from shap_debug.cli import main
 

@@ -1,9 +1,6 @@
 """Your own model and data (issue 18): XGBoost, LightGBM, CatBoost and scikit-learn Pipelines
 on raw Adult (string columns, NaNs kept), the TreeSHAP fast path, raw frames for numeric
 algorithms, and the notebook tutorial.
-
-The end-to-end reports need the changes in PATCHES.md (files owned by other helpers); until
-they are merged those tests are expected failures that still run.
 """
 
 from __future__ import annotations
@@ -40,7 +37,6 @@ lgb = pytest.importorskip("lightgbm")
 cb = pytest.importorskip("catboost")
 
 ROOT = Path(__file__).resolve().parents[1]
-PATCHES = "needs PATCHES.md, issue 18 #1-#10 (missing values and raw frames, other helpers' files)"
 
 
 # --------------------------------------------------------------------------- data and models
@@ -296,7 +292,6 @@ def _report_checks(path: Path, caught: list) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=PATCHES, strict=False)
 @pytest.mark.parametrize("kind", ["xgboost", "lightgbm", "catboost", "pipeline-lr"])
 def test_debugger_report_on_raw_adult(kind, tmp_path):
     """Each model people have, trained on raw Adult (strings, NaNs kept, no manual
@@ -320,7 +315,6 @@ def test_debugger_report_on_raw_adult(kind, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=PATCHES, strict=False)
 def test_explain_and_neighbourhood_on_raw_frames_with_nan():
     from shap_debug.contributions import explain
     from shap_debug.neighborhood import NeighborhoodModel
@@ -335,7 +329,6 @@ def test_explain_and_neighbourhood_on_raw_frames_with_nan():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=PATCHES, strict=False)
 def test_a_shap_explanation_of_transformed_features_is_accepted(small, tmp_path):
     import shap
 
@@ -351,8 +344,6 @@ def test_a_shap_explanation_of_transformed_features_is_accepted(small, tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="needs PATCHES.md, issue 18 #8 and #13 (cohorts, fixes: clones, NaN)",
-                   strict=False)
 @pytest.mark.parametrize("kind", ["xgboost", "lightgbm", "catboost", "pipeline-lr"])
 def test_fixes_are_verified_for_each_model(kind):
     """verify_fixes retrains clones of each model type on raw Adult (CatBoost included)."""
@@ -381,7 +372,6 @@ def test_tutorial_has_the_notebook_steps():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=PATCHES, strict=False)
 def test_tutorial_runs_end_to_end():
     """Execute the tutorial's code blocks in order, on a subsample (SHAP_DEBUG_TUTORIAL_ROWS,
     default 800)."""

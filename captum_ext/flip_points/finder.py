@@ -55,6 +55,7 @@ from shap_debug.core import (
     check_int,
     check_option,
     check_random_state,
+    search_model,
     warn,
 )
 
@@ -147,7 +148,8 @@ class FlipPoints:
             name = type(est).__name__
             if name in _SINGLE_TREE:
                 self.kind = "tree-exact"
-            elif name in _ENSEMBLES:
+            elif name in _ENSEMBLES or type(search_model(est)).__name__ in _ENSEMBLES:
+                # also behind a Pipeline or shap-debug's adapters (core.frames.CodedModel)
                 self.kind = "tree-search"
             elif name == "MLPClassifier":
                 self.kind = "gradient"

@@ -465,9 +465,10 @@ def neighborhood_ale(
                 raise ValueError("X_neighborhood contains missing values")
             X = arr
         else:
-            X = check_frame_or_array(X_neighborhood, "X_neighborhood", min_rows=0)
+            X = check_frame_or_array(X_neighborhood, "X_neighborhood", min_rows=0,
+                                     allow_nan=True)
     else:
-        X = check_frame_or_array(X_neighborhood, "X_neighborhood", min_rows=0)
+        X = check_frame_or_array(X_neighborhood, "X_neighborhood", min_rows=0, allow_nan=True)
     if X.ndim != 2 or len(X) == 0:
         raise ValueError("X_neighborhood is empty: it must have at least one row")
     grid_size = check_int(grid_size, "grid_size", low=1)

@@ -50,7 +50,7 @@ class _TreeCodec:
         for c, col in zip(self.columns, D.columns):
             s = D[col]
             if _is_categorical(s):
-                lab = s.astype(str).to_numpy()
+                lab = s.astype(object).fillna("nan").astype(str).to_numpy(dtype=str)
                 uniq, inv = np.unique(lab, return_inverse=True)
                 natural = ([str(c) for c in s.cat.categories]
                            if isinstance(s.dtype, pd.CategoricalDtype) else [])
@@ -70,7 +70,7 @@ class _TreeCodec:
 
 def _binned(s: pd.Series, bins: int, max_levels: int) -> tuple[np.ndarray, list[str]]:
     if _is_categorical(s):
-        lab = s.astype(str)
+        lab = s.astype(object).fillna("nan").astype(str)
         freq = lab.value_counts(sort=True)
         keep = sorted(freq.index[: max_levels - 1]) if len(freq) > max_levels else sorted(
             freq.index)
@@ -78,7 +78,13 @@ def _binned(s: pd.Series, bins: int, max_levels: int) -> tuple[np.ndarray, list[
         lookup = {v: i for i, v in enumerate(keep)}
         codes = np.array([lookup.get(v, len(keep)) for v in lab.to_numpy()], dtype=np.int64)
         return codes, labels
-    x = s.to_numpy(dtype=np.float64)
+    x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = np.isnan(x)
+    if missing.any() and not missing.all():  # missing values: a level of their own
+        codes, labels = _binned(pd.Series(x[~missing]), bins, max_levels)
+        out = np.full(len(x), len(labels), dtype=np.int64)
+        out[~missing] = codes
+        return out, [*labels, "is missing"]
     uniq = np.unique(x)
     if len(uniq) <= bins:
         return np.searchsorted(uniq, x), [_fmt(u) for u in uniq]
@@ -105,7 +111,8 @@ def _standardised(D: pd.DataFrame) -> np.ndarray:
             dummies = pd.get_dummies(s.astype(str)).to_numpy(dtype=np.float64)
             cols.append(dummies / np.sqrt(2.0))  # a level change moves the row by one unit
         else:
-            v = s.to_numpy(dtype=np.float64)
-            sd = v.std()
-            cols.append(((v - v.mean()) / sd if sd > 0 else v * 0)[:, None])
+            v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            sd = np.nanstd(v) if not np.isnan(v).all() else 0.0
+            z = (v - np.nanmean(v)) / sd if sd > 0 else v * 0
+            cols.append(np.nan_to_num(z)[:, None])  # a missing value at the mean
     return np.hstack(cols) if cols else np.zeros((len(D), 1))

@@ -206,7 +206,7 @@ def ambiguity_report(
     from ..integrity import integrity_flags
     from ..suspicious import suspicious_rows
 
-    X, y = check_X_y(X, y)
+    X, y = check_X_y(X, y, allow_nan=True)
     n = len(y)
     n_neighbors = check_int(n_neighbors, "n_neighbors", low=1, high=max(n - 1, 1))
     if not (isinstance(band, tuple | list) and len(band) == 2):

@@ -417,7 +417,7 @@ def error_cohorts(
     >>> "Feature 1" in res.slices[0].rule
     True
     """
-    X, y = check_X_y(X, y)
+    X, y = check_X_y(X, y, allow_nan=True)
     max_depth = check_int(max_depth, "max_depth", low=1)
     n_slices = check_int(n_slices, "n_slices", low=1)
     alpha = check_float(alpha, "alpha", low=0.0, high=1.0)
@@ -438,7 +438,7 @@ def error_cohorts(
     if display_data is None:
         D = _as_frame(X, names)
     else:
-        D = check_frame_or_array(display_data, "display_data")
+        D = check_frame_or_array(display_data, "display_data", allow_nan=True)
         D = _as_frame(D, feature_names_of(D))
         if len(D) != n:
             raise ValueError(f"display_data has {len(D)} rows but X has {n}")

@@ -149,11 +149,11 @@ def _column_codes(D: pd.DataFrame, bins: int, min_size: int):
         s = D[col]
         name = str(col)
         if _is_categorical(s):
-            codes, uniq = pd.factorize(s.astype(str), sort=True)
+            codes, uniq = pd.factorize(s.astype(object).fillna("nan").astype(str), sort=True)
             texts = [f"{name} = {u}" for u in uniq]
         else:
-            x = s.to_numpy(dtype=np.float64)
-            if len(np.unique(x)) <= bins:
+            x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            if len(np.unique(x)) <= bins and not np.isnan(x).any():
                 uniq = np.unique(x)
                 codes = np.searchsorted(uniq, x)
                 texts = [f"{name} = {_fmt(u)}" for u in uniq]
@@ -277,7 +277,7 @@ def systematic_errors(
 
     from ..core.models import clone_model
 
-    X, y = check_X_y(X, y)
+    X, y = check_X_y(X, y, allow_nan=True)
     n = len(y)
     bins = check_int(bins, "bins", low=2)
     min_size = check_int(min_size, "min_size", low=1)
@@ -291,7 +291,7 @@ def systematic_errors(
     check_classifier(model)
     names = feature_names_of(X)
     D = _as_frame(X, names) if display_data is None else _as_frame(
-        check_frame_or_array(display_data, "display_data"),
+        check_frame_or_array(display_data, "display_data", allow_nan=True),
         feature_names_of(display_data))
     if len(D) != n:
         raise ValueError(f"display_data has {len(D)} rows but X has {n}")

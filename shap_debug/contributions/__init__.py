@@ -13,7 +13,7 @@ from ..core.validation import check_explanation
 from .codec import _Codec as _Codec
 from .estimator import _PACKED_BITS as _PACKED_BITS
 from .estimator import _sampling_values as _sampling_values
-from .explainer import explain
+from .explainer import explain, explain_auto
 from .matrix import contribution_matrix, explanation_target
 
-__all__ = ["explain", "contribution_matrix", "explanation_target", "check_explanation"]
+__all__ = ["explain", "explain_auto", "contribution_matrix", "explanation_target", "check_explanation"]

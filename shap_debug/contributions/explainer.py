@@ -16,12 +16,13 @@ import pandas as pd
 import shap
 
 from ..core.models import (
+    check_inputs,
     classes_of,
+    explain_plan,
     is_linear_model,
-    is_torch_module,
-    is_tree_model,
     predict_proba_fn,
     quiet_c_output,
+    tree_explainer_mode,
 )
 from ..core.parallel import parallel_map, progress_iter
 from ..core.validation import (
@@ -35,44 +36,45 @@ from ..core.validation import (
 from .codec import _Codec
 from .estimator import _sampling_values
 
-__all__ = ["explain"]
+__all__ = ["explain", "explain_auto"]
 
 
 # --------------------------------------------------------------------------- exact paths
-def _tree_explainer(model, B, raw):
-    return shap.TreeExplainer(model, data=B, feature_perturbation="interventional",
-                              model_output="raw" if raw else "probability")
+def _tree_explainer(mode, B):
+    """The TreeSHAP explainer of ``mode`` (core.models.TreeMode) on background rows ``B``."""
+    return mode.explainer(mode.prepare(B))
 
 
-def _tree_chunk(model, Xa, B, raw, te=None):
+def _tree_chunk(mode, Xa, B, te=None):
     """TreeSHAP values of the rows ``Xa`` (each row is computed on its own, so chunks give
-    the values one call gives)."""
-    te = _tree_explainer(model, B, raw) if te is None else te
+    the values one call gives), in X's column order."""
+    te = _tree_explainer(mode, B) if te is None else te
     with contextlib.redirect_stderr(io.StringIO()):  # shap's C bar (chunks have our bar)
-        return np.asarray(te.shap_values(Xa, check_additivity=False))
+        return mode.values(te, Xa)
 
 
-def _tree_values(model, Xa, B, progress, raw=False, n_jobs=1, batch_rows=1_000_000):
+def _tree_values(mode, Xa, B, progress, n_jobs=1, batch_rows=1_000_000):
+    raw = mode.model_output == "raw"
     n, m = Xa.shape
     # TreeSHAP's work per row grows with the background and the features: chunks of about
     # batch_rows (row, background row, feature) triples, each chunk's values on their own
     rows = max(1, batch_rows // max(len(B) * m, 1))
     if n <= rows:
-        te = _tree_explainer(model, B, raw)
+        te = _tree_explainer(mode, B)
         with quiet_c_output(not progress):
-            vals = np.asarray(te.shap_values(Xa, check_additivity=False))
+            vals = mode.values(te, Xa)
     else:
         starts = range(0, n, rows)
         if n_jobs == 1:
-            te = _tree_explainer(model, B, raw)
-            parts = [_tree_chunk(model, Xa[s:s + rows], B, raw, te) for s in progress_iter(
+            te = _tree_explainer(mode, B)
+            parts = [_tree_chunk(mode, Xa[s:s + rows], B, te) for s in progress_iter(
                 starts, progress=progress, desc="contributions (TreeSHAP)", total=len(starts),
                 unit="chunk")]
         else:  # joblib workers, or a Dask cluster's under joblib.parallel_backend("dask")
-            parts = parallel_map(_tree_chunk, [(model, Xa[s:s + rows], B, raw) for s in starts],
+            parts = parallel_map(_tree_chunk, [(mode, Xa[s:s + rows], B) for s in starts],
                                  n_jobs=n_jobs, progress=progress,
                                  desc="contributions (TreeSHAP)", unit="chunk", star=True)
-            te = _tree_explainer(model, B, raw)
+            te = _tree_explainer(mode, B)
         # older shap returns a list over classes: (classes, rows, m)
         vals = np.concatenate(parts, axis=1 if parts[0].shape[0] != min(rows, n) else 0)
     base = np.atleast_1d(np.asarray(te.expected_value, dtype=np.float64))
@@ -122,17 +124,23 @@ def explain(
         logits).
     X : DataFrame or ndarray of shape (n, m)
         Rows to explain. Categorical/string columns get one contribution each (per raw
-        column, not per one-hot level).
+        column, not per one-hot level). Missing values (NaN) are allowed when the model
+        predicts on them (a Pipeline with an imputer, XGBoost, LightGBM, CatBoost).
     background : DataFrame or ndarray, optional
         Rows that stand in for "feature unknown". Default: ``n_background`` rows drawn from
         ``X`` with ``random_state``.
     method : {"auto", "sampling", "tree", "linear"}
-        ``"tree"``: exact interventional TreeSHAP (``shap.TreeExplainer``, probability
-        output, or the raw margin for ``output="log_odds"``). ``"linear"``: exact linear
+        ``"tree"``: exact TreeSHAP (``shap.TreeExplainer``) in the first mode shap supports
+        (:func:`shap_debug.core.models.tree_explainer_mode`): interventional, probability
+        output, or the raw margin for ``output="log_odds"``; models with categorical splits
+        (XGBoost ``enable_categorical``, LightGBM categories, CatBoost ``cat_features``)
+        only in log-odds (path-dependent); a Pipeline whose first steps keep one column per
+        raw column. ``"linear"``: exact linear
         SHAP of the decision function, in **log-odds** units (``model_output="raw"``), for
         models with ``coef_``. ``"sampling"``: our model-agnostic estimator (see
-        :mod:`shap_debug.contributions.estimator`). ``"auto"``: tree for supported tree
-        models on numeric data, linear for linear models on numeric data, sampling otherwise.
+        :mod:`shap_debug.contributions.estimator`). ``"auto"``: tree where shap's TreeSHAP
+        supports the model in the requested units, linear for linear models on numeric data,
+        sampling otherwise.
     n_background : int
         Background size when ``background`` is None.
     n_permutations : int
@@ -190,7 +198,7 @@ def explain(
     >>> exp.values.shape
     (5, 20, 2)
     """
-    Xv = check_frame_or_array(X, "X")
+    Xv = check_inputs(model, X, "X")  # missing values only where the model takes them
     check_option(method, "method", ["auto", "sampling", "tree", "linear"])
     n_background = check_int(n_background, "n_background", low=1)
     n_permutations = check_int(n_permutations, "n_permutations", low=1)
@@ -210,7 +218,7 @@ def explain(
         take = rng.choice(len(Xv), size=min(n_background, len(Xv)), replace=False)
         Bv = Xv.iloc[np.sort(take)] if isinstance(Xv, pd.DataFrame) else Xv[np.sort(take)]
     else:
-        Bv = check_frame_or_array(background, "background")
+        Bv = check_frame_or_array(background, "background", allow_nan=True)
         if Bv.shape[1] != Xv.shape[1]:
             raise ValueError(
                 f"background has {Bv.shape[1]} columns but X has {Xv.shape[1]}")
@@ -220,28 +228,23 @@ def explain(
         k = f(codec.decode(codec.B[:1])).shape[1]
         if k != 2:
             raise ValueError(f"output='log_odds' needs a binary model; this one has {k} classes")
-    # TreeSHAP's raw output is the log-odds only for gradient boosting
-    raw_is_log_odds = type(model).__name__ in {
-        "GradientBoostingClassifier", "HistGradientBoostingClassifier", "XGBClassifier",
-        "LGBMClassifier"}
-    if method == "auto":
-        if numeric and is_tree_model(model) and (output == "probability" or raw_is_log_odds):
-            method = "tree"
-        elif numeric and is_linear_model(model) and not is_torch_module(model):
-            method = "linear"
-        else:
-            method = "sampling"
-    if method in ("tree", "linear") and not numeric:
+    mode = None
+    if method == "auto":  # TreeSHAP where shap supports the model in these units, ...
+        plan = explain_plan(model, Xv, Bv, output=output)
+        method, mode = plan.method, plan.mode
+    elif method == "tree":
+        mode = tree_explainer_mode(model, Xv, Bv, output=output)
+    if method == "linear" and not numeric:
         raise ValueError(f"method={method!r} needs numeric X; use method='sampling'")
-    if method == "tree" and output == "log_odds" and not raw_is_log_odds:
-        raise ValueError(f"method='tree' with output='log_odds' needs a gradient-boosting model "
-                         f"(TreeSHAP's raw output); got {type(model).__name__}")
+    if method == "tree" and mode is None:  # e.g. categorical splits in probabilities
+        warn(f"shap.TreeExplainer cannot explain {type(model).__name__} in {output} on this X;"
+             " using the sampling estimator instead")
+        method = "sampling"
 
     vals = base = None
     if method == "tree":
-        try:
-            vals, base = _tree_values(model, codec.decode(codec.Z), codec.decode(codec.B),
-                                       progress, raw=output == "log_odds", n_jobs=n_jobs,
+        try:  # a Pipeline's first steps and column order are the mode's business
+            vals, base = _tree_values(mode, Xv, Bv, progress, n_jobs=n_jobs,
                                        batch_rows=batch_rows)
         except Exception as exc:  # unsupported tree model/output: fall back honestly
             warn(f"TreeExplainer failed ({exc}); using the sampling estimator instead")
@@ -273,3 +276,17 @@ def explain(
         output_names=classes,
     )
 
+
+
+def explain_auto(model: Any, X: pd.DataFrame | np.ndarray, **kwargs: Any
+                 ) -> tuple[shap.Explanation, str]:
+    """:func:`explain` with the method and units the Debugger uses, and what they were.
+
+    Exact TreeSHAP wherever shap supports the model, in the units shap has (probabilities,
+    or the log-odds of a binary boosting model with categorical splits), linear SHAP for
+    linear models, otherwise the estimator in probabilities
+    (:func:`shap_debug.core.models.explain_plan` with ``output="auto"``). Returns the
+    explanation and a one-line description for reports; ``kwargs`` go to :func:`explain`.
+    """
+    plan = explain_plan(model, X, output="auto")
+    return explain(model, X, method=plan.method, output=plan.output, **kwargs), plan.description

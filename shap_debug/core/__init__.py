@@ -13,6 +13,7 @@ from .models import (
     is_tree_model,
     predict_labels,
     predict_proba_fn,
+    search_model,
     softmax,
 )
 from .parallel import parallel_map, progress_iter
@@ -42,5 +43,6 @@ __all__ = [
     "check_option", "check_random_state", "check_y", "class_index", "classes_of", "clone_model",
     "escape", "explanation_values", "finish", "new_axes", "feature_names_of", "is_linear_model", "is_torch_module",
     "is_tree_model", "lazy_getattr", "parallel_map", "predict_labels", "predict_proba_fn",
-    "progress_iter", "section_html", "seed_from", "softmax", "table_html", "warn",
+    "progress_iter", "search_model", "section_html", "seed_from", "softmax", "table_html",
+    "warn",
 ]

@@ -139,9 +139,10 @@ def check_y(y: Any, name: str = "y", n: int | None = None) -> np.ndarray:
     return arr
 
 
-def check_X_y(X: Any, y: Any, *, x_name: str = "X", y_name: str = "y"):
+def check_X_y(X: Any, y: Any, *, x_name: str = "X", y_name: str = "y",
+              allow_nan: bool = False):
     """``check_frame_or_array`` + ``check_y`` with matching lengths."""
-    X = check_frame_or_array(X, x_name)
+    X = check_frame_or_array(X, x_name, allow_nan=allow_nan)
     return X, check_y(y, y_name, n=len(X))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.models import check_classifier, predict_labels
+from ..core.models import check_classifier, check_missing_supported, clone_model, predict_labels
 from ..core.parallel import parallel_map
 from ..core.validation import (
     check_float,
@@ -36,8 +36,6 @@ __all__ = ["verify_fixes", "paired_interval", "check_refittable"]
 
 def check_refittable(model: Any, name: str = "model") -> None:
     """Raise a TypeError naming the model's type unless a clone of it can be refitted."""
-    from sklearn.base import clone
-
     kind = type(model).__name__
     if not callable(getattr(model, "fit", None)) or not callable(
             getattr(model, "get_params", None)):
@@ -46,7 +44,7 @@ def check_refittable(model: Any, name: str = "model") -> None:
             f"(get_params and fit): fixes are verified by retraining a clone; {kind} cannot "
             "be refitted")
     try:
-        clone(model)
+        clone_model(model)  # CatBoost too, which sklearn.base.clone refuses
     except Exception as exc:
         raise TypeError(f"{name} must be cloneable with sklearn.base.clone to verify fixes "
                         f"by retraining; {kind} is not: {exc}") from exc
@@ -66,9 +64,7 @@ def _has_seed(model: Any) -> bool:
 
 
 def _fit(model: Any, X: Any, y: np.ndarray, seed: int) -> Any:
-    from sklearn.base import clone
-
-    return _seed_params(clone(model), seed).fit(X, y)
+    return _seed_params(clone_model(model), seed).fit(X, y)
 
 
 def _retrain(model: Any, X: Any, y: np.ndarray, X_test: Any, seed: int,
@@ -251,11 +247,13 @@ def verify_fixes(
     """
     check_refittable(model)
     check_classifier(model)
-    X, y = check_X_y(X, y)
+    X, y = check_X_y(X, y, allow_nan=True)
+    check_missing_supported(model, X)  # NaN only where the model takes it
     if (X_test is None) != (y_test is None):
         raise ValueError("X_test and y_test must be given together")
     if X_test is not None:
-        X_test, y_test = check_X_y(X_test, y_test, x_name="X_test", y_name="y_test")
+        X_test, y_test = check_X_y(X_test, y_test, x_name="X_test", y_name="y_test",
+                                   allow_nan=True)
         if X_test.shape[1] != X.shape[1]:
             raise ValueError(f"X_test has {X_test.shape[1]} columns but X has {X.shape[1]}")
     classes, counts = np.unique(y, return_counts=True)
@@ -313,7 +311,7 @@ def verify_fixes(
     if parts["y_test"].size == 0:
         raise ValueError("the held-out split is empty")
     check_y(parts["y_test"], "y_test")
-    check_frame_or_array(parts["X_test"], "X_test")
+    check_frame_or_array(parts["X_test"], "X_test", allow_nan=True)
 
     seeds = [seed_from(rng) for _ in range(n_repeats)]
     Xtr, ytr, Xte, yte = parts["X"], parts["y"], parts["X_test"], parts["y_test"]

@@ -152,7 +152,7 @@ def _describe(X: Any, target: Any, reference: Any, name: str, words: tuple[str, 
     check_option(method, "method", METHODS)
     n_bins = check_int(n_bins, "n_bins", low=2)
     min_rows = check_int(min_rows, "min_" + words[1].split()[-1], low=1)
-    X = check_frame_or_array(X, "X")
+    X = check_frame_or_array(X, "X", allow_nan=True)
     n = len(X)
     inside = _mask(target, n, name)
     ref = ~inside if reference is None else _mask(reference, n, "reference") & ~inside

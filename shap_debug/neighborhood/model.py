@@ -41,7 +41,12 @@ from sklearn.preprocessing import StandardScaler
 
 from ..contributions import explain
 from ..contributions.matrix import SINGLE_OUTPUT_OPTIONS, _towards_predicted
-from ..core.models import check_classifier, classes_of, predict_proba_fn
+from ..core.models import (
+    check_classifier,
+    check_missing_supported,
+    classes_of,
+    predict_proba_fn,
+)
 from ..core.parallel import progress_iter
 from ..core.validation import (
     check_explanation,
@@ -271,7 +276,7 @@ class NeighborhoodModel(BaseEstimator):
         if not isinstance(self.exclude_self, (bool, np.bool_)):
             raise TypeError(f"exclude_self must be a bool; got {type(self.exclude_self).__name__}")
         k = check_int(self.n_neighbors, "n_neighbors", low=1)
-        Xv, yv = check_X_y(X, y)
+        Xv, yv = check_X_y(X, y, allow_nan=True)
         names = feature_names_of(Xv, feature_names)
         n = len(Xv)
         limit = n - 1 if self.exclude_self else n
@@ -280,6 +285,7 @@ class NeighborhoodModel(BaseEstimator):
                 f"n_neighbors must be <= {limit} (the training set has {n} rows"
                 f"{', minus the row itself' if self.exclude_self else ''}); got {k}")
         check_classifier(model)
+        check_missing_supported(model, Xv)
         if contributions is not None:
             check_explanation(contributions, Xv, name="contributions")
 
@@ -310,7 +316,7 @@ class NeighborhoodModel(BaseEstimator):
             contrib, explanation = None, None
 
         scaler = StandardScaler().fit(data)
-        scaled = scaler.transform(data)
+        scaled = np.nan_to_num(scaler.transform(data), nan=0.0)  # missing: at the mean
         spaces = {"contributions": contrib, "features": scaled, "probabilities": proba}
         matrix = np.ascontiguousarray(spaces[self.space], dtype=np.float64)
 

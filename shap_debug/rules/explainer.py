@@ -91,7 +91,7 @@ class RuleExplainer:
                  feature_names: Sequence[str] | None = None,
                  random_state: int | np.random.Generator | None = 0):
         self.model = model
-        self.X_train = check_frame_or_array(X_train, "X_train")
+        self.X_train = check_frame_or_array(X_train, "X_train", allow_nan=True)
         self.n_samples = check_int(n_samples, "n_samples", low=10)
         self.max_depth = check_int(max_depth, "max_depth", low=1)
         self.min_samples_leaf = check_int(min_samples_leaf, "min_samples_leaf", low=1)
