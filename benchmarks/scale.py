@@ -314,23 +314,28 @@ def run_size(factor: int, args: argparse.Namespace) -> dict:
                 "load_average": load, "cpus": os.cpu_count(),
                 "shared_machine": bool(load["max"] > (os.cpu_count() or 1)),
                 "when": time.strftime("%Y-%m-%d %H:%M:%S")})
-    if "stages" in res:
-        st = res["stages"]
-        pipeline = {k: v for k, v in st.items() if k != "data"}
-        parts = [st[k] for k in (("flags", "occurrence") if "flags" in st else
-                                 ("occurrence (K)", "collapsed occurrence (3K)")) if k in st]
-        if parts:  # the kNN work of both modes: the K query and the 3K collapsed query
-            st[QUERIES] = {"wall_s": round(sum(p["wall_s"] for p in parts), 3),
-                           "cpu_s": round(sum(p["cpu_s"] for p in parts), 3),
-                           "peak_rss_mb": max(p["peak_rss_mb"] for p in parts),
-                           "peak_above_start_mb": max(p["peak_above_start_mb"] for p in parts),
-                           "derived": True}
-        pipeline = {k: v for k, v in pipeline.items() if not v.get("derived")}
-        res["dominant_stage"] = max(pipeline, key=lambda k: pipeline[k]["wall_s"])
-        res["dominant_stage_cpu"] = max(pipeline, key=lambda k: pipeline[k]["cpu_s"])
-        res["pipeline_cpu_s"] = round(sum(v["cpu_s"] for v in pipeline.values()), 1)
-        res["pipeline_wall_s"] = round(sum(v["wall_s"] for v in pipeline.values()), 1)
-        res["pipeline_peak_rss_mb"] = max(v["peak_rss_mb"] for v in st.values())
+    return _summarise(res)
+
+
+def _summarise(res: dict) -> dict:
+    """Derived figures of one run: the neighbour-query stage, the dominant stage, totals."""
+    if "stages" not in res:
+        return res
+    st = res["stages"]
+    parts = [st[k] for k in (("flags", "occurrence") if "flags" in st else
+                             ("occurrence (K)", "collapsed occurrence (3K)")) if k in st]
+    if parts:  # the kNN work of both modes: the K query and the 3K collapsed query
+        st[QUERIES] = {"wall_s": round(sum(p["wall_s"] for p in parts), 3),
+                       "cpu_s": round(sum(p["cpu_s"] for p in parts), 3),
+                       "peak_rss_mb": max(p["peak_rss_mb"] for p in parts),
+                       "peak_above_start_mb": max(p["peak_above_start_mb"] for p in parts),
+                       "derived": True}
+    pipeline = {k: v for k, v in st.items() if k != "data" and not v.get("derived")}
+    res["dominant_stage"] = max(pipeline, key=lambda k: pipeline[k]["wall_s"])
+    res["dominant_stage_cpu"] = max(pipeline, key=lambda k: pipeline[k]["cpu_s"])
+    res["pipeline_cpu_s"] = round(sum(v["cpu_s"] for v in pipeline.values()), 1)
+    res["pipeline_wall_s"] = round(sum(v["wall_s"] for v in pipeline.values()), 1)
+    res["pipeline_peak_rss_mb"] = max(v["peak_rss_mb"] for v in st.values())
     return res
 
 
@@ -447,6 +452,8 @@ def _merged(path: Path, update: dict, runs: dict | None = None) -> dict:
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update(update)
     old.setdefault("runs", {}).update(runs or {})
+    for r in old["runs"].values():
+        _summarise(r)
     if runs:
         all_runs = list(old["runs"].values())
         old["machine"] = {
