@@ -218,8 +218,9 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
 
     The vectors are exact path-dependent TreeSHAP values of the same GB towards each row's
     predicted class (seconds to compute, the same 12-d geometry as the interventional values
-    the pipeline uses, which take minutes); ``n_queries`` anomalies are queried for ``K``
-    neighbours each and the time is scaled to all anomalies.
+    the pipeline uses, which take minutes); ``n_queries`` random anomalies are queried for
+    ``K`` neighbours each (in random order, and for the KD-tree also sorted by the tree's
+    order, as the occurrence counts query them) and the time is scaled to all anomalies.
     """
     import shap
     from sklearn.ensemble import GradientBoostingClassifier
@@ -241,15 +242,18 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
                                            replace=False)
     out = {"factor": factor, "n_train": int(len(Z)), "n_anomalies": int(len(anomalies)),
            "n_queries": int(len(q)), "k": k, "algorithms": {}}
-    for algo in ("kd_tree", "ball_tree", "brute"):
+    from shap_debug.neighborhood._query import index_positions
+
+    for algo in ("kd_tree", "kd_tree, tree order", "ball_tree", "brute"):
         t0 = time.perf_counter()
-        nn = NearestNeighbors(algorithm=algo).fit(contrib)
+        nn = NearestNeighbors(algorithm=algo.split(",")[0]).fit(contrib)
         t_fit = time.perf_counter() - t0
+        qq = q[np.argsort(index_positions(nn, len(contrib))[q])] if "order" in algo else q
         _reset_peak()
         rss0 = _status("VmRSS")
         t0, c0 = time.perf_counter(), time.process_time()
-        for s in range(0, len(q), 250):
-            nn.kneighbors(contrib[q[s:s + 250]], n_neighbors=k + 1)
+        for s in range(0, len(qq), 250):
+            nn.kneighbors(contrib[qq[s:s + 250]], n_neighbors=k + 1)
         t_q, c_q = time.perf_counter() - t0, time.process_time() - c0
         out["algorithms"][algo] = {
             "fit_s": round(t_fit, 3), "query_s": round(t_q, 3), "query_cpu_s": round(c_q, 3),
