@@ -60,7 +60,8 @@ import numpy as np  # noqa: E402
 OUT = Path(__file__).parent / "results" / "scale.json"
 PLOT = Path(__file__).parent.parent / "docs" / "img" / "scale_loglog.png"
 JITTER = 0.01
-CORE_STAGES = ("contributions", "neighbourhoods", "occurrence")
+QUERIES = "neighbour queries"   # flags + occurrence (full) = occurrence (K) + collapsed (core)
+CORE_STAGES = ("contributions", "neighbourhoods", QUERIES)
 
 
 # --------------------------------------------------------------------------- memory
@@ -132,7 +133,7 @@ def make_data(factor: int, seed: int = 0, base_rows: int | None = None):
 
 # --------------------------------------------------------------------------- child
 def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
-              progress: bool) -> dict:
+              progress: bool, cache: Path | None = None) -> dict:
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.model_selection import train_test_split
 
@@ -149,8 +150,20 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
                                   stratify=y)
     with m.stage("fit model"):
         model = GradientBoostingClassifier(random_state=seed).fit(Z[tr], y[tr])
-    with m.stage("contributions"):
-        exp = explain(model, Z[tr], random_state=seed, progress=progress)
+    stem = None if cache is None else cache / f"contributions-{factor}x-{seed}-{base_rows}"
+    if stem is not None and stem.with_suffix(".npz").exists():  # not timed: measured before
+        import shap
+
+        saved = np.load(stem.with_suffix(".npz"))
+        exp = shap.Explanation(values=saved["values"], base_values=saved["base"],
+                               data=Z[tr], feature_names=list(enc.feature_names_out_),
+                               output_names=[str(c) for c in model.classes_])
+    else:
+        with m.stage("contributions"):
+            exp = explain(model, Z[tr], random_state=seed, progress=progress)
+        if stem is not None:
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(stem.with_suffix(".npz"), values=exp.values, base=exp.base_values)
     protected = [p for p in ("sex", "race") if p in X.columns]
     dbg = Debugger(model, Z[tr], y[tr], exp, encoder=enc, X_test=Z[te], y_test=y[te],
                    protected=protected, random_state=seed, progress=progress)
@@ -165,8 +178,9 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
     if core_only:
         from shap_debug.integrity import collapsed_occurrence
 
-        with m.stage("occurrence"):
+        with m.stage("occurrence (K)"):
             occ = nm.occurrence()
+        with m.stage("collapsed occurrence (3K)"):
             collapsed_occurrence(nm)
         out["occurrence_top"] = occ.top(5).tolist()
     else:
@@ -204,8 +218,9 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
 
     The vectors are exact path-dependent TreeSHAP values of the same GB towards each row's
     predicted class (seconds to compute, the same 12-d geometry as the interventional values
-    the pipeline uses, which take minutes); ``n_queries`` anomalies are queried for ``K``
-    neighbours each and the time is scaled to all anomalies.
+    the pipeline uses, which take minutes); ``n_queries`` random anomalies are queried for
+    ``K`` neighbours each (in random order, and for the KD-tree also sorted by the tree's
+    order, as the occurrence counts query them) and the time is scaled to all anomalies.
     """
     import shap
     from sklearn.ensemble import GradientBoostingClassifier
@@ -227,15 +242,18 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
                                            replace=False)
     out = {"factor": factor, "n_train": int(len(Z)), "n_anomalies": int(len(anomalies)),
            "n_queries": int(len(q)), "k": k, "algorithms": {}}
-    for algo in ("kd_tree", "ball_tree", "brute"):
+    from shap_debug.neighborhood._query import index_positions
+
+    for algo in ("kd_tree", "kd_tree, tree order", "ball_tree", "brute"):
         t0 = time.perf_counter()
-        nn = NearestNeighbors(algorithm=algo).fit(contrib)
+        nn = NearestNeighbors(algorithm=algo.split(",")[0]).fit(contrib)
         t_fit = time.perf_counter() - t0
+        qq = q[np.argsort(index_positions(nn, len(contrib))[q])] if "order" in algo else q
         _reset_peak()
         rss0 = _status("VmRSS")
         t0, c0 = time.perf_counter(), time.process_time()
-        for s in range(0, len(q), 250):
-            nn.kneighbors(contrib[q[s:s + 250]], n_neighbors=k + 1)
+        for s in range(0, len(qq), 250):
+            nn.kneighbors(contrib[qq[s:s + 250]], n_neighbors=k + 1)
         t_q, c_q = time.perf_counter() - t0, time.process_time() - c0
         out["algorithms"][algo] = {
             "fit_s": round(t_fit, 3), "query_s": round(t_q, 3), "query_cpu_s": round(c_q, 3),
@@ -279,6 +297,8 @@ def run_size(factor: int, args: argparse.Namespace) -> dict:
         cmd.append("--core-only")
     if args.progress:
         cmd.append("--progress")
+    if args.cache:
+        cmd += ["--cache", str(args.cache)]
     print(f"{factor}x Adult{' (core only)' if args.core_only else ''} ...", file=sys.stderr,
           flush=True)
     sampler = LoadSampler()
@@ -298,14 +318,28 @@ def run_size(factor: int, args: argparse.Namespace) -> dict:
                 "load_average": load, "cpus": os.cpu_count(),
                 "shared_machine": bool(load["max"] > (os.cpu_count() or 1)),
                 "when": time.strftime("%Y-%m-%d %H:%M:%S")})
-    if "stages" in res:
-        st = res["stages"]
-        pipeline = {k: v for k, v in st.items() if k != "data"}
-        res["dominant_stage"] = max(pipeline, key=lambda k: pipeline[k]["wall_s"])
-        res["dominant_stage_cpu"] = max(pipeline, key=lambda k: pipeline[k]["cpu_s"])
-        res["pipeline_cpu_s"] = round(sum(v["cpu_s"] for v in pipeline.values()), 1)
-        res["pipeline_wall_s"] = round(sum(v["wall_s"] for v in pipeline.values()), 1)
-        res["pipeline_peak_rss_mb"] = max(v["peak_rss_mb"] for v in st.values())
+    return _summarise(res)
+
+
+def _summarise(res: dict) -> dict:
+    """Derived figures of one run: the neighbour-query stage, the dominant stage, totals."""
+    if "stages" not in res:
+        return res
+    st = res["stages"]
+    parts = [st[k] for k in (("flags", "occurrence") if "flags" in st else
+                             ("occurrence (K)", "collapsed occurrence (3K)")) if k in st]
+    if parts:  # the kNN work of both modes: the K query and the 3K collapsed query
+        st[QUERIES] = {"wall_s": round(sum(p["wall_s"] for p in parts), 3),
+                       "cpu_s": round(sum(p["cpu_s"] for p in parts), 3),
+                       "peak_rss_mb": max(p["peak_rss_mb"] for p in parts),
+                       "peak_above_start_mb": max(p["peak_above_start_mb"] for p in parts),
+                       "derived": True}
+    pipeline = {k: v for k, v in st.items() if k != "data" and not v.get("derived")}
+    res["dominant_stage"] = max(pipeline, key=lambda k: pipeline[k]["wall_s"])
+    res["dominant_stage_cpu"] = max(pipeline, key=lambda k: pipeline[k]["cpu_s"])
+    res["pipeline_cpu_s"] = round(sum(v["cpu_s"] for v in pipeline.values()), 1)
+    res["pipeline_wall_s"] = round(sum(v["wall_s"] for v in pipeline.values()), 1)
+    res["pipeline_peak_rss_mb"] = max(v["peak_rss_mb"] for v in st.values())
     return res
 
 
@@ -313,19 +347,27 @@ def _key(r: dict) -> str:
     return f"{r['factor']}x-{r['mode']}{'-quick' if r.get('quick') else ''}"
 
 
+def _latest(runs: list[dict], stage: str) -> dict[int, dict]:
+    """Per size, the most recent run that measured ``stage`` (a rerun of some stages with
+    newer code replaces the older numbers of those stages only)."""
+    out: dict[int, dict] = {}
+    for r in sorted(runs, key=lambda r: r.get("when", "")):
+        if "stages" in r and stage in r["stages"]:
+            out[r["factor"]] = r
+    return out
+
+
 def exponents(runs: list[dict], quick: bool) -> dict:
     """Least-squares slope of log(wall time) and of log(CPU time) on log(n_train) per stage,
     over the sizes from 4x up and over all sizes."""
     out: dict[str, dict] = {}
-    runs = sorted((r for r in runs if "stages" in r and r.get("quick", False) == quick),
-                  key=lambda r: (r["factor"], r["mode"] != "full"))
+    runs = [r for r in runs if "stages" in r and r.get("quick", False) == quick]
     stages = sorted({s for r in runs for s in r["stages"]})
     for s in stages:
         pts: dict[int, tuple[float, float, float]] = {}
-        for r in runs:  # a full run wins over a core run of the same size
-            if s in r["stages"] and r["factor"] not in pts:
-                st = r["stages"][s]
-                pts[r["factor"]] = (r["n_train"], st["wall_s"], st.get("cpu_s", st["wall_s"]))
+        for f, r in _latest(runs, s).items():
+            st = r["stages"][s]
+            pts[f] = (r["n_train"], st["wall_s"], st.get("cpu_s", st["wall_s"]))
         entry: dict = {"sizes": sorted(pts)}
         for label, keep in (("from_4x", lambda f: f >= 4), ("all", lambda f: True)):
             sel = [v for f, v in pts.items() if keep(f)]
@@ -372,12 +414,16 @@ def plot(results: dict, path: Path = PLOT) -> None:
     if not runs:
         runs = [r for r in results["runs"].values() if "stages" in r]
     by_stage: dict[str, dict[int, tuple]] = {}
-    for r in sorted(runs, key=lambda r: (r["factor"], r["mode"] != "full")):
-        for s, v in r["stages"].items():
-            if s == "data" or s.startswith("inspect #") and s != "inspect #1":
-                continue
-            by_stage.setdefault(s, {}).setdefault(r["factor"], (r["n_train"], v["wall_s"],
-                                                                v["peak_rss_mb"]))
+    names = dict.fromkeys(s for r in runs for s in r["stages"])
+    skip = {"data", "readable frame", "flags", "occurrence", "occurrence (K)",
+            "collapsed occurrence (3K)", "space-view", "inspect #2", "inspect #3"}
+    for s in names:
+        if s in skip:
+            continue
+        for f, r in _latest(runs, s).items():
+            v = r["stages"][s]
+            by_stage.setdefault(s, {})[f] = (r["n_train"], v.get("cpu_s", v["wall_s"]),
+                                             v["peak_rss_mb"])
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 5))
     order = sorted(by_stage, key=lambda s: -max(t for _, t, _ in by_stage[s].values()))
     for s in order:
@@ -389,7 +435,7 @@ def plot(results: dict, path: Path = PLOT) -> None:
     xs = np.array([2e4, 2e6])
     a1.loglog(xs, 1e-3 * xs, ":", color="grey", label="slope 1")
     a1.set_xlabel("training rows")
-    a1.set_ylabel("wall time per stage (s)")
+    a1.set_ylabel("CPU time per stage (s)")
     a1.set_title("time (log-log)")
     a2.set_xlabel("training rows")
     a2.set_ylabel("peak resident memory during the stage (GB)")
@@ -410,6 +456,8 @@ def _merged(path: Path, update: dict, runs: dict | None = None) -> dict:
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update(update)
     old.setdefault("runs", {}).update(runs or {})
+    for r in old["runs"].values():
+        _summarise(r)
     if runs:
         all_runs = list(old["runs"].values())
         old["machine"] = {
@@ -435,7 +483,7 @@ def table(results: dict) -> str:
     by_size: dict[int, dict] = {}
     for r in runs:
         by_size.setdefault(r["factor"], r)
-    sizes = sorted(by_size)
+    sizes = sorted({r["factor"] for r in runs})
     stages = list(dict.fromkeys(s for r in runs for s in r["stages"]))
     head = ("| stage | " + " | ".join(f"{f}x ({by_size[f]['n_train']:,} rows)" for f in sizes)
             + " | exponent 4x+ (CPU) |")
@@ -443,8 +491,9 @@ def table(results: dict) -> str:
     expo = results.get("exponents", {})
     for st in stages:
         cells = []
+        latest = _latest(runs, st)
         for f in sizes:
-            v = by_size[f]["stages"].get(st)
+            v = latest[f]["stages"][st] if f in latest else None
             cells.append("not run" if v is None else
                          f"{v['cpu_s']:.1f} / {v['wall_s']:.1f} s, {v['peak_rss_mb'] / 1024:.2f} GB")
         e = expo.get(st, {}).get("cpu_exponent_from_4x")
@@ -493,12 +542,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--knn", action="store_true",
                    help="time brute force / KD-tree / ball tree at --sizes (one process each)")
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--cache", type=Path, default=None,
+                   help="keep the contributions here (.npz) and reuse them: a rerun of the "
+                        "later stages then skips the contributions stage")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child is not None:
         res = run_child(args.child, args.seed, 4000 if args.quick else None, args.core_only,
-                        args.progress)
+                        args.progress, args.cache)
         Path(args.child_out).write_text(json.dumps(res))
         return 0
     results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": {}}

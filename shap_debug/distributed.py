@@ -288,16 +288,18 @@ class DaskNeighborhoodModel:
     # ------------------------------------------------------------------ queries
     def iter_kneighbors(self, rows: Any, n_neighbors: int | None = None,
                         exclude_self: bool | None = None, *, progress: bool | None = None,
-                        desc: str = "kNN queries"
+                        desc: str = "kNN queries", in_order: bool = True
                         ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Chunks ``(rows, distances, indices)`` of the neighbours of global rows ``rows``,
         as :meth:`NeighborhoodModel.iter_kneighbors
         <shap_debug.neighborhood.NeighborhoodModel.iter_kneighbors>`."""
         from .core.parallel import progress_iter
-        from .neighborhood._query import _query_chunk, _stream, chunk_rows
+        from .neighborhood._query import _query_chunk, _stream, chunk_rows, index_positions
 
         self._check_fitted()
         rows = check_indices(rows, self.n_rows_, "rows")
+        if not in_order:
+            rows = rows[np.argsort(index_positions(self.nn_, self.n_rows_)[rows], kind="stable")]
         excl = self.exclude_self if exclude_self is None else bool(exclude_self)
         k = self.n_neighbors if n_neighbors is None else n_neighbors
         k = check_int(k, "n_neighbors", low=1, high=self.n_rows_ - 1 if excl else self.n_rows_)
@@ -336,7 +338,7 @@ class DaskNeighborhoodModel:
         rows = self.anomalies_ if anomalies is None else check_indices(anomalies, self.n_rows_,
                                                                        "anomalies")
         counts = np.zeros(self.n_rows_, dtype=np.int64)
-        for _, _, idx in self.iter_kneighbors(rows, desc="occurrence"):
+        for _, _, idx in self.iter_kneighbors(rows, desc="occurrence", in_order=False):
             counts += np.bincount(idx.ravel(), minlength=self.n_rows_)
         out = Occurrence(counts=counts, anomalies=np.asarray(rows, dtype=np.int64),
                          n_neighbors=int(self.n_neighbors), space="contributions",

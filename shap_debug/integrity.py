@@ -522,7 +522,7 @@ def collapsed_occurrence(neighborhood_model: Any, anomalies: Any = None,
     elif len(rows):
         extra = int(min(n - n_groups, 2 * k))  # copies to skip, at most
         depth = min(n - (1 if nbm.exclude_self else 0), k + extra)
-        for _, _, idx in nbm.iter_kneighbors(rows, n_neighbors=depth,
+        for _, _, idx in nbm.iter_kneighbors(rows, n_neighbors=depth, in_order=False,
                                              desc="collapsed occurrence"):
             group_counts += _first_groups(group_of[idx], k, n_groups)
     first_row = np.full(n_groups, n, dtype=np.int64)

@@ -383,6 +383,12 @@ def test_chunked_queries_equal_one_query_on_adult(adult_gb, chunk_size):
     np.testing.assert_array_equal(np.concatenate([i for _, _, i in parts]), i0[:20])
     nb = small.neighbors(int(rows[0]))
     np.testing.assert_array_equal(nb.indices, i0[0])
+    # in the index's order: other chunks, the same neighbours for every row
+    got = {int(r): i for rr, _, ii in small.iter_kneighbors(rows, in_order=False,
+                                                            progress=False)
+           for r, i in zip(rr, ii)}
+    assert list(got) != rows.tolist()
+    np.testing.assert_array_equal(np.array([got[int(r)] for r in rows]), i0)
 
 
 def test_chunked_queries_with_threads_brute_force_and_without_exclusion(german_lr):
