@@ -137,7 +137,7 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.model_selection import train_test_split
 
-    import shap_debug.debugger as dmod
+    import shap_debug.evidence as dmod
     from shap_debug.contributions import explain
     from shap_debug.datasets import encode
     from shap_debug.debugger import Debugger
@@ -185,7 +185,7 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
         out["occurrence_top"] = occ.top(5).tolist()
     else:
         names: dict[str, str] = {}
-        original = dmod._Parts.run
+        original = dmod.Parts.run
 
         def run(self, key, fn, timing=None):
             label = timing or key
@@ -194,7 +194,7 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
             with m.stage(label):
                 return original(self, key, fn, timing)
 
-        dmod._Parts.run = run
+        dmod.Parts.run = run
         overview = dbg.overview()
         evidence = dbg.evidence(3, label_flip=True)
         from shap_debug.report import render_report

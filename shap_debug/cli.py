@@ -204,15 +204,14 @@ def _report(args: argparse.Namespace) -> int:
     dbg = Debugger(model, Z[idx_train], y[idx_train], encoder=enc, X_test=Z[idx_test],
                    y_test=y[idx_test], protected=protected, random_state=args.seed,
                    client=client, progress=not args.quiet, n_jobs=args.jobs,
-                   n_neighbors=args.neighbors)
+                   n_neighbors=args.neighbors, chunk_size=args.chunk_size)
     t0 = time.perf_counter()
     dbg.neighborhood_model  # noqa: B018 - contributions + kNN, timed on their own
     steps["contributions + neighbourhoods"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     name = Path(args.dataset).stem if args.dataset not in _DATASETS else args.dataset
-    dose = True if args.dose == 0 else args.dose
     out = dbg.report(args.anomalies, args.out, label_flip=not args.no_label_flip,
-                     fixes=not args.no_fixes, dose=dose if args.dose is not None else False,
+                     fixes=not args.no_fixes, dose=_dose(args),
                      title=f"shap-debug report: {name}, {args.model}", notes=report_notes)
     steps["report"] = time.perf_counter() - t0
     if client is not None:
@@ -220,6 +219,11 @@ def _report(args: argparse.Namespace) -> int:
     took = ", ".join(f"{k} {v:.1f} s" for k, v in steps.items())
     print(f"report written to {out.resolve()} ({took}; total {sum(steps.values()):.1f} s)")
     return 0
+
+
+def _dose(args: argparse.Namespace) -> bool | int:
+    """``--dose``: False when absent, True without a cap, else the cap on k."""
+    return False if args.dose is None else (True if args.dose == 0 else args.dose)
 
 
 def _report_files(args: argparse.Namespace) -> int:
@@ -241,8 +245,10 @@ def _report_files(args: argparse.Namespace) -> int:
         print(f"shap-debug: {note}", file=sys.stderr)
     dbg = inputs.debugger(protected=[p for p in args.protected if p in inputs.X.columns],
                           random_state=args.seed, progress=not args.quiet,
-                          n_neighbors=args.neighbors)
+                          n_neighbors=args.neighbors, n_jobs=args.jobs,
+                          chunk_size=args.chunk_size)
     out = dbg.report(args.anomalies, args.out, label_flip=not args.no_label_flip,
+                     fixes=not args.no_fixes, dose=_dose(args),
                      title=f"shap-debug report: {Path(args.model).name}", notes=inputs.notes)
     print(f"report written to {out.resolve()} ({time.perf_counter() - t0:.1f} s)")
     return 0
@@ -277,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="protected attributes to watch (default: sex race, when present)")
     rep.add_argument("--out", default="debug-report.html", help="output file")
     rep.add_argument("--seed", type=int, default=0)
-    rep.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    rep.add_argument("--scheduler", default=None,
+                     help="Dask scheduler address (tcp://host:8786): contribution chunks, "
+                          "neighbour queries, refits and label-flip trials run on its workers")
+    rep.add_argument("--chunk-size", type=int, default=None,
+                     help="rows per neighbour-query chunk (memory: rows x K x 16 bytes)")
     rep.add_argument("--no-label-flip", action="store_true",
                      help="skip the label-flip retraining check")
     rep.add_argument("--jobs", type=int, default=2,
@@ -293,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.anomalies < 0:
             raise CLIError("--anomalies must be >= 0")
+        if args.chunk_size is not None and args.chunk_size < 1:
+            raise CLIError("--chunk-size must be >= 1")
         if args.model not in _MODELS or args.train is not None:
             return _report_files(args)
         return _report(args)

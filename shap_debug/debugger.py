@@ -72,7 +72,9 @@ class Debugger:
     random_state : int
     n_jobs : int
     client : dask.distributed.Client, optional
-        Run contribution extraction and label-flip trials on this cluster (via joblib).
+        Run contributions, neighbour queries, refits and label-flip trials on its workers.
+    chunk_size : int, optional
+        Rows per neighbour-query chunk (memory ``chunk_size * K * 16`` bytes).
     progress : bool
 
     Examples
@@ -92,7 +94,7 @@ class Debugger:
                  feature_names: Sequence[str] | None = None, X_test: Any = None,
                  y_test: Any = None, n_neighbors: int | None = None, budget: int = 10,
                  n_top_features: int | None = None, random_state: int = 0, n_jobs: int = 1,
-                 client: Any = None, progress: bool = True):
+                 client: Any = None, progress: bool = True, chunk_size: int | None = None):
         self.model = check_classifier(model)
         self.X = check_inputs(self.model, X, "X")  # NaN only where the model takes it
         self.y = check_y(y, "y", n=len(self.X))
@@ -129,7 +131,7 @@ class Debugger:
         self.random_state = check_int(random_state, "random_state", low=0)
         self.n_jobs = n_jobs
         self.client = client
-        self.progress = progress
+        self.progress, self.chunk_size = progress, chunk_size
 
     # ------------------------------------------------------------------ helpers
     def _backend(self):
@@ -180,7 +182,8 @@ class Debugger:
                     explanation, self.contribution_method = explain_auto(
                         self.model, self.X, random_state=self.random_state,
                         n_jobs=self.parallel_jobs, progress=self.progress)
-            return NeighborhoodModel(n_neighbors=self.n_neighbors).fit(
+            return NeighborhoodModel(n_neighbors=self.n_neighbors, chunk_size=self.chunk_size,
+                                     n_jobs=None if self.client is None else -1).fit(
                 self.model, self.X, self.y, explanation, feature_names=self.feature_names,
                 random_state=self.random_state, progress=self.progress)
         return self._timed("neighborhoods", make)
@@ -385,14 +388,15 @@ class Debugger:
         nm = self.neighborhood_model
         frame = self.readable_frame()
         anomalies = np.asarray(nm.anomalies_, dtype=np.int64)
-        p = Parts()
+        p = Parts(self.progress, "overview", self._backend)
         p.run("integrity", lambda: integrity_flags(frame, self.y, self._readable_test()))
         p.run("cohorts", lambda: error_cohorts(self.model, self.X, self.y, display_data=frame,
                                                random_state=self.random_state))
         # three repeated K-fold splits: the top-10 was stable across seeds (0.87 overlap)
         # only then, 0.73 with one split (benchmarks/results/cohorts.json)
-        p.run("suspicious", lambda: suspicious_rows(self.model, self.X, self.y, n_repeats=3,
-                                                    random_state=self.random_state))
+        p.run("suspicious", lambda: suspicious_rows(
+            self.model, self.X, self.y, n_repeats=3, random_state=self.random_state,
+            n_jobs=self.parallel_jobs, progress=self.progress))
         p.run("flags", lambda: tuple(summary_flags(
             integrity=p.values.get("integrity"), cohorts=p.values.get("cohorts"),
             suspicious=p.values.get("suspicious"), neighborhood=nm,
@@ -499,7 +503,7 @@ class Debugger:
         overview = self.overview()
         chosen = self._choose(anomalies)
         nm = self.neighborhood_model
-        p = Parts()
+        p = Parts(self.progress, "evidence")
         if label_flip:
             why_not = label_flip_skip_reason(overview, chosen)
             if why_not is not None:

@@ -12,6 +12,8 @@ section it belongs to, so the report can say in that section why it is missing.
 
 from __future__ import annotations
 
+import contextlib
+
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -316,17 +318,27 @@ class Parts:
     {'bad': 'ZeroDivisionError: division by zero'}
     """
 
-    def __init__(self) -> None:
+    def __init__(self, progress: bool = False, desc: str = "",
+                 backend: Callable[[], Any] | None = None) -> None:
         self.values: dict[str, Any] = {}
         self.failures: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
         self.timings: dict[str, float] = {}
+        self.progress, self.desc = progress, desc
+        self.backend = backend or contextlib.nullcontext
 
     def run(self, key: str, fn: Callable[[], Any], timing: str | None = None) -> Any:
         """``fn()`` stored under ``key`` (its failure reason when it raises), timed."""
         t0 = time.perf_counter()
+        if self.progress:  # one line per part; the long parts have bars of their own
+            import sys
+
+            from tqdm.auto import tqdm
+
+            tqdm.write(f"shap-debug {self.desc}: {timing or key}", file=sys.stderr)
         try:
-            self.values[key] = fn()
+            with self.backend():  # a Dask client: joblib loops with n_jobs=-1 go to it
+                self.values[key] = fn()
         except Exception as exc:  # recorded as the section's reason, never hidden
             self.failures[key] = failure_reason(exc)
             warn(f"report section {key!r} failed: {self.failures[key]}")

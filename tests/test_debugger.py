@@ -193,6 +193,24 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\xff\xfe\x00\x00garbage")
     assert main(["report", "--dataset", str(bad), "--target", "t"]) == 2
+    assert main(["report", "--dataset", "german", "--chunk-size", "0"]) == 2
+    assert "--chunk-size must be >= 1" in capsys.readouterr().err
+
+
+def test_chunk_size_bounds_the_queries_without_changing_the_overview(capsys):
+    """A tiny query chunk gives the same occurrence counts, and each part is announced."""
+    X, y = german()
+    Z, enc = encode(X)
+    lr = LogisticRegression(max_iter=3000).fit(Z, y)
+    small = Debugger(lr, Z, y, encoder=enc, n_neighbors=50, chunk_size=7, progress=True)
+    assert small.neighborhood_model.chunk_size == 7
+    big = Debugger(lr, Z, y, encoder=enc, n_neighbors=50, progress=False)
+    a, b = small.neighborhood_model.occurrence(), big.neighborhood_model.occurrence()
+    assert np.array_equal(a.counts, b.counts)
+    small.overview()
+    err = capsys.readouterr().err
+    for part in ("integrity", "cohorts", "suspicious", "occurrence", "logic"):
+        assert f"shap-debug overview: {part}" in err
 
 
 def test_cli_runs_a_user_csv(tmp_path):
