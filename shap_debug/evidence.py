@@ -13,7 +13,6 @@ section it belongs to, so the report can say in that section why it is missing.
 from __future__ import annotations
 
 import contextlib
-
 import time
 import traceback
 from collections.abc import Callable, Mapping
