@@ -106,6 +106,8 @@ def sparser_flip(changes: pd.DataFrame, distance: float, singles: pd.DataFrame,
     ...                         "outside_range": [False, False]})
     >>> sparser_flip(changes, 1.0, singles).sentence
     'The closest change found touches 3 features (distance 1); changing only `gain` flips it too, at distance 2.5: gain: 0 → 7000.'
+    >>> sparser_flip(changes, 3.0, singles).sentence.split(";")[0]
+    'Changing only `gain` flips it at distance 2.5: gain: 0 → 7000'
     """
     n_changed = int(len(changes))
     parts = []
@@ -130,11 +132,16 @@ def sparser_flip(changes: pd.DataFrame, distance: float, singles: pd.DataFrame,
         names = " and ".join(_code(f) for f in str(best["features"]).split(" + "))
         outside = ", outside the training range" if bool(best["outside_range"]) else ""
         d = float(best["distance"])
-        where = (f"even closer, at distance {_num(d)}" if d < distance
-                 else f"at distance {_num(d)}")
-        lead = ("; changing only " if best["n_features"] == 1 else
-                "; no single feature flips it alone, but changing only ")
-        sentence = f"{head}{lead}{names} flips it too, {where}{outside}: {best['change']}."
+        if d < distance:  # the search over all features missed it: say which is closest
+            sentence = (f"Changing only {names} flips it at distance {_num(d)}{outside}: "
+                        f"{best['change']}; this is the closest change known. The search "
+                        f"over all features stopped at a {n_changed}-feature change at "
+                        f"distance {_num(distance)}, so it is approximate for this model.")
+        else:
+            lead = ("; changing only " if best["n_features"] == 1 else
+                    "; no single feature flips it alone, but changing only ")
+            sentence = (f"{head}{lead}{names} flips it too, at distance {_num(d)}{outside}: "
+                        f"{best['change']}.")
     elif max_k:
         what = ("every single feature" if max_k == 1 else
                 f"every single feature and {int((tried['n_features'] > 1).sum())} pairs of "

@@ -83,6 +83,7 @@ def test_systematic_error_is_named_fixable_and_the_top_action_recovers_it(relabe
     assert rep.action(rep.best).kind in ("relabel", "drop")
     assert rep.action(rep.best).cohort == c.label
     assert any(c.label in s.text and "fixable" in s.text for s in diag.sentences())
+    assert "the labels, not the model, were the problem" in verdict.reason
 
 
 def test_actions_that_do_not_help_are_shown_and_ranked(relabelled):
@@ -304,3 +305,26 @@ def test_forest_plot(relabelled):
     with pytest.raises(ValueError, match="scope"):
         rep.plot(scope="C99", show=False)
     assert isinstance(rep, FixReport)
+
+
+def test_a_small_significant_gain_is_worded_in_proportion():
+    """+1 point on a 15-point gap is 'fixable' but not 'the labels were the problem'."""
+    from types import SimpleNamespace
+
+    from shap_debug.fixes.diagnosis import _verdict
+
+    def report(delta):
+        eff = {"delta": delta, "p_value": 1e-4, "before": 0.71, "after": 0.71 + delta,
+               "low": delta / 2, "high": 2 * delta, "effect": "helps"}
+        return SimpleNamespace(
+            baseline_accuracy={"overall": 0.86, "C1": 0.71}, confidence=0.95,
+            actions=[SimpleNamespace(kind="relabel", cohort="C1", name="relabel C1")],
+            effect=lambda name, label=None: eff)
+
+    cohort = SimpleNamespace(label="C1", rule="a > 1", source="cohort", irreducible=False,
+                             test_rows=np.arange(300), ambiguity="fixable")
+    small = _verdict(report(0.01), cohort)
+    assert small.verdict == "fixable" and "closes 7% of its 15-point gap" in small.reason
+    assert "only part of the problem" in small.reason and "not the model" not in small.reason
+    big = _verdict(report(0.10), cohort)
+    assert "the labels, not the model, were the problem" in big.reason

@@ -115,10 +115,16 @@ def test_each_flip_says_whether_a_sparser_change_exists(run):
         assert ins.flip is not None, ins.notes
         sp = ins.sparser
         assert sp is not None and sp.n_changed == len(ins.flip.changes)
-        assert f"touches {sp.n_changed} feature" in sp.sentence
+        closer = sp.best is not None and sp.best["distance"] < sp.distance
+        if closer:  # the sparser change is also closer: it is named as the closest known
+            assert sp.sentence.startswith("Changing only") and "closest change known" in \
+                sp.sentence and f"{sp.n_changed}-feature change" in sp.sentence
+        else:
+            assert f"touches {sp.n_changed} feature" in sp.sentence
         assert len(sp.tried) <= 2 * run.dbg.X.shape[1]  # bounded: singles and <= 6 pairs
         if sp.best is not None:
-            assert sp.best["n_features"] < sp.n_changed and "flips it too" in sp.sentence
+            assert sp.best["n_features"] < sp.n_changed
+            assert closer or "flips it too" in sp.sentence
         elif sp.n_changed > 1:
             assert "no change of at most" in sp.sentence
         flip = _sections(run.doc)[f"anomaly-{i}"].split(f'id="anomaly-{i}-flip"')[1]
@@ -140,6 +146,10 @@ def test_sparser_flip_sentences():
     res = sparser_flip(changes, 2.0, none, pairs.assign(can_flip=False))
     assert res.best is None and "no change of at most 2 features flips it" in res.sentence
     assert "touches 1 feature" in sparser_flip(changes.head(1), 1.0, none).sentence
+    res = sparser_flip(changes, 4.0, none, pairs)  # the pair is closer than the search's
+    assert res.sentence.startswith("Changing only `a` and `b` flips it at distance 3")
+    assert "closest change known" in res.sentence and "6-feature change at distance 4" in \
+        res.sentence and "touches" not in res.sentence
 
 
 def test_influential_table_leaves_the_anomaly_out_and_marks_copies():

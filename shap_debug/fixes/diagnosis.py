@@ -130,17 +130,23 @@ def _verdict(report: Any, c: Any) -> CohortVerdict:
         if p * (len(order) - k) >= alpha:
             break
         passed.append((eff, name))
+    overall = report.baseline_accuracy.get("overall", float("nan"))
     if passed:
         best_eff, best = max(passed, key=lambda t: t[0]["delta"])
         where = "inside it" if measurable else "overall (its rule cannot be applied to new rows)"
+        gap = overall - best_eff["before"]
+        share = best_eff["delta"] / gap if measurable and gap > 0 else 1.0
+        # proportionate: a significant but small gain does not mean the labels were the cause
+        cause = ("the labels, not the model, were the problem" if share >= 0.5 else
+                 f"that closes {min(share, 1):.0%} of its {100 * gap:.0f}-point gap to the "
+                 "overall accuracy, so the labels are only part of the problem")
         return CohortVerdict(
             **{**base, "before": best_eff["before"]}, verdict="fixable", best_action=best,
             after=best_eff["after"], delta=best_eff["delta"], low=best_eff["low"],
             high=best_eff["high"], reason=(
                 f"'{best}' raises held-out accuracy {where} from {best_eff['before']:.0%} to "
                 f"{best_eff['after']:.0%} ({_effect_text(best_eff, report.confidence)}): "
-                "the labels, not the model, were the problem"))
-    overall = report.baseline_accuracy.get("overall", float("nan"))
+                f"{cause}"))
     if measurable and not _fails(before, n_test, overall):
         return CohortVerdict(**base, verdict="not confirmed", reason=(
             f"it fails in the training rows' cross-validated errors but not measurably more "
