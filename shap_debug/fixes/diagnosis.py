@@ -156,8 +156,8 @@ def _verdict(report: Any, c: Any) -> CohortVerdict:
     if c.ambiguity == "ambiguous":
         return CohortVerdict(**base, verdict="ambiguous", reason=(
             "the labels are genuinely uncertain here (the model is unsure or neighbours' "
-            "labels are mixed) and no relabelling or dropping helps on held-out rows: more "
-            "data or features, not relabelling, would help"))
+            "labels are mixed) and no relabelling or dropping helps inside it on held-out "
+            "rows: more data or features, not relabelling, would help"))
     return CohortVerdict(**base, verdict="unresolved", reason=(
         "no change of the training labels measurably helps inside it: a modelling gap "
         "(capacity or features) rather than the labels"))
