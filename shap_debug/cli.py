@@ -221,9 +221,11 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dose(args: argparse.Namespace) -> bool | int:
-    """``--dose``: False when absent, True without a cap, else the cap on k."""
-    return False if args.dose is None else (True if args.dose == 0 else args.dose)
+def _dose(args: argparse.Namespace) -> bool | int | str:
+    """The dose-response search: the ladder by default, exact with ``--dose [CAP]``."""
+    if args.no_dose:
+        return False
+    return "ladder" if args.dose is None else (True if args.dose == 0 else args.dose)
 
 
 def _report_files(args: argparse.Namespace) -> int:
@@ -295,9 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--no-fixes", action="store_true",
                      help="skip verifying fixes on held-out rows (one retrain per action)")
     rep.add_argument("--dose", type=int, nargs="?", const=0, default=None, metavar="CAP",
-                     help="also run the label-flip dose-response (fewest relabelled neighbours "
-                          "per space that flip each anomaly; optional cap on k; ~2 log2(K) "
-                          "retrains per anomaly and space)")
+                     help="search the label-flip dose-response exactly (fewest relabelled "
+                          "neighbours per space that flip each anomaly; optional cap on k; "
+                          "~2 log2(K) retrains per anomaly and space) instead of the default "
+                          "ladder K, K/4, ... (brackets it within a factor of 4)")
+    rep.add_argument("--no-dose", action="store_true",
+                     help="skip the dose-response (and its retrains)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     try:

@@ -303,13 +303,9 @@ class Debugger:
         return ins
 
     def _flip(self, i: int) -> tuple[Any, Any]:
-        """The closest flip point of row ``i`` and whether a sparser change flips it too.
-
-        Distances are in training standard deviations (weights ``1 / variance``), so moving
-        ``capital-gain`` and moving ``age`` are compared on one scale. When no single feature
-        flips the decision and the closest change touches more than two features, pairs of
-        the four features that contribute most to the prediction are tried (six solver calls).
-        """
+        """The closest flip point of row ``i`` (distances in training standard deviations)
+        and whether a sparser change flips it too: single features, then pairs of the four
+        that contribute most when no single one does (six solver calls)."""
         from captum_ext.flip_audit import individual_report
 
         from .findings import feature_units, pair_flips, sparser_flip
@@ -469,7 +465,7 @@ class Debugger:
                 for a in (anomalies or [])]
 
     def evidence(self, anomalies: int | Sequence[int] | None = 3, *, label_flip: bool = True,
-                 fixes: bool = True, dose: bool | int = False,
+                 fixes: bool = True, dose: bool | int | str = "ladder",
                  notes: Sequence[str] = ()) -> Evidence:
         """Everything a report shows: the :meth:`overview` and the inspected anomalies.
 
@@ -483,9 +479,11 @@ class Debugger:
         fixes : bool
             Also verify the candidate fixes on held-out rows (:meth:`fixes`; retrains a clone
             per action) and lead the diagnosis with their verdicts.
-        dose : bool or int
-            Also search the fewest relabelled neighbours per space that flip each anomaly
-            (:func:`~shap_debug.dose_response.dose_response`, ~2 log2(K) retrains each).
+        dose : "ladder", bool or int
+            The fewest relabelled neighbours per space that flip each anomaly
+            (:func:`~shap_debug.dose_response.dose_response`): ``"ladder"`` brackets it
+            within a factor of 4 (K, K/4, ...: a few retrains each), True searches it
+            exactly (~2 log2(K) retrains each), an int also caps k; False skips it.
         notes : sequence of str
             Notes on how the data were prepared, shown in the report's summary.
 
@@ -504,8 +502,8 @@ class Debugger:
         chosen = self._choose(anomalies)
         nm = self.neighborhood_model
         p = Parts(self.progress, "evidence")
+        why_not = label_flip_skip_reason(overview, chosen)  # binary-only, needs an anomaly
         if label_flip:
-            why_not = label_flip_skip_reason(overview, chosen)
             if why_not is not None:
                 p.skipped["label-flip"] = why_not
             else:
@@ -523,10 +521,12 @@ class Debugger:
         if fixes:
             p.run("fixes", self.fixes, timing="fixes")
         p.run("recurring", lambda: recurring_rows(nm, random_state=self.random_state))
-        if dose and chosen:
+        if dose is not False and why_not is None:
             p.run("dose", lambda: dose_response(
-                nm, chosen, k_max=dose if dose is not True else None, n_jobs=self.parallel_jobs,
-                random_state=self.random_state, progress=self.progress), timing="dose")
+                nm, chosen, k_max=None if dose in (True, "ladder") else dose,
+                search="ladder" if dose == "ladder" else "doubling+bisection",
+                n_jobs=self.parallel_jobs, random_state=self.random_state,
+                progress=self.progress), timing="dose")
         inspections = {}
         for i in chosen:
             ins = p.run(f"anomaly-{i}", lambda i=i: self.inspect(i), timing=f"anomaly {i}")
@@ -555,7 +555,7 @@ class Debugger:
     # ------------------------------------------------------------------ report
     def report(self, anomalies: int | Sequence[int] | None = 3,
                path: str | Path = "debug-report.html", *, title: str | None = None,
-               label_flip: bool = True, fixes: bool = True, dose: bool | int = False,
+               label_flip: bool = True, fixes: bool = True, dose: bool | int | str = "ladder",
                notes: Sequence[str] = ()) -> Path:
         """Write a self-contained HTML debugging report and return its path.
 
@@ -571,8 +571,8 @@ class Debugger:
         label_flip : bool
             Also run the label-flip influence check (retrains the model once per inspected
             anomaly and space).
-        fixes, dose : bool
-            Also verify fixes on held-out rows / run the dose-response (:meth:`evidence`).
+        fixes, dose
+            Verify fixes on held-out rows / the dose-response's search (:meth:`evidence`).
         notes : sequence of str
             Notes on how the data were prepared, shown in the summary.
         """

@@ -81,6 +81,9 @@ class DoseResponse(Result):
     seed : int
         Seed given to clones whose ``random_state`` was None.
     time_s : float
+    search : str
+        ``"doubling+bisection"`` (``k_min`` exact) or ``"ladder"`` (``k_min`` is the
+        smallest rung that flipped: the true minimum lies in ``(k_below, k_min]``).
     """
 
     records: pd.DataFrame = field(repr=False)
@@ -92,6 +95,7 @@ class DoseResponse(Result):
     include_anomaly: bool = False
     seed: int = 0
     time_s: float = 0.0
+    search: str = "doubling+bisection"
 
     # ------------------------------------------------------------------ tables
     def to_frame(self) -> pd.DataFrame:
@@ -114,7 +118,10 @@ class DoseResponse(Result):
             return "0 (refit alone)"
         if not bool(row["flipped"]):
             return f"> {self.k_max}"
-        return str(int(row["k_min"]))
+        lo, hi = int(row["k_below"]), int(row["k_min"])
+        if self.search != "ladder" or hi <= lo + 1:
+            return str(hi)
+        return f"{lo + 1}–{hi}"  # the ladder brackets the minimum
 
     def k_matrix(self) -> pd.DataFrame:
         """Numeric wide table: ``k_min`` per anomaly and space, ``inf`` where not flipped
@@ -240,12 +247,14 @@ class DoseResponse(Result):
                 f"{_join(apart_parts)}, but cannot be told apart from {_join(tied_parts)}.")
 
     def _k_one(self, k: float) -> str:
-        return f"more than {self.k_max} (the cap)" if np.isinf(k) else f"{int(k)}"
+        if np.isinf(k):
+            return f"more than {self.k_max} (the cap)"
+        return f"at most {int(k)}" if self.search == "ladder" and k > 1 else f"{int(k)}"
 
     def _k_words(self, median: float) -> str:
         if np.isinf(median):
             return f"more than {self.k_max} (the cap)"
-        return f"{median:g}"
+        return f"at most {median:g}" if self.search == "ladder" and median > 1 else f"{median:g}"
 
     # ------------------------------------------------------------------ views
     def summary(self) -> dict[str, Any]:
@@ -263,8 +272,11 @@ class DoseResponse(Result):
         return dose_response_plot(self, max_display=max_display, ax=ax, show=show)
 
     def _repr_html_(self) -> str:
+        how = ("rungs k_max, k_max/4, ... down to the first that does not flip; a range is "
+               "where the minimum lies" if self.search == "ladder" else
+               "doubling then bisection")
         note = (f"Smallest number of an anomaly's nearest neighbours whose relabelling flips "
-                f"its prediction (doubling then bisection, cap {self.k_max}, "
+                f"its prediction ({how}, cap {self.k_max}, "
                 f"{int(self.records['retrains'].sum())} retrains).")
         body = f"<p>{escape(self.verdict())}</p>" + table_html(self.table(), index=True)
         return section_html("Dose-response of the label-flip check", body, note)
@@ -311,10 +323,16 @@ def _refit_predict(template: Any, X: Any, y: np.ndarray, classes: np.ndarray,
     return cls[proba.argmax(1)], proba, cls
 
 
+#: ratio between consecutive rungs of ``search="ladder"``
+LADDER_FACTOR = 4
+
+
 def _search(template: Any, X: Any, y: np.ndarray, classes: np.ndarray, row: int,
-            before: Any, neighbours: np.ndarray, k_max: int) -> dict[str, Any]:
+            before: Any, neighbours: np.ndarray, k_max: int,
+            search: str = "doubling+bisection") -> dict[str, Any]:
     """Doubling 1, 2, 4, ... (then ``k_max``) until the prediction flips, then bisection
-    between the last ``k`` that did not flip and the first that did."""
+    between the last ``k`` that did not flip and the first that did; or the ladder
+    ``k_max, k_max // 4, ...`` down to the first rung that does not flip."""
     trace: list[tuple[int, bool, float]] = []
 
     def flips(k: int) -> bool:
@@ -326,6 +344,14 @@ def _search(template: Any, X: Any, y: np.ndarray, classes: np.ndarray, row: int,
         trace.append((k, changed, p_before))
         return changed
 
+    if search == "ladder":
+        hi, lo, k = None, 0, k_max
+        while k >= 1:
+            if not flips(k):
+                lo = k
+                break
+            hi, k = k, k // LADDER_FACTOR
+        return {"k_min": hi, "k_below": k_max if hi is None else lo, "trace": trace}
     lo, hi, k = 0, None, 1
     while True:
         k = min(k, k_max)
@@ -474,8 +500,11 @@ def dose_response(
     k_max : int, optional
         Cap of the search; default ``min(K, 2000)`` with ``K`` the neighbourhood model's
         ``n_neighbors``. At most the number of other training rows.
-    search : {"doubling+bisection"}
-        The only search implemented.
+    search : {"doubling+bisection", "ladder"}
+        ``"ladder"`` is the cheap one: it tries ``k_max`` (the fixed-K check), then
+        ``k_max // 4``, ``k_max // 16``, ... and stops at the first rung that does not flip,
+        so it spends 1 + (rungs that flip) retrains and brackets the minimum within a factor
+        of 4 (``k_below`` < minimum <= ``k_min``); the report runs it by default.
     include_anomaly : bool, default False
         True also relabels the anomaly itself, as its own nearest neighbour (the reference
         implementation of the label-flip check; see its docs). False relabels ``k`` other
@@ -509,7 +538,7 @@ def dose_response(
     # ---- validation, before any heavy work
     nbm = _check_model(neighborhood_model)
     spaces = _check_spaces(spaces, nbm)
-    check_option(search, "search", ["doubling+bisection"])
+    check_option(search, "search", ["doubling+bisection", "ladder"])
     if not isinstance(include_anomaly, (bool, np.bool_)):
         raise TypeError(f"include_anomaly must be a bool; got {type(include_anomaly).__name__}")
     if not isinstance(progress, (bool, np.bool_)):
@@ -552,7 +581,8 @@ def dose_response(
     tasks = [(int(r), s, before[i], nbrs[s][i])
              for i, r in enumerate(rows) if not refit_changed[i] for s in spaces]
     found = parallel_map(partial(_search, template, X, y, classes_y),
-                         [(t[0], t[2], t[3], k_max) for t in tasks], n_jobs=n_jobs or 1,
+                         [(t[0], t[2], t[3], k_max, search) for t in tasks],
+                         n_jobs=n_jobs or 1,
                          progress=progress, desc="dose-response", unit="search", star=True)
     by_key = {(t[0], t[1]): f for t, f in zip(tasks, found)}
 
@@ -582,4 +612,4 @@ def dose_response(
                                                       "proba_before"])
     return DoseResponse(records=rec, trials=tri, spaces=spaces, anomalies=rows, k_max=k_max,
                         n_neighbors=int(nbm.n_neighbors), include_anomaly=bool(include_anomaly),
-                        seed=seed, time_s=time.perf_counter() - t0)
+                        seed=seed, time_s=time.perf_counter() - t0, search=search)

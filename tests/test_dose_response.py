@@ -296,3 +296,21 @@ def test_bad_input(line, padded):
         warnings.simplefilter("error")
         with pytest.raises(ShapDebugWarning, match="predicted correctly"):
             dose_response(nbm, [0], spaces=["features"], k_max=2, progress=False)
+
+
+def test_ladder_brackets_the_exact_minimum(line):
+    """The ladder K, K/4, ... brackets the known minimum floor(m / 2) with fewer retrains,
+    starts with the fixed-K check, and the table shows the bracket."""
+    a = line[2]
+    for m, k_exact, cell, retrains in [(9, 4, "2–4", 4), (15, 7, "5–16", 3), (41, 20, "17–64", 2)]:
+        nbm = knn_model(line, m, k=64)
+        dr = dose_response(nbm, [a], spaces=["features"], search="ladder", progress=False)
+        r = dr.records.iloc[0]
+        assert dr.search == "ladder" and bool(r.flipped)
+        assert int(r.k_below) < k_exact <= int(r.k_min) <= 4 * k_exact
+        assert dr.trials.k.iloc[0] == 64 and r.retrains == retrains
+        assert dr.table().iloc[0, 0] == cell
+        assert "at most" in dr.verdict()
+        assert "a range is where the minimum lies" in dr._repr_html_()
+    with pytest.raises(ValueError, match="search"):
+        dose_response(nbm, [a], spaces=["features"], search="bisect", progress=False)

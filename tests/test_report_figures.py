@@ -104,10 +104,12 @@ def test_diagnosis_opens_the_report_and_links_to_its_evidence(run):
     anchors = {a for _, a in ev.diagnosis}
     assert "cohorts" in anchors and "suspicious" in anchors
     assert {f"anomaly-{i}-flip" for i in ev.inspections} <= anchors
-    # fixes and recurring rows run by default and render in their sections; the
-    # dose-response is opt-in (dose=True), so it is absent here
-    assert ev.fixes is not None and ev.recurring is not None and ev.dose is None
+    # fixes, recurring rows and the dose-response ladder run by default and render in
+    # their sections; the diagnosis carries the dose-response's verdict
+    assert ev.fixes is not None and ev.recurring is not None and ev.dose is not None
     assert "fixes" in anchors and 'id="fixes"' in doc and 'id="recurring"' in doc
+    assert ev.dose.search == "ladder" and set(ev.dose.anomalies) == set(ev.anomalies)
+    assert "dose" in anchors and 'id="dose"' in doc
 
 
 def test_each_flip_says_whether_a_sparser_change_exists(run):
