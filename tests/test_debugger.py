@@ -314,3 +314,15 @@ def test_debugger_and_cli_on_a_dask_cluster(tmp_path):
                      "--no-label-flip", "--quiet", "--out", str(out),
                      "--scheduler", cluster.scheduler_address]) == 0
         assert out.exists()
+
+
+def test_cli_dose_options():
+    """The ladder by default, the exact search with --dose [CAP], none with --no-dose."""
+    from argparse import Namespace
+
+    from shap_debug.cli import _dose
+
+    assert _dose(Namespace(dose=None, no_dose=False)) == "ladder"
+    assert _dose(Namespace(dose=0, no_dose=False)) is True
+    assert _dose(Namespace(dose=300, no_dose=False)) == 300
+    assert _dose(Namespace(dose=None, no_dose=True)) is False
