@@ -51,7 +51,8 @@ def dose_response_plot(result: Any, max_display: int = 20, ax: Any = None, show:
     One line per anomaly (the first ``max_display``), one marker per space, on a log scale
     from 1 to the cap; a prediction that did not flip within the cap is drawn as an open
     marker beyond the dashed cap line (labelled "> cap"), one a plain refit already changed
-    as an open marker at the left edge (below 1). Markers of different spaces are offset vertically so
+    as an open marker at the left edge (below 1). A ladder search's bracket is drawn as a
+    bar from ``k_below + 1`` to the marker at ``k_min``. Markers of different spaces are offset vertically so
     they never hide each other.
 
     Parameters
@@ -71,12 +72,13 @@ def dose_response_plot(result: Any, max_display: int = 20, ax: Any = None, show:
     rec = result.records
     ax, created = _new_axes(ax, (7.0, 1.2 + 0.42 * len(anomalies) * max(1, len(spaces) / 2)))
     beyond = cap * 1.6
+    ladder = getattr(result, "search", "") == "ladder"
     step = 0.7 / max(len(spaces), 1)
     for j, s in enumerate(spaces):
         marker, color, label = _SPACE_STYLE.get(s, ("o", colors.gray_rgb, s))
         off = ((len(spaces) - 1) / 2 - j) * step  # first space on top
         r = rec[rec.space == s].set_index("anomaly")
-        xs, ys, open_x, open_y = [], [], [], []
+        xs, ys, open_x, open_y, spans = [], [], [], [], []
         for i, a in enumerate(anomalies):
             row = r.loc[a]
             y = len(anomalies) - 1 - i + off
@@ -86,10 +88,14 @@ def dose_response_plot(result: Any, max_display: int = 20, ax: Any = None, show:
             elif bool(row["flipped"]):
                 xs.append(int(row["k_min"]))
                 ys.append(y)
+                if ladder and int(row["k_min"]) > int(row["k_below"]) + 1:
+                    spans.append((y, int(row["k_below"]) + 1, int(row["k_min"])))
             else:
                 open_x.append(beyond)
                 open_y.append(y)
         ax.scatter(xs, ys, marker=marker, color=color, s=36, label=label, zorder=3)
+        for y, lo, hi in spans:  # the ladder's bracket: the minimum lies in [lo, hi]
+            ax.plot([max(lo, 0.8), hi], [y, y], color=color, lw=1.6, alpha=0.6, zorder=2)
         if open_x:
             ax.scatter(open_x, open_y, marker=marker, facecolors="none", edgecolors=color,
                        s=36, zorder=3)
@@ -104,11 +110,11 @@ def dose_response_plot(result: Any, max_display: int = 20, ax: Any = None, show:
     ax.set_yticks(np.arange(len(anomalies)))
     ax.set_yticklabels([f"row {a}" for a in anomalies[::-1]], fontsize=8)
     ax.set_xlabel(f"relabelled nearest neighbours needed to flip the prediction "
-                  f"(open: not within the cap of {cap}, right of the dashed line)", fontsize=8)
+                  f"({'bar: the ladder bracket; ' if ladder else ''}open: not within the cap "
+                  f"of {cap}, right of the dashed line)", fontsize=8)
     ax.grid(axis="x", color="#eeeeee", lw=0.6, zorder=0)
     ax.set_title("Label-flip dose-response", fontsize=10)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16 if len(anomalies) > 3 else -0.3),
-              ncol=len(spaces), frameon=False, fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     _finish(ax, created, show)
