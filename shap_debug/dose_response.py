@@ -42,7 +42,7 @@ from .core import (
 )
 from .core.models import seeded_clone
 from .neighborhood import SPACES, NeighborhoodModel
-from .relabel_search import _refit_predict, _search
+from .relabel_search import LADDER_FACTOR, _refit_predict, _search
 
 __all__ = ["DoseResponse", "dose_response", "neighbours_by_space"]
 
@@ -245,14 +245,19 @@ class DoseResponse(Result):
                 f"{_join(apart_parts)}, but cannot be told apart from {_join(tied_parts)}.")
 
     def _k_one(self, k: float) -> str:
-        if np.isinf(k):
-            return f"more than {self.k_max} (the cap)"
-        return f"at most {int(k)}" if self.search == "ladder" and k > 1 else f"{int(k)}"
+        return self._k_words(k)
 
     def _k_words(self, median: float) -> str:
         if np.isinf(median):
             return f"more than {self.k_max} (the cap)"
-        return f"at most {median:g}" if self.search == "ladder" and median > 1 else f"{median:g}"
+        if self.search != "ladder" or median <= 1:
+            return f"{median:g}"
+        rungs = [self.k_max]
+        while rungs[-1] > 1:
+            rungs.append(rungs[-1] // LADDER_FACTOR)
+        if median in rungs:  # a rung k: the minimum lies above the next rung down
+            return f"{median // LADDER_FACTOR + 1:g}–{median:g}"
+        return f"at most {median:g}"  # a median between two rungs
 
     # ------------------------------------------------------------------ views
     def summary(self) -> dict[str, Any]:
