@@ -320,3 +320,45 @@ def test_cli_refuses_a_pickle_without_the_flag(tmp_path, data, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "runs any code" in err and "--trust-pickle" in err
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "state_dict"])
+def test_cli_round_trip_for_torch(tmp_path, fmt, capsys):
+    """A trained torch MLP saved as TorchScript or as a state_dict + architecture spec, its
+    encoded training table as CSV: the CLI writes the report."""
+    torch = pytest.importorskip("torch")
+    from shap_debug.cli import main
+    from shap_debug.datasets import encode, german
+
+    X, y = german()
+    Z, _ = encode(X)
+    Z = ((Z - Z.mean(0)) / np.where(Z.std(0) > 0, Z.std(0), 1)).astype(np.float32)
+    spec = {"layers": [Z.shape[1], 16, 2], "activation": "relu"}
+    torch.manual_seed(0)
+    net = build_mlp(spec)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    xt, yt = torch.as_tensor(Z), torch.as_tensor(y, dtype=torch.long)
+    for _ in range(60):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(xt), yt).backward()
+        opt.step()
+    if fmt == "torchscript":
+        path, extra = save_model(net.eval(), tmp_path / "net.pt"), []
+    else:
+        path = tmp_path / "weights.pth"
+        torch.save(net.state_dict(), path)
+        (tmp_path / "arch.json").write_text(__import__("json").dumps(spec))
+        extra = ["--torch-architecture", str(tmp_path / "arch.json")]
+    cols = [f"x{j}" for j in range(Z.shape[1])]
+    pd.DataFrame(Z[:800], columns=cols).assign(t=y[:800]).to_csv(tmp_path / "train.csv",
+                                                                 index=False)
+    pd.DataFrame(Z[800:], columns=cols).assign(t=y[800:]).to_csv(tmp_path / "test.csv",
+                                                                 index=False)
+    out = tmp_path / "torch.html"
+    rc = main(["report", "--model", str(path), "--train", str(tmp_path / "train.csv"),
+               "--test", str(tmp_path / "test.csv"), "--target", "t", "--anomalies", "1",
+               "--no-label-flip", "--no-fixes", "--no-dose", "--quiet", "--out", str(out),
+               *extra])
+    assert rc == 0, capsys.readouterr().err
+    doc = out.read_text(encoding="utf-8")
+    assert 'id="anomaly-' in doc and "Diagnosis" in doc

@@ -15,6 +15,7 @@ from .models import (
     predict_proba_fn,
     search_model,
     softmax,
+    worker_jobs,
 )
 from .parallel import parallel_map, progress_iter
 from .plotting import finish, new_axes
@@ -44,5 +45,5 @@ __all__ = [
     "escape", "explanation_values", "finish", "new_axes", "feature_names_of", "is_linear_model", "is_torch_module",
     "is_tree_model", "lazy_getattr", "parallel_map", "predict_labels", "predict_proba_fn",
     "progress_iter", "search_model", "section_html", "seed_from", "softmax", "table_html",
-    "warn",
+    "warn", "worker_jobs",
 ]
