@@ -15,9 +15,8 @@ from .models import (
     predict_proba_fn,
     search_model,
     softmax,
-    worker_jobs,
 )
-from .parallel import parallel_map, progress_iter
+from .parallel import parallel_map, progress_iter, worker_jobs
 from .plotting import finish, new_axes
 from .results import Result
 from .validation import (

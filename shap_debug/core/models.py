@@ -589,29 +589,3 @@ def seeded_clone(model: Any, seed: int) -> tuple[Any, bool]:
         est.set_params(**unset)
     return est, bool(unset)
 
-
-def worker_jobs(model: Any, n_jobs: int | None) -> int | None:
-    """``n_jobs``, or 1 when the model cannot be sent to joblib's worker processes.
-
-    A TorchScript module (``torch.jit.load``) cannot be pickled, so a joblib loop with
-    ``n_jobs > 1`` would fail on it; it runs in this process instead, with a warning.
-
-    Examples
-    --------
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> worker_jobs(LogisticRegression(), 2)
-    2
-    """
-    if n_jobs is None or n_jobs == 1:
-        return n_jobs
-    import pickle
-
-    try:
-        pickle.dumps(model)
-    except Exception as exc:  # noqa: BLE001 - any pickling failure means "not across processes"
-        from .validation import warn
-
-        warn(f"{type(model).__name__} cannot be sent to worker processes "
-             f"({type(exc).__name__}); n_jobs={n_jobs} falls back to 1")
-        return 1
-    return n_jobs
