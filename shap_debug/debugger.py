@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .core import check_int, check_y, feature_names_of, section_html, table_html, warn, worker_jobs
+from .core import check_int, check_y, feature_names_of, section_html, table_html, warn
 from .core.frames import flip_inputs
 from .core.models import EncodedModel, check_classifier, check_inputs, classes_of, predict_proba_fn
 from .core.pipelines import raw_space_explanation
@@ -139,7 +139,7 @@ class Debugger:
     @property
     def parallel_jobs(self) -> int:
         """``n_jobs`` for joblib: every worker of the cluster when a client was given."""
-        return -1 if self.client is not None else worker_jobs(self.model, self.n_jobs)
+        return -1 if self.client is not None else self.n_jobs
 
     def _timed(self, key: str, fn):
         if key not in self._cache:

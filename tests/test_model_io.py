@@ -362,3 +362,22 @@ def test_cli_round_trip_for_torch(tmp_path, fmt, capsys):
     assert rc == 0, capsys.readouterr().err
     doc = out.read_text(encoding="utf-8")
     assert 'id="anomaly-' in doc and "Diagnosis" in doc
+
+
+def test_parallel_map_runs_in_process_what_cannot_be_pickled(tmp_path):
+    """A function holding a TorchScript module cannot go to worker processes: parallel_map
+    warns, runs it here, and gives the results it would give with n_jobs=1."""
+    torch = pytest.importorskip("torch")
+    from functools import partial
+
+    from shap_debug.core import ShapDebugWarning, parallel_map
+
+    net = load_model(save_model(build_mlp({"layers": [3, 4, 2]}), tmp_path / "n.pt"))
+
+    def score(model, x):
+        return float(model(torch.as_tensor(x)).sum())
+
+    xs = [np.full((1, 3), v, dtype=np.float32) for v in range(4)]
+    want = parallel_map(partial(score, net), xs, n_jobs=1)
+    with pytest.warns(ShapDebugWarning, match="cannot be sent to worker processes"):
+        assert parallel_map(partial(score, net), xs, n_jobs=2) == want

@@ -20,6 +20,8 @@ def parallel_map(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int = 
     [1, 2, 3]
     """
     items = list(items)
+    if n_jobs != 1 and prefer != "threads" and items:  # processes: what they get must pickle
+        n_jobs = worker_jobs((fn, items[0]), n_jobs)
     call = (lambda it: fn(*it)) if star else fn
     bar = _bar(len(items) if total is None else total, progress, desc, unit)
     try:
@@ -57,11 +59,19 @@ def _bar(total: int, progress: bool, desc: str | None, unit: str):
     return tqdm(total=total, desc=desc, unit=unit, disable=not progress, leave=False)
 
 
-def worker_jobs(model: Any, n_jobs: int | None) -> int | None:
-    """``n_jobs``, or 1 when the model cannot be sent to joblib's worker processes.
 
-    A TorchScript module (``torch.jit.load``) cannot be pickled, so a joblib loop with
-    ``n_jobs > 1`` would fail on it; it runs in this process instead, with a warning.
+class _Sink:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def worker_jobs(obj: Any, n_jobs: int | None) -> int | None:
+    """``n_jobs``, or 1 when ``obj`` cannot be sent to joblib's worker processes.
+
+    A TorchScript module (``torch.jit.load``) cannot be pickled, so a joblib loop over a
+    function holding one would fail with ``n_jobs > 1``; it runs in this process instead,
+    with a warning. Arrays and frames are not serialised by the check (they always pickle),
+    so it costs little on large data.
 
     Examples
     --------
@@ -73,12 +83,20 @@ def worker_jobs(model: Any, n_jobs: int | None) -> int | None:
         return n_jobs
     import pickle
 
+    import numpy as np
+    import pandas as pd
+
+    class Probe(pickle.Pickler):
+        def persistent_id(self, o: Any) -> Any:
+            return id(o) if isinstance(o, (np.ndarray, pd.DataFrame, pd.Series)) else None
+
     try:
-        pickle.dumps(model)
+        Probe(_Sink(), protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
     except Exception as exc:  # noqa: BLE001 - any pickling failure means "not across processes"
         from .validation import warn
 
-        warn(f"{type(model).__name__} cannot be sent to worker processes "
-             f"({type(exc).__name__}); n_jobs={n_jobs} falls back to 1")
+        what = getattr(obj, "__name__", None) or type(obj).__name__
+        warn(f"{what} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+             f"n_jobs={n_jobs} falls back to 1")
         return 1
     return n_jobs
