@@ -136,9 +136,11 @@ class BoosterClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> BoosterClassifier:
         import lightgbm as lgb
 
-        classes = self.classes_
-        lookup = {c.item() if hasattr(c, "item") else c: j for j, c in enumerate(classes)}
-        codes = np.array([lookup[v.item() if hasattr(v, "item") else v] for v in np.asarray(y)])
+        codes = pd.Index(self.classes_).get_indexer(np.asarray(y))  # vectorised lookup
+        if (codes < 0).any():
+            unknown = sorted({str(v) for v in np.asarray(y)[codes < 0]})[:5]
+            raise ValueError(f"y has labels the booster does not know: {unknown}; its "
+                             f"classes are {self.classes_.tolist()}")
         params = {k: v for k, v in dict(self.booster.params).items()
                   if k not in ("num_iterations", "num_boost_round", "n_estimators",
                                "categorical_feature", "categorical_column")}
