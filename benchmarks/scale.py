@@ -284,6 +284,23 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
     return out
 
 
+def run_ties(factor: int, seed: int, cache: Path) -> dict:
+    """Share of distinct contribution vectors and the KD-tree build time at ``factor``x,
+    from the contributions a run kept in ``cache`` (``--cache``): why the index build grows
+    faster than the queries (copies whose jitter crosses no split threshold of the trees get
+    identical contributions, and the build's median partitions slow down on ties)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    M = np.load(cache / f"contributions-{factor}x-{seed}-None.npz")["values"]
+    M = M[:, :, 1] if M.ndim == 3 else M  # the second class's column (ties are the same)
+    c0 = time.process_time()
+    NearestNeighbors(algorithm="kd_tree").fit(M)
+    build = time.process_time() - c0
+    distinct = int(np.unique(M, axis=0).shape[0])
+    return {"n_train": int(len(M)), "distinct_rows": distinct,
+            "distinct_share": round(distinct / len(M), 4), "kd_tree_build_cpu_s": round(build, 2)}
+
+
 # --------------------------------------------------------------------------- parent
 class LoadSampler(threading.Thread):
     """The 1-minute load average every few seconds while children run."""
@@ -558,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", action="store_true", help="print the markdown table")
     p.add_argument("--knn", action="store_true",
                    help="time brute force / KD-tree / ball tree at --sizes (one process each)")
+    p.add_argument("--ties", action="store_true",
+                   help="distinct contribution vectors and KD-tree build time at --sizes, "
+                        "from the --cache of earlier runs")
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--cache", type=Path, default=None,
                    help="keep the contributions here (.npz) and reuse them: a rerun of the "
@@ -578,6 +598,13 @@ def main(argv: list[str] | None = None) -> int:
             print(table(results))
         return 0
     sizes = args.sizes or ([1, 4, 16] if args.quick else [1, 4, 16, 64])
+    if args.ties:
+        if args.cache is None:
+            p.error("--ties reads the contributions kept by --cache")
+        ties = {f"{f}x": run_ties(f, args.seed, args.cache) for f in sizes}
+        print(json.dumps(ties, indent=1))
+        _merged(args.out, {"contribution_ties": ties})
+        return 0
     if args.knn:
         knn = results.setdefault("knn_algorithms", {})
         for f in sizes:
