@@ -419,7 +419,8 @@ class NeighborhoodModel(BaseEstimator):
         in_order : bool, default True
             False: visit the rows in the index's own order (rows of one tree leaf
             together), so consecutive queries walk the same nodes and data while they are
-            in the CPU cache (1.5x faster at 100,000 rows of Adult, more on larger indexes).
+            in the CPU cache (12-15 % less CPU per query at 26k-104k rows of Adult,
+            `benchmarks/scale.py --knn`).
             Each row's neighbours are the same; only the order of the chunks' rows changes
             (for callers that count).
 
