@@ -305,7 +305,6 @@ def _anoms(n: int) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
-_seeded_template = seeded_clone
 
 
 def _check_model(nbm: Any) -> NeighborhoodModel:
@@ -499,7 +498,7 @@ def dose_response(
              f"({rows[correct][:5].tolist()}): their k_min is what it takes to make them wrong")
     rng = check_random_state(random_state)
     seed = seed_from(rng)
-    template, _ = _seeded_template(nbm.model_, seed)
+    template, _ = seeded_clone(nbm.model_, seed)
 
     t0 = time.perf_counter()
     X, y = nbm.X_, np.asarray(nbm.y_)

@@ -60,9 +60,6 @@ _COLUMNS = ["model", "anomaly", "space", "n_neighbors", "n_flipped", "label",
             "proba_after", "time_s"]
 
 
-_seeded_clone = seeded_clone
-
-
 def _take_rows(X: Any, idx: Any) -> Any:
     return X.iloc[idx] if isinstance(X, pd.DataFrame) else X[idx]
 
@@ -288,7 +285,7 @@ def label_flip_check(
     before: dict[str, dict[int, Any]] = {}
     labels_of: dict[str, np.ndarray] = {}
     for name, m in models.items():
-        est, seeded = _seeded_clone(m, seed)
+        est, seeded = seeded_clone(m, seed)
         templates[name] = est
         if seeded and reference == "model":
             warn(f"model {name!r} has random_state=None: retrained clones get random_state="
