@@ -60,9 +60,9 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler  # noqa: E402
 
 from shap_debug import contribution_matrix, explain  # noqa: E402
-from shap_debug.ale import ale_bias, neighborhood_ale  # noqa: E402
 from shap_debug.datasets import adult, compas, encode  # noqa: E402
-from shap_debug.plots.ale import ale as ale_plot  # noqa: E402
+from shap_debug.explanations.ale import ale_bias, neighborhood_ale  # noqa: E402
+from shap_debug.plots import ale as ale_plot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "ale.json"

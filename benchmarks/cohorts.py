@@ -44,13 +44,16 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
 import shap_debug  # noqa: E402
+from shap_debug.audit import (  # noqa: E402
+    collapsed_occurrence,  # noqa: E402
+    error_cohorts,
+    suspicious_rows,  # noqa: E402
+    systematic_errors,
+)
 from shap_debug.blame import blame_stability, removal_curve  # noqa: E402
-from shap_debug.cohorts import error_cohorts, systematic_errors  # noqa: E402
 from shap_debug.contributions import explain  # noqa: E402
 from shap_debug.datasets import adult, encode  # noqa: E402
-from shap_debug.integrity import collapsed_occurrence  # noqa: E402
 from shap_debug.neighborhood import NeighborhoodModel  # noqa: E402
-from shap_debug.suspicious import suspicious_rows  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "cohorts.json"
 

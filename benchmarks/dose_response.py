@@ -41,12 +41,14 @@ from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 import shap_debug  # noqa: E402
+from shap_debug.audit import collapsed_occurrence, duplicate_groups  # noqa: E402
+from shap_debug.blame import (
+    dose_response,  # noqa: E402
+    recurring_rows,  # noqa: E402
+)
 from shap_debug.contributions import explain  # noqa: E402
 from shap_debug.datasets import adult, encode  # noqa: E402
-from shap_debug.dose_response import dose_response  # noqa: E402
-from shap_debug.integrity import collapsed_occurrence, duplicate_groups  # noqa: E402
 from shap_debug.neighborhood import NeighborhoodModel  # noqa: E402
-from shap_debug.recurrence import recurring_rows  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "dose_response.json"
 

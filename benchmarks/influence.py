@@ -15,7 +15,7 @@ Sections (all in one run, results in ``benchmarks/results/influence.json``):
    self-influences), and a ~21k-parameter torch MLP (per-sample gradients for all N, one
    CG solve, peak memory) in a child process.
 5. label noise: 5 % and 10 % uniform flips on Adult; precision@k (k = number of flips) of
-   ``shap_debug.suspicious.suspicious_rows`` (the default ranking), cleanlab's
+   ``shap_debug.audit._suspicious.suspicious_rows`` (the default ranking), cleanlab's
    self-confidence ranking on the same out-of-sample probabilities, and self-influence.
 6. neighbourhood: contribution-space neighbourhoods of misclassified rows vs. their top
    influential rows (overlap and label-flip test).
@@ -49,8 +49,11 @@ from scipy.stats import pearsonr, spearmanr  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import cross_val_predict  # noqa: E402
 
-from captum_ext.influence import InfluenceFunction  # noqa: E402
-from captum_ext.loo import compare_with_neighborhood, loo_validation  # noqa: E402
+from captum_ext.influence import (  # noqa: E402
+    InfluenceFunction,  # noqa: E402
+    compare_with_neighborhood,
+    loo_validation,
+)
 from shap_debug.datasets import adult, encode  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "influence.json")
@@ -326,7 +329,7 @@ def label_noise(Xtr, ytr, quick):
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    from shap_debug.suspicious import suspicious_rows
+    from shap_debug.audit import suspicious_rows
 
     rng = np.random.default_rng(0)
     rows = rng.choice(len(Xtr), 10000, replace=False) if quick else np.arange(len(Xtr))

@@ -2,8 +2,8 @@
 Networks", 2023) on our bundled data and a clinical stand-in for MIMIC-II.
 
 For each data set the features become LOW/NORMAL/HIGH, flag and category-level concepts
-(:func:`shap_debug.concepts.to_concepts`), and the five extraction methods of
-:func:`shap_debug.logic.explain_formula` (tree, pruning, weights, psi, entropy) are compared
+(:func:`shap_debug.explanations.logic._concepts.to_concepts`), and the five extraction methods of
+:func:`shap_debug.explanations.logic.explain_formula` (tree, pruning, weights, psi, entropy) are compared
 by stratified 10-fold cross-validation on the held-out folds: model accuracy, explanation
 accuracy, fidelity, complexity, consistency and time.
 
@@ -13,7 +13,7 @@ does, explaining "malignant".
 
 Peer in the same run: the reference implementation of the entropy LEN, torch-explain 1.5.1
 (``EntropyLinear`` + ``entropy.explain_class``), trained and explained on the very same folds
-and concepts; its formula is translated into our :class:`~shap_debug.logic.Formula` and scored
+and concepts; its formula is translated into our :class:`~shap_debug.explanations.logic.Formula` and scored
 by the same code (torch-explain's own ``test_explanation`` with ``mask=None`` returns an
 all-or-nothing accuracy). It runs when torch-explain is importable, e.g. after
 ``pip install --no-deps --target /tmp/te_peer torch-explain==1.5.1`` and
@@ -45,13 +45,13 @@ from sklearn.datasets import load_breast_cancer  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from shap_debug import ShapDebugWarning  # noqa: E402
-from shap_debug.concepts import to_concepts  # noqa: E402
 from shap_debug.datasets import adult, compas, german  # noqa: E402
-from shap_debug.logic import (  # noqa: E402
+from shap_debug.explanations.logic import (
     METHODS,
     Formula,
     consistency,
     logic_cross_validation,
+    to_concepts,  # noqa: E402
 )
 
 RESULTS = Path(__file__).parent / "results" / "logic.json"

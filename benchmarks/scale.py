@@ -143,7 +143,7 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.model_selection import train_test_split
 
-    import shap_debug.evidence as dmod
+    import shap_debug.debugger._values as dmod
     from shap_debug.contributions import explain
     from shap_debug.datasets import encode
     from shap_debug.debugger import Debugger
@@ -182,7 +182,7 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
            "n_anomalies": int(len(nm.anomalies_)), "n_neighbors": int(dbg.n_neighbors),
            "knn_algorithm": getattr(nm.nn_, "_fit_method", None)}
     if core_only:
-        from shap_debug.integrity import collapsed_occurrence
+        from shap_debug.audit import collapsed_occurrence
 
         with m.stage("occurrence (K)"):
             occ = nm.occurrence()
@@ -259,7 +259,7 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
                                            replace=False)
     out = {"factor": factor, "n_train": int(len(Z)), "n_anomalies": int(len(anomalies)),
            "n_queries": int(len(q)), "k": k, "algorithms": {}}
-    from shap_debug.neighborhood._query import index_positions
+    from shap_debug.neighborhood import index_positions
 
     for algo in ("kd_tree", "kd_tree, tree order", "ball_tree", "brute"):
         t0 = time.perf_counter()

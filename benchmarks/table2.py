@@ -45,9 +45,9 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shap_debug.blame import label_flip_check, label_flip_summary  # noqa: E402
 from shap_debug.contributions import explain  # noqa: E402
 from shap_debug.datasets import adult, compas, encode, german  # noqa: E402
-from shap_debug.label_flip import label_flip_check, label_flip_summary  # noqa: E402
 
 DATASETS = {
     "german": (lambda: german(), 200),
@@ -191,7 +191,8 @@ def make_figures(img_dir: Path) -> list[str]:
     import matplotlib.pyplot as plt
     import shap
 
-    from shap_debug.neighborhood import NeighborhoodModel, space_view
+    from shap_debug.neighborhood import NeighborhoodModel
+    from shap_debug.neighborhood import _space_view as space_view
 
     X, y = german()
     Z, enc = encode(X, kind="ordinal")

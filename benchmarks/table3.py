@@ -5,8 +5,8 @@ in the reference experiment), contributions are computed for the training rows, 
 sample of mispredicted training rows ("anomalies") the K nearest training rows in
 contribution space form the neighbourhood (K = 2000 / 200 / 500 in the paper). B = 10
 representatives with NF = 5 are chosen by the pymoo GA and at random; each representative is
-explained by a local rule (:class:`shap_debug.rules.RuleExplainer`), and the set is scored
-with :func:`shap_debug.rules.diversity_metrics`:
+explained by a local rule (:class:`shap_debug.explanations.rules.RuleExplainer`), and the set is scored
+with :func:`shap_debug.explanations.rules.diversity_metrics`:
 
 - SD: balance of anomalous vs. correctly predicted members (higher = more diverse),
 - FS: mean pairwise Jaccard similarity of the rules' feature sets (lower = more diverse),
@@ -43,12 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from shap_debug import datasets  # noqa: E402
 from shap_debug.contributions import explain  # noqa: E402
-from shap_debug.representatives import (  # noqa: E402
-    _fitness,
-    _weights,
-    select_representatives,
-)
-from shap_debug.rules import RuleExplainer, diversity_metrics  # noqa: E402
+from shap_debug.explanations import select_representatives  # noqa: E402
+from shap_debug.explanations._representatives import _fitness, _weights  # noqa: E402
+from shap_debug.explanations.rules import RuleExplainer, diversity_metrics  # noqa: E402
 
 PAPER_K = {"adult": 2000, "german": 200, "compas": 500}
 # The paper's Table III values are not available to this project offline; only the
@@ -263,8 +260,8 @@ def figures(out_dir: Path, seed: int = 0) -> dict:
     import matplotlib.pyplot as plt
     from sklearn.model_selection import train_test_split
 
+    from shap_debug.explanations.rules import rule_table
     from shap_debug.neighborhood import NeighborhoodModel
-    from shap_debug.rules import rule_table
 
     X, y = load("german")
     X_train, _, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=42)

@@ -11,7 +11,7 @@
   :func:`loo_validation`, :func:`compare_with_neighborhood`.
 """
 
-from shap_debug.core.lazy import lazy_getattr
+from shap_debug.core import lazy_getattr
 
 from .bridge import SklearnForward as SklearnForward
 from .bridge import TorchClassifier as TorchClassifier
@@ -26,7 +26,7 @@ _LAZY = {
     "attribution_shift": "agnostic",
     "InfluenceFunction": "influence", "KMostInfluentialResults": "influence",
     "knn_candidates": "influence",
-    "loo_validation": "loo", "compare_with_neighborhood": "loo",
+    "loo_validation": "influence", "compare_with_neighborhood": "influence",
 }
 
 __all__ = sorted(["SklearnForward", "TorchClassifier", "attributions_to_explanation", *_LAZY])

@@ -22,31 +22,31 @@ The public API, one hop from here (names load lazily, so ``import shap_debug`` s
 """
 
 from . import datasets as datasets
-from .core.lazy import lazy_getattr
-from .core.validation import ShapDebugWarning as ShapDebugWarning
+from .core import ShapDebugWarning as ShapDebugWarning
+from .core import lazy_getattr
 
 _LAZY = {
     "explain": "contributions", "contribution_matrix": "contributions",
     "NeighborhoodModel": "neighborhood", "Neighborhood": "neighborhood",
     "Occurrence": "neighborhood", "space_view": "neighborhood",
-    "label_flip_check": "label_flip", "label_flip_summary": "label_flip",
-    "select_representatives": "representatives", "Representatives": "representatives",
-    "RuleExplainer": "rules", "Rule": "rules", "RuleTable": "rules", "rule_table": "rules",
-    "diversity_metrics": "rules",
-    "neighborhood_ale": "ale", "ale_bias": "ale", "ALEResult": "ale",
-    "error_cohorts": "cohorts", "ambiguity_report": "cohorts", "systematic_errors": "cohorts",
-    "ErrorCohorts": "cohorts",
-    "suspicious_rows": "suspicious", "SuspiciousRows": "suspicious",
-    "integrity_flags": "integrity", "collapsed_occurrence": "integrity",
+    "label_flip_check": "blame", "label_flip_summary": "blame",
+    "select_representatives": "explanations", "Representatives": "explanations",
+    "RuleExplainer": "explanations", "Rule": "explanations", "RuleTable": "explanations", "rule_table": "explanations",
+    "diversity_metrics": "explanations",
+    "neighborhood_ale": "explanations", "ale_bias": "explanations", "ALEResult": "explanations",
+    "error_cohorts": "audit", "ambiguity_report": "audit", "systematic_errors": "audit",
+    "ErrorCohorts": "audit",
+    "suspicious_rows": "audit", "SuspiciousRows": "audit",
+    "integrity_flags": "audit", "collapsed_occurrence": "audit",
     "removal_curve": "blame", "blame_stability": "blame", "summary_flags": "blame",
-    "to_concepts": "concepts", "explain_formula": "logic", "Formula": "logic",
-    "logic_cross_validation": "logic", "anomaly_formula": "logic",
-    "neighborhood_formula": "logic",
-    "Debugger": "debugger", "Inspection": "debugger", "Overview": "evidence",
-    "Evidence": "evidence",
+    "to_concepts": "explanations", "explain_formula": "explanations", "Formula": "explanations",
+    "logic_cross_validation": "explanations", "anomaly_formula": "explanations",
+    "neighborhood_formula": "explanations",
+    "Debugger": "debugger", "Inspection": "debugger", "Overview": "debugger",
+    "Evidence": "debugger",
     "verify_fixes": "fixes", "diagnose": "fixes", "FixReport": "fixes", "Diagnosis": "fixes",
-    "dose_response": "dose_response", "DoseResponse": "dose_response",
-    "recurring_rows": "recurrence", "RecurringRows": "recurrence",
+    "dose_response": "blame", "DoseResponse": "blame",
+    "recurring_rows": "blame", "RecurringRows": "blame",
 }
 
 __all__ = sorted(["ShapDebugWarning", "core", "datasets", "plots", *_LAZY])

@@ -10,7 +10,7 @@ not a traceback. The label-flip check is binary-only; on a multi-class target it
 section says so.
 
 ``--model FILE --train TABLE --target COL [--test TABLE]`` debugs a model trained elsewhere
-(:mod:`shap_debug.model_io`): .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm,
+(:mod:`shap_debug.io._model_files`): .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm,
 TorchScript .pt; a .pkl/.joblib file is refused unless ``--trust-pickle`` is given.
 """
 
@@ -230,7 +230,7 @@ def _dose(args: argparse.Namespace) -> bool | int | str:
 
 def _report_files(args: argparse.Namespace) -> int:
     """``--model FILE --train TABLE``: a trained model from disk (never an untrusted pickle)."""
-    from .model_io import report_from_files
+    from .io import report_from_files
 
     if args.train is None or args.model in _MODELS or not args.target:
         raise CLIError("a trained model file needs --model PATH --train CSV|PARQUET --target "

@@ -243,7 +243,7 @@ def test_neighborhood_explanation_without_base_values_says_so(models):
 
 # --------------------------------------------------------------------------- ALE
 def test_ale_explanation_is_additive_for_an_additive_model():
-    from shap_debug.ale import neighborhood_ale
+    from shap_debug.explanations.ale import neighborhood_ale
 
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, size=(200, 3))
@@ -263,7 +263,7 @@ def test_ale_explanation_is_additive_for_an_additive_model():
 
 
 def test_ale_explanation_documented_property_for_any_model(models):
-    from shap_debug.ale import neighborhood_ale
+    from shap_debug.explanations.ale import neighborhood_ale
 
     model, X, _ = models[("gb", 3)]
     res = neighborhood_ale(model, X[:N], grid_size=5, progress=False)

@@ -14,10 +14,10 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from shap_debug.ale import ALEBias, ALEResult, ale_bias, neighborhood_ale
 from shap_debug.core import ShapDebugWarning
 from shap_debug.datasets import adult
-from shap_debug.plots.ale import ale as ale_plot
+from shap_debug.explanations.ale import ALEBias, ALEResult, ale_bias, neighborhood_ale
+from shap_debug.plots import ale as ale_plot
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -414,7 +414,7 @@ def test_results_are_core_results_with_short_repr():
 
 
 def test_chunked_model_calls_give_the_same_curves(monkeypatch):
-    import shap_debug.ale.core as ale_core
+    import shap_debug.explanations.ale._core as ale_core
 
     rng = np.random.default_rng(2)
     X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.integers(0, 4, 300),
@@ -433,15 +433,15 @@ def test_plots_module_does_not_import_the_computation():
     import ast
     import inspect
 
-    import shap_debug.plots.ale as plots_ale
+    import shap_debug.plots._ale as plots_ale
 
     tree = ast.parse(inspect.getsource(plots_ale))
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             name = "." * node.level + (node.module or "")
-            assert name not in ("..ale", "shap_debug.ale") and not name.startswith(
-                ("..ale.", "shap_debug.ale.")), name
+            assert name not in ("..ale", "shap_debug.explanations.ale") and not name.startswith(
+                ("..ale.", "shap_debug.explanations.ale.")), name
             assert not (node.level == 2 and node.module is None
                         and any(a.name == "ale" for a in node.names))
         elif isinstance(node, ast.Import):
-            assert not any(a.name.startswith("shap_debug.ale") for a in node.names)
+            assert not any(a.name.startswith("shap_debug.explanations.ale") for a in node.names)

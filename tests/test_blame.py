@@ -4,10 +4,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
+from shap_debug.audit import Flag, error_cohorts, integrity_flags, suspicious_rows
 from shap_debug.blame import blame_stability, removal_curve, summary_flags
-from shap_debug.cohorts import error_cohorts
-from shap_debug.integrity import Flag, integrity_flags
-from shap_debug.suspicious import suspicious_rows
 
 
 def _noisy(n=600, flips=40, seed=0):
@@ -117,7 +115,7 @@ def test_bad_input():
 def test_summary_flags_protected_attributes_and_systematic():
     from sklearn.preprocessing import StandardScaler
 
-    from shap_debug.cohorts import systematic_errors
+    from shap_debug.audit import systematic_errors
     from shap_debug.datasets import encode, german
     from shap_debug.neighborhood import NeighborhoodModel
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from shap_debug import ShapDebugWarning
-from shap_debug.cohorts import error_cohorts
+from shap_debug.audit import error_cohorts
 
 
 class _Fixed:
@@ -109,8 +109,11 @@ def test_bad_input_and_no_errors():
 # --------------------------------------------------------------------------- ambiguity & systematic
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 
-from shap_debug.cohorts import ambiguity_report, systematic_errors  # noqa: E402
-from shap_debug.suspicious import suspicious_rows  # noqa: E402
+from shap_debug.audit import (  # noqa: E402
+    ambiguity_report,
+    suspicious_rows,  # noqa: E402
+    systematic_errors,
+)
 
 
 def _base(n, seed):
@@ -255,7 +258,7 @@ def test_ambiguity_rejects_mismatched_evidence():
 def test_plots_draw_on_the_given_axes():
     import matplotlib.pyplot as plt
 
-    from shap_debug.plots.cohorts import cohort_plot, error_heatmap
+    from shap_debug.plots import cohort_plot, error_heatmap
 
     X, y, pred, _ = _frame(400, seed=4)
     res = error_cohorts(None, X, y, y_pred=pred, max_depth=2)

@@ -186,7 +186,7 @@ def test_chunking_and_jobs_do_not_change_the_values(adult_gb, cv, atol):
 
 
 def test_shared_rows_are_found_by_packed_keys_and_by_hashing(adult_gb, monkeypatch):
-    import shap_debug.contributions.estimator as contributions
+    import shap_debug.contributions._estimator as contributions
 
     model, Z = adult_gb
     calls = []

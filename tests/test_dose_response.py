@@ -11,8 +11,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from shap_debug import ShapDebugWarning
+from shap_debug.blame import DoseResponse, dose_response, neighbours_by_space
 from shap_debug.contributions import explain
-from shap_debug.dose_response import DoseResponse, dose_response, neighbours_by_space
 from shap_debug.neighborhood import NeighborhoodModel
 
 

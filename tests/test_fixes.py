@@ -16,9 +16,10 @@ from shap_debug.fixes import (
     FixReport,
     diagnose,
     paired_interval,
+    region_mask,
+    rule_mask,
     verify_fixes,
 )
-from shap_debug.fixes.evidence import region_mask, rule_mask
 
 NO_FLIP = [f for f in FAMILIES if "flip" not in f]
 
@@ -311,7 +312,7 @@ def test_a_small_significant_gain_is_worded_in_proportion():
     """+1 point on a 15-point gap is 'fixable' but not 'the labels were the problem'."""
     from types import SimpleNamespace
 
-    from shap_debug.fixes.diagnosis import _verdict
+    from shap_debug.fixes._diagnosis import _verdict
 
     def report(delta):
         eff = {"delta": delta, "p_value": 1e-4, "before": 0.71, "after": 0.71 + delta,

@@ -16,9 +16,11 @@ from captum_ext.influence import (
     GRAD_RTOL,
     InfluenceFunction,
     KMostInfluentialResults,
+    LOOValidation,
+    compare_with_neighborhood,
     knn_candidates,
+    loo_validation,
 )
-from captum_ext.loo import LOOValidation, compare_with_neighborhood, loo_validation
 from shap_debug.core import ShapDebugWarning
 
 torch.set_num_threads(1)

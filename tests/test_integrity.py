@@ -3,13 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from shap_debug.audit import Flag, collapsed_occurrence, duplicate_groups, integrity_flags
 from shap_debug.datasets import german
-from shap_debug.integrity import (
-    Flag,
-    collapsed_occurrence,
-    duplicate_groups,
-    integrity_flags,
-)
 from shap_debug.neighborhood import NeighborhoodModel
 
 
@@ -143,7 +138,7 @@ def test_short_reprs():
 # --------------------------------------------------------------------------- issue 19
 def _reference_groups(D):
     """The pairwise-free but hash-less grouping before issue 19: one groupby on all columns."""
-    from shap_debug.integrity import _keys
+    from shap_debug.audit._integrity import _keys
 
     tmp = _keys(D)
     return tmp.groupby(list(tmp.columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
@@ -177,7 +172,7 @@ def test_hashed_groups_equal_the_groupby(seed):
 
 
 def test_a_hash_collision_never_merges_rows(monkeypatch):
-    import shap_debug.integrity as integ
+    import shap_debug.audit._integrity as integ
 
     D = _messy_frame(0)
     monkeypatch.setattr(integ, "_row_hashes",

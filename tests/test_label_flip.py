@@ -7,9 +7,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
 from shap_debug import ShapDebugWarning
+from shap_debug.blame import label_flip_check, label_flip_html, label_flip_summary
 from shap_debug.contributions import explain
 from shap_debug.datasets import encode, german
-from shap_debug.label_flip import label_flip_check, label_flip_html, label_flip_summary
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from shap_debug import ShapDebugWarning
-from shap_debug.concepts import ConceptEncoder, to_concepts
 from shap_debug.datasets import compas, german
-from shap_debug.logic import (
+from shap_debug.explanations.logic import (
     METHODS,
+    ConceptEncoder,
     Formula,
     LogicCVResult,
     LogicExplanation,
@@ -22,6 +22,7 @@ from shap_debug.logic import (
     logic_cross_validation,
     neighborhood_formula,
     simplify,
+    to_concepts,
 )
 
 torch.set_num_threads(1)
@@ -405,7 +406,7 @@ def test_negations_implied_by_an_exclusive_level_are_dropped():
                       "c=green": [0, 0, 1, 0, 0, 0], "x": [1, 1, 0, 0, 1, 1]}).astype(bool)
     y = (C["c=red"] & C["x"]).to_numpy()
     groups = {"c": ["c=red", "c=blue", "c=green"], "x": ["x"]}
-    from shap_debug.logic import _drop_implied
+    from shap_debug.explanations.logic import _drop_implied
 
     f = Formula.parse("(~c=blue & c=red & x) | (~c=red & ~c=green & x) | (c=blue & ~c=blue)")
     g = _drop_implied(f, groups)

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shap_debug.core.models import tree_explainer_mode
-from shap_debug.model_io import (
+from shap_debug.core import tree_explainer_mode
+from shap_debug.io import (
     BoosterClassifier,
     LabelledClassifier,
     UnsafeModelError,
@@ -153,7 +153,7 @@ def test_xgboost_round_trip(tmp_path, data, suffix):
 
 
 def test_lightgbm_round_trip_and_refit(tmp_path, data):
-    from shap_debug.core.models import clone_model
+    from shap_debug.core import clone_model
 
     X, y, _, _ = data
     model, Xm, ym, _ = fit_model("lightgbm", X, y, n_trees=15)
@@ -169,7 +169,7 @@ def test_lightgbm_round_trip_and_refit(tmp_path, data):
 
 
 def test_catboost_round_trip_and_refit(tmp_path, data):
-    from shap_debug.core.models import clone_model
+    from shap_debug.core import clone_model
 
     X, y, _, _ = data
     model, Xm, ym, _ = fit_model("catboost", X, y, n_trees=15)

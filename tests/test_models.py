@@ -20,17 +20,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from shap_debug.core.frames import CodedModel, FrameCodec, flip_inputs
-from shap_debug.core.models import (
+from shap_debug.core import (
+    CodedModel,
+    FrameCodec,
     check_missing_supported,
     clone_model,
     explain_plan,
+    feature_groups,
+    flip_inputs,
     is_tree_model,
+    raw_space_explanation,
     search_model,
     supports_tree_explainer,
     tree_explainer_mode,
 )
-from shap_debug.core.pipelines import feature_groups, raw_space_explanation
 
 xgb = pytest.importorskip("xgboost")
 lgb = pytest.importorskip("lightgbm")

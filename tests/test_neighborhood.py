@@ -10,14 +10,9 @@ from sklearn.linear_model import LogisticRegression
 
 from shap_debug.contributions import explain
 from shap_debug.datasets import encode, german
-from shap_debug.neighborhood import (
-    Neighborhood,
-    NeighborhoodModel,
-    Occurrence,
-    SpaceView,
-    space_view,
-)
-from shap_debug.plots.neighborhood import neighborhood_plot, occurrence_plot, space_view_plot
+from shap_debug.neighborhood import Neighborhood, NeighborhoodModel, Occurrence, SpaceView
+from shap_debug.neighborhood import _space_view as space_view
+from shap_debug.plots import neighborhood_plot, occurrence_plot, space_view_plot
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -423,7 +418,7 @@ def test_occurrence_memory_is_one_chunk(german_lr, monkeypatch):
         seen.append(len(vectors))
         return original(nn, vectors, rows, k)
 
-    monkeypatch.setattr("shap_debug.neighborhood.model._query_chunk", spy)
+    monkeypatch.setattr("shap_debug.neighborhood._model._query_chunk", spy)
     occ = nbm.occurrence()
     assert max(seen) == 5 and sum(seen) == len(nbm.anomalies_)
     assert occ.counts.sum() == 30 * len(nbm.anomalies_)

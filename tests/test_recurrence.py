@@ -5,10 +5,9 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
 from shap_debug import ShapDebugWarning
-from shap_debug.blame import blame_stability
-from shap_debug.integrity import collapsed_occurrence
+from shap_debug.audit import collapsed_occurrence
+from shap_debug.blame import RecurringRows, blame_stability, recurring_rows
 from shap_debug.neighborhood import NeighborhoodModel
-from shap_debug.recurrence import RecurringRows, recurring_rows
 
 R, D, G, A = np.arange(100), np.arange(100, 130), np.arange(130, 150), np.arange(150, 156)
 

@@ -20,9 +20,12 @@ import pytest  # noqa: E402
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 
 from shap_debug.datasets import encode, german  # noqa: E402
-from shap_debug.debugger import Debugger  # noqa: E402
-from shap_debug.findings import influential_table, sparser_flip  # noqa: E402
-from shap_debug.plots.cohorts import cohort_plot  # noqa: E402
+from shap_debug.debugger import (  # noqa: E402
+    Debugger,  # noqa: E402
+    influential_table,
+    sparser_flip,
+)
+from shap_debug.plots import cohort_plot  # noqa: E402
 from shap_debug.report import render_report, report_figures  # noqa: E402
 
 N = 600

@@ -10,11 +10,7 @@ import pytest
 import shap
 
 from shap_debug.core import ShapDebugWarning
-from shap_debug.representatives import (
-    Representatives,
-    representative_fitness,
-    select_representatives,
-)
+from shap_debug.explanations import Representatives, representative_fitness, select_representatives
 
 
 def _toy(seed=0, n=12, m=6):

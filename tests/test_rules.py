@@ -7,7 +7,7 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from shap_debug.datasets import german
-from shap_debug.rules import (
+from shap_debug.explanations.rules import (
     Condition,
     Rule,
     RuleExplainer,

@@ -11,12 +11,11 @@ import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
+from shap_debug.audit import suspicious_rows
 from shap_debug.contributions import explain
 from shap_debug.datasets import adult, encode
 from shap_debug.debugger import Debugger
-from shap_debug.distributed import DaskNeighborhoodModel, read_rows
-from shap_debug.neighborhood import NeighborhoodModel
-from shap_debug.suspicious import suspicious_rows
+from shap_debug.neighborhood import DaskNeighborhoodModel, NeighborhoodModel, read_rows
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("pyarrow")
@@ -94,7 +93,7 @@ def test_neighbour_queries_and_refits_run_on_the_workers(adult_small, cluster):
 def test_suspicious_refits_equal_cross_val_predict(adult_small):
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from shap_debug.core.validation import check_random_state, seed_from
+    from shap_debug.core import check_random_state, seed_from
 
     X, Z, y, enc, gb = adult_small
     model = GradientBoostingClassifier(n_estimators=10, random_state=0)

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from shap_debug.suspicious import confident_joint, suspicious_rows
+from shap_debug.audit import confident_joint, suspicious_rows
 
 
 def _blobs(n=600, flips=30, seed=0):

@@ -18,9 +18,9 @@ individual-level and group-level analysis" (2020):
   after (their Credit/age experiment; gains are not promised).
 """
 
-from .augment import AugmentationResult, augment_with_flip_points
-from .group import DependencyResult, GroupAudit, feature_dependency, group_audit
-from .individual import IndividualReport, individual_report
+from ._augment import AugmentationResult, augment_with_flip_points
+from ._group import DependencyResult, GroupAudit, feature_dependency, group_audit
+from ._individual import IndividualReport, individual_report
 
 __all__ = [
     "IndividualReport", "GroupAudit", "DependencyResult", "AugmentationResult",

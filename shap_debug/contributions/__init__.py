@@ -9,11 +9,11 @@ Modules: ``explainer`` (method dispatch, TreeSHAP and linear paths), ``estimator
 sampling estimator), ``matrix`` (:func:`contribution_matrix`), ``codec`` (mixed-type frames).
 """
 
-from ..core.validation import check_explanation
-from .codec import _Codec as _Codec
-from .estimator import _PACKED_BITS as _PACKED_BITS
-from .estimator import _sampling_values as _sampling_values
-from .explainer import explain, explain_auto
-from .matrix import contribution_matrix, explanation_target
+from ..core import check_explanation
+from ._codec import _Codec as _Codec
+from ._estimator import _PACKED_BITS as _PACKED_BITS
+from ._estimator import _sampling_values as _sampling_values
+from ._explainer import explain, explain_auto
+from ._matrix import SINGLE_OUTPUT_OPTIONS, contribution_matrix, explanation_target
 
-__all__ = ["explain", "explain_auto", "contribution_matrix", "explanation_target", "check_explanation"]
+__all__ = ["SINGLE_OUTPUT_OPTIONS", "explain", "explain_auto", "contribution_matrix", "explanation_target", "check_explanation"]

@@ -1,25 +1,35 @@
 """The public core both packages build on: input checks, model adapters, the result base
 class, HTML and parallel helpers. ``captum_ext`` imports only from here, never a private module."""
 
-from .html import escape, section_html, table_html
-from .lazy import lazy_getattr
-from .models import (
+from ._frames import CodedModel, FrameCodec, flip_inputs
+from ._html import escape, section_html, table_html
+from ._lazy import lazy_getattr
+from ._models import (
+    EncodedModel,
     check_classifier,
+    check_inputs,
+    check_missing_supported,
     class_index,
     classes_of,
     clone_model,
+    explain_plan,
     is_linear_model,
     is_torch_module,
     is_tree_model,
     predict_labels,
     predict_proba_fn,
+    quiet_c_output,
     search_model,
+    seeded_clone,
     softmax,
+    supports_tree_explainer,
+    tree_explainer_mode,
 )
-from .parallel import parallel_map, progress_iter, worker_jobs
-from .plotting import finish, new_axes
-from .results import Result
-from .validation import (
+from ._parallel import parallel_map, progress_iter, worker_jobs
+from ._pipelines import feature_groups, raw_space_explanation
+from ._plotting import finish, new_axes
+from ._results import Result
+from ._validation import (
     ShapDebugWarning,
     check_columns,
     check_explanation,
@@ -46,3 +56,5 @@ __all__ = [
     "progress_iter", "search_model", "section_html", "seed_from", "softmax", "table_html",
     "warn", "worker_jobs",
 ]
+
+__all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'explain_plan', 'feature_groups', 'flip_inputs', 'quiet_c_output', 'raw_space_explanation', 'seeded_clone', 'supports_tree_explainer', 'tree_explainer_mode']

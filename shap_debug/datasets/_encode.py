@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..core.validation import check_frame_or_array
+from ..core import check_frame_or_array
 
 
 @dataclass

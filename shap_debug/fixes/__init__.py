@@ -1,11 +1,11 @@
 """Diagnosis and fixes verified on held-out data: candidate actions (``actions``), the
 training-only evidence (``evidence``), retraining and measuring (``verify``), the results."""
 
-from .actions import FAMILIES, FixAction
-from .diagnosis import CohortVerdict, Diagnosis, Sentence, diagnose
-from .evidence import FailingCohort, FixEvidence
-from .result import FixReport
-from .verify import paired_interval, verify_fixes
+from ._actions import FAMILIES, FixAction
+from ._diagnosis import CohortVerdict, Diagnosis, Sentence, diagnose
+from ._evidence import FailingCohort, FixEvidence, region_mask, rule_mask
+from ._result import FixReport
+from ._verify import paired_interval, verify_fixes
 
 __all__ = [
     "FAMILIES",
@@ -18,5 +18,7 @@ __all__ = [
     "Sentence",
     "diagnose",
     "paired_interval",
+    "region_mask",
+    "rule_mask",
     "verify_fixes",
 ]

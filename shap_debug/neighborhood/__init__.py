@@ -5,10 +5,12 @@ Modules: ``model`` (the kNN model over contribution, feature or probability spac
 ``results`` (:class:`Neighborhood`, :class:`Occurrence`), ``space_view`` (:class:`SpaceView`).
 """
 
-from .model import SPACES, NeighborhoodModel
-from .model import _numeric_view as _numeric_view
-from .results import Neighborhood, Occurrence
-from .space_view import SpaceView, space_view
+from ._dask import DaskNeighborhoodModel, read_rows
+from ._model import SPACES, NeighborhoodModel
+from ._model import _numeric_view as _numeric_view
+from ._query import index_positions
+from ._results import Neighborhood, Occurrence
+from ._space_view import SpaceView, space_view
 
 __all__ = [
     "NeighborhoodModel",
@@ -18,3 +20,5 @@ __all__ = [
     "space_view",
     "SPACES",
 ]
+
+__all__ += ['DaskNeighborhoodModel', 'index_positions', 'read_rows']

@@ -6,8 +6,8 @@ builds the embedded figures, ``parts`` holds the shared HTML pieces. Nothing her
 it imports only :mod:`shap_debug.core` and :mod:`shap_debug.plots`.
 """
 
-from .anomaly import flip_html, inspection_html
-from .figures import figure_html, report_figures
-from .render import render_report
+from ._anomaly import flip_html, inspection_html
+from ._figures import figure_html, report_figures
+from ._render import render_report
 
 __all__ = ["render_report", "report_figures", "inspection_html", "flip_html", "figure_html"]

@@ -1,0 +1,501 @@
+"""Flip points: the closest point on a classifier's decision boundary.
+
+Yousefzadeh & O'Leary, "Auditing and debugging deep learning models via flip points:
+individual-level and group-level analysis" (Vis. Comput. Ind. Biomed. Art 2020). For an
+input ``x`` predicted as class ``c`` and a target class ``t``, the *flip point* is
+
+    x̂ = argmin  sum_j w_j (x̂_j - x_j)^2     over the free features
+         s.t.   z_c(x̂) = z_t(x̂) >= z_k(x̂)  for every other class k
+                lo <= x̂ <= hi, immutable features fixed, integer features integral,
+                one-hot groups with exactly one active level,
+
+where ``z`` are the model's raw scores (logits). The tie is written on the logits, not on
+the softmax, because the softmax saturates on confident models.
+
+Paths behind the one front door :class:`FlipPoints`:
+
+- **torch modules** (and scikit-learn ``MLPClassifier``, converted to an equivalent torch
+  module): a batched float64 boundary projection (the closest point of the linearised
+  boundary, iterated; many inputs at once) warm-starts scipy SLSQP with exact torch
+  Jacobians per point; a multi-start fallback seeded from a search for the target class.
+  Every verified answer that is not a KKT point of the distance is then polished to one
+  (boundary projections from ``x``, SLSQP restarts; never farther from ``x``).
+- **single decision trees**: the exact closest counterfactual, enumerating the leaves of the
+  target class and the closest point of each leaf's box (Carreira-Perpiñán & Hada,
+  "Counterfactual explanations for oblique decision trees: exact, efficient algorithms",
+  AAAI 2021, axis-aligned case).
+- **tree ensembles**: a gradient-free search seeded from training rows of the target class,
+  a greedy move back towards ``x`` and a bisection onto the boundary; *approximate*.
+- **any other scikit-learn classifier** (``predict_proba`` only): the same solver with
+  finite-difference Jacobians on the log-probabilities; clearly slower (m + 1 model calls
+  per Jacobian).
+
+Every answer goes through an independent verifier (score residual, class ordering, domain
+validity, a class change when stepping just across the boundary, the KKT residual: see
+``FlipResult.kkt_residual`` and :func:`captum_ext.flip_points._domain._stationarity`, which
+also covers kinks of ReLU networks) and is labelled ``"exact"``, ``"approximate"``, ``"infeasible"`` or ``"failed"``; an
+unverified point is never reported as a flip point.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from threadpoolctl import threadpool_limits
+
+from shap_debug.core import (
+    check_columns,
+    check_float,
+    check_int,
+    check_option,
+    check_random_state,
+    search_model,
+    warn,
+)
+
+from ..bridge import SklearnForward, TorchClassifier
+from ._domain import _dist, _Domain, _vector, _verify
+from ._result import FlipResult
+from ._scorers import _FDScorer, _Scorer, _SequentialScorer, mlp_to_torch
+from ._solvers import _solve
+from ._trees import _tree_exact, _tree_search
+
+__all__ = ["FlipPoints"]
+
+_SINGLE_TREE = {"DecisionTreeClassifier", "ExtraTreeClassifier"}
+_ENSEMBLES = {
+    "RandomForestClassifier", "ExtraTreesClassifier", "GradientBoostingClassifier",
+    "HistGradientBoostingClassifier", "XGBClassifier", "LGBMClassifier", "CatBoostClassifier",
+}
+
+
+# --------------------------------------------------------------------------- front door
+class FlipPoints:
+    """Closest flip points of a classifier (Yousefzadeh & O'Leary 2020), Captum style.
+
+    Parameters
+    ----------
+    forward_func : callable, torch.nn.Module, SklearnForward, TorchClassifier or classifier
+        Maps a batch of inputs (tensor or tuple of tensors, batch first, float64 is tried
+        first) to raw scores (n, n_classes) or one positive-class logit (n,)/(n, 1). A torch
+        module is copied and run in float64 (the caller's module is not touched). A
+        scikit-learn ``MLPClassifier`` is converted to an exact torch module; a single
+        ``DecisionTreeClassifier`` takes the exact tree path; tree ensembles the approximate
+        tree search; any other classifier the finite-difference path (slower).
+    output : {"auto", "logits", "probabilities"}
+        What ``forward_func`` returns. ``"probabilities"`` are turned into log-probabilities
+        (their differences are logit differences). ``"auto"``: probabilities for
+        scikit-learn models without ``decision_function``, logits otherwise.
+    feature_names : sequence of str, optional
+        Names of the flat features (so constraints can name them).
+    data : array-like (N, m), optional
+        Training rows. They seed the multi-start fallback and the tree-ensemble search,
+        set the scale of finite differences and allow ``bounds="data"``.
+    tol : float
+        Tolerance of the verifier on the logit residual ``|z_c - z_t|`` (relative to
+        ``1 + |z_c|``) and on the class ordering.
+    max_iter : int
+        Iterations of the batched boundary projection.
+    max_candidates : int
+        Per input, how many starting points go to the projection: the input itself plus the
+        most promising single one-hot level changes (ranked by switch cost plus the
+        linearised distance to the boundary).
+    n_starts : int
+        With ``data``: extra starts of the projection per input, from boundary points towards
+        its nearest training rows of the target class (multi-start over the boundary's
+        basins; 0 turns it off).
+    random_state : int or Generator
+    progress : bool
+        Show a tqdm bar over the per-point solves.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = net.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+    ...     _ = net.bias.zero_()
+    >>> res = FlipPoints(net, progress=False).find(torch.tensor([[2.0, 5.0]]))
+    >>> str(res.status[0]), round(float(res.distance[0]), 6)
+    ('exact', 2.0)
+    """
+
+    def __init__(self, forward_func: Any, *, output: str = "auto",
+                 feature_names: Sequence[str] | None = None, data: Any = None,
+                 tol: float = 1e-6, max_iter: int = 30, max_candidates: int = 8,
+                 n_starts: int = 4, random_state: Any = 0, progress: bool = True):
+        self.forward_func = forward_func
+        self.output = check_option(output, "output", ["auto", "logits", "probabilities"])
+        self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
+        self.tol = check_float(tol, "tol", low=0.0)
+        self.max_iter = check_int(max_iter, "max_iter", low=1)
+        self.max_candidates = check_int(max_candidates, "max_candidates", low=1)
+        self.n_starts = check_int(n_starts, "n_starts", low=0)
+        self.random_state = random_state
+        self.progress = progress
+        self._estimator = None
+        est = forward_func.estimator if isinstance(forward_func, SklearnForward) else forward_func
+        if isinstance(est, TorchClassifier):
+            forward_func = est = est.module
+        if not isinstance(est, torch.nn.Module) and callable(getattr(est, "predict_proba", None)):
+            self._estimator = est
+            name = type(est).__name__
+            if name in _SINGLE_TREE:
+                self.kind = "tree-exact"
+            elif name in _ENSEMBLES or type(search_model(est)).__name__ in _ENSEMBLES:
+                # also behind a Pipeline or shap-debug's adapters (core.frames.CodedModel)
+                self.kind = "tree-search"
+            elif name == "MLPClassifier":
+                self.kind = "gradient"
+                self._module = mlp_to_torch(est)
+            else:
+                self.kind = "finite-difference"
+        elif isinstance(forward_func, torch.nn.Module):
+            self.kind = "gradient"
+            self._module = copy.deepcopy(forward_func).double().eval()
+            for p in self._module.parameters():
+                p.requires_grad_(False)
+        elif callable(forward_func):
+            self.kind = "gradient"
+            self._module = forward_func
+        else:
+            raise TypeError("forward_func must be a callable, a torch module or a fitted "
+                            f"scikit-learn classifier; got {type(forward_func).__name__}")
+        self.data = None
+        if data is not None:
+            if isinstance(data, pd.DataFrame):
+                data = data.to_numpy(dtype=np.float64)
+            elif isinstance(data, torch.Tensor):
+                data = data.detach().cpu().double().numpy()
+            data = np.asarray(data, dtype=np.float64)
+            self.data = data.reshape(len(data), -1)
+            if not np.isfinite(self.data).all():
+                raise ValueError("data contains NaN or infinite values")
+
+    # ----------------------------------------------------------------- inputs
+    def _flatten(self, inputs: Any):
+        if isinstance(inputs, tuple):
+            parts = inputs
+            is_tuple = True
+        else:
+            parts = (inputs,)
+            is_tuple = False
+        arrs, shapes, kinds = [], [], []
+        for k, p in enumerate(parts):
+            if isinstance(p, torch.Tensor):
+                kinds.append(("tensor", p.dtype))
+                a = p.detach().cpu().double().numpy()
+            elif isinstance(p, pd.DataFrame):
+                kinds.append(("frame", list(p.columns)))
+                a = p.to_numpy(dtype=np.float64)
+            else:
+                kinds.append(("array", None))
+                try:
+                    a = np.asarray(p, dtype=np.float64)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"inputs[{k}] must be numeric (tensor, array or DataFrame); "
+                                    f"got {type(p).__name__}") from exc
+            if a.ndim < 2:
+                raise ValueError(f"inputs must have a batch dimension first, shape (n, m); got "
+                                 f"shape {a.shape}. Use x.reshape(1, -1) for one row.")
+            if not np.isfinite(a).all():
+                raise ValueError("inputs contain NaN or infinite values")
+            shapes.append(tuple(a.shape[1:]))
+            arrs.append(a.reshape(len(a), -1))
+        n = len(arrs[0])
+        if any(len(a) != n for a in arrs):
+            raise ValueError("all input tensors must have the same batch size")
+        return np.concatenate(arrs, axis=1), shapes, kinds, is_tuple
+
+    def _make_scorer(self, shapes, afa, n: int) -> _Scorer:
+        sizes = [int(np.prod(s)) for s in shapes]
+
+        def slice_arg(a, rows):
+            if isinstance(a, torch.Tensor) and a.ndim and a.shape[0] == n:
+                return a[torch.as_tensor(rows)]
+            if isinstance(a, np.ndarray) and a.ndim and a.shape[0] == n:
+                return a[rows]
+            return a
+
+        def split(X):
+            out, s = [], 0
+            for size, shp in zip(sizes, shapes):
+                out.append(X[:, s:s + size].reshape((len(X),) + shp))
+                s += size
+            return out
+
+        def extra(rows):
+            if afa is None:
+                return ()
+            args = afa if isinstance(afa, tuple) else (afa,)
+            return tuple(slice_arg(a, rows) for a in args)
+
+        if self.kind == "gradient":
+            fn = self._module
+
+            def call(X, rows):
+                try:
+                    return fn(*split(X), *extra(rows))
+                except RuntimeError as exc:  # a float32-only callable
+                    if "dtype" not in str(exc) and "Double" not in str(exc):
+                        raise
+                    return fn(*split(X.float()), *extra(rows)).double()
+
+            out = "logits" if self.output == "auto" else self.output
+            if (out == "logits" and afa is None and len(shapes) == 1 and len(shapes[0]) == 1
+                    and _SequentialScorer.supports(fn)):
+                return _SequentialScorer(fn)
+            return _Scorer(call, out)
+        est = self._estimator
+        names = getattr(est, "feature_names_in_", None)
+        use_dec = self.output != "probabilities" and callable(
+            getattr(est, "decision_function", None)) and self.kind == "finite-difference"
+        if self.output == "logits" and not use_dec:
+            raise ValueError(f"output='logits' but {type(est).__name__} has no "
+                             "decision_function; use output='probabilities'")
+
+        def call_sk(X, rows):
+            arr = X.detach().numpy()
+            if names is not None:
+                arr = pd.DataFrame(arr, columns=list(names))
+            if use_dec:
+                return torch.as_tensor(np.asarray(est.decision_function(arr), dtype=np.float64))
+            return torch.as_tensor(np.asarray(est.predict_proba(arr), dtype=np.float64))
+
+        out = "logits" if use_dec else "probabilities"
+        if self.kind == "finite-difference":
+            scale = self.data.std(axis=0) if self.data is not None else np.ones(sum(sizes))
+            return _FDScorer(call_sk, out, scale)
+        return _Scorer(call_sk, out)
+
+    def _domain(self, X, names, features, bounds, integer, onehot_groups, immutable, weights):
+        n, m = X.shape
+        free = np.zeros(m, dtype=bool)
+        free[check_columns(features, names, "features")] = True
+        if immutable is not None:
+            free[check_columns(immutable, names, "immutable")] = False
+        if isinstance(bounds, str):
+            check_option(bounds, "bounds", ["data"])
+            if self.data is None:
+                raise ValueError("bounds='data' needs FlipPoints(..., data=training rows)")
+            lo, hi = self.data.min(axis=0), self.data.max(axis=0)
+        elif bounds is None:
+            lo, hi = np.full(m, -np.inf), np.full(m, np.inf)
+        else:
+            if not (isinstance(bounds, (tuple, list)) and len(bounds) == 2):
+                raise TypeError("bounds must be None, 'data' or a pair (lower, upper) of scalars "
+                                f"or per-feature arrays; got {type(bounds).__name__}")
+            lo = _vector(bounds[0], m, "bounds[0]", -np.inf)
+            hi = _vector(bounds[1], m, "bounds[1]", np.inf)
+            lo = np.where(np.isnan(lo), -np.inf, lo)
+            hi = np.where(np.isnan(hi), np.inf, hi)
+        if (lo > hi).any():
+            j = int(np.flatnonzero(lo > hi)[0])
+            raise ValueError(f"bounds: lower > upper for feature {names[j]!r}")
+        out = (X < lo - 1e-12) | (X > hi + 1e-12)
+        if out.any():
+            r, j = np.argwhere(out)[0]
+            raise ValueError(
+                f"bounds exclude the inputs: row {int(r)}, feature {names[j]!r} = {X[r, j]:g} is "
+                f"outside [{lo[j]:g}, {hi[j]:g}] ({int(out.any(axis=1).sum())} rows affected)")
+        intm = np.zeros(m, dtype=bool)
+        if integer is not None:
+            if isinstance(integer, np.ndarray) and integer.dtype == bool:
+                if integer.shape != (m,):
+                    raise ValueError(f"integer mask must have {m} entries; got {integer.shape}")
+                intm = integer.copy()
+            else:
+                intm[check_columns(integer, names, "integer")] = True
+            bad = intm & (np.abs(X - np.rint(X)) > 1e-9).any(axis=0)
+            if bad.any():
+                raise ValueError("integer features must hold integers in inputs; not so for "
+                                 f"{[names[j] for j in np.flatnonzero(bad)][:5]}")
+        groups = []
+        if onehot_groups is not None:
+            items = onehot_groups.values() if isinstance(onehot_groups, dict) else onehot_groups
+            for gi, grp in enumerate(items):
+                idx = np.asarray(check_columns(list(grp), names, "onehot_groups"), dtype=int)
+                if len(idx) < 2:
+                    continue
+                block = X[:, idx]
+                ok = np.isin(block, (0.0, 1.0)).all(axis=1) & (block.sum(axis=1) == 1)
+                if not ok.all():
+                    raise ValueError(
+                        f"onehot_groups[{gi}] ({[names[j] for j in idx][:4]}...) is not one-hot "
+                        f"in row {int(np.flatnonzero(~ok)[0])}: each row needs exactly one 1 "
+                        "and zeros elsewhere")
+                groups.append(idx)
+        in_group = np.zeros(m, dtype=bool)
+        for g in groups:
+            if in_group[g].any():
+                raise ValueError("onehot_groups overlap")
+            in_group[g] = True
+            if not (free[g].all() or (~free[g]).all()):
+                free[g] = False  # a group moves as a whole or not at all
+                warn("a one-hot group was partly free; it is held fixed")
+        w = _vector(weights, m, "weights", 1.0)
+        if (w <= 0).any() or not np.isfinite(w).all():
+            raise ValueError("weights must be positive and finite")
+        return _Domain(free, lo, hi, intm, groups, w, in_group)
+
+    def _targets(self, target, z: np.ndarray):
+        n, K = z.shape
+        c = z.argmax(axis=1)
+        if target is None:
+            return c, None
+        if isinstance(target, torch.Tensor):
+            target = target.detach().cpu().numpy()
+        if isinstance(target, (numbers.Integral, np.integer)) and not isinstance(target, bool):
+            t = np.full(n, int(target))
+        else:
+            t = np.asarray(target).reshape(-1)
+            if t.dtype.kind not in "iu" or len(t) != n:
+                raise ValueError(f"target must be an int class index or one per row ({n}); got "
+                                 f"{np.asarray(target).dtype} of length {len(t)}")
+            t = t.astype(int)
+        if ((t < 0) | (t >= K)).any():
+            raise ValueError(f"target must be a class index in [0, {K}); got {t[(t < 0) | (t >= K)][:5].tolist()}")
+        same = np.flatnonzero(t == c)
+        if len(same):
+            raise ValueError(
+                f"target equals the predicted class for rows {same[:10].tolist()}: a flip point "
+                "moves a row to another class (target=None picks the closest other class)")
+        return c, t
+
+    # ----------------------------------------------------------------- public
+    def find(self, inputs: Any, target: Any = None, additional_forward_args: Any = None, *,
+             features: Any = None, bounds: Any = None, integer: Any = None,
+             onehot_groups: Any = None, immutable: Any = None, weights: Any = None,
+             method: str = "slsqp", polish: bool = True) -> FlipResult:
+        """Closest flip point of every input.
+
+        Parameters
+        ----------
+        inputs : tensor, tuple of tensors, ndarray or DataFrame, batch first
+        target : int, sequence of int or None
+            Class (score column) to flip to, per row or for all. ``None``: the closest
+            boundary with any other class. A target equal to the predicted class is an error.
+        additional_forward_args : any, optional
+            Passed to ``forward_func`` after the inputs (batch-first tensors are sliced).
+        features : names or indices, optional
+            The free subset (default: all). A one-hot group moves only if all its columns
+            are free.
+        bounds : None, "data" or (lower, upper)
+            Scalars or per-feature arrays (NaN = unbounded); ``"data"`` = the range of
+            ``data``. Bounds that exclude an input raise ``ValueError``.
+        integer : names, indices or bool mask, optional
+            Features that must stay integral.
+        onehot_groups : list of lists or dict of name -> columns, optional
+            One-hot encoded categorical columns (e.g. ``FrameEncoder.groups_``; groups of one
+            column are ignored). Each must be one-hot in ``inputs``.
+        immutable : names or indices, optional
+            Features that never move.
+        weights : scalar or (m,) array, optional
+            Weights of the squared distance (e.g. ``1 / std**2``).
+        method : {"slsqp", "projection"}
+            ``"slsqp"``: batched projection, then SLSQP per point (exact path).
+            ``"projection"``: the batched projection only (fast; a stationary point when it
+            converges, checked by the verifier).
+        polish : bool
+            Gradient paths: move every verified answer that is not a KKT point (see
+            ``FlipResult.stationary``) to one, never farther from the input (boundary
+            projections from the input, then SLSQP restarts; only those rows pay for it).
+            ``False`` returns the solver's answers as they are.
+
+        Returns
+        -------
+        FlipResult
+        """
+        method = check_option(method, "method", ["slsqp", "projection"])
+        X, shapes, _, _ = self._flatten(inputs)
+        n, m = X.shape
+        names = self.feature_names or [f"Feature {j}" for j in range(m)]
+        if len(names) != m:
+            raise ValueError(f"feature_names has {len(names)} names but inputs have {m} features")
+        if self.data is not None and self.data.shape[1] != m:
+            raise ValueError(f"data has {self.data.shape[1]} features but inputs have {m}")
+        dom = self._domain(X, names, features, bounds, integer, onehot_groups, immutable, weights)
+        scorer = self._make_scorer(shapes, additional_forward_args, n)
+        rows = np.arange(n)
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with threadpool_limits(limits=1):
+                z0 = scorer.scores(X, rows)
+                c, t = self._targets(target, z0)
+                if self.kind == "tree-exact":
+                    out = _tree_exact(self._estimator, scorer, X, c, t, dom, z0.shape[1])
+                elif self.kind == "tree-search":
+                    out = _tree_search(self._estimator, scorer, X, c, t, dom, self.data,
+                                       check_random_state(self.random_state), self.progress)
+                else:
+                    out = _solve(scorer, X, c, t, dom, self, method, polish=bool(polish))
+        finally:
+            torch.set_num_threads(torch_threads)
+        return FlipResult(x=X, feature_names=names, method=self.kind, weights=dom.w,
+                          input_shapes=shapes, **out)
+
+    def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
+                  **kwargs: Any):
+        """Flip directions ``x̂ - x`` in the inputs' structure (NaN rows where none).
+
+        Same arguments as :meth:`find`. Returns a tensor (or tuple of tensors) shaped like
+        ``inputs`` when they were tensors, else an ndarray.
+        """
+        res = self.find(inputs, target, additional_forward_args, **kwargs)
+        _, shapes, kinds, is_tuple = self._flatten(inputs)
+        d = res.delta
+        out, s = [], 0
+        for shp, (kind, meta) in zip(shapes, kinds):
+            size = int(np.prod(shp))
+            block = d[:, s:s + size].reshape((len(d),) + shp)
+            s += size
+            if kind == "tensor":
+                block = torch.as_tensor(block, dtype=meta if meta.is_floating_point else torch.float64)
+            out.append(block)
+        return tuple(out) if is_tuple else out[0]
+
+    def verify(self, inputs: Any, x_hat: Any, target: Any = None,
+               additional_forward_args: Any = None, **constraints: Any) -> FlipResult:
+        """Run the independent verifier on given candidate points.
+
+        ``x_hat`` (n, m) flat candidates; ``target`` as in :meth:`find` (``None``: the class
+        the candidate is closest to flipping to). Constraints as in :meth:`find`. Points that
+        fail a check get status ``"failed"`` with the reason in ``message``; valid ones get
+        their ``kkt_residual`` and ``stationary`` flag (a verified tie that is a KKT point is
+        ``"exact"``). Nothing is polished here.
+        """
+        X, shapes, _, _ = self._flatten(inputs)
+        n, m = X.shape
+        names = self.feature_names or [f"Feature {j}" for j in range(m)]
+        Xh = np.asarray(x_hat.detach().cpu().numpy() if isinstance(x_hat, torch.Tensor)
+                        else x_hat, dtype=np.float64).reshape(n, -1)
+        if Xh.shape != X.shape:
+            raise ValueError(f"x_hat must have shape {X.shape}; got {Xh.shape}")
+        dom = self._domain(X, names, constraints.get("features"), constraints.get("bounds"),
+                           constraints.get("integer"), constraints.get("onehot_groups"),
+                           constraints.get("immutable"), constraints.get("weights"))
+        scorer = self._make_scorer(shapes, additional_forward_args, n)
+        rows = np.arange(n)
+        z0 = scorer.scores(X, rows)
+        c, t = self._targets(target, z0)
+        if t is None:
+            zh = scorer.scores(np.nan_to_num(Xh), rows)
+            zh[np.arange(n), c] = -np.inf
+            t = zh.argmax(axis=1)
+        v = _verify(scorer, X, Xh, rows, c, t, dom, self.tol,
+                    tie_required=self.kind in ("gradient", "finite-difference"))
+        status = v["status"]
+        return FlipResult(
+            x=X, x_hat=np.where(v["ok"][:, None], Xh, np.nan),
+            distance=np.where(v["ok"], _dist(Xh, X, dom.w), np.nan), status=status,
+            original_class=c, target_class=t, residual=v["residual"],
+            stationarity=v["stationarity"], kkt_residual=v["kkt_residual"],
+            stationary=v["stationary"], message=v["message"], seconds=np.zeros(n),
+            feature_names=names, method=self.kind, weights=dom.w, input_shapes=shapes)

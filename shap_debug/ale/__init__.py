@@ -1,8 +1,0 @@
-"""Accumulated Local Effects over a neighborhood: the vectorised computation (``core``), its
-results (``result``) and the neighborhood-versus-global bias view (``bias``)."""
-
-from .bias import ALEBias, ale_bias
-from .core import KINDS, neighborhood_ale
-from .result import ALECurve, ALEResult
-
-__all__ = ["ALECurve", "ALEResult", "ALEBias", "neighborhood_ale", "ale_bias", "KINDS"]

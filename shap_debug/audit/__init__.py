@@ -1,0 +1,15 @@
+"""Where the model fails and why: error cohorts, ambiguity versus fixable cohorts, systematic
+labelling errors, suspicious labels (confident learning) and data-integrity flags."""
+
+from ._ambiguity import AmbiguityReport, CohortDiagnosis, ambiguity_report
+from ._cohorts import Cohort, ErrorCohorts, ErrorHeatmap, error_cohorts
+from ._integrity import Flag, collapsed_occurrence, duplicate_groups, integrity_flags
+from ._suspicious import SuspiciousRows, confident_joint, cross_val_proba, suspicious_rows
+from ._systematic import SystematicErrors, SystematicRegion, systematic_errors
+
+__all__ = [
+    "AmbiguityReport", "Cohort", "CohortDiagnosis", "ErrorCohorts", "ErrorHeatmap", "Flag",
+    "SuspiciousRows", "SystematicErrors", "SystematicRegion", "ambiguity_report",
+    "collapsed_occurrence", "confident_joint", "cross_val_proba", "duplicate_groups",
+    "error_cohorts", "integrity_flags", "suspicious_rows", "systematic_errors",
+]

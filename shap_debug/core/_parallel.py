@@ -1,0 +1,102 @@
+"""One parallel map for every embarrassingly parallel loop: joblib (so a Dask cluster can run
+it through ``joblib.parallel_backend("dask")``) with an optional tqdm bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+
+def parallel_map(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int = 1,
+                 progress: bool = False, desc: str | None = None, total: int | None = None,
+                 unit: str = "it", prefer: str | None = None, star: bool = False) -> list[Any]:
+    """``[fn(item) for item in items]`` over joblib workers, in order, with a tqdm bar.
+
+    ``n_jobs=1`` runs in this process (no pickling); ``star=True`` calls ``fn(*item)``.
+
+    Examples
+    --------
+    >>> parallel_map(abs, [-1, 2, -3])
+    [1, 2, 3]
+    """
+    items = list(items)
+    if n_jobs != 1 and prefer != "threads" and items:  # processes: what they get must pickle
+        n_jobs = worker_jobs((fn, items[0]), n_jobs)
+    call = (lambda it: fn(*it)) if star else fn
+    bar = _bar(len(items) if total is None else total, progress, desc, unit)
+    try:
+        if n_jobs == 1:
+            out = []
+            for it in items:
+                out.append(call(it))
+                bar.update(1)
+            return out
+        from joblib import Parallel, delayed
+
+        jobs = (delayed(fn)(*it) if star else delayed(fn)(it) for it in items)
+        out = []
+        for res in Parallel(n_jobs=n_jobs, prefer=prefer, return_as="generator")(jobs):
+            out.append(res)
+            bar.update(1)
+        return out
+    finally:
+        bar.close()
+
+
+def progress_iter(it: Iterable[Any], *, progress: bool, desc: str | None = None,
+                  total: int | None = None, unit: str = "it") -> Iterator[Any]:
+    """``it`` wrapped in a tqdm bar when ``progress`` (else ``it`` itself)."""
+    if not progress:
+        return iter(it)
+    from tqdm.auto import tqdm
+
+    return iter(tqdm(it, desc=desc, total=total, unit=unit, leave=False))
+
+
+def _bar(total: int, progress: bool, desc: str | None, unit: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not progress, leave=False)
+
+
+
+class _Sink:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def worker_jobs(obj: Any, n_jobs: int | None) -> int | None:
+    """``n_jobs``, or 1 when ``obj`` cannot be sent to joblib's worker processes.
+
+    A TorchScript module (``torch.jit.load``) cannot be pickled, so a joblib loop over a
+    function holding one would fail with ``n_jobs > 1``; it runs in this process instead,
+    with a warning. Arrays and frames are not serialised by the check (they always pickle),
+    so it costs little on large data.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> worker_jobs(LogisticRegression(), 2)
+    2
+    """
+    if n_jobs is None or n_jobs == 1:
+        return n_jobs
+    import pickle
+
+    import numpy as np
+    import pandas as pd
+
+    class Probe(pickle.Pickler):
+        def persistent_id(self, o: Any) -> Any:
+            return id(o) if isinstance(o, (np.ndarray, pd.DataFrame, pd.Series)) else None
+
+    try:
+        Probe(_Sink(), protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure means "not across processes"
+        from ._validation import warn
+
+        what = getattr(obj, "__name__", None) or type(obj).__name__
+        warn(f"{what} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+             f"n_jobs={n_jobs} falls back to 1")
+        return 1
+    return n_jobs

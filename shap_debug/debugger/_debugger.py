@@ -1,0 +1,608 @@
+"""The Debugger facade: from "a model and its training data" to "what is wrong and where".
+
+:class:`Debugger` ties the components together along the data flow of ``DESIGN.md``:
+contributions -> influential neighbourhoods (Rasouli & Yu, "Explainable Debugger for
+Black-box Machine Learning Models", Algorithm 1) -> representatives and their rules
+(Algorithm 2) -> neighbourhood ALE (Apley & Zhu) -> flip points (Yousefzadeh & O'Leary) and
+influence functions (Koh & Liang), plus error cohorts, data-integrity flags and suspicious
+rows. Everything expensive is computed once and cached, so inspecting many anomalies does
+not recompute the contributions.
+
+The Debugger computes, the report renders: :meth:`Debugger.overview`,
+:meth:`Debugger.inspect` and :meth:`Debugger.evidence` return frozen values
+(:mod:`shap_debug.debugger._values`), and :func:`shap_debug.report.render_report` only lays them out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import (
+    EncodedModel,
+    check_classifier,
+    check_inputs,
+    check_int,
+    check_y,
+    classes_of,
+    feature_names_of,
+    flip_inputs,
+    predict_proba_fn,
+    raw_space_explanation,
+    section_html,
+    table_html,
+    warn,
+)
+from ._values import Evidence, Inspection, Overview, Parts
+
+__all__ = ["Debugger", "Inspection", "Overview", "Evidence"]
+
+
+class Debugger:
+    """Debug a classifier on its training data.
+
+    :meth:`anomalies` lists the rows the model gets wrong, :meth:`inspect` explains one,
+    :meth:`overview` and :meth:`evidence` return everything a report shows as values, and
+    :meth:`report` writes it as HTML.
+
+    Parameters
+    ----------
+    model : fitted classifier
+        Anything with ``predict_proba`` taking ``X`` (or a torch module).
+    X : DataFrame or ndarray (n, m)
+        The training rows, as the model takes them.
+    y : array-like (n,)
+        Their labels.
+    explanation : shap.Explanation or array, optional
+        Contributions of the rows of ``X`` (computed with :func:`shap_debug.explain` if
+        omitted).
+    protected : sequence of str, optional
+        Protected attributes to watch (bias flags in ALE, flip points that change them).
+    encoder : FrameEncoder, optional
+        When ``X`` is an encoded matrix (``shap_debug.datasets.encode``), its encoder: rules
+        and ALE are then computed and shown on the readable frame.
+    X_test, y_test : optional
+        Held-out rows for test accuracy, train/test leakage checks and error cohorts.
+    n_neighbors : int, optional
+        K; default ``clip(n // 5, 10, 2000)`` (the paper: 200 German, 500 COMPAS, 2000 Adult).
+    budget, n_top_features : int
+        B and NF of the representative selection (NF default: 5, or the number of features
+        when there are fewer).
+    random_state : int
+    n_jobs : int
+    client : dask.distributed.Client, optional
+        Run contributions, neighbour queries, refits and label-flip trials on its workers.
+    chunk_size : int, optional
+        Rows per neighbour-query chunk (memory ``chunk_size * K * 16`` bytes).
+    progress : bool
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from shap_debug.datasets import german, encode
+    >>> X, y = german()
+    >>> Z, enc = encode(X)
+    >>> lr = LogisticRegression(max_iter=3000).fit(Z, y)
+    >>> dbg = Debugger(lr, Z, y, encoder=enc, progress=False)
+    >>> int(dbg.anomalies().iloc[0]["row"]) in set(dbg.neighborhood_model.anomalies_)
+    True
+    """
+
+    def __init__(self, model: Any, X: Any, y: Any, explanation: Any = None, *,
+                 protected: Sequence[str] | None = None, encoder: Any = None,
+                 feature_names: Sequence[str] | None = None, X_test: Any = None,
+                 y_test: Any = None, n_neighbors: int | None = None, budget: int = 10,
+                 n_top_features: int | None = None, random_state: int = 0, n_jobs: int = 1,
+                 client: Any = None, progress: bool = True, chunk_size: int | None = None):
+        self.model = check_classifier(model)
+        self.X = check_inputs(self.model, X, "X")  # NaN only where the model takes it
+        self.y = check_y(y, "y", n=len(self.X))
+        if len(np.unique(self.y)) < 2:
+            raise ValueError("y must contain at least two classes")
+        self.encoder = encoder
+        self._cache: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.feature_names = feature_names_of(self.X, feature_names)
+        if encoder is not None:
+            if list(encoder.feature_names_out_) != self.feature_names and feature_names is None:
+                self.feature_names = list(encoder.feature_names_out_)
+            if len(encoder.feature_names_out_) != self.X.shape[1]:
+                raise ValueError(
+                    f"encoder produces {len(encoder.feature_names_out_)} columns but X has "
+                    f"{self.X.shape[1]}")
+        if explanation is not None:
+            explanation = raw_space_explanation(explanation, self.model, self.X)  # Pipelines
+        self.explanation = explanation
+        self.protected = list(protected or [])
+        readable = self.readable_frame().columns
+        unknown = [p for p in self.protected if p not in readable]
+        if unknown:
+            raise ValueError(f"protected: unknown features {unknown}; known: {list(readable)}")
+        self.X_test = None if X_test is None else check_inputs(self.model, X_test, "X_test")
+        self.y_test = None if y_test is None else check_y(y_test, "y_test", n=len(self.X_test))
+        n = len(self.X)
+        self.n_neighbors = (int(np.clip(n // 5, 10, 2000)) if n_neighbors is None
+                            else check_int(n_neighbors, "n_neighbors", low=1, high=n))
+        self.budget = check_int(budget, "budget", low=1)
+        self.n_top_features = (min(5, self.X.shape[1]) if n_top_features is None else
+                               check_int(n_top_features, "n_top_features", low=1,
+                                         high=self.X.shape[1]))
+        self.random_state = check_int(random_state, "random_state", low=0)
+        self.n_jobs = n_jobs
+        self.client = client
+        self.progress, self.chunk_size = progress, chunk_size
+
+    # ------------------------------------------------------------------ helpers
+    def _backend(self):
+        """joblib's Dask backend when a client was given (else nothing changes)."""
+        if self.client is None:
+            return contextlib.nullcontext()
+        from joblib import parallel_backend
+
+        return parallel_backend("dask")
+
+    @property
+    def parallel_jobs(self) -> int:
+        """``n_jobs`` for joblib: every worker of the cluster when a client was given."""
+        return -1 if self.client is not None else self.n_jobs
+
+    def _timed(self, key: str, fn):
+        if key not in self._cache:
+            t0 = time.perf_counter()
+            self._cache[key] = fn()
+            self.timings[key] = time.perf_counter() - t0
+        return self._cache[key]
+
+    def readable_frame(self) -> pd.DataFrame:
+        """The training rows with readable values (decoded when an encoder was given)."""
+        def make():
+            if self.encoder is not None:
+                return self.encoder.inverse_transform(np.asarray(self.X, dtype=np.float64))
+            if isinstance(self.X, pd.DataFrame):
+                return self.X
+            return pd.DataFrame(self.X, columns=self.feature_names)
+        return self._timed("readable", make)
+
+    def _frame_model(self):
+        return EncodedModel(self.model, self.encoder) if self.encoder is not None else self.model
+
+    # ------------------------------------------------------------------ cached parts
+    @property
+    def neighborhood_model(self):
+        """The fitted :class:`~shap_debug.neighborhood.NeighborhoodModel` (contributions)."""
+        from ..neighborhood import NeighborhoodModel
+
+        def make():
+            explanation, self.contribution_method = self.explanation, "given by the user"
+            if explanation is None:  # exact TreeSHAP where shap supports the model
+                from ..contributions import explain_auto
+
+                with self._backend():  # on a cluster: estimator chunks run as Dask tasks
+                    explanation, self.contribution_method = explain_auto(
+                        self.model, self.X, random_state=self.random_state,
+                        n_jobs=self.parallel_jobs, progress=self.progress)
+            return NeighborhoodModel(n_neighbors=self.n_neighbors, chunk_size=self.chunk_size,
+                                     n_jobs=None if self.client is None else -1).fit(
+                self.model, self.X, self.y, explanation, feature_names=self.feature_names,
+                random_state=self.random_state, progress=self.progress)
+        return self._timed("neighborhoods", make)
+
+    @property
+    def proba(self) -> np.ndarray:
+        return self.neighborhood_model.proba_
+
+    def accuracy(self) -> dict:
+        """Train (and test) accuracy of the model."""
+        nm = self.neighborhood_model
+        out = {"train": float(np.mean(nm.predicted_labels_ == self.y))}
+        if self.X_test is not None:
+            proba = predict_proba_fn(self.model)(self.X_test)
+            pred = classes_of(self.model, proba.shape[1])[proba.argmax(1)]
+            out["test"] = float(np.mean(pred == self.y_test))
+        return out
+
+    def anomalies(self) -> pd.DataFrame:
+        """Training rows the model gets wrong, most confidently wrong first."""
+        nm = self.neighborhood_model
+        idx = np.asarray(nm.anomalies_)
+        conf = nm.proba_[idx, nm.predicted_[idx]]
+        order = np.argsort(-conf, kind="stable")
+        return pd.DataFrame({
+            "row": idx[order], "true_label": self.y[idx[order]],
+            "predicted_label": nm.predicted_labels_[idx[order]], "confidence": conf[order],
+        })
+
+    def global_ale(self, target: int):
+        """ALE over (a sample of) the whole training set, for contrast."""
+        from ..explanations.ale import neighborhood_ale
+
+        def make():
+            frame = self.readable_frame()
+            rng = np.random.default_rng(self.random_state)
+            take = np.sort(rng.choice(len(frame), min(len(frame), 3000), replace=False))
+            return neighborhood_ale(self._frame_model(), frame.iloc[take], target=target,
+                                    progress=False)
+        return self._timed(f"ale_global_{target}", make)
+
+    def _rule_explainer(self):
+        from ..explanations.rules import RuleExplainer
+
+        return self._timed("rule_explainer", lambda: RuleExplainer(
+            self._frame_model(), self.readable_frame(), random_state=self.random_state))
+
+    def _flip_points(self, fin: Any):
+        from captum_ext.flip_points import FlipPoints
+
+        return FlipPoints(fin.model, feature_names=self.feature_names, data=fin.data,
+                          random_state=self.random_state, progress=False)
+
+    def _influence(self):
+        """An InfluenceFunction when the model (or a Pipeline's last step) allows one."""
+        from captum_ext.influence import InfluenceFunction
+
+        def make():
+            model, X = self.model, self.X
+            if hasattr(model, "steps"):
+                X = model[:-1].transform(X)
+                model = model.steps[-1][1]
+            if type(model).__name__ not in ("LogisticRegression", "MLPClassifier"):
+                return None
+            X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+            curvature = "exact" if type(model).__name__ == "LogisticRegression" else "cg"
+            try:
+                return InfluenceFunction(model, X, self.y, curvature=curvature, damping=0.01,
+                                         allow_nonsmooth=True, progress=False), X
+            except (TypeError, ValueError) as exc:
+                warn(f"influence functions unavailable for this model: {exc}")
+                return None
+        return self._timed("influence", make)
+
+    # ------------------------------------------------------------------ inspect
+    def inspect(self, i: int) -> Inspection:
+        """Inspect one anomaly (a training-row index; see :meth:`anomalies`)."""
+        from ..explanations import select_representatives
+        from ..explanations.ale import ale_bias, neighborhood_ale
+        from ..explanations.rules import rule_table
+
+        nm = self.neighborhood_model
+        i = check_int(i, "i", low=0, high=len(self.X) - 1)
+        if i not in set(np.asarray(nm.anomalies_).tolist()):
+            warn(f"row {i} is predicted correctly; inspecting it anyway")
+        key = f"inspect_{i}"
+        if key in self._cache:
+            return self._cache[key]
+        t0 = time.perf_counter()
+        nb = nm.neighbors(i)
+        reps = select_representatives(
+            nm.contributions_[nb.indices], budget=min(self.budget, len(nb.indices)),
+            n_top_features=self.n_top_features, indices=nb.indices,
+            feature_names=self.feature_names, random_state=self.random_state)
+        rules = rule_table(self._rule_explainer(), i, reps, self.y)
+        frame = self.readable_frame()
+        target = int(nm.predicted_[i])
+        ale = neighborhood_ale(self._frame_model(), frame.iloc[nb.indices], target=target,
+                               anomaly=frame.iloc[i], progress=False)
+        ale_glob = self.global_ale(target)
+        bias = ale_bias(ale, ale_glob, protected=self.protected or None)
+        notes = []
+        flip = sparser = None
+        try:
+            flip, sparser = self._flip(i)
+        except Exception as exc:  # a failed search is reported, never hidden
+            notes.append(f"flip point not computed: {type(exc).__name__}: {exc}")
+        influential, method = self._influential_rows(i, nb)
+        ins = Inspection(
+            anomaly=i, true_label=self.y[i], predicted_label=nm.predicted_labels_[i],
+            confidence=float(nm.proba_[i, nm.predicted_[i]]), row=frame.iloc[i],
+            neighborhood=nb, representatives=reps, rules=rules, ale=ale, ale_global=ale_glob,
+            bias=bias, flip=flip, influential=influential, influence_method=method,
+            notes=tuple(notes), sparser=sparser)
+        self._cache[key] = ins
+        self.timings[key] = time.perf_counter() - t0
+        return ins
+
+    def _flip(self, i: int) -> tuple[Any, Any]:
+        """The closest flip point of row ``i`` (distances in training standard deviations)
+        and whether a sparser change flips it too: single features, then pairs of the four
+        that contribute most when no single one does (six solver calls)."""
+        from captum_ext.flip_audit import individual_report
+
+        from ._findings import feature_units, pair_flips, sparser_flip
+
+        fin = flip_inputs(self.model, self.X, i, self.feature_names, self.encoder)  # raw frames
+        fp, x, decode = self._flip_points(fin), fin.x, fin.decode  # as codes, NaN held fixed
+        std = fp.data.std(axis=0)
+        weights = 1.0 / np.where(std > 0, std, 1.0) ** 2
+        flip = individual_report(fp, x, encoder=self.encoder, decode=decode, pairs=False,
+                                 weights=weights, immutable=fin.immutable or None)
+        units = feature_units(self.feature_names, self.encoder)
+        onehot = {u: c for u, c in units.items() if len(c) > 1} or None
+        pairs = None
+        if (flip.flip.valid[0] and len(flip.changes) > 2
+                and not flip.singles["can_flip"].astype(bool).any()):
+            pairs = pair_flips(lambda cols: fp.find(x, features=cols, weights=weights,
+                                                    onehot_groups=onehot),
+                               units, self.neighborhood_model.contributions_[i], decode,
+                               fp.data)
+        return flip, sparser_flip(flip.changes, float(flip.flip.distance[0]), flip.singles,
+                                  pairs)
+
+    def _influential_rows(self, i: int, nb: Any, k: int = 10) -> tuple[pd.DataFrame, str]:
+        from ._findings import influential_table
+
+        inf = self._influence()
+        if inf is not None:
+            fn, Xt = inf
+            res = fn.influence((Xt[[i]], self.y[[i]]), k=k + 1)
+            rows = np.asarray(res.indices[0]).astype(int)
+            scores = np.asarray(res.influence_scores[0], dtype=np.float64)
+            method = ("influence functions (Koh & Liang 2017): predicted rise of the "
+                      "anomaly's loss if the row were removed")
+        else:
+            rows = np.asarray(nb.indices[:k + 1])
+            scores = np.asarray(nb.distances[:k + 1], dtype=np.float64)
+            method = ("nearest contribution-space neighbours, closest first (influence "
+                      "functions need a differentiable model; this is a "
+                      f"{type(self.model).__name__})")
+        return influential_table(self.readable_frame(), self.X, self.y, i, rows, scores,
+                                 k), method
+
+    # ------------------------------------------------------------------ overview, evidence
+    def _readable_test(self) -> pd.DataFrame | None:
+        if self.X_test is None:
+            return None
+        if self.encoder is not None:
+            return self.encoder.inverse_transform(np.asarray(self.X_test, dtype=np.float64))
+        if isinstance(self.X_test, pd.DataFrame):
+            return self.X_test
+        return pd.DataFrame(self.X_test, columns=self.feature_names)
+
+    def overview(self) -> Overview:
+        """What the debugger finds before any anomaly is inspected (computed once, cached).
+
+        Accuracy, data-integrity flags, error cohorts, suspicious training rows (confident
+        learning), the report's pass/warn flags, how often rows recur in anomaly
+        neighbourhoods, the contribution-space view and a logic formula for the anomalies.
+        A part that raises is recorded in ``failures`` with its reason (and a warning); a
+        part that does not apply (no anomalies) in ``skipped``.
+
+        Returns
+        -------
+        Overview
+        """
+        if "overview" in self._cache:
+            return self._cache["overview"]
+        from ..audit import (
+            ambiguity_report,
+            collapsed_occurrence,
+            error_cohorts,
+            integrity_flags,
+            suspicious_rows,
+        )
+        from ..blame import summary_flags
+        from ..explanations.logic import anomaly_formula
+        from ..neighborhood import _space_view as space_view
+        from ._findings import recurring_table
+
+        nm = self.neighborhood_model
+        frame = self.readable_frame()
+        anomalies = np.asarray(nm.anomalies_, dtype=np.int64)
+        p = Parts(self.progress, "overview", self._backend)
+        p.run("integrity", lambda: integrity_flags(frame, self.y, self._readable_test()))
+        p.run("cohorts", lambda: error_cohorts(self.model, self.X, self.y, display_data=frame,
+                                               random_state=self.random_state))
+        # three repeated K-fold splits: the top-10 was stable across seeds (0.87 overlap)
+        # only then, 0.73 with one split (benchmarks/results/cohorts.json)
+        p.run("suspicious", lambda: suspicious_rows(
+            self.model, self.X, self.y, n_repeats=3, random_state=self.random_state,
+            n_jobs=self.parallel_jobs, progress=self.progress))
+        p.run("flags", lambda: tuple(summary_flags(
+            integrity=p.values.get("integrity"), cohorts=p.values.get("cohorts"),
+            suspicious=p.values.get("suspicious"), neighborhood=nm,
+            protected=self.protected)))
+        none_wrong = "the model predicts every training row correctly"
+        if len(anomalies) == 0:
+            p.skipped["occurrence"] = (f"No anomaly: {none_wrong}, so no row recurs in an "
+                                       "anomaly's neighbourhood.")
+        else:  # identical rows take one neighbourhood place and count once (issue 11)
+            p.run("occurrence", lambda: (nm.occurrence(), recurring_table(
+                collapsed_occurrence(nm), frame, self.y)))
+        p.run("space-view", lambda: space_view(nm, max_rows=3000,
+                                               random_state=self.random_state))
+        if len(anomalies) == 0:
+            p.skipped["logic"] = (f"No formula: {none_wrong}, so there are no anomalies "
+                                  "whose common traits a formula could describe.")
+        else:
+            is_anom = np.zeros(len(self.X), dtype=bool)
+            is_anom[anomalies] = True
+            # the anomalies against the rows the model gets right (a trivial result carries
+            # the sentence saying why there is no formula)
+            p.run("logic", lambda: anomaly_formula(frame, is_anom, reference=~is_anom,
+                                                   method="tree", max_depth=3,
+                                                   random_state=self.random_state))
+        if p.values.get("cohorts") is not None and p.values.get("suspicious") is not None:
+            p.run("ambiguity", lambda: ambiguity_report(
+                self.model, self.X, self.y, p.values["cohorts"], display_data=frame,
+                # contributions towards the prediction are read as binary; with more
+                # classes the neighbours are found among standardised features instead
+                contributions=nm.contributions_ if nm.proba_.shape[1] == 2 else None,
+                suspicious=p.values["suspicious"],
+                neighborhood=nm, integrity=p.values.get("integrity"),
+                random_state=self.random_state))
+        labels, counts = np.unique(self.y, return_counts=True)
+        occurrence, recurring_rows = p.values.get("occurrence", (None, None))
+        out = Overview(
+            model_name=type(self.model).__name__, n_rows=len(self.X),
+            n_features=self.X.shape[1],
+            classes=tuple(classes_of(self.model, nm.proba_.shape[1]).tolist()),
+            class_counts=dict(zip(labels.tolist(), counts.tolist())),
+            accuracy=self.accuracy(), n_anomalies=len(anomalies), n_neighbors=self.n_neighbors,
+            protected=tuple(self.protected), integrity=p.values.get("integrity"),
+            cohorts=p.values.get("cohorts"), suspicious=p.values.get("suspicious"),
+            flags=p.values.get("flags", ()), occurrence=occurrence,
+            recurring_rows=recurring_rows, space_view=p.values.get("space-view"),
+            formula=p.values.get("logic"), failures=p.failures, skipped=p.skipped,
+            timings=p.timings, ambiguity=p.values.get("ambiguity"))
+        self._cache["overview"] = out
+        return out
+
+    def fixes(self, n_repeats: int = 2) -> Any:
+        """Fixes retrained (``n_repeats`` seeds each) and measured on held-out rows: cached
+        :func:`shap_debug.fixes.verify_fixes`, reusing the overview's suspicious rows when a
+        test split was given (``FixReport.holdout`` says which rows were held out)."""
+        from ..fixes import verify_fixes
+
+        sus = self._cache.get("overview")
+        sus = None if sus is None or self.X_test is None else sus.suspicious
+        return self._timed(f"fixes_{n_repeats}", lambda: verify_fixes(
+            self.model, self.X, self.y, X_test=self.X_test, y_test=self.y_test,
+            encoder=self.encoder, protected=self.protected or None, suspicious=sus,
+            n_repeats=n_repeats, random_state=self.random_state, n_jobs=self.parallel_jobs,
+            progress=self.progress))
+
+    def _choose(self, anomalies: int | Sequence[int] | None) -> list[int]:
+        if isinstance(anomalies, (int, np.integer)):
+            count = check_int(anomalies, "anomalies", low=0)
+            return self.anomalies()["row"].to_numpy()[:count].tolist()
+        return [check_int(a, "anomalies", low=0, high=len(self.X) - 1)
+                for a in (anomalies or [])]
+
+    def evidence(self, anomalies: int | Sequence[int] | None = 3, *, label_flip: bool = True,
+                 fixes: bool = True, dose: bool | int | str = "ladder",
+                 notes: Sequence[str] = ()) -> Evidence:
+        """Everything a report shows: the :meth:`overview` and the inspected anomalies.
+
+        Parameters
+        ----------
+        anomalies : int or sequence of int or None
+            How many of the most confidently wrong anomalies to inspect, or which rows.
+        label_flip : bool
+            Also run the label-flip influence check (retrains the model once per inspected
+            anomaly and space; binary targets only, otherwise the reason is recorded).
+        fixes : bool
+            Also verify the candidate fixes on held-out rows (:meth:`fixes`; retrains a clone
+            per action) and lead the diagnosis with their verdicts.
+        dose : "ladder", bool or int
+            The fewest relabelled neighbours per space that flip each anomaly
+            (:func:`~shap_debug.blame._dose_response.dose_response`): ``"ladder"`` brackets it
+            within a factor of 4 (K, K/4, ...: a few retrains each), True searches it
+            exactly (~2 log2(K) retrains each), an int also caps k; False skips it.
+        notes : sequence of str
+            Notes on how the data were prepared, shown in the report's summary.
+
+        Returns
+        -------
+        Evidence
+            Parts that raised are in ``failures``, parts that do not apply in ``skipped``,
+            each with the sentence the report shows in their section.
+        """
+        from ..blame import dose_response, recurring_rows
+        from ._findings import diagnosis, label_flip_skip_reason, protected_effects
+
+        t_start = time.perf_counter()
+        overview = self.overview()
+        chosen = self._choose(anomalies)
+        nm = self.neighborhood_model
+        p = Parts(self.progress, "evidence")
+        why_not = label_flip_skip_reason(overview, chosen)  # binary-only, needs an anomaly
+        if label_flip:
+            if why_not is not None:
+                p.skipped["label-flip"] = why_not
+            else:
+                from ..blame import label_flip_check, label_flip_summary
+
+                def flips() -> tuple[pd.DataFrame, pd.DataFrame]:
+                    with self._backend():
+                        trials = label_flip_check(
+                            self.model, self.X, self.y, chosen, n_neighbors=self.n_neighbors,
+                            contributions=nm.contributions_, random_state=self.random_state,
+                            n_jobs=self.parallel_jobs, progress=self.progress)
+                    return trials, label_flip_summary(trials)
+
+                p.run("label-flip", flips, timing="label_flip")
+        if fixes:
+            p.run("fixes", self.fixes, timing="fixes")
+        p.run("recurring", lambda: recurring_rows(nm, random_state=self.random_state))
+        if dose is not False and why_not is None:
+            p.run("dose", lambda: dose_response(
+                nm, chosen, k_max=None if dose in (True, "ladder") else dose,
+                search="ladder" if dose == "ladder" else "doubling+bisection",
+                n_jobs=self.parallel_jobs, random_state=self.random_state,
+                progress=self.progress), timing="dose")
+        inspections = {}
+        for i in chosen:
+            ins = p.run(f"anomaly-{i}", lambda i=i: self.inspect(i), timing=f"anomaly {i}")
+            if ins is not None:
+                inspections[i] = ins
+        protected = None
+        if self.protected:
+            protected, why = protected_effects(inspections, self.protected)
+            if why is not None:
+                p.skipped["protected"] = why
+        trials, trial_summary = p.values.get("label-flip", (None, None))
+        timings = {**overview.timings,
+                   **{k: v for k, v in self.timings.items() if not k.startswith("inspect_")},
+                   **p.timings, "evidence total": time.perf_counter() - t_start}
+        return Evidence(
+            overview=overview, anomalies=tuple(chosen), inspections=inspections,
+            label_flip=bool(label_flip), label_flips=trials, label_flip_summary=trial_summary,
+            protected_effects=protected, notes=tuple(str(n) for n in notes) + (
+                f"Contributions: {self.contribution_method}.",),
+            failures=p.failures, skipped=p.skipped, timings=timings,
+            diagnosis=diagnosis(overview, inspections, p.values.get("fixes"),
+                                p.values.get("dose")),
+            fixes=p.values.get("fixes"), dose=p.values.get("dose"),
+            recurring=p.values.get("recurring"))
+
+    # ------------------------------------------------------------------ report
+    def report(self, anomalies: int | Sequence[int] | None = 3,
+               path: str | Path = "debug-report.html", *, title: str | None = None,
+               label_flip: bool = True, fixes: bool = True, dose: bool | int | str = "ladder",
+               notes: Sequence[str] = ()) -> Path:
+        """Write a self-contained HTML debugging report and return its path.
+
+        The values come from :meth:`evidence`; :func:`shap_debug.report.render_report`
+        only renders them.
+
+        Parameters
+        ----------
+        anomalies : int or sequence of int or None
+            How many of the most confidently wrong anomalies to inspect, or which rows.
+        path : str or Path
+        title : str, optional
+        label_flip : bool
+            Also run the label-flip influence check (retrains the model once per inspected
+            anomaly and space).
+        fixes, dose
+            Verify fixes on held-out rows / the dose-response's search (:meth:`evidence`).
+        notes : sequence of str
+            Notes on how the data were prepared, shown in the summary.
+        """
+        from ..report import render_report
+
+        evidence = self.evidence(anomalies, label_flip=label_flip, fixes=fixes, dose=dose,
+                                 notes=notes)
+        path = Path(path)
+        path.write_text(render_report(evidence, title=title), encoding="utf-8")
+        return path
+
+    def __repr__(self) -> str:
+        return (f"Debugger({type(self.model).__name__}, n={len(self.X)}, m={self.X.shape[1]}, "
+                f"classes={len(np.unique(self.y))}, K={self.n_neighbors})")
+
+    def _repr_html_(self) -> str:
+        settings = {
+            "model": type(self.model).__name__, "training rows": len(self.X),
+            "features": self.X.shape[1], "classes": len(np.unique(self.y)),
+            "K (neighbours)": self.n_neighbors, "B (representatives)": self.budget,
+            "NF (top features)": self.n_top_features, "protected": ", ".join(
+                self.protected) or "none", "test rows": 0 if self.X_test is None else len(
+                self.X_test), "computed": ", ".join(sorted(self.timings)) or "nothing yet"}
+        frame = pd.DataFrame({"setting": list(settings), "value": list(map(str, settings.values()))})
+        return section_html("Debugger", table_html(frame, max_rows=len(frame)))
