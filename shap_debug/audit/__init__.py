@@ -4,10 +4,12 @@ labelling errors, suspicious labels (confident learning) and data-integrity flag
 from ._ambiguity import AmbiguityReport, CohortDiagnosis, ambiguity_report
 from ._cohorts import Cohort, ErrorCohorts, ErrorHeatmap, error_cohorts
 from ._integrity import Flag, collapsed_occurrence, duplicate_groups, integrity_flags
+from ._signals import SIGNAL_KINDS, VERDICTS, Signal
 from ._suspicious import SuspiciousRows, confident_joint, cross_val_proba, suspicious_rows
 from ._systematic import SystematicErrors, SystematicRegion, systematic_errors
 
 __all__ = [
+    "SIGNAL_KINDS", "VERDICTS", "Signal",
     "AmbiguityReport", "Cohort", "CohortDiagnosis", "ErrorCohorts", "ErrorHeatmap", "Flag",
     "SuspiciousRows", "SystematicErrors", "SystematicRegion", "ambiguity_report",
     "collapsed_occurrence", "confident_joint", "cross_val_proba", "duplicate_groups",
