@@ -192,7 +192,7 @@ def make_figures(img_dir: Path) -> list[str]:
     import shap
 
     from shap_debug.neighborhood import NeighborhoodModel
-    from shap_debug.neighborhood import _space_view as space_view
+    from shap_debug.neighborhood import space_view
 
     X, y = german()
     Z, enc = encode(X, kind="ordinal")

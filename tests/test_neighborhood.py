@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from shap_debug.contributions import explain
 from shap_debug.datasets import encode, german
 from shap_debug.neighborhood import Neighborhood, NeighborhoodModel, Occurrence, SpaceView
-from shap_debug.neighborhood import _space_view as space_view
+from shap_debug.neighborhood import space_view
 from shap_debug.plots import neighborhood_plot, occurrence_plot, space_view_plot
 
 

@@ -387,7 +387,7 @@ class Debugger:
         )
         from ..blame import summary_flags
         from ..explanations.logic import anomaly_formula
-        from ..neighborhood import _space_view as space_view
+        from ..neighborhood import space_view
         from ._findings import recurring_table
 
         nm = self.neighborhood_model
