@@ -406,7 +406,7 @@ def test_negations_implied_by_an_exclusive_level_are_dropped():
                       "c=green": [0, 0, 1, 0, 0, 0], "x": [1, 1, 0, 0, 1, 1]}).astype(bool)
     y = (C["c=red"] & C["x"]).to_numpy()
     groups = {"c": ["c=red", "c=blue", "c=green"], "x": ["x"]}
-    from shap_debug.explanations.logic import _drop_implied
+    from shap_debug.explanations.logic._methods import _drop_implied
 
     f = Formula.parse("(~c=blue & c=red & x) | (~c=red & ~c=green & x) | (c=blue & ~c=blue)")
     g = _drop_implied(f, groups)

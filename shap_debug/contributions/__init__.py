@@ -10,10 +10,13 @@ sampling estimator), ``matrix`` (:func:`contribution_matrix`), ``codec`` (mixed-
 """
 
 from ..core import check_explanation
-from ._codec import _Codec as _Codec
-from ._estimator import _PACKED_BITS as _PACKED_BITS
-from ._estimator import _sampling_values as _sampling_values
 from ._explainer import explain, explain_auto
-from ._matrix import SINGLE_OUTPUT_OPTIONS, contribution_matrix, explanation_target
+from ._matrix import (
+    SINGLE_OUTPUT_OPTIONS,
+    contribution_matrix,
+    explanation_target,
+    towards_predicted,
+)
 
-__all__ = ["SINGLE_OUTPUT_OPTIONS", "explain", "explain_auto", "contribution_matrix", "explanation_target", "check_explanation"]
+__all__ = ["SINGLE_OUTPUT_OPTIONS", "check_explanation", "contribution_matrix", "explain",
+           "explain_auto", "explanation_target", "towards_predicted"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ import pandas as pd
 import shap
 
 from ..core import (
+    FrameCodec,
     check_frame_or_array,
     check_inputs,
     check_int,
@@ -32,7 +33,6 @@ from ..core import (
     tree_explainer_mode,
     warn,
 )
-from ._codec import _Codec
 from ._estimator import _sampling_values
 
 __all__ = ["explain", "explain_auto"]
@@ -221,10 +221,9 @@ def explain(
         if Bv.shape[1] != Xv.shape[1]:
             raise ValueError(
                 f"background has {Bv.shape[1]} columns but X has {Xv.shape[1]}")
-    codec = _Codec(Xv, Bv)
-    numeric = not codec.frame or all(k == "num" for k, _ in codec.decoders)
+    Z, B, decode, numeric = _numeric_views(Xv, Bv)
     if output == "log_odds":
-        k = f(codec.decode(codec.B[:1])).shape[1]
+        k = f(decode(B[:1])).shape[1]
         if k != 2:
             raise ValueError(f"output='log_odds' needs a binary model; this one has {k} classes")
     mode = None
@@ -251,13 +250,13 @@ def explain(
     elif method == "linear":
         if not is_linear_model(model):
             raise TypeError(f"method='linear' needs coef_/intercept_; {type(model).__name__} has none")
-        vals, base = _linear_values(model, codec.Z, codec.B)
+        vals, base = _linear_values(model, Z, B)
     if method == "sampling":
 
         def fz(Zrows):
-            return f(codec.decode(Zrows))
+            return f(decode(Zrows))
 
-        vals, base = _sampling_values(fz, codec.Z, codec.B, n_permutations, control_variate,
+        vals, base = _sampling_values(fz, Z, B, n_permutations, control_variate,
                                       rng, n_jobs, batch_rows, progress, output)
 
     display = (Xv.astype(str).to_numpy(dtype=object) if isinstance(Xv, pd.DataFrame)
@@ -269,12 +268,25 @@ def explain(
     return shap.Explanation(
         values=vals,
         base_values=base,
-        data=codec.Z.copy(),
+        data=Z.copy(),
         display_data=display,
         feature_names=names,
         output_names=classes,
     )
 
+
+def _numeric_views(X: pd.DataFrame | np.ndarray, background: pd.DataFrame | np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], Any], bool]:
+    """``X`` and ``background`` as float matrices, the way back for the model, and whether
+    every column was numeric (one :class:`~shap_debug.core.FrameCodec` over both frames)."""
+    if not isinstance(X, pd.DataFrame):
+        Z = np.asarray(X, dtype=np.float64)
+        return Z, np.asarray(background, dtype=np.float64), (lambda rows: rows), True
+    if not isinstance(background, pd.DataFrame) or list(background.columns) != list(X.columns):
+        raise ValueError("background must be a DataFrame with the same columns as X")
+    codec = FrameCodec().fit(pd.concat([X, background], ignore_index=True))
+    numeric = all(kind == "num" for kind in codec.kinds_.values())
+    return codec.transform(X), codec.transform(background), codec.inverse_transform, numeric
 
 
 def explain_auto(model: Any, X: pd.DataFrame | np.ndarray, **kwargs: Any

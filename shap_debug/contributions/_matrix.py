@@ -83,10 +83,19 @@ def _resolve_single_output(contributions: Any, pred: np.ndarray, single_output: 
         f"rows are predicted as another class: {_FIX}")
 
 
-def _towards_predicted(contributions: Any, predicted: Any, single_output: str = "auto"
-                       ) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """Values towards each row's prediction, the rows whose single output was negated, and
-    how a 2-D explanation was read (None for 3-D)."""
+def towards_predicted(contributions: Any, predicted: Any, single_output: str = "auto"
+                      ) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Contributions towards each row's predicted class, with how they were read.
+
+    Returns
+    -------
+    values : ndarray of shape (n_rows, n_features)
+        The contributions towards each row's predicted class.
+    negated : ndarray of bool
+        The rows whose single-output contributions were negated (class 0 of a binary model).
+    mode : str or None
+        How a 2-D explanation was read (``"predicted"`` or ``"positive"``), None for 3-D.
+    """
     check_option(single_output, "single_output", SINGLE_OUTPUT_OPTIONS)
     vals = explanation_values(contributions)
     pred = np.asarray(predicted)
@@ -161,4 +170,4 @@ def contribution_matrix(
     array([[-0.1],
            [-0.2]])
     """
-    return _towards_predicted(contributions, predicted, single_output)[0]
+    return towards_predicted(contributions, predicted, single_output)[0]

@@ -7,7 +7,6 @@ Modules: ``model`` (the kNN model over contribution, feature or probability spac
 
 from ._dask import DaskNeighborhoodModel, read_rows
 from ._model import SPACES, NeighborhoodModel
-from ._model import _numeric_view as _numeric_view
 from ._query import index_positions
 from ._results import Neighborhood, Occurrence
 from ._space_view import SpaceView, space_view

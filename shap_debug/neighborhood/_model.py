@@ -39,8 +39,7 @@ from sklearn.base import BaseEstimator
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from ..contributions import SINGLE_OUTPUT_OPTIONS, explain
-from ..contributions._matrix import _towards_predicted
+from ..contributions import SINGLE_OUTPUT_OPTIONS, explain, towards_predicted
 from ..core import (
     check_classifier,
     check_explanation,
@@ -127,7 +126,7 @@ def _predicted_class_explanation(contributions: Any, predicted: np.ndarray, prob
     ``"positive"`` has the rows predicted 0 negated: their base becomes ``1 - base`` on the
     probability scale (p0 = 1 - p1) and ``-base`` otherwise (log-odds of class 0).
     """
-    contrib, flipped, mode = _towards_predicted(contributions, predicted, single_output)
+    contrib, flipped, mode = towards_predicted(contributions, predicted, single_output)
     n = len(contrib)
     rows = np.arange(n)
     tag = "(target=predicted)"

@@ -14,7 +14,6 @@ from ._formula import (
     simplify,
 )
 from ._methods import METHODS, LogicExplanation, explain_formula
-from ._methods import _drop_implied as _drop_implied  # used by the tests
 
 __all__ = [
     "METHODS", "Formula", "Literal", "LogicCVResult", "LogicExplanation", "anomaly_formula",
