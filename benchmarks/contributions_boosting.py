@@ -118,7 +118,7 @@ def native(name, X, y, n_rows):
                                   tree_method="hist", n_jobs=1).fit(X, y)
     else:
         model = lgb.LGBMClassifier(n_estimators=100, n_jobs=1, verbose=-1).fit(X, y)
-    from shap_debug.core import explain_plan
+    from shap_debug.contributions import explain_plan
 
     plan = explain_plan(model, Xs, output="auto")
     exp, secs = timed(lambda: explain(model, Xs, method=plan.method, output=plan.output,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shap_debug.core import tree_explainer_mode
+from shap_debug.contributions import tree_explainer_mode
 from shap_debug.io import (
     BoosterClassifier,
     LabelledClassifier,

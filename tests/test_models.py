@@ -20,19 +20,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from shap_debug.contributions import explain_plan, supports_tree_explainer, tree_explainer_mode
 from shap_debug.core import (
     CodedModel,
     FrameCodec,
     check_missing_supported,
     clone_model,
-    explain_plan,
     feature_groups,
     flip_inputs,
     is_tree_model,
     raw_space_explanation,
     search_model,
-    supports_tree_explainer,
-    tree_explainer_mode,
 )
 
 xgb = pytest.importorskip("xgboost")

@@ -5,8 +5,9 @@ Shapley values as a ``shap.Explanation``) and :func:`contribution_matrix` (towar
 model-agnostic estimator of :mod:`.estimator`; :func:`contribution_matrix` keeps, for each
 row, the contributions towards the class the model predicted (Rasouli & Yu, "Explainable
 Debugger for Black-box Machine Learning Models", keep ``phi[predicted class]``).
-Modules: ``explainer`` (method dispatch, TreeSHAP and linear paths), ``estimator`` (the
-sampling estimator), ``matrix`` (:func:`contribution_matrix`), ``codec`` (mixed-type frames).
+Modules: ``explainer`` (method dispatch, TreeSHAP and linear paths), ``treeshap`` (which
+TreeSHAP mode explains a model), ``estimator`` (the sampling estimator), ``matrix``
+(:func:`contribution_matrix`).
 """
 
 from ..core import check_explanation
@@ -17,6 +18,14 @@ from ._matrix import (
     explanation_target,
     towards_predicted,
 )
+from ._treeshap import (
+    ExplainPlan,
+    TreeMode,
+    explain_plan,
+    supports_tree_explainer,
+    tree_explainer_mode,
+)
 
-__all__ = ["SINGLE_OUTPUT_OPTIONS", "check_explanation", "contribution_matrix", "explain",
-           "explain_auto", "explanation_target", "towards_predicted"]
+__all__ = ["SINGLE_OUTPUT_OPTIONS", "ExplainPlan", "TreeMode", "check_explanation",
+           "contribution_matrix", "explain", "explain_auto", "explain_plan", "explanation_target",
+           "supports_tree_explainer", "towards_predicted", "tree_explainer_mode"]

@@ -23,24 +23,22 @@ from ..core import (
     check_option,
     check_random_state,
     classes_of,
-    explain_plan,
     feature_names_of,
     is_linear_model,
     parallel_map,
     predict_proba_fn,
     progress_iter,
-    quiet_c_output,
-    tree_explainer_mode,
     warn,
 )
 from ._estimator import _sampling_values
+from ._treeshap import explain_plan, quiet_c_output, tree_explainer_mode
 
 __all__ = ["explain", "explain_auto"]
 
 
 # --------------------------------------------------------------------------- exact paths
 def _tree_explainer(mode, B):
-    """The TreeSHAP explainer of ``mode`` (core.models.TreeMode) on background rows ``B``."""
+    """The TreeSHAP explainer of ``mode`` (:class:`~shap_debug.contributions.TreeMode`) on background rows ``B``."""
     return mode.explainer(mode.prepare(B))
 
 
@@ -130,7 +128,7 @@ def explain(
         ``X`` with ``random_state``.
     method : {"auto", "sampling", "tree", "linear"}
         ``"tree"``: exact TreeSHAP (``shap.TreeExplainer``) in the first mode shap supports
-        (:func:`shap_debug.core._models.tree_explainer_mode`): interventional, probability
+        (:func:`~shap_debug.contributions.tree_explainer_mode`): interventional, probability
         output, or the raw margin for ``output="log_odds"``; models with categorical splits
         (XGBoost ``enable_categorical``, LightGBM categories, CatBoost ``cat_features``)
         only in log-odds (path-dependent); a Pipeline whose first steps keep one column per
@@ -296,7 +294,7 @@ def explain_auto(model: Any, X: pd.DataFrame | np.ndarray, **kwargs: Any
     Exact TreeSHAP wherever shap supports the model, in the units shap has (probabilities,
     or the log-odds of a binary boosting model with categorical splits), linear SHAP for
     linear models, otherwise the estimator in probabilities
-    (:func:`shap_debug.core._models.explain_plan` with ``output="auto"``). Returns the
+    (:func:`~shap_debug.contributions.explain_plan` with ``output="auto"``). Returns the
     explanation and a one-line description for reports; ``kwargs`` go to :func:`explain`.
     """
     plan = explain_plan(model, X, output="auto")

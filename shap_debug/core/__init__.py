@@ -12,18 +12,17 @@ from ._models import (
     class_index,
     classes_of,
     clone_model,
-    explain_plan,
+    is_boosting_model,
     is_linear_model,
     is_torch_module,
     is_tree_model,
     predict_labels,
     predict_proba_fn,
-    quiet_c_output,
     search_model,
     seeded_clone,
     softmax,
-    supports_tree_explainer,
-    tree_explainer_mode,
+    take_rows,
+    unwrap_model,
 )
 from ._parallel import parallel_map, progress_iter, worker_jobs
 from ._pipelines import feature_groups, raw_space_explanation
@@ -57,4 +56,4 @@ __all__ = [
     "warn", "worker_jobs",
 ]
 
-__all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'explain_plan', 'feature_groups', 'flip_inputs', 'quiet_c_output', 'raw_space_explanation', 'seeded_clone', 'supports_tree_explainer', 'tree_explainer_mode']
+__all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'feature_groups', 'flip_inputs', 'raw_space_explanation', 'seeded_clone', 'take_rows', 'unwrap_model', 'is_boosting_model']
