@@ -35,14 +35,15 @@ from ..core import (
     check_random_state,
     escape,
     parallel_map,
+    refit_predict,
     section_html,
     seed_from,
     seeded_clone,
+    show_warnings_once,
     table_html,
     warn,
 )
-from ..neighborhood import SPACES, NeighborhoodModel
-from ._relabel_search import LADDER_FACTOR, _refit_predict, _search
+from ..neighborhood import SPACES, NeighborhoodModel, check_spaces
 
 __all__ = ["DoseResponse", "dose_response", "neighbours_by_space"]
 
@@ -317,19 +318,11 @@ def _check_model(nbm: Any) -> NeighborhoodModel:
 
 
 def _check_spaces(spaces: Any, nbm: NeighborhoodModel) -> tuple[str, ...]:
-    if isinstance(spaces, str):
-        spaces = [spaces]
-    spaces = list(spaces)
-    if not spaces:
-        raise ValueError("spaces must name at least one space")
-    for s in spaces:
-        check_option(s, "spaces", SPACES)
-    if len(set(spaces)) != len(spaces):
-        raise ValueError(f"spaces has duplicates: {spaces}")
+    spaces = check_spaces(spaces)
     if "contributions" in spaces and nbm.contributions_ is None:
         raise ValueError("spaces includes 'contributions' but neighborhood_model was fitted "
                          "without contributions; pass contributions to fit or drop the space")
-    return tuple(spaces)
+    return spaces
 
 
 def _select_anomalies(anomalies: Any, nbm: NeighborhoodModel) -> np.ndarray:
@@ -384,6 +377,64 @@ def neighbours_by_space(neighborhood_model: NeighborhoodModel, rows: Any,
         _, idx = model.kneighbors(rows, n_neighbors=n_neighbors, exclude_self=bool(exclude_self))
         out[s] = idx
     return out
+
+
+# --------------------------------------------------------------------------- the searches
+#: ratio between consecutive rungs of ``search="ladder"``
+LADDER_FACTOR = 4
+
+
+def _search(template: Any, X: Any, y: np.ndarray, classes: np.ndarray, row: int,
+            before: Any, neighbours: np.ndarray, k_max: int,
+            search: str = "doubling+bisection") -> dict[str, Any]:
+    """Doubling 1, 2, 4, ... (then ``k_max``) until the prediction flips, then bisection
+    between the last ``k`` that did not flip and the first that did; or the ladder
+    ``k_max, k_max // 4, ...`` down to the first rung that does not flip."""
+    trace: list[tuple[int, bool, float]] = []
+    caught: list[tuple[type[Warning], str]] = []
+
+    def flips(k: int) -> bool:
+        fit = refit_predict(template, X, y, [row], relabel=neighbours[:k], classes=classes)
+        caught.extend(fit.warnings)
+        hit = np.flatnonzero(fit.classes == before)
+        p_before = float(fit.proba[0, hit[0]]) if len(hit) else 0.0
+        changed = bool(fit.labels[0] != before)
+        trace.append((k, changed, p_before))
+        return changed
+
+    k_min, k_below = (_ladder if search == "ladder" else _bisect)(flips, k_max)
+    return {"k_min": k_min, "k_below": k_below, "trace": trace, "warnings": caught}
+
+
+def _ladder(flips: Any, k_max: int) -> tuple[int | None, int]:
+    hi, lo, k = None, 0, k_max
+    while k >= 1:
+        if not flips(k):
+            lo = k
+            break
+        hi, k = k, k // LADDER_FACTOR
+    return hi, (k_max if hi is None else lo)
+
+
+def _bisect(flips: Any, k_max: int) -> tuple[int | None, int]:
+    lo, hi, k = 0, None, 1
+    while True:
+        k = min(k, k_max)
+        if flips(k):
+            hi = k
+            break
+        lo = k
+        if k == k_max:
+            break
+        k *= 2
+    if hi is not None:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if flips(mid):
+                hi = mid
+            else:
+                lo = mid
+    return hi, lo
 
 
 # --------------------------------------------------------------------------- entry point
@@ -470,9 +521,50 @@ def dose_response(
     >>> dr.to_frame()[["k_min", "flipped", "retrains"]].values.tolist()
     [[2, True, 2]]
     """
-    # ---- validation, before any heavy work
     nbm = _check_model(neighborhood_model)
     spaces = _check_spaces(spaces, nbm)
+    k_max, classes_y = _check_settings(nbm, search, include_anomaly, progress, n_jobs, k_max)
+    rows = _select_anomalies(anomalies, nbm)
+    if len(rows) == 0:
+        raise ValueError("the neighborhood model has no anomalies to search")
+    correct = nbm.predicted_labels_[rows] == nbm.y_[rows]
+    if correct.any():
+        warn(f"{int(correct.sum())} of the rows are predicted correctly "
+             f"({rows[correct][:5].tolist()}): their k_min is what it takes to make them wrong")
+    rng = check_random_state(random_state)
+    seed = seed_from(rng)
+    template, _ = seeded_clone(nbm.model_, seed)
+
+    t0 = time.perf_counter()
+    X, y = nbm.X_, np.asarray(nbm.y_)
+    before = nbm.predicted_labels_[rows]
+    # ---- a refit on the unchanged labels: the noise floor of "the prediction changed"
+    floor = refit_predict(template, X, y, rows)
+    refit_changed = floor.labels != before
+    if refit_changed.any():
+        warn(f"a clone refitted on the unchanged labels already predicts "
+             f"{int(refit_changed.sum())} of the anomalies differently "
+             f"({rows[refit_changed][:5].tolist()}); they are not searched (k_min=0)")
+
+    nbrs = neighbours_by_space(nbm, rows, spaces, n_neighbors=k_max,
+                               exclude_self=not include_anomaly)
+    tasks = [(int(r), s, before[i], nbrs[s][i])
+             for i, r in enumerate(rows) if not refit_changed[i] for s in spaces]
+    found = parallel_map(partial(_search, template, X, y, classes_y),
+                         [(t[0], t[2], t[3], k_max, search) for t in tasks],
+                         n_jobs=n_jobs or 1,
+                         progress=progress, desc="dose-response", unit="search", star=True)
+    show_warnings_once([*floor.warnings, *(w for f in found for w in f["warnings"])])
+    by_key = {(t[0], t[1]): f for t, f in zip(tasks, found)}
+    rec, tri = _tables(rows, spaces, before, by_key, nbm.y_)
+    return DoseResponse(records=rec, trials=tri, spaces=spaces, anomalies=rows, k_max=k_max,
+                        n_neighbors=int(nbm.n_neighbors), include_anomaly=bool(include_anomaly),
+                        seed=seed, time_s=time.perf_counter() - t0, search=search)
+
+
+def _check_settings(nbm: NeighborhoodModel, search: str, include_anomaly: Any, progress: Any,
+                    n_jobs: Any, k_max: Any) -> tuple[int, np.ndarray]:
+    """Validate the search settings; ``k_max`` resolved and the two classes of ``y``."""
     check_option(search, "search", ["doubling+bisection", "ladder"])
     if not isinstance(include_anomaly, (bool, np.bool_)):
         raise TypeError(f"include_anomaly must be a bool; got {type(include_anomaly).__name__}")
@@ -489,51 +581,26 @@ def dose_response(
     if len(classes_y) != 2 or len(nbm.classes_) != 2:
         raise ValueError(f"relabelling needs a binary target; y has {len(classes_y)} classes "
                          f"and the model {len(nbm.classes_)}")
-    rows = _select_anomalies(anomalies, nbm)
-    if len(rows) == 0:
-        raise ValueError("the neighborhood model has no anomalies to search")
-    correct = nbm.predicted_labels_[rows] == nbm.y_[rows]
-    if correct.any():
-        warn(f"{int(correct.sum())} of the rows are predicted correctly "
-             f"({rows[correct][:5].tolist()}): their k_min is what it takes to make them wrong")
-    rng = check_random_state(random_state)
-    seed = seed_from(rng)
-    template, _ = seeded_clone(nbm.model_, seed)
+    return k_max, classes_y
 
-    t0 = time.perf_counter()
-    X, y = nbm.X_, np.asarray(nbm.y_)
-    before = nbm.predicted_labels_[rows]
-    # ---- a refit on the unchanged labels: the noise floor of "the prediction changed"
-    refit, _, _ = _refit_predict(template, X, y, classes_y, np.empty(0, dtype=np.int64), rows)
-    refit_changed = refit != before
-    if refit_changed.any():
-        warn(f"a clone refitted on the unchanged labels already predicts "
-             f"{int(refit_changed.sum())} of the anomalies differently "
-             f"({rows[refit_changed][:5].tolist()}); they are not searched (k_min=0)")
 
-    nbrs = neighbours_by_space(nbm, rows, spaces, n_neighbors=k_max,
-                               exclude_self=not include_anomaly)
-    tasks = [(int(r), s, before[i], nbrs[s][i])
-             for i, r in enumerate(rows) if not refit_changed[i] for s in spaces]
-    found = parallel_map(partial(_search, template, X, y, classes_y),
-                         [(t[0], t[2], t[3], k_max, search) for t in tasks],
-                         n_jobs=n_jobs or 1,
-                         progress=progress, desc="dose-response", unit="search", star=True)
-    by_key = {(t[0], t[1]): f for t, f in zip(tasks, found)}
-
+def _tables(rows: np.ndarray, spaces: Sequence[str], before: np.ndarray,
+            by_key: dict[tuple[int, str], dict[str, Any]], labels: np.ndarray
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-(anomaly, space) records and the per-retrain trials of the searches."""
     records, trials = [], []
     for i, r in enumerate(rows):
         for s in spaces:
             res = by_key.get((int(r), s))
             if res is None:  # refit alone changed it
                 records.append({"anomaly": int(r), "space": s, "k_min": 0, "flipped": True,
-                                "retrains": 0, "k_below": 0, "label": nbm.y_[r],
+                                "retrains": 0, "k_below": 0, "label": labels[r],
                                 "prediction_before": before[i], "refit_changed": True})
                 continue
             records.append({"anomaly": int(r), "space": s, "k_min": res["k_min"],
                             "flipped": res["k_min"] is not None,
                             "retrains": len(res["trace"]), "k_below": res["k_below"],
-                            "label": nbm.y_[r], "prediction_before": before[i],
+                            "label": labels[r], "prediction_before": before[i],
                             "refit_changed": False})
             trials += [{"anomaly": int(r), "space": s, "k": k, "flipped": f, "proba_before": p}
                        for k, f, p in res["trace"]]
@@ -545,6 +612,4 @@ def dose_response(
     rec["refit_changed"] = rec["refit_changed"].astype(bool)
     tri = pd.DataFrame.from_records(trials, columns=["anomaly", "space", "k", "flipped",
                                                       "proba_before"])
-    return DoseResponse(records=rec, trials=tri, spaces=spaces, anomalies=rows, k_max=k_max,
-                        n_neighbors=int(nbm.n_neighbors), include_anomaly=bool(include_anomaly),
-                        seed=seed, time_s=time.perf_counter() - t0, search=search)
+    return rec, tri

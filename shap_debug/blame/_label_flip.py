@@ -29,7 +29,6 @@ cluster::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,11 +50,13 @@ from ..core import (
     escape,
     parallel_map,
     predict_proba_fn,
+    refit_predict,
     seed_from,
     seeded_clone,
+    show_warnings_once,
     warn,
 )
-from ..neighborhood import SPACES, NeighborhoodModel
+from ..neighborhood import SPACES, NeighborhoodModel, check_spaces
 
 __all__ = ["label_flip_check", "label_flip_summary", "label_flip_html"]
 
@@ -64,23 +65,13 @@ _COLUMNS = ["model", "anomaly", "space", "n_neighbors", "n_flipped", "label",
             "proba_after", "time_s"]
 
 
-def _take_rows(X: Any, idx: Any) -> Any:
-    return X.iloc[idx] if isinstance(X, pd.DataFrame) else X[idx]
-
-
 def _retrain_predict(est: Any, X: Any, y: np.ndarray, flip: np.ndarray, row: int,
-                     classes: np.ndarray) -> tuple[Any, dict, float]:
+                     classes: np.ndarray) -> tuple[Any, dict, float, tuple]:
     """Fit a fresh clone on labels with ``flip`` rows swapped; the predicted label of
-    ``row``, its class probabilities ``{class: p}`` and the seconds it took."""
-    t0 = time.perf_counter()
-    y2 = y.copy()
-    if len(flip):
-        y2[flip] = np.where(y[flip] == classes[0], classes[1], classes[0])
-    fitted = clone_model(est).fit(X, y2)  # CatBoost: sklearn's clone refuses it
-    proba = np.asarray(fitted.predict_proba(_take_rows(X, [row])), dtype=np.float64)[0]
-    cls = classes_of(fitted, len(proba))
-    label = cls[int(proba.argmax())]
-    return label, {_key(c): float(p) for c, p in zip(cls, proba)}, time.perf_counter() - t0
+    ``row``, its class probabilities ``{class: p}``, the seconds it took and its warnings."""
+    fit = refit_predict(est, X, y, [row], relabel=flip, classes=classes)
+    probs = {_key(c): float(p) for c, p in zip(fit.classes, fit.proba[0])}
+    return fit.labels[0], probs, fit.seconds, fit.warnings
 
 
 def _key(c: Any) -> Any:
@@ -218,34 +209,16 @@ def label_flip_check(
     ...                  progress=False)["n_flipped"].tolist()
     [100, 100]
     """
-    # ---- validation, before any heavy work
     if isinstance(model, NeighborhoodModel):
         model, X, y, anomalies, contributions, n_neighbors = _from_neighborhood_model(
             model, X, y, anomalies, contributions, n_neighbors)
     elif X is None or y is None:
         raise TypeError("label_flip_check needs X and y (the training data), or a fitted "
                         "NeighborhoodModel as its first argument: label_flip_check(nbm, anomalies)")
-    if n_neighbors is None:
-        n_neighbors = 200
     models = _as_models(model)
     Xv, yv = check_X_y(X, y, allow_nan=True)
-    n = len(Xv)
-    if isinstance(spaces, str):
-        spaces = [spaces]
-    spaces = list(spaces)
-    if not spaces:
-        raise ValueError("spaces must name at least one space")
-    for s in spaces:
-        check_option(s, "spaces", SPACES)
-    if len(set(spaces)) != len(spaces):
-        raise ValueError(f"spaces has duplicates: {spaces}")
-    if not isinstance(include_anomaly, (bool, np.bool_)):
-        raise TypeError(f"include_anomaly must be a bool; got {type(include_anomaly).__name__}")
-    limit = n if include_anomaly else n - 1
-    k = check_int(n_neighbors, "n_neighbors", low=1)
-    if k > limit:
-        raise ValueError(f"n_neighbors must be <= {limit} (the training set has {n} rows"
-                         f"{'' if include_anomaly else ', minus the anomaly itself'}); got {k}")
+    spaces = list(check_spaces(spaces))
+    k = _check_k(n_neighbors, include_anomaly, len(Xv))
     flip_fraction = check_float(flip_fraction, "flip_fraction", low=0.0, high=1.0)
     if flip_fraction == 0.0:
         raise ValueError("flip_fraction must be > 0; got 0.0")
@@ -254,6 +227,52 @@ def label_flip_check(
     if len(classes_y) != 2:
         raise ValueError(f"label flipping needs binary y; got {len(classes_y)} classes "
                          f"{classes_y[:5].tolist()}")
+    contrib_of = _contributions_of(contributions, models, Xv)
+    fixed_rows, n_draw = _check_anomalies(anomalies, len(Xv))
+    rng = check_random_state(random_state)
+    seed = seed_from(rng)
+
+    # ---- neighborhoods (batched kNN queries) for every model and space
+    tasks: list[tuple[str, int, str, np.ndarray]] = []
+    templates: dict[str, Any] = {}
+    before: dict[str, dict[int, Any]] = {}
+    for name, m in models.items():
+        templates[name] = _template(name, m, seed, reference)
+        pred, probs_of, rows = _anomalies_of(name, m, Xv, yv, classes_y, fixed_rows, n_draw, rng)
+        if len(rows) == 0:
+            warn(f"model {name!r} has no anomalies to check")
+            continue
+        contrib = contrib_of.get(name)
+        if "contributions" in spaces and contrib is None:
+            contrib = explain(m, Xv, random_state=rng, progress=progress)
+        for space in spaces:
+            tasks += _neighbourhoods(name, m, Xv, yv, rows, space, k, contrib, include_anomaly,
+                                     flip_fraction, rng, progress)
+        before[name] = {int(r): (pred[r], probs_of(r)) for r in rows}
+
+    results = _run_trials(tasks, templates, before, Xv, yv, classes_y, reference, n_jobs,
+                          progress)
+    df = _trial_frame(tasks, results, before, yv, k)
+    df.attrs.update({"include_anomaly": bool(include_anomaly), "flip_fraction": flip_fraction,
+                     "reference": reference, "n_neighbors": k, "spaces": spaces,
+                     "seed": seed})
+    return df
+
+
+def _check_k(n_neighbors: Any, include_anomaly: Any, n: int) -> int:
+    """``K`` checked against the rows there are (default 200)."""
+    if not isinstance(include_anomaly, (bool, np.bool_)):
+        raise TypeError(f"include_anomaly must be a bool; got {type(include_anomaly).__name__}")
+    limit = n if include_anomaly else n - 1
+    k = check_int(200 if n_neighbors is None else n_neighbors, "n_neighbors", low=1)
+    if k > limit:
+        raise ValueError(f"n_neighbors must be <= {limit} (the training set has {n} rows"
+                         f"{'' if include_anomaly else ', minus the anomaly itself'}); got {k}")
+    return k
+
+
+def _contributions_of(contributions: Any, models: dict[str, Any], Xv: Any) -> dict[str, Any]:
+    """``{model name: contribution source}`` for the models given one; checks every model."""
     if isinstance(contributions, Mapping):
         unknown = set(map(str, contributions)) - set(models)
         if unknown:
@@ -271,79 +290,95 @@ def label_flip_check(
         clone_model(m, f"model[{name!r}]" if len(models) > 1 else "model")
         if name in contrib_of:
             check_explanation(contrib_of[name], Xv, name="contributions")
-    fixed_rows = None
-    n_draw = None
-    if anomalies is not None:
-        if np.ndim(anomalies) == 0 and not isinstance(anomalies, (bool, np.bool_)) and isinstance(
-                anomalies, (int, np.integer)):
-            n_draw = check_int(anomalies, "anomalies", low=1)
-        else:
-            fixed_rows = check_indices(anomalies, n, "anomalies")
+    return contrib_of
 
-    rng = check_random_state(random_state)
-    seed = seed_from(rng)
 
-    # ---- neighborhoods (batched kNN queries) for every model and space
-    tasks: list[tuple[str, int, str, np.ndarray]] = []
-    templates: dict[str, Any] = {}
-    before: dict[str, dict[int, Any]] = {}
-    labels_of: dict[str, np.ndarray] = {}
-    for name, m in models.items():
-        est, seeded = seeded_clone(m, seed)
-        templates[name] = est
-        if seeded and reference == "model":
-            warn(f"model {name!r} has random_state=None: retrained clones get random_state="
-                 f"{seed}, so a changed prediction mixes training randomness with the labels' "
-                 "influence; use reference='refit' or fit the model with a fixed seed")
-        proba = predict_proba_fn(m)(Xv)
-        classes = classes_of(m, proba.shape[1])
-        if len(classes) != 2 or not np.isin(classes_y, classes).all():
-            raise ValueError(f"model {name!r} must be a binary classifier of y's classes "
-                             f"{classes_y.tolist()}; its classes are {classes.tolist()}")
-        pred = classes[proba.argmax(1)]
-        labels_of[name] = pred
-        if fixed_rows is not None:
-            rows = fixed_rows
-        else:
-            rows = np.flatnonzero(pred != yv)
-            if n_draw is not None and n_draw < len(rows):
-                rows = np.sort(rng.choice(rows, size=n_draw, replace=False))
-        if len(rows) == 0:
-            warn(f"model {name!r} has no anomalies to check")
-            continue
-        contrib = contrib_of.get(name)
-        if "contributions" in spaces and contrib is None:
-            contrib = explain(m, Xv, random_state=rng, progress=progress)
-        for space in spaces:
-            nbm = NeighborhoodModel(n_neighbors=k, space=space, exclude_self=not include_anomaly)
-            nbm.fit(m, Xv, yv, contrib if space == "contributions" else None,
-                    random_state=rng, progress=progress)
-            _, idx = nbm.kneighbors(rows)
-            for r, nb in zip(rows, idx):
-                if flip_fraction < 1.0:
-                    size = max(1, int(round(flip_fraction * k)))
-                    nb = np.sort(rng.choice(nb, size=size, replace=False))
-                tasks.append((name, int(r), space, nb))
-        before[name] = {int(r): (pred[r], {_key(c): float(p) for c, p in zip(classes, proba[r])})
-                        for r in rows}
+def _check_anomalies(anomalies: Any, n: int) -> tuple[np.ndarray | None, int | None]:
+    """Fixed rows, or how many anomalies to draw per model (None and None: all of them)."""
+    if anomalies is None:
+        return None, None
+    if np.ndim(anomalies) == 0 and not isinstance(anomalies, (bool, np.bool_)) and isinstance(
+            anomalies, (int, np.integer)):
+        return None, check_int(anomalies, "anomalies", low=1)
+    return check_indices(anomalies, n, "anomalies"), None
 
-    # ---- the retraining trials (independent: joblib / Dask)
+
+def _template(name: str, model: Any, seed: int, reference: str) -> Any:
+    """The unfitted clone every trial of ``model`` refits (seeded where it had no seed)."""
+    est, seeded = seeded_clone(model, seed)
+    if seeded and reference == "model":
+        warn(f"model {name!r} has random_state=None: retrained clones get random_state="
+             f"{seed}, so a changed prediction mixes training randomness with the labels' "
+             "influence; use reference='refit' or fit the model with a fixed seed")
+    return est
+
+
+def _anomalies_of(name: str, model: Any, Xv: Any, yv: np.ndarray, classes_y: np.ndarray,
+                  fixed_rows: np.ndarray | None, n_draw: int | None,
+                  rng: np.random.Generator) -> tuple[np.ndarray, Any, np.ndarray]:
+    """The model's predictions, ``row -> {class: p}`` and the rows to check."""
+    proba = predict_proba_fn(model)(Xv)
+    classes = classes_of(model, proba.shape[1])
+    if len(classes) != 2 or not np.isin(classes_y, classes).all():
+        raise ValueError(f"model {name!r} must be a binary classifier of y's classes "
+                         f"{classes_y.tolist()}; its classes are {classes.tolist()}")
+    pred = classes[proba.argmax(1)]
+    if fixed_rows is not None:
+        rows = fixed_rows
+    else:
+        rows = np.flatnonzero(pred != yv)
+        if n_draw is not None and n_draw < len(rows):
+            rows = np.sort(rng.choice(rows, size=n_draw, replace=False))
+
+    def probs_of(r: int) -> dict:
+        return {_key(c): float(p) for c, p in zip(classes, proba[r])}
+
+    return pred, probs_of, rows
+
+
+def _neighbourhoods(name: str, model: Any, Xv: Any, yv: np.ndarray, rows: np.ndarray,
+                    space: str, k: int, contrib: Any, include_anomaly: bool,
+                    flip_fraction: float, rng: np.random.Generator, progress: bool
+                    ) -> list[tuple[str, int, str, np.ndarray]]:
+    """One trial ``(model name, anomaly, space, rows to flip)`` per anomaly in ``space``."""
+    nbm = NeighborhoodModel(n_neighbors=k, space=space, exclude_self=not include_anomaly)
+    nbm.fit(model, Xv, yv, contrib if space == "contributions" else None,
+            random_state=rng, progress=progress)
+    _, idx = nbm.kneighbors(rows)
+    tasks = []
+    for r, nb in zip(rows, idx):
+        if flip_fraction < 1.0:
+            size = max(1, int(round(flip_fraction * k)))
+            nb = np.sort(rng.choice(nb, size=size, replace=False))
+        tasks.append((name, int(r), space, nb))
+    return tasks
+
+
+def _run_trials(tasks: list, templates: dict[str, Any], before: dict, Xv: Any, yv: np.ndarray,
+                classes_y: np.ndarray, reference: str, n_jobs: Any, progress: bool) -> list:
+    """The retraining trials (independent: joblib / Dask); ``before`` gets the refitted
+    references with ``reference="refit"``. Each distinct warning of the refits shows once."""
     jobs: list[tuple] = []
     if reference == "refit":
         for name in before:
             rows = np.fromiter(before[name], dtype=np.int64)
-            jobs.append((_refit_reference, templates[name], Xv, yv, rows, classes_y))
+            jobs.append((_refit_reference, templates[name], Xv, yv, rows))
     jobs += [(_retrain_predict, templates[name], Xv, yv, nb, r, classes_y)
              for name, r, _, nb in tasks]
     results = parallel_map(_call, jobs, n_jobs=n_jobs, progress=progress,
                            desc="label-flip trials", unit="fit", star=True)
+    show_warnings_once(w for res in results for w in res[-1])
     if reference == "refit":
         refs, results = results[:len(before)], results[len(before):]
         for name, ref in zip(before, refs):
-            before[name] = ref
+            before[name] = ref[0]
+    return results
 
+
+def _trial_frame(tasks: list, results: list, before: dict, yv: np.ndarray, k: int
+                 ) -> pd.DataFrame:
     records = []
-    for (name, r, space, nb), (after, probs, secs) in zip(tasks, results):
+    for (name, r, space, nb), (after, probs, secs, _) in zip(tasks, results):
         b, probs_before = before[name][r]
         records.append({
             "model": name, "anomaly": r, "space": space, "n_neighbors": k,
@@ -353,9 +388,6 @@ def label_flip_check(
             "proba_after": probs.get(_key(b), 0.0), "time_s": float(secs)})
     df = pd.DataFrame.from_records(records, columns=_COLUMNS)
     df["flipped"] = df["flipped"].astype(bool)
-    df.attrs.update({"include_anomaly": bool(include_anomaly), "flip_fraction": flip_fraction,
-                     "reference": reference, "n_neighbors": k, "spaces": spaces,
-                     "seed": seed})
     return df
 
 
@@ -364,14 +396,10 @@ def _call(fn: Any, *args: Any) -> Any:
     return fn(*args)
 
 
-def _refit_reference(est: Any, X: Any, y: np.ndarray, rows: np.ndarray,
-                     classes: np.ndarray) -> dict[int, tuple[Any, dict]]:
-    fitted = clone_model(est).fit(X, y)
-    proba = np.asarray(fitted.predict_proba(_take_rows(X, rows)), dtype=np.float64)
-    cls = classes_of(fitted, proba.shape[1])
-    labels = cls[proba.argmax(1)]
-    return {int(r): (lab, {_key(c): float(p) for c, p in zip(cls, pr)})
-            for r, lab, pr in zip(rows, labels, proba)}
+def _refit_reference(est: Any, X: Any, y: np.ndarray, rows: np.ndarray) -> tuple[dict, tuple]:
+    fit = refit_predict(est, X, y, rows)
+    return ({int(r): (lab, {_key(c): float(p) for c, p in zip(fit.classes, pr)})
+             for r, lab, pr in zip(rows, fit.labels, fit.proba)}, fit.warnings)
 
 
 def label_flip_summary(trials: pd.DataFrame, *, wide: bool = False) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from ..core import (
     predict_proba_fn,
     section_html,
     seed_from,
+    take_rows,
 )
 
 __all__ = ["RemovalCurve", "removal_curve", "BlameStability", "blame_stability",
@@ -59,10 +60,6 @@ def _as_ranking(r: Any, n: int, name: str) -> np.ndarray:
         order = np.lexsort((np.arange(len(counts)), -counts))
         r = order[counts[order] > 0]
     return check_indices(r, n, name)
-
-
-def _take(X: Any, rows: np.ndarray) -> Any:
-    return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
 
 
 # --------------------------------------------------------------------------- removal
@@ -219,7 +216,7 @@ def removal_curve(
         est = clone_model(model)
         if "random_state" in est.get_params():
             est.set_params(random_state=seed)
-        est.fit(_take(X, np.flatnonzero(keep_mask)), y[keep_mask])
+        est.fit(take_rows(X, np.flatnonzero(keep_mask)), y[keep_mask])
         f = predict_proba_fn(est)
         cls = classes_of(est)
         pred = cls[f(X).argmax(axis=1)]

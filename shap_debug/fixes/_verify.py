@@ -28,7 +28,9 @@ from ..core import (
     clone_model,
     parallel_map,
     predict_labels,
+    refit_predict,
     seed_from,
+    show_warnings_once,
 )
 from ._actions import FixAction, candidate_actions, resolve_actions
 from ._evidence import gather_evidence, split_rows
@@ -66,21 +68,24 @@ def _has_seed(model: Any) -> bool:
                for k in model.get_params())
 
 
-def _fit(model: Any, X: Any, y: np.ndarray, seed: int) -> Any:
-    return _seed_params(clone_model(model), seed).fit(X, y)
+def _fit(model: Any, X: Any, y: np.ndarray, seed: int) -> tuple[Any, tuple]:
+    """A clone fitted with every ``random_state`` set to ``seed``, and its fit's warnings."""
+    fit = refit_predict(_seed_params(clone_model(model), seed), X, y)
+    return fit.model, fit.warnings
 
 
 def _retrain(model: Any, X: Any, y: np.ndarray, X_test: Any, seed: int,
-             action: FixAction | None) -> np.ndarray | str:
+             action: FixAction | None) -> tuple[np.ndarray | str, tuple]:
     """Predicted held-out labels of a clone refitted after ``action`` (an error message when
-    the refit fails)."""
+    the refit fails), and the refit's warnings."""
     try:
         if action is not None:
             X, y = action.apply(X, y)
             X_test = action.transform(X_test)
-        return predict_labels(_fit(model, X, y, seed), X_test)
+        fitted, caught = _fit(model, X, y, seed)
+        return predict_labels(fitted, X_test), caught
     except Exception as exc:  # a changed training set a model cannot fit: say so
-        return f"refit failed: {type(exc).__name__}: {exc}"
+        return f"refit failed: {type(exc).__name__}: {exc}", ()
 
 
 def _replicates(diff: np.ndarray, n_bootstrap: int, random_state: Any) -> np.ndarray:
@@ -248,6 +253,74 @@ def verify_fixes(
     >>> rep.holdout.startswith("held out 25 %")
     True
     """
+    X, y, X_test, y_test = _check_data(model, X, y, X_test, y_test, display_data,
+                                       display_test, encoder)
+    families, custom = resolve_actions(actions)
+    n_repeats = check_int(n_repeats, "n_repeats", low=1)
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", low=100)
+    confidence = check_float(confidence, "confidence", low=0.5, high=0.999)
+    test_size = check_float(test_size, "test_size", low=0.05, high=0.5)
+    max_cohorts = check_int(max_cohorts, "max_cohorts", low=0)
+    screen_regions = check_int(screen_regions, "screen_regions", low=0)
+    flip_rows = check_int(flip_rows, "flip_rows", low=1)
+    cv = check_int(cv, "cv", low=2)
+    n_jobs = check_int(n_jobs, "n_jobs", low=-1)
+    rng = check_random_state(random_state)
+    _check_given(y, X_test, custom, suspicious, cohorts)
+
+    parts = split_rows(X, y, X_test, y_test, display_data, display_test, encoder, test_size,
+                       seed_from(rng))
+    parts["encoder"] = encoder
+    names = [str(c) for c in parts["display"].columns]
+    flagged = _check_features(flagged_features, "flagged_features", names)
+    flagged += [p for p in _check_features(protected, "protected", names) if p not in flagged]
+    if parts["y_test"].size == 0:
+        raise ValueError("the held-out split is empty")
+    check_y(parts["y_test"], "y_test")
+    check_frame_or_array(parts["X_test"], "X_test", allow_nan=True)
+
+    seeds = [seed_from(rng) for _ in range(n_repeats)]
+    Xtr, ytr, Xte, yte = parts["X"], parts["y"], parts["X_test"], parts["y_test"]
+    baseline, base_pred, seeds, deterministic, caught = _baseline(model, Xtr, ytr, Xte, seeds)
+
+    ev = gather_evidence(model, baseline, parts, cohorts=cohorts, suspicious=suspicious,
+                         max_cohorts=max_cohorts, screen_regions=screen_regions, cv=cv,
+                         random_state=seed_from(rng), n_jobs=n_jobs, progress=progress)
+    acts, skipped = candidate_actions(ev, families, custom, flagged_features=flagged,
+                                      flip_rows=flip_rows, random_state=seed_from(rng))
+
+    tasks = [(model, Xtr, ytr, Xte, s, None) for s in seeds[len(base_pred):]]
+    tasks += [(model, Xtr, ytr, Xte, s, a) for a in acts for s in seeds]
+    done = parallel_map(_retrain, tasks, n_jobs=n_jobs, progress=progress,
+                        desc="verifying fixes", unit="fit", star=True)
+    show_warnings_once([*caught, *(w for _, ws in done for w in ws)])
+    preds = [p for p, _ in done]
+    n_extra = len(seeds) - len(base_pred)
+    base = np.stack(base_pred + [p for p in preds[:n_extra]]) == yte[None, :]
+    kept, results = [], []
+    for i, a in enumerate(acts):
+        got = preds[n_extra + i * len(seeds):n_extra + (i + 1) * len(seeds)]
+        bad = [g for g in got if isinstance(g, str)]
+        if bad:
+            skipped.append((a.name, bad[0]))
+            continue
+        kept.append(a)
+        results.append(np.stack(got) == yte[None, :])
+    scopes = [("overall", np.arange(len(yte)))] + [
+        (c.label, c.test_rows) for c in ev.failing]
+    effects = _effects(kept, results, base, scopes, n_bootstrap, confidence, seed_from(rng))
+    base_acc = {scope: (float(base[:, rows].mean()) if rows is not None and len(rows)
+                        else float("nan")) for scope, rows in scopes}
+    return FixReport(
+        actions=tuple(kept), effects=effects, cohorts=ev.failing, skipped=tuple(skipped),
+        holdout=ev.holdout, n_train=len(ytr), n_test=len(yte), n_fits=len(seeds),
+        deterministic=deterministic, confidence=confidence, n_bootstrap=n_bootstrap,
+        baseline_accuracy=base_acc, evidence=ev)
+
+
+def _check_data(model: Any, X: Any, y: Any, X_test: Any, y_test: Any, display_data: Any,
+                display_test: Any, encoder: Any) -> tuple[Any, np.ndarray, Any, Any]:
+    """The model, the training and test rows and the readable frames, checked."""
     check_refittable(model)
     check_classifier(model)
     X, y = check_X_y(X, y, allow_nan=True)
@@ -277,24 +350,18 @@ def verify_fixes(
         raise ValueError("display_test is needed with display_data and X_test")
     if encoder is not None and not hasattr(encoder, "inverse_transform"):
         raise TypeError(f"encoder must be a fitted FrameEncoder; got {type(encoder).__name__}")
-    families, custom = resolve_actions(actions)
-    n_repeats = check_int(n_repeats, "n_repeats", low=1)
-    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", low=100)
-    confidence = check_float(confidence, "confidence", low=0.5, high=0.999)
-    test_size = check_float(test_size, "test_size", low=0.05, high=0.5)
-    max_cohorts = check_int(max_cohorts, "max_cohorts", low=0)
-    screen_regions = check_int(screen_regions, "screen_regions", low=0)
-    flip_rows = check_int(flip_rows, "flip_rows", low=1)
-    cv = check_int(cv, "cv", low=2)
-    n_jobs = check_int(n_jobs, "n_jobs", low=-1)
-    rng = check_random_state(random_state)
-    if X_test is None:
-        if counts.min() < 2:
-            raise ValueError(f"holding out a stratified split needs at least 2 rows of every "
-                             f"class; class {classes[counts.argmin()]!r} has {counts.min()}")
-        if custom and any(isinstance(a, FixAction) for a in custom):
-            raise ValueError("actions: FixAction objects refer to training rows, so they need "
-                             "a user test split (X_test, y_test); pass a callable instead")
+    if X_test is None and counts.min() < 2:
+        raise ValueError(f"holding out a stratified split needs at least 2 rows of every "
+                         f"class; class {classes[counts.argmin()]!r} has {counts.min()}")
+    return X, y, X_test, y_test
+
+
+def _check_given(y: np.ndarray, X_test: Any, custom: Any, suspicious: Any, cohorts: Any
+                 ) -> None:
+    """Custom actions and precomputed diagnoses fit the split (they need a user test split)."""
+    if X_test is None and custom and any(isinstance(a, FixAction) for a in custom):
+        raise ValueError("actions: FixAction objects refer to training rows, so they need "
+                         "a user test split (X_test, y_test); pass a callable instead")
     for nm, given in (("suspicious", suspicious), ("cohorts", cohorts)):
         if given is None:
             continue
@@ -305,59 +372,33 @@ def verify_fixes(
         if n_of != len(y):
             raise ValueError(f"{nm} must describe the {len(y)} rows of X; got {n_of} rows")
 
-    parts = split_rows(X, y, X_test, y_test, display_data, display_test, encoder, test_size,
-                       seed_from(rng))
-    parts["encoder"] = encoder
-    names = [str(c) for c in parts["display"].columns]
-    flagged = _check_features(flagged_features, "flagged_features", names)
-    flagged += [p for p in _check_features(protected, "protected", names) if p not in flagged]
-    if parts["y_test"].size == 0:
-        raise ValueError("the held-out split is empty")
-    check_y(parts["y_test"], "y_test")
-    check_frame_or_array(parts["X_test"], "X_test", allow_nan=True)
 
-    seeds = [seed_from(rng) for _ in range(n_repeats)]
-    Xtr, ytr, Xte, yte = parts["X"], parts["y"], parts["X_test"], parts["y_test"]
-    baseline = _fit(model, Xtr, ytr, seeds[0])
+def _baseline(model: Any, Xtr: Any, ytr: np.ndarray, Xte: Any, seeds: list[int]
+              ) -> tuple[Any, list[np.ndarray], list[int], bool, list]:
+    """The baseline clone, its held-out predictions, the seeds to use (one when refits do
+    not depend on the seed), whether they do not, and the fits' warnings."""
+    baseline, caught = _fit(model, Xtr, ytr, seeds[0])
     base_pred = [predict_labels(baseline, Xte)]
+    caught = list(caught)
     deterministic = not _has_seed(model)
-    if not deterministic and n_repeats > 1:
-        second = _fit(model, Xtr, ytr, seeds[1])
+    if not deterministic and len(seeds) > 1:
+        second, more = _fit(model, Xtr, ytr, seeds[1])
+        caught += more
         p0 = np.asarray(baseline.predict_proba(Xte))
         deterministic = bool(np.allclose(p0, np.asarray(second.predict_proba(Xte)),
                                          rtol=0, atol=1e-12))
         if not deterministic:
             base_pred.append(predict_labels(second, Xte))
-    if deterministic or n_repeats == 1:
+    if deterministic or len(seeds) == 1:
         seeds = seeds[:1]
+    return baseline, base_pred, seeds, deterministic, caught
 
-    ev = gather_evidence(model, baseline, parts, cohorts=cohorts, suspicious=suspicious,
-                         max_cohorts=max_cohorts, screen_regions=screen_regions, cv=cv,
-                         random_state=seed_from(rng), n_jobs=n_jobs, progress=progress)
-    acts, skipped = candidate_actions(ev, families, custom, flagged_features=flagged,
-                                      flip_rows=flip_rows, random_state=seed_from(rng))
 
-    tasks = [(model, Xtr, ytr, Xte, s, None) for s in seeds[len(base_pred):]]
-    tasks += [(model, Xtr, ytr, Xte, s, a) for a in acts for s in seeds]
-    preds = parallel_map(_retrain, tasks, n_jobs=n_jobs, progress=progress,
-                         desc="verifying fixes", unit="fit", star=True)
-    n_extra = len(seeds) - len(base_pred)
-    base = np.stack(base_pred + [p for p in preds[:n_extra]]) == yte[None, :]
-    results = []
-    k = n_extra
-    kept: list[FixAction] = []
-    for a in acts:
-        got = preds[k:k + len(seeds)]
-        k += len(seeds)
-        bad = [g for g in got if isinstance(g, str)]
-        if bad:
-            skipped.append((a.name, bad[0]))
-            continue
-        kept.append(a)
-        results.append(np.stack(got) == yte[None, :])
-    boot_seed = seed_from(rng)
-    scopes = [("overall", np.arange(len(yte)))] + [
-        (c.label, c.test_rows) for c in ev.failing]
+def _effects(kept: list[FixAction], results: list[np.ndarray], base: np.ndarray,
+             scopes: list[tuple[str, Any]], n_bootstrap: int, confidence: float,
+             boot_seed: int) -> pd.DataFrame:
+    """One line per (action, scope): accuracy before and after, the paired delta, its
+    interval and p-value."""
     lines = []
     for a, corr in zip(kept, results):
         for scope, rows in scopes:
@@ -372,12 +413,5 @@ def verify_fixes(
                             after=float(corr[:, rows].mean()), delta=d, low=lo, high=hi,
                             p_value=p)
             lines.append(line)
-    effects = pd.DataFrame(lines, columns=["action", "scope", "n_test", "before", "after",
-                                           "delta", "low", "high", "p_value"])
-    base_acc = {scope: (float(base[:, rows].mean()) if rows is not None and len(rows)
-                        else float("nan")) for scope, rows in scopes}
-    return FixReport(
-        actions=tuple(kept), effects=effects, cohorts=ev.failing, skipped=tuple(skipped),
-        holdout=ev.holdout, n_train=len(ytr), n_test=len(yte), n_fits=len(seeds),
-        deterministic=deterministic, confidence=confidence, n_bootstrap=n_bootstrap,
-        baseline_accuracy=base_acc, evidence=ev)
+    return pd.DataFrame(lines, columns=["action", "scope", "n_test", "before", "after",
+                                        "delta", "low", "high", "p_value"])

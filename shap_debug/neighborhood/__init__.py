@@ -6,7 +6,7 @@ Modules: ``model`` (the kNN model over contribution, feature or probability spac
 """
 
 from ._dask import DaskNeighborhoodModel, read_rows
-from ._model import SPACES, NeighborhoodModel
+from ._model import SPACES, NeighborhoodModel, check_spaces
 from ._query import index_positions
 from ._results import Neighborhood, Occurrence
 from ._space_view import SpaceView, space_view
@@ -18,6 +18,7 @@ __all__ = [
     "SpaceView",
     "space_view",
     "SPACES",
+    "check_spaces",
 ]
 
 __all__ += ['DaskNeighborhoodModel', 'index_positions', 'read_rows']

@@ -79,6 +79,24 @@ def _numeric_view(X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray 
     return Z, X.astype(str).to_numpy(dtype=object)
 
 
+def check_spaces(spaces: str | Sequence[str], name: str = "spaces") -> tuple[str, ...]:
+    """One space name or a sequence of them, checked: known, at least one, no duplicates.
+
+    Examples
+    --------
+    >>> check_spaces("features")
+    ('features',)
+    """
+    spaces = [spaces] if isinstance(spaces, str) else list(spaces)
+    if not spaces:
+        raise ValueError(f"{name} must name at least one space")
+    for s in spaces:
+        check_option(s, name, SPACES)
+    if len(set(spaces)) != len(spaces):
+        raise ValueError(f"{name} has duplicates: {spaces}")
+    return tuple(spaces)
+
+
 def _source_base(contributions: Any, n: int, k: int | None) -> np.ndarray | None:
     """The source's base values as (n, k) for a 3-D source (``k`` outputs) or (n,) for a
     2-D one; None when it has none (arrays, tensors) or they have an unknown shape."""
