@@ -37,17 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("shap_debug", "captum_ext")
 MAX_FUNCTION_LINES = 100
 
-_TO_SPLIT = "not yet split along its ideas (issue 24, long functions)"
 _REWORKED = "reworked by the debugger/io/captum work of issue 24"
 #: ``{qualified name: reason}`` for the functions allowed over :data:`MAX_FUNCTION_LINES`.
 LONG_FUNCTIONS: dict[str, str] = {
     "captum_ext.agnostic._network.AgnosticNetwork._train": _REWORKED,
     "captum_ext.flip_points._solvers._solve": _REWORKED,
     "shap_debug.fixes._actions.candidate_actions": "reworked by the fixes work of issue 24",
-    "shap_debug.audit._ambiguity.ambiguity_report": _TO_SPLIT,
-    "shap_debug.audit._cohorts.error_cohorts": _TO_SPLIT,
-    "shap_debug.audit._systematic.systematic_errors": _TO_SPLIT,
-    "shap_debug.explanations.ale._core.neighborhood_ale": _TO_SPLIT,
 }
 
 # --------------------------------------------------------------------------- the walker

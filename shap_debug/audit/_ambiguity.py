@@ -245,14 +245,33 @@ def ambiguity_report(
     if suspicious is None:
         suspicious = suspicious_rows(model, X, y, cv=cv, random_state=random_state,
                                      n_jobs=n_jobs)
+    if integrity is None:
+        integrity = integrity_flags(cohorts.data, y)
+    flags = _data_problems(y, suspicious, integrity, neighborhood, lo)
+    mixed = entropy >= entropy_threshold
+    # a data problem stands out from a clean neighbourhood; inside mixed labels it is ambiguity
+    fixable = errors & (flags["confident_wrong"] | flags["conflicting"] | flags["recurrent"]) \
+        & ~mixed
+    ambiguous = errors & ~fixable & (uncertain | mixed | flags["balanced"])
+    kind = np.full(n, "", dtype=object)
+    kind[errors] = "model"
+    kind[ambiguous] = "ambiguous"
+    kind[fixable] = "fixable"
+    diags = _diagnose_cohorts(cohorts, kind, uncertain, entropy, flags, lo, hi)
+    n_err = int(errors.sum())
+    return AmbiguityReport(tuple(diags), kind, float(np.sum(kind == "ambiguous") / n_err),
+                           float(np.sum(kind == "fixable") / n_err), n_err)
+
+
+def _data_problems(y: np.ndarray, suspicious: Any, integrity: Any, neighborhood: Any,
+                   lo: float) -> dict[str, np.ndarray]:
+    """Row masks of the data problems: suspicious labels the out-of-sample model
+    contradicts confidently, duplicates outvoted or split evenly, recurrent rows."""
+    n = len(y)
     flagged = np.zeros(n, dtype=bool)
     flagged[suspicious.flagged] = True
     sus_idx = np.searchsorted(suspicious.classes, y)
     oos_self = suspicious.proba[np.arange(n), sus_idx]
-    confident_wrong = flagged & (oos_self < lo)
-
-    if integrity is None:
-        integrity = integrity_flags(cohorts.data, y)
     conflicting = np.zeros(n, dtype=bool)  # outvoted by identical twins: relabel
     balanced = np.zeros(n, dtype=bool)  # identical twins split evenly: ambiguous
     for g in integrity.conflicting_groups:
@@ -260,23 +279,23 @@ def ambiguity_report(
         share = counts[inv] / len(g)
         conflicting[g[share < 0.5]] = True
         balanced[g[share >= 0.5]] = True
-
     recurrent = np.zeros(n, dtype=bool)
     if neighborhood is not None:
         counts = neighborhood.occurrence().counts
         if counts.max() > 0:
             cut = max(2, np.quantile(counts[counts > 0], 0.99))
             recurrent = counts >= cut
+    return {"flagged": flagged, "confident_wrong": flagged & (oos_self < lo),
+            "conflicting": conflicting, "balanced": balanced, "recurrent": recurrent}
 
-    mixed = entropy >= entropy_threshold
-    # a data problem stands out from a clean neighbourhood; inside mixed labels it is ambiguity
-    fixable = errors & (confident_wrong | conflicting | recurrent) & ~mixed
-    ambiguous = errors & ~fixable & (uncertain | mixed | balanced)
-    kind = np.full(n, "", dtype=object)
-    kind[errors] = "model"
-    kind[ambiguous] = "ambiguous"
-    kind[fixable] = "fixable"
 
+def _diagnose_cohorts(cohorts: ErrorCohorts, kind: np.ndarray, uncertain: np.ndarray,
+                      entropy: np.ndarray, flags: dict[str, np.ndarray], lo: float, hi: float
+                      ) -> list[CohortDiagnosis]:
+    """One diagnosis per significant slice and per leaf with errors."""
+    errors = cohorts.errors
+    flagged, conflicting, recurrent = flags["flagged"], flags["conflicting"], flags["recurrent"]
+    confident_wrong = flags["confident_wrong"]
     seen, diags = set(), []
     for c in list(cohorts.slices) + [c for c in cohorts.leaves if c.n_errors > 0]:
         if c.id in seen:
@@ -308,8 +327,4 @@ def ambiguity_report(
         diags.append(CohortDiagnosis(
             c, verdict, why, amb, fix, oth, unc_rows, ent,
             rows[flagged[rows]], rows[conflicting[rows]], rows[recurrent[rows]]))
-    n_err = int(errors.sum())
-    return AmbiguityReport(tuple(diags), kind, float(np.sum(kind == "ambiguous") / n_err),
-                           float(np.sum(kind == "fixable") / n_err), n_err)
-
-
+    return diags

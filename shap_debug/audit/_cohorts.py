@@ -470,9 +470,22 @@ def error_cohorts(
     paths = tree.decision_path(codec.Z).tocsc()
     leaf_of = tree.apply(codec.Z).astype(np.int64)
     base = n_err / n
-    is_leaf = tree.tree_.children_left < 0
+    nodes = _tree_cohorts(tree, conds, paths, errors, alpha, support, significance)
+    leaves = sorted((c for c in nodes if c.leaf), key=lambda c: (-c.n_errors, c.id))
+    chosen = _pick_slices(nodes, base, support, max_overlap, n_slices, n)
+    return ErrorCohorts(tuple(leaves), tuple(chosen), n, n_err, base, leaf_of, errors, D, tree,
+                        max_depth, support, significance)
+
+
+def _tree_cohorts(tree: Any, conds: list, paths: Any, errors: np.ndarray, alpha: float,
+                  support: int, significance: float) -> list[Cohort]:
+    """Every node of the error tree as a cohort, with its score and its tests (Wilson lower
+    bound of the error rate; one-sided Fisher exact test against the other rows, Holm)."""
     from scipy.stats import hypergeom, norm
 
+    n, n_err = len(errors), int(errors.sum())
+    base = n_err / n
+    is_leaf = tree.tree_.children_left < 0
     sizes = np.asarray(paths.sum(axis=0)).ravel().astype(np.int64)
     n_errs = np.asarray(paths.T @ errors.astype(np.int64)).ravel().astype(np.int64)
     lower = _wilson_lower(n_errs, sizes, float(norm.ppf(1 - significance)))
@@ -492,7 +505,13 @@ def error_cohorts(
                             ne / n_err, rows, bool(is_leaf[node]), float(score),
                             float(lower[node]), float(p_raw[node]), float(p_adj[node]),
                             bool(tested[node] and p_adj[node] < significance)))
-    leaves = sorted((c for c in nodes if c.leaf), key=lambda c: (-c.n_errors, c.id))
+    return nodes
+
+
+def _pick_slices(nodes: list[Cohort], base: float, support: int, max_overlap: float,
+                 n_slices: int, n: int) -> list[Cohort]:
+    """Up to ``n_slices`` cohorts, significant and best-scored first, overlapping at most
+    ``max_overlap`` (Jaccard); the root when none fails more often than the model overall."""
     candidates = sorted((c for c in nodes if c.id != 0 and c.n_errors > 0
                          and c.size >= support),
                         key=lambda c: (not c.significant, -c.score, c.id))
@@ -508,7 +527,4 @@ def error_cohorts(
         masks.append(m)
         if len(chosen) == n_slices:
             break
-    if not chosen:  # a one-node tree (no useful split): the whole set is the cohort
-        chosen = [nodes[0]]
-    return ErrorCohorts(tuple(leaves), tuple(chosen), n, n_err, base, leaf_of, errors, D, tree,
-                        max_depth, support, significance)
+    return chosen or [nodes[0]]  # a one-node tree (no useful split): the whole set

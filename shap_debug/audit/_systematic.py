@@ -7,6 +7,7 @@ conditions) is held out as a whole and predicted by a model fitted on every othe
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,11 +21,13 @@ from ..core import (
     check_indices,
     check_int,
     check_X_y,
+    clone_model,
     escape,
     feature_names_of,
     parallel_map,
     section_html,
     seed_from,
+    take_rows,
 )
 from ._cohort_common import _as_frame, _binned, _fmt, _is_categorical, _jaccard, _standardised
 from ._cohorts import ErrorCohorts
@@ -274,10 +277,6 @@ def systematic_errors(
     >>> res.regions[0].fixable
     True
     """
-    from sklearn.linear_model import LogisticRegression
-
-    from ..core import clone_model
-
     X, y = check_X_y(X, y, allow_nan=True)
     n = len(y)
     bins = check_int(bins, "bins", low=2)
@@ -298,7 +297,35 @@ def systematic_errors(
         raise ValueError(f"display_data has {len(D)} rows but X has {n}")
     D = D.reset_index(drop=True)
 
-    cands: list[tuple[str, str, np.ndarray, float]] = []  # name, source, rows, screen z
+    cands = _given_regions(regions, cohorts, n, min_size)
+    if auto is None:
+        auto = regions is None
+    n_screened = 0
+    if auto and max_regions > 0:
+        found, n_screened = _screen_pairs(D, y, classes, bins, min_size, max_fraction,
+                                          min_shift, max_regions)
+        cands += found
+
+    seed = seed_from(random_state)
+    refit = partial(_refit_outside, X, estimator if estimator is not None else model, seed,
+                    classes)
+    judge = partial(_judge, classes=classes, min_shift=min_shift, z_threshold=z_threshold)
+    probs = parallel_map(refit, [(rows, y) for _, _, rows, _ in cands], n_jobs=n_jobs,
+                         progress=progress, desc="leave-region-out refits", star=True)
+    current = {i: judge(c, q, y) for i, (c, q) in enumerate(zip(cands, probs))
+               if q is not None}
+    _explain_away(current, cands, y, classes, seed, refit, judge)
+    results = [r for r, _ in current.values()]
+    results.sort(key=lambda r: (-r.fixable, -r.deficit, -abs(r.z), r.name))
+    return SystematicErrors(tuple(results), min_shift, z_threshold, n_screened)
+
+
+Candidate = tuple[str, str, np.ndarray, float]   # name, source, rows, screen z
+
+
+def _given_regions(regions: Any, cohorts: Any, n: int, min_size: int) -> list[Candidate]:
+    """Candidates from the user's regions and from error cohorts (slices and leaves)."""
+    cands: list[Candidate] = []
     if regions is not None:
         items = regions.items() if isinstance(regions, dict) else (
             (f"region {i}", r) for i, r in enumerate(regions))
@@ -317,102 +344,117 @@ def systematic_errors(
         for c in list(cohorts.slices) + list(cohorts.leaves):
             if c.size < n and c.size >= min_size and all(c.rule != k[0] for k in cands):
                 cands.append((c.rule, "cohort", c.rows, float("nan")))
-    if auto is None:
-        auto = regions is None
+    return cands
+
+
+def _screen_pairs(D: pd.DataFrame, y: np.ndarray, classes: np.ndarray, bins: int,
+                  min_size: int, max_fraction: float, min_shift: float, max_regions: int
+                  ) -> tuple[list[Candidate], int]:
+    """Two-condition regions whose labels an additive model explains worst (the screen),
+    at most ``max_regions`` of them, overlapping little; and how many cells were screened."""
+    from sklearn.linear_model import LogisticRegression
+
+    n = len(y)
     onehot_y = (y[:, None] == classes[None, :]).astype(np.float64)
     binary = len(classes) == 2
+    Z = _standardised(D)
+    lr = LogisticRegression(max_iter=500).fit(Z, np.searchsorted(classes, y))
+    p_add = lr.predict_proba(Z)
+    cols = _column_codes(D, bins, min_size)
+    scored = []
     n_screened = 0
-    if auto and max_regions > 0:
-        Z = _standardised(D)
-        lr = LogisticRegression(max_iter=500).fit(Z, np.searchsorted(classes, y))
-        p_add = lr.predict_proba(Z)
-        cols = _column_codes(D, bins, min_size)
-        scored = []
-        for a in range(len(cols)):
-            na, ca, ta, _ = cols[a]
-            size_a = np.bincount(ca)
-            for b in range(a + 1, len(cols)):
-                nb, cb, tb, _ = cols[b]
-                if not (cols[a][3] or cols[b][3]):
-                    continue  # a hole in a numeric plane makes any model extrapolate
-                size_b = np.bincount(cb)
-                code = ca * len(tb) + cb
-                obs, exp, var, size = _shift_stats(onehot_y, p_add, code, len(ta) * len(tb))
-                cls, z, shift = _best_class(obs, exp, var, size, binary)
-                ia, ib = np.divmod(np.arange(len(size)), len(tb))
-                ok = ((size >= min_size) & (size <= max_fraction * n)
-                      & (size <= 0.5 * size_a[ia]) & (size <= 0.5 * size_b[ib])
-                      & (np.abs(shift) >= min_shift / 2))
-                n_screened += int(((size >= min_size) & (size <= max_fraction * n)).sum())
-                for k in np.flatnonzero(ok):
-                    scored.append((abs(z[k]), f"{ta[ia[k]]} and {tb[ib[k]]}", a, ia[k], b,
-                                   ib[k], z[k]))
-        scored.sort(key=lambda t: (-t[0], t[1]))
-        chosen_masks: list[np.ndarray] = []
-        for _, name, a, ia, b, ib, z in scored:
-            if len(chosen_masks) >= max_regions:
-                break
-            m = (cols[a][1] == ia) & (cols[b][1] == ib)
-            if any(_jaccard(m, o) > 0.5 for o in chosen_masks):
-                continue
-            chosen_masks.append(m)
-            cands.append((name, "auto", np.flatnonzero(m), float(z)))
+    for a in range(len(cols)):
+        na, ca, ta, _ = cols[a]
+        size_a = np.bincount(ca)
+        for b in range(a + 1, len(cols)):
+            nb, cb, tb, _ = cols[b]
+            if not (cols[a][3] or cols[b][3]):
+                continue  # a hole in a numeric plane makes any model extrapolate
+            size_b = np.bincount(cb)
+            code = ca * len(tb) + cb
+            obs, exp, var, size = _shift_stats(onehot_y, p_add, code, len(ta) * len(tb))
+            cls, z, shift = _best_class(obs, exp, var, size, binary)
+            ia, ib = np.divmod(np.arange(len(size)), len(tb))
+            ok = ((size >= min_size) & (size <= max_fraction * n)
+                  & (size <= 0.5 * size_a[ia]) & (size <= 0.5 * size_b[ib])
+                  & (np.abs(shift) >= min_shift / 2))
+            n_screened += int(((size >= min_size) & (size <= max_fraction * n)).sum())
+            for k in np.flatnonzero(ok):
+                scored.append((abs(z[k]), f"{ta[ia[k]]} and {tb[ib[k]]}", a, ia[k], b,
+                               ib[k], z[k]))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    chosen_masks: list[np.ndarray] = []
+    cands: list[Candidate] = []
+    for _, name, a, ia, b, ib, z in scored:
+        if len(chosen_masks) >= max_regions:
+            break
+        m = (cols[a][1] == ia) & (cols[b][1] == ib)
+        if any(_jaccard(m, o) > 0.5 for o in chosen_masks):
+            continue
+        chosen_masks.append(m)
+        cands.append((name, "auto", np.flatnonzero(m), float(z)))
+    return cands, n_screened
 
-    base = estimator if estimator is not None else model
-    seed = seed_from(random_state)
 
-    def refit(rows, labels):
-        out = np.ones(n, dtype=bool)
-        out[rows] = False
-        if len(np.unique(labels[out])) < len(classes) or len(rows) == 0:
-            return None
-        est = clone_model(base, "estimator")
-        if "random_state" in est.get_params():
-            est.set_params(random_state=seed)
-        Xo = X.iloc[out] if isinstance(X, pd.DataFrame) else X[out]
-        Xr = X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
-        est.fit(Xo, labels[out])
-        q = np.asarray(est.predict_proba(Xr), dtype=np.float64)
-        full = np.zeros((len(rows), len(classes)))
-        full[:, np.searchsorted(classes, est.classes_)] = q
-        return full
+def _refit_outside(X: Any, base: Any, seed: int, classes: np.ndarray, rows: np.ndarray,
+                   labels: np.ndarray) -> np.ndarray | None:
+    """Class probabilities of ``rows`` from a clone fitted on every other row (None when
+    the outside lacks a class or ``rows`` is empty)."""
+    out = np.ones(len(labels), dtype=bool)
+    out[rows] = False
+    if len(np.unique(labels[out])) < len(classes) or len(rows) == 0:
+        return None
+    est = clone_model(base, "estimator")
+    if "random_state" in est.get_params():
+        est.set_params(random_state=seed)
+    est.fit(take_rows(X, out), labels[out])
+    q = np.asarray(est.predict_proba(take_rows(X, rows)), dtype=np.float64)
+    full = np.zeros((len(rows), len(classes)))
+    full[:, np.searchsorted(classes, est.classes_)] = q
+    return full
 
-    def judge(cand, rows, q, labels):
-        name, source, _, sz = cand
-        code = np.zeros(len(rows), dtype=np.int64)
-        oh = (labels[rows][:, None] == classes[None, :]).astype(np.float64)
-        obs, exp, var, size = _shift_stats(oh, q, code, 1)
-        cls, z, shift = _best_class(obs, exp, var, size, binary)
-        c = int(cls[0])
-        zc, sc = float(z[0]), float(shift[0])
-        lab = labels[rows]
-        if sc < 0:  # too few `c` labels: rows labelled otherwise that the outside calls c
-            sel = (lab != classes[c]) & (q[:, c] > 0.5)
-            order = np.argsort(-q[sel, c], kind="stable")
-            deficit = 1 - obs[0, c] / max(exp[0, c], 1e-12)
-        else:  # too many `c` labels: rows labelled c that the outside calls otherwise
-            sel = (lab == classes[c]) & (q[:, c] < 0.5)
-            order = np.argsort(q[sel, c], kind="stable")
-            deficit = 1 - (len(rows) - obs[0, c]) / max(len(rows) - exp[0, c], 1e-12)
-        label = classes[c].item() if hasattr(classes[c], "item") else classes[c]
-        return SystematicRegion(
-            name=name, source=source, rows=np.asarray(cand[2], dtype=np.int64),
-            size=len(cand[2]), label=label, observed=float(obs[0, c] / len(rows)),
-            expected=float(exp[0, c] / len(rows)), shift=sc, z=zc,
-            deficit=float(np.clip(deficit, 0.0, 1.0)), screen_z=sz,
-            fixable=bool(abs(sc) >= min_shift and abs(zc) >= z_threshold),
-            recheck=rows[sel][order].astype(np.int64)), q
 
-    probs = parallel_map(refit, [(rows, y) for _, _, rows, _ in cands], n_jobs=n_jobs,
-                         progress=progress, desc="leave-region-out refits", star=True)
-    current = {i: judge(c, c[2], q, y) for i, (c, q) in enumerate(zip(cands, probs))
-               if q is not None}
-    # Explaining away: accept the most one-sided fixable region (the largest deficit of the
-    # under-represented label: a labeller who never says "1" leaves a deficit near 1), give
-    # its rows labels drawn from the outside model (dropping them instead would leave a
-    # hole the refits extrapolate across), and re-test the other
-    # flagged regions on the corrected labels, so one relabelled pocket is not reported again
-    # through the regions it distorted (its neighbours in the model's eyes).
+def _judge(cand: Candidate, q: np.ndarray, labels: np.ndarray, *, classes: np.ndarray,
+           min_shift: float, z_threshold: float) -> tuple[SystematicRegion, np.ndarray]:
+    """The region's label shift against the outside model's probabilities ``q``."""
+    name, source, rows, sz = cand
+    code = np.zeros(len(rows), dtype=np.int64)
+    oh = (labels[rows][:, None] == classes[None, :]).astype(np.float64)
+    obs, exp, var, size = _shift_stats(oh, q, code, 1)
+    cls, z, shift = _best_class(obs, exp, var, size, len(classes) == 2)
+    c = int(cls[0])
+    zc, sc = float(z[0]), float(shift[0])
+    lab = labels[rows]
+    if sc < 0:  # too few `c` labels: rows labelled otherwise that the outside calls c
+        sel = (lab != classes[c]) & (q[:, c] > 0.5)
+        order = np.argsort(-q[sel, c], kind="stable")
+        deficit = 1 - obs[0, c] / max(exp[0, c], 1e-12)
+    else:  # too many `c` labels: rows labelled c that the outside calls otherwise
+        sel = (lab == classes[c]) & (q[:, c] < 0.5)
+        order = np.argsort(q[sel, c], kind="stable")
+        deficit = 1 - (len(rows) - obs[0, c]) / max(len(rows) - exp[0, c], 1e-12)
+    label = classes[c].item() if hasattr(classes[c], "item") else classes[c]
+    return SystematicRegion(
+        name=name, source=source, rows=np.asarray(rows, dtype=np.int64),
+        size=len(rows), label=label, observed=float(obs[0, c] / len(rows)),
+        expected=float(exp[0, c] / len(rows)), shift=sc, z=zc,
+        deficit=float(np.clip(deficit, 0.0, 1.0)), screen_z=sz,
+        fixable=bool(abs(sc) >= min_shift and abs(zc) >= z_threshold),
+        recheck=rows[sel][order].astype(np.int64)), q
+
+
+def _explain_away(current: dict[int, tuple[SystematicRegion, np.ndarray]],
+                  cands: list[Candidate], y: np.ndarray, classes: np.ndarray, seed: int,
+                  refit: Any, judge: Any) -> None:
+    """Accept fixable regions one at a time and re-test the others (updates ``current``).
+
+    Accept the most one-sided fixable region (the largest deficit of the under-represented
+    label: a labeller who never says "1" leaves a deficit near 1), give its rows labels
+    drawn from the outside model (dropping them instead would leave a hole the refits
+    extrapolate across), and re-test the other flagged regions on the corrected labels, so
+    one relabelled pocket is not reported again through the regions it distorted (its
+    neighbours in the model's eyes).
+    """
     accepted: list[int] = []
     y_work = y.copy()
     draw = np.random.default_rng(seed)
@@ -435,7 +477,4 @@ def systematic_errors(
             if q is None:
                 current[i] = (replace(current[i][0], fixable=False), current[i][1])
             else:
-                current[i] = judge(cands[i], cands[i][2], q, y_work)
-    results = [r for r, _ in current.values()]
-    results.sort(key=lambda r: (-r.fixable, -r.deficit, -abs(r.z), r.name))
-    return SystematicErrors(tuple(results), min_shift, z_threshold, n_screened)
+                current[i] = judge(cands[i], q, y_work)

@@ -453,25 +453,7 @@ def neighborhood_ale(
     True
     """
     check_classifier(model, "model")
-    if X_neighborhood is None:
-        raise TypeError("X_neighborhood must be a DataFrame or 2-D array; got None")
-    if not isinstance(X_neighborhood, pd.DataFrame):
-        arr = np.asarray(X_neighborhood.detach().cpu().numpy()
-                         if hasattr(X_neighborhood, "detach") else X_neighborhood)
-        if arr.ndim == 2 and (arr.dtype == object or not np.issubdtype(arr.dtype, np.number)):
-            if feature_names is None:
-                raise TypeError(
-                    "X_neighborhood holds non-numeric (categorical) values but is not a "
-                    "DataFrame; pass a DataFrame with category columns, or give "
-                    "feature_names=[...] so the columns can be named")
-            if len(arr) and pd.DataFrame(arr).isna().to_numpy().any():
-                raise ValueError("X_neighborhood contains missing values")
-            X = arr
-        else:
-            X = check_frame_or_array(X_neighborhood, "X_neighborhood", min_rows=0,
-                                     allow_nan=True)
-    else:
-        X = check_frame_or_array(X_neighborhood, "X_neighborhood", min_rows=0, allow_nan=True)
+    X = _check_rows(X_neighborhood, feature_names)
     if X.ndim != 2 or len(X) == 0:
         raise ValueError("X_neighborhood is empty: it must have at least one row")
     grid_size = check_int(grid_size, "grid_size", low=1)
@@ -520,10 +502,48 @@ def neighborhood_ale(
             curve, row = _curve_from_plan(plan, table, f0, target_idx, confidence)
         curves.append(curve)
         rows.append(row - row.mean())
+    values, data, display = _local_effects(table, plans, rows)
+    constant = [c.feature for c, p in zip(curves, plans) if len(p.grid_z) < 2]
+    if constant:
+        warn(f"constant feature(s) {constant} in X_neighborhood: their ALE is flat zero")
+    mean_pred = float(f0[:, target_idx].mean())
+    anomaly_info = None if anomaly_row is None else _anomaly_values(anomaly_row, plans, cols)
+    label = labels[target_idx]
+    return ALEResult(curves=tuple(curves), target=target_idx,
+                     target_label=label.item() if hasattr(label, "item") else label,
+                     confidence=confidence, engine=engine, mean_prediction=mean_pred,
+                     values=values, data=data, display_data=display, anomaly=anomaly_info)
+
+
+def _check_rows(X_neighborhood: Any, feature_names: Any) -> Any:
+    """The neighbourhood's rows as a frame or a 2-D array (non-numeric arrays need names)."""
+    if X_neighborhood is None:
+        raise TypeError("X_neighborhood must be a DataFrame or 2-D array; got None")
+    if isinstance(X_neighborhood, pd.DataFrame):
+        return check_frame_or_array(X_neighborhood, "X_neighborhood", min_rows=0,
+                                    allow_nan=True)
+    arr = np.asarray(X_neighborhood.detach().cpu().numpy()
+                     if hasattr(X_neighborhood, "detach") else X_neighborhood)
+    if arr.ndim == 2 and (arr.dtype == object or not np.issubdtype(arr.dtype, np.number)):
+        if feature_names is None:
+            raise TypeError(
+                "X_neighborhood holds non-numeric (categorical) values but is not a "
+                "DataFrame; pass a DataFrame with category columns, or give "
+                "feature_names=[...] so the columns can be named")
+        if len(arr) and pd.DataFrame(arr).isna().to_numpy().any():
+            raise ValueError("X_neighborhood contains missing values")
+        return arr
+    return check_frame_or_array(X_neighborhood, "X_neighborhood", min_rows=0, allow_nan=True)
+
+
+def _local_effects(table: _Table, plans: list, rows: list[np.ndarray]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row centred effects, their numeric data and display strings (one column per
+    explained feature; categories at their ALE positions)."""
     n = table.n
     values = np.column_stack(rows) if rows else np.zeros((n, 0))
-    data = np.empty((n, len(cols)))
-    display = np.empty((n, len(cols)), dtype=object)
+    data = np.empty((n, len(plans)))
+    display = np.empty((n, len(plans)), dtype=object)
     for k, plan in enumerate(plans):
         z = table.Z[:, plan.j]
         if plan.kind == "categorical":
@@ -533,24 +553,14 @@ def neighborhood_ale(
         else:
             data[:, k] = z
             display[:, k] = z
-    constant = [c.feature for c, p in zip(curves, plans) if len(p.grid_z) < 2]
-    if constant:
-        warn(f"constant feature(s) {constant} in X_neighborhood: their ALE is flat zero")
-    mean_pred = float(f0[:, target_idx].mean())
-    anomaly_info = None
-    if anomaly_row is not None:
-        if isinstance(anomaly_row, pd.DataFrame):
-            vals = [anomaly_row.iloc[0, j] for j in cols]
-        else:
-            vals = [anomaly_row[0, j] for j in cols]
-        anomaly_info = {}
-        for plan, v in zip(plans, vals):
-            if plan.kind == "categorical":
-                anomaly_info[plan.name] = str(v)
-            else:
-                anomaly_info[plan.name] = float(v)
-    label = labels[target_idx]
-    return ALEResult(curves=tuple(curves), target=target_idx,
-                     target_label=label.item() if hasattr(label, "item") else label,
-                     confidence=confidence, engine=engine, mean_prediction=mean_pred,
-                     values=values, data=data, display_data=display, anomaly=anomaly_info)
+    return values, data, display
+
+
+def _anomaly_values(anomaly_row: Any, plans: list, cols: list[int]) -> dict[str, Any]:
+    """The anomaly's value of each explained feature (a label for categories)."""
+    if isinstance(anomaly_row, pd.DataFrame):
+        vals = [anomaly_row.iloc[0, j] for j in cols]
+    else:
+        vals = [anomaly_row[0, j] for j in cols]
+    return {plan.name: str(v) if plan.kind == "categorical" else float(v)
+            for plan, v in zip(plans, vals)}
