@@ -175,9 +175,9 @@ def test_auto_method_and_reproducibility(adult_gb):
 def test_chunking_and_jobs_do_not_change_the_values(adult_gb, cv, atol):
     model, Z = adult_gb
     one = explain(model, Z[:30], Z[:40], method="sampling", control_variate=cv,
-                  progress=False)
+                  random_state=0, progress=False)
     exp = explain(model, Z[:30], Z[:40], method="sampling", control_variate=cv,
-                  batch_rows=2000, n_jobs=2, progress=False)
+                  batch_rows=2000, n_jobs=2, random_state=0, progress=False)
     np.testing.assert_allclose(exp.values.sum(1) + exp.base_values,
                                model.predict_proba(Z[:30]), atol=1e-12)
     # permutations belong to background rows, not chunks; the control variate's weight
@@ -198,11 +198,13 @@ def test_shared_rows_are_found_by_packed_keys_and_by_hashing(adult_gb, monkeypat
             calls.append(len(A))
             return model.predict_proba(A)
 
-    packed = explain(Counting(), Z[:40], Z[:50], method="sampling", progress=False)
+    packed = explain(Counting(), Z[:40], Z[:50], method="sampling", random_state=0,
+                     progress=False)
     n_packed = sum(calls)
     monkeypatch.setattr(contributions, "_PACKED_BITS", 0)   # force the Zobrist hashes
     calls.clear()
-    hashed = explain(Counting(), Z[:40], Z[:50], method="sampling", progress=False)
+    hashed = explain(Counting(), Z[:40], Z[:50], method="sampling", random_state=0,
+                     progress=False)
     np.testing.assert_array_equal(packed.values, hashed.values)
     assert sum(calls) == n_packed
     # categorical rows share many walk rows: far fewer model rows than walk steps

@@ -27,8 +27,8 @@ def test_flipping_the_mislabelled_pocket_fixes_the_prediction(pocket):
     X, y, pocket_rows, true_rows, knn = pocket
     X0, y0 = X.copy(), y.copy()
     k = len(pocket_rows) - 1  # every other row of the pocket
-    trials = label_flip_check(knn, X, y, true_rows, spaces=["contributions", "probabilities"],
-                              n_neighbors=k, progress=False)
+    trials = label_flip_check(knn, true_rows, X=X, y=y, spaces=["contributions", "probabilities"],
+                              n_neighbors=k, progress=False, random_state=42).to_frame()
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
     c = trials[trials.space == "contributions"]
@@ -53,31 +53,31 @@ def test_include_anomaly_reproduces_reference():
     X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2], [5.3]])
     y = np.array([0, 1, 1, 0, 0, 0, 1])
     knn = KNeighborsClassifier(n_neighbors=3).fit(X, y)
-    kw = dict(spaces=["features"], n_neighbors=1, progress=False)
+    kw = dict(spaces=["features"], n_neighbors=1, progress=False, random_state=42)
     # default: the nearest *other* row (1) is flipped to 0 -> two 0s out of three -> predicts 0
-    off = label_flip_check(knn, X, y, [0], **kw)
+    off = label_flip_check(knn, [0], X=X, y=y, **kw).to_frame()
     assert off.flipped.iloc[0] and off.prediction_after.iloc[0] == 0
     # reference behaviour: the anomaly is its own nearest neighbour, its own label becomes 1
     # (agreeing with its prediction) and nothing changes
-    on = label_flip_check(knn, X, y, [0], include_anomaly=True, **kw)
+    on = label_flip_check(knn, [0], X=X, y=y, include_anomaly=True, **kw).to_frame()
     assert not on.flipped.iloc[0] and on.prediction_after.iloc[0] == 1
     assert on.attrs["include_anomaly"] and not off.attrs["include_anomaly"]
     # all anomalies by default
-    every = label_flip_check(knn, X, y, None, **kw)
+    every = label_flip_check(knn, None, X=X, y=y, **kw).to_frame()
     assert sorted(every.anomaly) == sorted(np.flatnonzero(knn.predict(X) != y))
 
 
 def test_flip_fraction_and_reference_refit(pocket):
     X, y, pocket_rows, true_rows, knn = pocket
     k = len(pocket_rows) - 1
-    half = label_flip_check(knn, X, y, true_rows[:2], spaces=["contributions"],
+    half = label_flip_check(knn, true_rows[:2], X=X, y=y, spaces=["contributions"],
                             n_neighbors=k, flip_fraction=0.5, reference="refit",
-                            progress=False)
+                            progress=False, random_state=42).to_frame()
     assert (half.n_flipped == round(0.5 * k)).all()
     assert (half.prediction_before == 1).all()
-    again = label_flip_check(knn, X, y, true_rows[:2], spaces=["contributions"],
+    again = label_flip_check(knn, true_rows[:2], X=X, y=y, spaces=["contributions"],
                              n_neighbors=k, flip_fraction=0.5, reference="refit",
-                             progress=False)
+                             progress=False, random_state=42).to_frame()
     np.testing.assert_array_equal(half.flipped, again.flipped)  # reproducible
 
 
@@ -85,8 +85,8 @@ def test_german_paper_ordering_and_several_models(german_lr):
     Z, y, lr, exp = german_lr
     lr2 = LogisticRegression(C=0.1, random_state=42).fit(Z, y)
     models = {"lr": lr, "lr_c01": lr2}
-    trials = label_flip_check(models, Z, y, 12, n_neighbors=100,
-                              contributions={"lr": exp}, progress=False)
+    trials = label_flip_check(models, 12, X=Z, y=y, n_neighbors=100, contributions={"lr": exp},
+                              progress=False, random_state=42).to_frame()
     assert set(trials.model) == {"lr", "lr_c01"}
     assert len(trials) == 2 * 12 * 3
     assert (trials.time_s > 0).all()
@@ -107,14 +107,15 @@ def test_german_paper_ordering_and_several_models(german_lr):
 def test_runs_on_a_dask_cluster(german_lr):
     distributed = pytest.importorskip("dask.distributed")
     Z, y, lr, exp = german_lr
-    serial = label_flip_check(lr, Z, y, 3, spaces=["contributions", "features"],
-                              n_neighbors=50, contributions=exp, progress=False)
+    serial = label_flip_check(lr, 3, X=Z, y=y, spaces=["contributions", "features"],
+                              n_neighbors=50, contributions=exp, progress=False,
+                              random_state=42).to_frame()
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster), joblib.parallel_backend("dask"):
-        remote = label_flip_check(lr, Z, y, 3, spaces=["contributions", "features"],
-                                  n_neighbors=50, contributions=exp, n_jobs=-1,
-                                  progress=False)
+        remote = label_flip_check(lr, 3, X=Z, y=y, spaces=["contributions", "features"],
+                                  n_neighbors=50, contributions=exp, n_jobs=-1, progress=False,
+                                  random_state=42).to_frame()
     cols = ["model", "anomaly", "space", "n_flipped", "prediction_after", "flipped"]
     assert serial[cols].equals(remote[cols])
 
@@ -123,7 +124,7 @@ def test_unseeded_model_warns(german_lr):
     Z, y, lr, exp = german_lr
     unseeded = LogisticRegression().fit(Z, y)  # lbfgs ignores the seed, but it is None
     with pytest.warns(ShapDebugWarning, match="random_state=None"):
-        label_flip_check(unseeded, Z, y, 1, spaces=["probabilities"], n_neighbors=10,
+        label_flip_check(unseeded, 1, X=Z, y=y, spaces=["probabilities"], n_neighbors=10,
                          progress=False)
 
 
@@ -131,21 +132,21 @@ def test_bad_input(german_lr):
     Z, y, lr, exp = german_lr
     n = len(Z)
     with pytest.raises(ValueError, match="n_neighbors"):
-        label_flip_check(lr, Z, y, 2, n_neighbors=n, contributions=exp, progress=False)
+        label_flip_check(lr, 2, X=Z, y=y, n_neighbors=n, contributions=exp, progress=False)
     with pytest.raises(ValueError, match="n_neighbors"):
-        label_flip_check(lr, Z, y, 2, n_neighbors=0, contributions=exp, progress=False)
+        label_flip_check(lr, 2, X=Z, y=y, n_neighbors=0, contributions=exp, progress=False)
     with pytest.raises(ValueError, match="contributions"):
-        label_flip_check(lr, Z, y, 2, contributions=exp.values[:-3], progress=False)
+        label_flip_check(lr, 2, X=Z, y=y, contributions=exp.values[:-3], progress=False)
     with pytest.raises(ValueError, match="spaces"):
-        label_flip_check(lr, Z, y, 2, spaces=["shap"], contributions=exp, progress=False)
+        label_flip_check(lr, 2, X=Z, y=y, spaces=["shap"], contributions=exp, progress=False)
     with pytest.raises(ValueError, match="anomalies out of range"):
-        label_flip_check(lr, Z, y, [n + 5], contributions=exp, progress=False)
+        label_flip_check(lr, [n + 5], X=Z, y=y, contributions=exp, progress=False)
     with pytest.raises(ValueError, match="flip_fraction"):
-        label_flip_check(lr, Z, y, 2, flip_fraction=0.0, contributions=exp, progress=False)
+        label_flip_check(lr, 2, X=Z, y=y, flip_fraction=0.0, contributions=exp, progress=False)
     with pytest.raises(ValueError, match="reference"):
-        label_flip_check(lr, Z, y, 2, reference="x", contributions=exp, progress=False)
+        label_flip_check(lr, 2, X=Z, y=y, reference="x", contributions=exp, progress=False)
     with pytest.raises(ValueError, match="binary"):
-        label_flip_check(lr, Z, np.arange(n) % 3, 2, contributions=exp, progress=False)
+        label_flip_check(lr, 2, X=Z, y=np.arange(n) % 3, contributions=exp, progress=False)
 
     class NotCloneable:  # predict_proba but no get_params
         classes_ = np.array([0, 1])
@@ -154,7 +155,7 @@ def test_bad_input(german_lr):
             return lr.predict_proba(X)
 
     with pytest.raises(TypeError, match="model must be cloneable"):
-        label_flip_check(NotCloneable(), Z, y, 2, contributions=exp, progress=False)
+        label_flip_check(NotCloneable(), 2, X=Z, y=y, contributions=exp, progress=False)
     with pytest.raises(TypeError, match="trials"):
         label_flip_summary(np.zeros(3))
 
@@ -167,17 +168,46 @@ def test_accepts_a_fitted_neighborhood_model(german_lr):
     nbm = NeighborhoodModel(n_neighbors=30).fit(lr, Z, y, exp)
     a = nbm.anomalies_[:3]
     spaces = ["contributions", "features"]
-    new = label_flip_check(nbm, a, spaces=spaces, progress=False)
-    old = label_flip_check(lr, Z, y, a, spaces=spaces, n_neighbors=30, contributions=exp,
-                           progress=False)
+    new = label_flip_check(nbm, a, spaces=spaces, progress=False).to_frame()
+    old = label_flip_check(lr, a, X=Z, y=y, spaces=spaces, n_neighbors=30, contributions=exp,
+                           progress=False, random_state=42).to_frame()
     assert (new.n_neighbors == 30).all()
     cols = ["anomaly", "space", "n_flipped", "flipped", "prediction_after", "proba_after"]
     assert new[cols].equals(old[cols])
-    assert len(label_flip_check(nbm, anomalies=a[:1], spaces=["features"], n_neighbors=5,
-                                progress=False)) == 1
+    assert label_flip_check(nbm, anomalies=a[:1], spaces=["features"], n_neighbors=5,
+                            progress=False).n_trials == 1
     with pytest.raises(TypeError, match="not fitted"):
         label_flip_check(NeighborhoodModel(5), a, progress=False)
     with pytest.raises(TypeError, match="without X and y"):
         label_flip_check(nbm, Z, y, a, progress=False)
     with pytest.raises(TypeError, match="needs X and y"):
         label_flip_check(lr, Z, progress=False)
+
+
+def test_the_result_is_a_frozen_value_and_the_former_call_still_works(german_lr):
+    import dataclasses
+
+    import pandas as pd
+
+    from shap_debug.blame import LabelFlipCheck
+
+    Z, y, lr, exp = german_lr
+    kw = dict(spaces=["features"], n_neighbors=20, contributions=exp, progress=False,
+              random_state=3)
+    check = label_flip_check(lr, 4, X=Z, y=y, **kw)
+    assert isinstance(check, LabelFlipCheck) and check.n_trials == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        check.n_neighbors = 5
+    frame = check.to_frame()
+    frame.loc[:, "flipped"] = ~frame["flipped"]         # a copy: the value is unchanged
+    assert not check.to_frame()["flipped"].equals(frame["flipped"])
+    assert frame.attrs["n_neighbors"] == 20 and frame.attrs["spaces"] == ["features"]
+    assert check.rates().equals(label_flip_summary(check.to_frame()))
+    assert "LabelFlipCheck(n_trials=4" in repr(check)
+    assert "<table>" in check._repr_html_()
+    assert check.to_dict()["n_neighbors"] == 20 and len(check.to_dict()["trials"]) == 4
+    with pytest.warns(FutureWarning, match="deprecated"):
+        old = label_flip_check(lr, Z, y, 4, **kw)
+    assert isinstance(old, pd.DataFrame)
+    same = old.drop(columns="time_s").equals(check.to_frame().drop(columns="time_s"))
+    assert same and old.attrs == check.to_frame().attrs

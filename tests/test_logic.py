@@ -286,7 +286,7 @@ def test_result_html_is_escaped_and_plots(xor_data):
 def test_cross_validation_metrics_and_consistency(xor_data):
     C, y = xor_data
     cv = logic_cross_validation(C, y, ["tree", "entropy"], n_splits=3, progress=False,
-                                params={"entropy": {"epochs": 200}})
+                                params={"entropy": {"epochs": 200}}, random_state=0)
     assert isinstance(cv, LogicCVResult)
     assert len(cv.folds) == 6 and set(cv.folds["fold"]) == {0, 1, 2}
     table = cv.to_frame()

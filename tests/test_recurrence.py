@@ -40,7 +40,7 @@ def nbm():
 
 
 def test_planted_group_tops_the_lift_and_the_dense_blob_does_not(nbm):
-    rec = recurring_rows(nbm, n_reference=40)
+    rec = recurring_rows(nbm, random_state=0, n_reference=40)
     assert isinstance(rec, RecurringRows)
     assert len(rec.anomalies) == 6 and len(rec.reference) == 40
     assert set(rec.top(20)) == set(G)
@@ -59,13 +59,13 @@ def test_planted_group_tops_the_lift_and_the_dense_blob_does_not(nbm):
 
 
 def test_counts_equal_the_occurrence_counts(nbm):
-    rec = recurring_rows(nbm, collapse_duplicates=False)
+    rec = recurring_rows(nbm, random_state=0, collapse_duplicates=False)
     np.testing.assert_array_equal(rec.anomaly_counts, nbm.occurrence(exclude_self=True).counts)
     # default reference: as many correct rows as anomalies, of the anomalies' predicted class
     assert len(rec.reference) == len(rec.anomalies)
     assert (nbm.predicted_labels_[rec.reference] == nbm.y_[rec.reference]).all()
     assert (nbm.predicted_[rec.reference] == 1).all()
-    small = recurring_rows(nbm, chunk_size=1, collapse_duplicates=False)
+    small = recurring_rows(nbm, random_state=0, chunk_size=1, collapse_duplicates=False)
     np.testing.assert_array_equal(small.anomaly_counts, rec.anomaly_counts)
     np.testing.assert_array_equal(small.reference_counts, rec.reference_counts)
     np.testing.assert_array_equal(small.reference, rec.reference)  # same seed, same sample
@@ -73,14 +73,14 @@ def test_counts_equal_the_occurrence_counts(nbm):
 
 def test_duplicates_collapse_like_collapsed_occurrence():
     m = scene(extra_copies=4)
-    rec = recurring_rows(m, n_reference=40)
+    rec = recurring_rows(m, random_state=0, n_reference=40)
     np.testing.assert_array_equal(rec.anomaly_counts, collapsed_occurrence(m).counts)
     copies = np.r_[G[:1], np.arange(156, 160)]
     assert (rec.group_size[copies] == 5).all() and (rec.representative[copies] == G[0]).all()
     frame = rec.to_frame()
     assert not np.isin(np.arange(156, 160), frame.row).any()  # one row per group
     assert frame.set_index("row").loc[G[0], "copies"] == 5
-    chunked = recurring_rows(m, n_reference=40, chunk_size=3)
+    chunked = recurring_rows(m, random_state=0, n_reference=40, chunk_size=3)
     np.testing.assert_array_equal(chunked.anomaly_counts, rec.anomaly_counts)
     np.testing.assert_array_equal(chunked.reference_counts, rec.reference_counts)
 
@@ -88,7 +88,7 @@ def test_duplicates_collapse_like_collapsed_occurrence():
 def test_views(nbm):
     import matplotlib.pyplot as plt
 
-    rec = recurring_rows(nbm, n_reference=40, top=5)
+    rec = recurring_rows(nbm, random_state=0, n_reference=40, top=5)
     text = repr(rec)
     assert text.startswith("RecurringRows(") and "array" not in text and "ranked=" in text
     html = rec._repr_html_()
@@ -98,18 +98,19 @@ def test_views(nbm):
     assert {t.get_text() for t in ax.get_yticklabels()} == {f"row {r}" for r in rec.top(5)}
     assert len(rec.by_count(3)) == 3
     # a ranking the blame tools read (its .ranking)
-    assert blame_stability([rec, recurring_rows(nbm, n_reference=40)], k=5).mean_overlap == 1
+    again = recurring_rows(nbm, random_state=0, n_reference=40)
+    assert blame_stability([rec, again], k=5).mean_overlap == 1
     # labels are data: escaped in HTML
     y = np.where(nbm.y_ == 1, "<b>yes</b>", "no")
     knn = KNeighborsClassifier(15).fit(nbm.X_, y)
     m = NeighborhoodModel(80, space="features", exclude_self=True).fit(knn, nbm.X_, y)
-    html = recurring_rows(m, n_reference=40)._repr_html_()
+    html = recurring_rows(m, random_state=0, n_reference=40)._repr_html_()
     assert "<b>yes" not in html and "&lt;b&gt;yes" in html
 
 
 def test_empty_and_degenerate(nbm):
     with pytest.warns(ShapDebugWarning, match="no anomalies"):
-        rec = recurring_rows(nbm, anomalies=[], n_reference=10)
+        rec = recurring_rows(nbm, random_state=0, anomalies=[], n_reference=10)
     assert len(rec.ranking) == 0 and rec.to_frame().empty
     ax = rec.plot(show=False)
     assert ax is not None
@@ -117,7 +118,7 @@ def test_empty_and_degenerate(nbm):
     knn = KNeighborsClassifier(1).fit(nbm.X_, 1 - nbm.y_)
     m = NeighborhoodModel(20, space="features", exclude_self=True).fit(knn, nbm.X_, nbm.y_)
     with pytest.warns(ShapDebugWarning, match="no reference"):
-        rec = recurring_rows(m)
+        rec = recurring_rows(m, random_state=0)
     assert np.isnan(rec.lift).all() and len(rec.ranking) == 0
 
 
@@ -127,22 +128,22 @@ def test_bad_input(nbm):
     with pytest.raises(ValueError, match="not fitted"):
         recurring_rows(NeighborhoodModel(5))
     with pytest.raises(ValueError, match="anomalies out of range"):
-        recurring_rows(nbm, anomalies=[10_000])
+        recurring_rows(nbm, random_state=0, anomalies=[10_000])
     with pytest.raises(ValueError, match="duplicate"):
-        recurring_rows(nbm, anomalies=[150, 150])
+        recurring_rows(nbm, random_state=0, anomalies=[150, 150])
     with pytest.raises(ValueError, match="k must be"):
-        recurring_rows(nbm, k=len(nbm.y_))
+        recurring_rows(nbm, random_state=0, k=len(nbm.y_))
     with pytest.raises(ValueError, match="n_reference"):
-        recurring_rows(nbm, n_reference=0)
+        recurring_rows(nbm, random_state=0, n_reference=0)
     with pytest.raises(ValueError, match="prior"):
-        recurring_rows(nbm, prior=0)
+        recurring_rows(nbm, random_state=0, prior=0)
     with pytest.raises(ValueError, match="prior"):
-        recurring_rows(nbm, prior=-1.0)
+        recurring_rows(nbm, random_state=0, prior=-1.0)
     with pytest.raises(ValueError, match="chunk_size"):
-        recurring_rows(nbm, chunk_size=0)
+        recurring_rows(nbm, random_state=0, chunk_size=0)
     with pytest.raises(ValueError, match="min_count"):
-        recurring_rows(nbm, min_count=0)
+        recurring_rows(nbm, random_state=0, min_count=0)
     with pytest.raises(TypeError, match="stratify"):
-        recurring_rows(nbm, stratify="yes")
+        recurring_rows(nbm, random_state=0, stratify="yes")
     with pytest.raises(TypeError, match="top"):
-        recurring_rows(nbm, top=2.0)
+        recurring_rows(nbm, random_state=0, top=2.0)

@@ -114,8 +114,8 @@ def test_neighborhood_like_input_supplies_indices():
     C = _toy(seed=8, n=60, m=5)
     nb = SimpleNamespace(explanation=shap.Explanation(values=C, feature_names=list("abcde")),
                          indices=np.arange(60) + 500)
-    rep = select_representatives(nb, budget=4, n_top_features=2, n_gen=5)
-    same = select_representatives(C, budget=4, n_top_features=2, n_gen=5)
+    rep = select_representatives(nb, budget=4, n_top_features=2, n_gen=5, random_state=0)
+    same = select_representatives(C, budget=4, n_top_features=2, n_gen=5, random_state=0)
     assert np.array_equal(rep.positions, same.positions)
     assert np.array_equal(rep.indices, rep.positions + 500)
     assert rep.feature_names == list("abcde")

@@ -152,7 +152,7 @@ def ambiguity_report(
     band: tuple[float, float] = (0.3, 0.7),
     entropy_threshold: float = 0.9,
     cv: int = 5,
-    random_state: Any = 0,
+    random_state: int | np.random.Generator | None = None,
     n_jobs: int = 1,
 ) -> AmbiguityReport:
     """Split each error cohort's failures into *ambiguous* and *fixable*.

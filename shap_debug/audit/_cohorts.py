@@ -358,7 +358,7 @@ def error_cohorts(
     alpha: float = 0.95,
     max_overlap: float = 0.5,
     significance: float = 0.05,
-    random_state: Any = 0,
+    random_state: int | np.random.Generator | None = None,
 ) -> ErrorCohorts:
     """Find the cohorts where the model's errors concentrate.
 
@@ -399,7 +399,7 @@ def error_cohorts(
         that could be reported; family-wise error rate). The tree chose its splits on the
         same errors, so the p-values are optimistic: read a significant cohort as a lead,
         a non-significant one as noise. Significant slices are listed before the others.
-    random_state : int or Generator, default 0
+    random_state : int, Generator or None, default None
         Seeds the tree (tie-breaks between equally good splits).
 
     Returns

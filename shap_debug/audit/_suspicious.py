@@ -138,7 +138,7 @@ def _fold_proba(model: Any, X: Any, y: np.ndarray, train: np.ndarray, test: np.n
     return out
 
 
-def cross_val_proba(model: Any, X: Any, y: np.ndarray, *, cv: int = 5, random_state: Any = 0,
+def cross_val_proba(model: Any, X: Any, y: np.ndarray, *, cv: int = 5, random_state: int | np.random.Generator | None = None,
                     n_jobs: int = 1, n_repeats: int = 1,
                     progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-sample ``predict_proba`` from stratified K-fold refits of a clone of ``model``.
@@ -197,7 +197,7 @@ def confident_joint(proba: np.ndarray, y_idx: np.ndarray, *, calibrate: bool = T
     return C
 
 
-def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: Any = 0,
+def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: int | np.random.Generator | None = None,
                     n_jobs: int = 1, n_repeats: int = 1,
                     proba: np.ndarray | None = None, progress: bool = False) -> SuspiciousRows:
     """Rank training rows by how likely their label is wrong (confident learning).
@@ -212,7 +212,7 @@ def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: An
         Given labels.
     cv : int, default 5
         Number of stratified folds.
-    random_state : int or Generator, default 0
+    random_state : int, Generator or None, default None
         Seeds the fold split.
     n_jobs : int, default 1
         Folds fitted in parallel (joblib).

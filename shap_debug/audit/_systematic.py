@@ -209,7 +209,7 @@ def systematic_errors(
     max_regions: int = 8,
     min_shift: float = 0.1,
     z_threshold: float = 4.0,
-    random_state: Any = 0,
+    random_state: int | np.random.Generator | None = None,
     n_jobs: int = 1,
     progress: bool = False,
 ) -> SystematicErrors:

@@ -313,7 +313,7 @@ def _check_model(nbm: Any) -> NeighborhoodModel:
         raise TypeError("neighborhood_model must be a fitted NeighborhoodModel; got "
                         f"{type(nbm).__name__}")
     if not hasattr(nbm, "nn_"):
-        raise ValueError("neighborhood_model is not fitted yet; call fit(model, X, y)")
+        raise ValueError("neighborhood_model is not fitted yet; call fit(X, y)")
     return nbm
 
 
@@ -370,9 +370,9 @@ def neighbours_by_space(neighborhood_model: NeighborhoodModel, rows: Any,
             model = nbm
         else:
             model = clone(nbm).set_params(space=s, exclude_self=bool(exclude_self),
-                                          single_output="predicted")
-            model.fit(nbm.model_, nbm.X_, nbm.y_,
-                      nbm.contributions_ if s == "contributions" else None,
+                                          single_output="predicted", model=nbm.model_)
+            model.fit(nbm.X_, nbm.y_,
+                      contributions=nbm.contributions_ if s == "contributions" else None,
                       feature_names=nbm.feature_names_, progress=False)
         _, idx = model.kneighbors(rows, n_neighbors=n_neighbors, exclude_self=bool(exclude_self))
         out[s] = idx
@@ -447,7 +447,7 @@ def dose_response(
     search: str = "doubling+bisection",
     include_anomaly: bool = False,
     n_jobs: int | None = 1,
-    random_state: int | np.random.Generator | None = 0,
+    random_state: int | np.random.Generator | None = None,
     progress: bool = True,
 ) -> DoseResponse:
     """Smallest number of an anomaly's nearest neighbours whose relabelling flips it.
@@ -515,7 +515,7 @@ def dose_response(
     >>> X = rng.uniform(-1, 1, size=(200, 1)); y = (X[:, 0] > 0).astype(int)
     >>> y[np.argmax(X[:, 0])] = 0        # one isolated wrong label far from the boundary
     >>> knn = KNeighborsClassifier(n_neighbors=5).fit(X, y)
-    >>> nbm = NeighborhoodModel(20, space="features", exclude_self=True).fit(knn, X, y)
+    >>> nbm = NeighborhoodModel(20, space="features", model=knn).fit(X, y)
     >>> dr = dose_response(nbm, [int(np.argmax(X[:, 0]))], spaces=["features"],
     ...                    progress=False)
     >>> dr.to_frame()[["k_min", "flipped", "retrains"]].values.tolist()

@@ -24,12 +24,14 @@ cluster::
     from dask.distributed import Client, LocalCluster
     import joblib
     with Client(LocalCluster()), joblib.parallel_backend("dask"):
-        trials = label_flip_check(model, X, y, 50, n_jobs=-1)
+        check = label_flip_check(model, 50, X=X, y=y, n_jobs=-1)
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,7 @@ import pandas as pd
 
 from ..contributions import explain
 from ..core import (
+    Result,
     check_classifier,
     check_explanation,
     check_float,
@@ -58,11 +61,66 @@ from ..core import (
 )
 from ..neighborhood import SPACES, NeighborhoodModel, check_spaces
 
-__all__ = ["label_flip_check", "label_flip_summary", "label_flip_html"]
+__all__ = ["LabelFlipCheck", "label_flip_check", "label_flip_summary", "label_flip_html"]
 
 _COLUMNS = ["model", "anomaly", "space", "n_neighbors", "n_flipped", "label",
             "prediction_before", "prediction_after", "flipped", "proba_before",
             "proba_after", "time_s"]
+
+
+@dataclass(frozen=True, repr=False)
+class LabelFlipCheck(Result):
+    """The trials of :func:`label_flip_check` and the settings they ran with.
+
+    Attributes
+    ----------
+    trials : DataFrame, one row per (model, anomaly, space) (see :meth:`to_frame`)
+    spaces : tuple of str, the spaces searched
+    n_neighbors : int, ``K``
+    include_anomaly, flip_fraction, reference, seed : the settings
+    """
+
+    trials: pd.DataFrame
+    spaces: tuple[str, ...]
+    n_neighbors: int
+    include_anomaly: bool
+    flip_fraction: float
+    reference: str
+    seed: int
+
+    @property
+    def n_trials(self) -> int:
+        """The number of retraining trials."""
+        return len(self.trials)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per trial; ``attrs`` holds the settings."""
+        df = self.trials.copy()
+        df.attrs.update({"include_anomaly": self.include_anomaly,
+                         "flip_fraction": self.flip_fraction, "reference": self.reference,
+                         "n_neighbors": self.n_neighbors, "spaces": list(self.spaces),
+                         "seed": self.seed})
+        return df
+
+    def rates(self, *, wide: bool = False) -> pd.DataFrame:
+        """The share of changed predictions per model and space (:func:`label_flip_summary`)."""
+        return label_flip_summary(self, wide=wide)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Settings and trials as plain Python values."""
+        out = {k: v for k, v in self.to_frame().attrs.items()}
+        out["trials"] = self.trials.to_dict(orient="records")
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Key figures: trials, spaces, ``K`` and the rate per space."""
+        rates = (self.trials.groupby("space", sort=False)["flipped"].mean()
+                 if len(self.trials) else pd.Series(dtype=float))
+        return {"n_trials": self.n_trials, "n_neighbors": self.n_neighbors,
+                **{f"rate[{s}]": float(rates[s]) for s in self.spaces if s in rates.index}}
+
+    def _repr_html_(self) -> str:
+        return label_flip_html(self)
 
 
 def _retrain_predict(est: Any, X: Any, y: np.ndarray, flip: np.ndarray, row: int,
@@ -98,59 +156,72 @@ def _as_models(model: Any) -> dict[str, Any]:
     return {type(model).__name__: model}
 
 
-def _from_neighborhood_model(nbm: NeighborhoodModel, X: Any, y: Any, anomalies: Any,
-                             contributions: Any, n_neighbors: int | None) -> tuple:
-    """model, X, y, anomalies, contributions and K taken from a fitted NeighborhoodModel."""
+def _from_neighborhood_model(nbm: NeighborhoodModel, contributions: Any,
+                             n_neighbors: int | None) -> tuple:
+    """model, X, y, contributions and K taken from a fitted NeighborhoodModel."""
     if not all(hasattr(nbm, a) for a in ("model_", "X_", "y_", "nn_")):
-        raise TypeError("model is a NeighborhoodModel that is not fitted (no model_, X_, y_): "
-                        "call nbm.fit(model, X, y) first, or use "
-                        "label_flip_check(model, X, y, anomalies)")
-    if y is not None or (X is not None and anomalies is not None):
-        raise TypeError("with a fitted NeighborhoodModel the model, X and y come from it: call "
-                        "label_flip_check(nbm, anomalies, ...) without X and y")
-    if X is not None:   # label_flip_check(nbm, anomalies): the second argument is anomalies
-        anomalies = X
+        raise TypeError("neighborhood_model is a NeighborhoodModel that is not fitted (no "
+                        "model_, X_, y_): call nbm.fit(X, y) first, or use "
+                        "label_flip_check(model, anomalies, X=X, y=y)")
     if contributions is None:
         contributions = nbm.explanation_     # towards each row's prediction, declared so
     k = nbm.n_neighbors if n_neighbors is None else n_neighbors
-    return nbm.model_, nbm.X_, nbm.y_, anomalies, contributions, k
+    return nbm.model_, nbm.X_, nbm.y_, contributions, k
+
+
+def _call_form(first: Any, anomalies: Any, args: tuple, X: Any, y: Any) -> tuple:
+    """``(anomalies, X, y, legacy)`` from ``(nbm, anomalies)``, ``(model, anomalies, X=,
+    y=)`` or the former positional ``(model, X, y[, anomalies])`` (``legacy``)."""
+    if isinstance(first, NeighborhoodModel):
+        if args or X is not None or y is not None:
+            raise TypeError("with a fitted NeighborhoodModel the model, X and y come from it: "
+                            "call label_flip_check(nbm, anomalies, ...) without X and y")
+        return anomalies, None, None, False
+    if args:
+        if len(args) > 2 or X is not None or y is not None:
+            raise TypeError("label_flip_check(model, X, y, anomalies) takes X and y once")
+        return (args[1] if len(args) == 2 else None), anomalies, args[0], True
+    if X is None or y is None:
+        raise TypeError("label_flip_check needs X and y (the training data) as keywords, or a "
+                        "fitted NeighborhoodModel as its first argument: "
+                        "label_flip_check(nbm, anomalies)")
+    return anomalies, X, y, False
 
 
 def label_flip_check(
-    model: Any,
-    X: pd.DataFrame | np.ndarray | Any = None,
-    y: Any = None,
+    neighborhood_model: Any,
     anomalies: int | Sequence[int] | None = None,
-    *,
+    *args: Any,
+    X: pd.DataFrame | np.ndarray | None = None,
+    y: Any = None,
     spaces: Sequence[str] = SPACES,
     n_neighbors: int | None = None,
     contributions: Any = None,
     include_anomaly: bool = False,
     flip_fraction: float = 1.0,
     reference: str = "model",
-    random_state: int | np.random.Generator | None = 42,
-    n_jobs: int | None = 1,
+    random_state: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
     progress: bool = True,
-) -> pd.DataFrame:
+) -> LabelFlipCheck | pd.DataFrame:
     """Flip the labels of each anomaly's neighborhood, retrain, and check the prediction.
 
     Parameters
     ----------
-    model : fitted classifier, dict ``{name: classifier}`` or list of them, or NeighborhoodModel
-        Binary classifiers trained on ``(X, y)`` that :func:`sklearn.base.clone` can copy.
+    neighborhood_model : NeighborhoodModel, or classifier(s)
         A fitted :class:`~shap_debug.neighborhood.NeighborhoodModel` supplies the model,
-        ``X``, ``y``, its contributions and ``n_neighbors``: call
-        ``label_flip_check(nbm, anomalies, ...)`` (the second argument is then
-        ``anomalies``).
-    X : DataFrame or ndarray (n, m)
-        The training data, exactly as the model was fitted on it (not with a
-        NeighborhoodModel).
-    y : array-like (n,)
-        The training labels (two classes; not with a NeighborhoodModel).
+        ``X``, ``y``, its contributions and ``n_neighbors``. Otherwise: binary classifiers
+        trained on ``(X, y)`` that :func:`sklearn.base.clone` can copy (one, a dict
+        ``{name: classifier}`` or a list), with ``X`` and ``y`` given as keywords.
     anomalies : int, sequence of int or None
         None: every anomaly (training row with ``predict != y``) of each model. An int
         ``q``: ``q`` anomalies of each model drawn at random (all if fewer). A sequence:
         these training rows, for every model.
+    X : DataFrame or ndarray (n, m), keyword only
+        The training data, exactly as the model was fitted on it (not with a
+        NeighborhoodModel).
+    y : array-like (n,), keyword only
+        The training labels (two classes; not with a NeighborhoodModel).
     spaces : sequence of {"contributions", "features", "probabilities"}
         Where neighbourhoods are searched (see :class:`~shap_debug.neighborhood.NeighborhoodModel`).
     n_neighbors : int, optional
@@ -174,19 +245,21 @@ def label_flip_check(
         is None.
     n_jobs : int or None
         joblib workers for the retraining trials (works under
-        ``joblib.parallel_backend("dask")``).
+        ``joblib.parallel_backend("dask")``); None: one.
     progress : bool
         tqdm bar over the trials (and contribution computation).
 
     Returns
     -------
-    DataFrame
-        One row per (model, anomaly, space): ``model, anomaly, space, n_neighbors,
-        n_flipped, label, prediction_before, prediction_after, flipped, proba_before,
-        proba_after, time_s``: ``proba_*`` are the probabilities of ``prediction_before``
-        before and after the flip (a graded view of the influence that does not saturate
-        at "flipped"), ``time_s`` the seconds to retrain and predict. ``attrs`` records the settings. Summarise with
-        :func:`label_flip_summary`.
+    LabelFlipCheck
+        Its ``to_frame()`` has one row per (model, anomaly, space): ``model, anomaly,
+        space, n_neighbors, n_flipped, label, prediction_before, prediction_after,
+        flipped, proba_before, proba_after, time_s``: ``proba_*`` are the probabilities of
+        ``prediction_before`` before and after the flip (a graded view of the influence
+        that does not saturate at "flipped"), ``time_s`` the seconds to retrain and
+        predict; ``attrs`` records the settings. ``rates()`` is :func:`label_flip_summary`.
+        The former call ``label_flip_check(model, X, y, anomalies)`` still works, with a
+        ``FutureWarning``, and returns that DataFrame.
 
     Examples
     --------
@@ -195,26 +268,32 @@ def label_flip_check(
     >>> X, y = german()
     >>> Z, _ = encode(X)
     >>> lr = LogisticRegression(max_iter=3000, random_state=0).fit(Z, y)
-    >>> trials = label_flip_check(lr, Z, y, 3, n_neighbors=200, progress=False)
-    >>> trials[["anomaly", "space", "n_flipped", "flipped"]].shape
+    >>> check = label_flip_check(lr, 3, X=Z, y=y, n_neighbors=200, random_state=0,
+    ...                          progress=False)
+    >>> check.to_frame()[["anomaly", "space", "n_flipped", "flipped"]].shape
     (9, 4)
-    >>> bool(label_flip_summary(trials)["rate"].between(0, 1).all())
+    >>> bool(check.rates()["rate"].between(0, 1).all())
     True
 
     After fitting a neighbourhood model, pass it instead of the model and data:
 
     >>> from shap_debug.neighborhood import NeighborhoodModel
-    >>> nbm = NeighborhoodModel(n_neighbors=100).fit(lr, Z, y, progress=False)
+    >>> nbm = NeighborhoodModel(n_neighbors=100, model=lr).fit(Z, y, progress=False)
     >>> label_flip_check(nbm, nbm.anomalies_[:2], spaces=["contributions"],
-    ...                  progress=False)["n_flipped"].tolist()
+    ...                  progress=False).to_frame()["n_flipped"].tolist()
     [100, 100]
     """
+    anomalies, X, y, legacy = _call_form(neighborhood_model, anomalies, args, X, y)
+    if legacy:
+        warnings.warn("label_flip_check(model, X, y, anomalies) is deprecated and returns a "
+                      "DataFrame; call label_flip_check(model, anomalies, X=X, y=y) (or "
+                      "label_flip_check(neighborhood_model, anomalies)), which returns a "
+                      "LabelFlipCheck whose to_frame() is that DataFrame",
+                      FutureWarning, stacklevel=2)
+    model = neighborhood_model
     if isinstance(model, NeighborhoodModel):
-        model, X, y, anomalies, contributions, n_neighbors = _from_neighborhood_model(
-            model, X, y, anomalies, contributions, n_neighbors)
-    elif X is None or y is None:
-        raise TypeError("label_flip_check needs X and y (the training data), or a fitted "
-                        "NeighborhoodModel as its first argument: label_flip_check(nbm, anomalies)")
+        model, X, y, contributions, n_neighbors = _from_neighborhood_model(
+            model, contributions, n_neighbors)
     models = _as_models(model)
     Xv, yv = check_X_y(X, y, allow_nan=True)
     spaces = list(check_spaces(spaces))
@@ -250,13 +329,11 @@ def label_flip_check(
                                      flip_fraction, rng, progress)
         before[name] = {int(r): (pred[r], probs_of(r)) for r in rows}
 
-    results = _run_trials(tasks, templates, before, Xv, yv, classes_y, reference, n_jobs,
-                          progress)
-    df = _trial_frame(tasks, results, before, yv, k)
-    df.attrs.update({"include_anomaly": bool(include_anomaly), "flip_fraction": flip_fraction,
-                     "reference": reference, "n_neighbors": k, "spaces": spaces,
-                     "seed": seed})
-    return df
+    results = _run_trials(tasks, templates, before, Xv, yv, classes_y, reference,
+                          1 if n_jobs is None else n_jobs, progress)
+    check = LabelFlipCheck(_trial_frame(tasks, results, before, yv, k), tuple(spaces), k,
+                           bool(include_anomaly), flip_fraction, reference, seed)
+    return check.to_frame() if legacy else check
 
 
 def _check_k(n_neighbors: Any, include_anomaly: Any, n: int) -> int:
@@ -341,9 +418,10 @@ def _neighbourhoods(name: str, model: Any, Xv: Any, yv: np.ndarray, rows: np.nda
                     flip_fraction: float, rng: np.random.Generator, progress: bool
                     ) -> list[tuple[str, int, str, np.ndarray]]:
     """One trial ``(model name, anomaly, space, rows to flip)`` per anomaly in ``space``."""
-    nbm = NeighborhoodModel(n_neighbors=k, space=space, exclude_self=not include_anomaly)
-    nbm.fit(model, Xv, yv, contrib if space == "contributions" else None,
-            random_state=rng, progress=progress)
+    nbm = NeighborhoodModel(n_neighbors=k, space=space, exclude_self=not include_anomaly,
+                            model=model, random_state=rng)
+    nbm.fit(Xv, yv, contributions=contrib if space == "contributions" else None,
+            progress=progress)
     _, idx = nbm.kneighbors(rows)
     tasks = []
     for r, nb in zip(rows, idx):
@@ -402,13 +480,14 @@ def _refit_reference(est: Any, X: Any, y: np.ndarray, rows: np.ndarray) -> tuple
              for r, lab, pr in zip(rows, fit.labels, fit.proba)}, fit.warnings)
 
 
-def label_flip_summary(trials: pd.DataFrame, *, wide: bool = False) -> pd.DataFrame:
+def label_flip_summary(trials: LabelFlipCheck | pd.DataFrame, *, wide: bool = False
+                       ) -> pd.DataFrame:
     """Rate of changed predictions per model and space.
 
     Parameters
     ----------
-    trials : DataFrame
-        Output of :func:`label_flip_check`.
+    trials : LabelFlipCheck or DataFrame
+        Output of :func:`label_flip_check` (or its ``to_frame()``).
     wide : bool
         False: one row per (model, space) with ``rate``, ``se`` (binomial standard error),
         ``mean_drop`` (mean fall of the probability of the original prediction), ``n`` and
@@ -418,8 +497,10 @@ def label_flip_summary(trials: pd.DataFrame, *, wide: bool = False) -> pd.DataFr
     -------
     DataFrame
     """
+    if isinstance(trials, LabelFlipCheck):
+        trials = trials.to_frame()
     if not isinstance(trials, pd.DataFrame):
-        raise TypeError(f"trials must be the DataFrame from label_flip_check; got "
+        raise TypeError(f"trials must be the result of label_flip_check; got "
                         f"{type(trials).__name__}")
     missing = {"model", "space", "flipped", "time_s"} - set(trials.columns)
     if missing:
@@ -445,8 +526,10 @@ def label_flip_summary(trials: pd.DataFrame, *, wide: bool = False) -> pd.DataFr
     return out
 
 
-def label_flip_html(trials: pd.DataFrame) -> str:
+def label_flip_html(trials: LabelFlipCheck | pd.DataFrame) -> str:
     """An HTML fragment (escaped) with the rate table of :func:`label_flip_summary`."""
+    if isinstance(trials, LabelFlipCheck):
+        trials = trials.to_frame()
     summ = label_flip_summary(trials)
     head = "".join(f"<th>{escape(c)}</th>" for c in summ.columns)
     body = "".join(

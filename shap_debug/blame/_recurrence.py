@@ -237,7 +237,7 @@ def recurring_rows(
     prior: float = 1.0,
     stratify: bool = True,
     collapse_duplicates: bool = True,
-    random_state: int | np.random.Generator | None = 0,
+    random_state: int | np.random.Generator | None = None,
     chunk_size: int = 256,
 ) -> RecurringRows:
     """Rank training rows by their lift in anomaly neighbourhoods over reference ones.
@@ -298,7 +298,7 @@ def recurring_rows(
     >>> X, y = german()
     >>> Z, _ = encode(X)
     >>> lr = LogisticRegression(max_iter=2000).fit(Z, y)
-    >>> nbm = NeighborhoodModel(50, exclude_self=True).fit(lr, Z, y, progress=False)
+    >>> nbm = NeighborhoodModel(50, model=lr).fit(Z, y, progress=False)
     >>> rec = recurring_rows(nbm)
     >>> rec.n_neighbors, len(rec.reference) == len(rec.anomalies)
     (50, True)
@@ -308,7 +308,7 @@ def recurring_rows(
         raise TypeError("neighborhood_model must be a fitted NeighborhoodModel; got "
                         f"{type(nbm).__name__}")
     if not hasattr(nbm, "nn_"):
-        raise ValueError("neighborhood_model is not fitted yet; call fit(model, X, y)")
+        raise ValueError("neighborhood_model is not fitted yet; call fit(X, y)")
     n = len(nbm.y_)
     rows = (np.asarray(nbm.anomalies_, dtype=np.int64) if anomalies is None
             else check_indices(anomalies, n, "anomalies"))

@@ -153,7 +153,7 @@ def removal_curve(
     anomalies: Any = None,
     fractions: Sequence[float] = (0.01, 0.02, 0.05, 0.1),
     n_random: int = 3,
-    random_state: Any = 0,
+    random_state: int | np.random.Generator | None = None,
     n_jobs: int = 1,
     progress: bool = True,
 ) -> RemovalCurve:

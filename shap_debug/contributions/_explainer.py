@@ -106,7 +106,7 @@ def explain(
     control_variate: bool = False,
     output: str = "probability",
     feature_names: Sequence[str] | None = None,
-    random_state: int | np.random.Generator | None = 0,
+    random_state: int | np.random.Generator | None = None,
     n_jobs: int = 1,
     batch_rows: int = 1_000_000,
     progress: bool = True,

@@ -99,6 +99,9 @@ def check_frame_or_array(X: Any, name: str = "X", *, allow_nan: bool = False,
     else:
         if hasattr(X, "detach"):  # torch tensor
             X = X.detach().cpu().numpy()
+        if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+            raise TypeError(f"{name} is a sparse {type(X).__name__}: sparse input is not "
+                            "supported; pass a dense array or a DataFrame")
         try:
             arr = np.asarray(X)
         except Exception as exc:  # pragma: no cover - exotic containers

@@ -426,7 +426,7 @@ def select_representatives(
     mutation_prob: float = 0.4,
     polish: bool = True,
     feature_names: Any = None,
-    random_state: int | np.random.Generator | None = 0,
+    random_state: int | np.random.Generator | None = None,
     progress: bool = False,
 ) -> Representatives:
     """Pick ``budget`` diverse, representative rows of a contribution matrix.

@@ -258,7 +258,7 @@ def _contradicted_labels(region: Any, classes: np.ndarray, y: np.ndarray,
 
 def gather_evidence(model: Any, baseline: Any, parts: dict[str, Any], *, cohorts: Any = None,
                     suspicious: Any = None, max_cohorts: int = 3, screen_regions: int = 6,
-                    cv: int = 5, random_state: Any = 0, n_jobs: int = 1,
+                    cv: int = 5, random_state: int | np.random.Generator | None = None, n_jobs: int = 1,
                     progress: bool = False) -> FixEvidence:
     """Suspicious rows, error cohorts, ambiguity, duplicates and label shifts of the
     training part, and the failing cohorts with their held-out rows."""

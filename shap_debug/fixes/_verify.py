@@ -105,7 +105,7 @@ def _replicates(diff: np.ndarray, n_bootstrap: int, random_state: Any) -> np.nda
 
 
 def paired_interval(diff: np.ndarray, *, n_bootstrap: int = 1000, confidence: float = 0.95,
-                    random_state: Any = 0) -> tuple[float, float, float]:
+                    random_state: int | np.random.Generator | None = None) -> tuple[float, float, float]:
     """Mean of ``diff`` (seeds x rows) and a two-level bootstrap interval of it.
 
     Each replicate draws the seeds and the rows with replacement (the same draws for every
@@ -174,7 +174,7 @@ def verify_fixes(
     screen_regions: int = 6,
     flip_rows: int = 100,
     cv: int = 5,
-    random_state: Any = 0,
+    random_state: int | np.random.Generator | None = None,
     n_jobs: int = 1,
     progress: bool = True,
 ) -> FixReport:
@@ -232,7 +232,7 @@ def verify_fixes(
     flip_rows : int, default 100
         Misclassified training rows the flip-point augmentation starts from (sampled).
     cv : int, default 5
-    random_state : int or Generator, default 0
+    random_state : int, Generator or None, default None
     n_jobs : int, default 1
         Refits in parallel (joblib).
     progress : bool, default True

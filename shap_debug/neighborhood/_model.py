@@ -29,6 +29,7 @@ influential by flipping its labels and retraining.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -47,12 +48,16 @@ from ..core import (
     check_int,
     check_missing_supported,
     check_option,
+    check_random_state,
     check_X_y,
     classes_of,
     explanation_values,
     feature_names_of,
+    is_torch_module,
     predict_proba_fn,
     progress_iter,
+    seed_from,
+    seeded_clone,
     warn,
 )
 from ._query import _query_chunk, _stream, chunk_rows, index_positions
@@ -175,6 +180,33 @@ def _predicted_class_explanation(contributions: Any, predicted: np.ndarray, prob
                             feature_names=names, output_names=name)
 
 
+_UNSET: Any = object()   # fit(random_state=...) not given
+
+
+def _is_model(value: Any) -> bool:
+    """Whether ``fit``'s first argument is a model (the former ``fit(model, X, y)``)."""
+    return hasattr(value, "predict_proba") or is_torch_module(value)
+
+
+def _fitted_model(model: Any, X: Any, y: np.ndarray, random_state: Any) -> Any:
+    """``model`` when fitted (or not a scikit-learn estimator), else a seeded clone fitted
+    on ``(X, y)``."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if is_torch_module(model) or not hasattr(model, "fit") or not hasattr(model, "get_params"):
+        return model
+    try:
+        check_is_fitted(model)
+        return model
+    except NotFittedError:
+        pass
+    except TypeError:   # not an estimator scikit-learn can tell
+        return model
+    est, _ = seeded_clone(model, seed_from(random_state))
+    return est.fit(X, y)
+
+
 # --------------------------------------------------------------------------- model
 class NeighborhoodModel(BaseEstimator):
     """k-nearest-neighbour model of a classifier's training data in one space.
@@ -209,10 +241,19 @@ class NeighborhoodModel(BaseEstimator):
         distances and indices per chunk). Tree indexes (KD-tree, ball tree) give the same
         results whatever it is; brute force computes ``|a|^2 - 2ab + |b|^2`` in blocks, so
         its distances can move in the last bits (1e-8 on duplicates) with the batch.
+    model : classifier with ``predict_proba`` (or a torch module), keyword only
+        The model whose training data is indexed. A fitted model is used as it is; an
+        unfitted scikit-learn estimator is cloned and fitted on ``(X, y)`` by :meth:`fit`.
+    random_state : int, Generator or None, keyword only
+        Seeds :func:`~shap_debug.contributions.explain` when :meth:`fit` computes the
+        contributions, and the clone of an unfitted ``model``.
 
     Attributes
     ----------
     model_, X_, y_ : the fitted model and the training data (not copied; never modified)
+    n_features_in_ : int, the number of columns of ``X``
+    feature_names_in_ : ndarray of str, the columns of a DataFrame ``X`` whose column names
+        are all strings (absent otherwise)
     classes_ : ndarray, the model's classes in ``predict_proba`` order
     proba_ : ndarray (n, n_classes), predicted probabilities
     predicted_ : ndarray of int (n,), predicted class index (column of ``proba_``)
@@ -238,7 +279,7 @@ class NeighborhoodModel(BaseEstimator):
     >>> X, y = german()
     >>> Z, enc = encode(X)
     >>> lr = LogisticRegression(max_iter=2000).fit(Z, y)
-    >>> nbm = NeighborhoodModel(n_neighbors=50).fit(lr, Z, y, progress=False)
+    >>> nbm = NeighborhoodModel(n_neighbors=50, model=lr).fit(Z, y, progress=False)
     >>> nb = nbm.neighbors(int(nbm.anomalies_[0]))
     >>> len(nb), nb.explanation.values.shape
     (50, (50, 20))
@@ -247,7 +288,10 @@ class NeighborhoodModel(BaseEstimator):
     def __init__(self, n_neighbors: int = 200, space: str = "contributions",
                  exclude_self: bool = True, algorithm: str = "auto",
                  single_output: str = "auto", n_jobs: int | None = None,
-                 chunk_size: int | None = None):
+                 chunk_size: int | None = None, *, model: Any = None,
+                 random_state: int | np.random.Generator | None = None):
+        self.model = model
+        self.random_state = random_state
         self.n_neighbors = n_neighbors
         self.space = space
         self.exclude_self = exclude_self
@@ -257,31 +301,46 @@ class NeighborhoodModel(BaseEstimator):
         self.chunk_size = chunk_size
 
     # ------------------------------------------------------------------ fit
-    def fit(self, model: Any, X: pd.DataFrame | np.ndarray, y: Any,
-            contributions: Any = None, *, feature_names: Sequence[str] | None = None,
-            random_state: Any = 0, progress: bool = True) -> NeighborhoodModel:
-        """Index the training data ``X`` of ``model`` in ``space``.
+    def fit(self, X: pd.DataFrame | np.ndarray, y: Any = None, *args: Any,
+            contributions: Any = None, feature_names: Sequence[str] | None = None,
+            random_state: Any = _UNSET, progress: bool = True) -> NeighborhoodModel:
+        """Index the training data ``X`` of the model in ``space``.
 
         Parameters
         ----------
-        model : fitted classifier with ``predict_proba`` (or a torch module)
         X : DataFrame or ndarray (n, m)
             The data the model was trained on, in the form the model takes.
         y : array-like (n,)
             Training labels (the model's label space).
         contributions : shap.Explanation, ndarray, torch tensor or tuple, optional
-            ``(n, m)`` single-output or ``(n, m, n_classes)`` values for the rows of ``X``.
-            None: computed with :func:`shap_debug.contributions.explain` when ``space`` is
-            ``"contributions"``; otherwise left out (``explanation_`` is then None).
+            ``(n, m)`` single-output or ``(n, m, n_classes)`` values for the rows of ``X``
+            (also accepted as the third positional argument). None: computed with
+            :func:`shap_debug.contributions.explain` when ``space`` is ``"contributions"``;
+            otherwise left out (``explanation_`` is then None).
         feature_names : sequence of str, optional
             Names for the columns of an ndarray ``X`` (default: DataFrame columns, the
             explanation's names, or ``"Feature i"``).
-        random_state : int or Generator
-            Seeds :func:`~shap_debug.contributions.explain` when it runs.
+        random_state : deprecated
+            Give it to the constructor.
         progress : bool
             Progress bars while contributions are computed and, later, over the chunks of
             large neighbour queries (:meth:`occurrence`).
+
+        Notes
+        -----
+        The former call ``fit(model, X, y, contributions)`` still works, with a
+        ``FutureWarning`` and its former default seed 0: give the model to the constructor
+        instead, ``NeighborhoodModel(model=model).fit(X, y)``.
         """
+        model, X, y, contributions = self._fit_arguments(X, y, args, contributions)
+        if random_state is _UNSET:
+            random_state = self.random_state
+            if random_state is None and model is not self.model:
+                random_state = 0   # the former fit(model, X, y) seeded explain with 0
+        else:
+            warnings.warn("NeighborhoodModel.fit(random_state=...) is deprecated; give "
+                          "random_state to the constructor", FutureWarning, stacklevel=2)
+        check_random_state(random_state)
         check_option(self.space, "space", SPACES)
         if self.chunk_size is not None:
             check_int(self.chunk_size, "chunk_size", low=1)
@@ -291,14 +350,22 @@ class NeighborhoodModel(BaseEstimator):
         if not isinstance(self.exclude_self, (bool, np.bool_)):
             raise TypeError(f"exclude_self must be a bool; got {type(self.exclude_self).__name__}")
         k = check_int(self.n_neighbors, "n_neighbors", low=1)
+        if y is None:
+            raise ValueError("NeighborhoodModel requires y to be passed, but the target y "
+                             "is None: fit(X, y) with the training labels")
         Xv, yv = check_X_y(X, y, allow_nan=True)
         names = feature_names_of(Xv, feature_names)
         n = len(Xv)
+        if n < 2:
+            raise ValueError(f"a neighbourhood model needs at least 2 training rows; got "
+                             f"n_samples={n}")
         limit = n - 1 if self.exclude_self else n
         if k > limit:
             raise ValueError(
                 f"n_neighbors must be <= {limit} (the training set has {n} rows"
                 f"{', minus the row itself' if self.exclude_self else ''}); got {k}")
+        if model is self.model:  # the former fit(model, X, y) took a fitted model as it is
+            model = _fitted_model(model, Xv, yv, random_state)
         check_classifier(model)
         check_missing_supported(model, Xv)
         if contributions is not None:
@@ -336,6 +403,12 @@ class NeighborhoodModel(BaseEstimator):
         matrix = np.ascontiguousarray(spaces[self.space], dtype=np.float64)
 
         self.model_, self.X_, self.y_ = model, Xv, yv
+        self.n_features_in_ = Xv.shape[1]
+        columns = getattr(Xv, "columns", None)
+        if columns is not None and all(isinstance(c, str) for c in columns):
+            self.feature_names_in_ = np.asarray(columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.classes_ = classes
         self.proba_ = proba
         self.predicted_ = predicted
@@ -356,9 +429,39 @@ class NeighborhoodModel(BaseEstimator):
             warn("the model predicts every training row correctly: there are no anomalies")
         return self
 
+    def _fit_arguments(self, X: Any, y: Any, args: tuple, contributions: Any
+                       ) -> tuple[Any, Any, Any, Any]:
+        """``(model, X, y, contributions)`` from ``fit(X, y[, c])`` or the former
+        ``fit(model, X, y[, c])`` (with a FutureWarning)."""
+        if _is_model(X):
+            warnings.warn("NeighborhoodModel.fit(model, X, y) is deprecated; give the model "
+                          "to the constructor: NeighborhoodModel(model=model, ...).fit(X, y)",
+                          FutureWarning, stacklevel=3)
+            if len(args) > 2 or (len(args) == 2 and contributions is not None):
+                raise TypeError("fit(model, X, y, contributions) takes at most 4 arguments")
+            if not args:
+                raise TypeError("fit(model, X, y): y is missing")
+            model, X, y = X, y, args[0]
+            return model, X, y, args[1] if len(args) == 2 else contributions
+        if len(args) > 1 or (args and contributions is not None):
+            raise TypeError(f"fit takes (X, y[, contributions]), or the former (model, X, y[, "
+                            f"contributions]) with a model that has predict_proba; got "
+                            f"{len(args) + 2} arguments, the first a {type(X).__name__}")
+        if self.model is None:
+            raise TypeError("NeighborhoodModel needs a model: NeighborhoodModel(model=clf, "
+                            "...).fit(X, y)")
+        return self.model, X, y, args[0] if args else contributions
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        # the sampling estimator behind unseeded contributions draws permutations
+        tags.non_deterministic = self.space == "contributions" and self.random_state is None
+        return tags
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "nn_"):
-            raise ValueError("this NeighborhoodModel is not fitted yet; call fit(model, X, y)")
+            raise ValueError("this NeighborhoodModel is not fitted yet; call fit(X, y)")
 
     # ------------------------------------------------------------------ queries
     def kneighbors(self, rows: Any, n_neighbors: int | None = None,

@@ -68,7 +68,7 @@ class SpaceView(Result):
 
 
 def space_view(neighborhood_model: NeighborhoodModel, *, max_rows: int | None = None,
-               random_state: Any = 0) -> SpaceView:
+               random_state: int | np.random.Generator | None = None) -> SpaceView:
     """PCA of a fitted :class:`NeighborhoodModel`'s contribution and feature spaces.
 
     In feature space the two predicted classes overlap; in contribution space they separate
@@ -92,7 +92,7 @@ def space_view(neighborhood_model: NeighborhoodModel, *, max_rows: int | None = 
     >>> X, y = german()
     >>> Z, _ = encode(X)
     >>> lr = LogisticRegression(max_iter=2000).fit(Z, y)
-    >>> nbm = NeighborhoodModel(50).fit(lr, Z, y, progress=False)
+    >>> nbm = NeighborhoodModel(50, model=lr).fit(Z, y, progress=False)
     >>> space_view(nbm).contributions_2d.shape
     (1000, 2)
     """

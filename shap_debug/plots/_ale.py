@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import check_columns, check_int
+from ..core import PALETTE, check_columns, check_int, finish, new_axes
 
 __all__ = ["ale", "ale_bias_plot", "category_width"]
 
@@ -60,7 +60,6 @@ def _resolve_axes(ax: Any, k: int):
 
 
 def _draw(ax, curve, global_curve, anomaly_value, target_label, conf):
-    from shap.plots import colors
 
     kind = curve.kind
     lo = np.where(np.isfinite(curve.lower), curve.lower, curve.values)
@@ -72,10 +71,10 @@ def _draw(ax, curve, global_curve, anomaly_value, target_label, conf):
         x = np.asarray(curve.grid, dtype=np.float64)
         if len(x) >= 2:
             hist.bar((x[:-1] + x[1:]) / 2, curve.counts[1:], width=np.diff(x) * 0.9,
-                     color=colors.light_blue_rgb, alpha=0.6)
-        ax.fill_between(x, lo, hi, color=colors.blue_rgb, alpha=0.18, linewidth=0,
+                     color=PALETTE.light_blue, alpha=0.6)
+        ax.fill_between(x, lo, hi, color=PALETTE.blue, alpha=0.18, linewidth=0,
                         label=f"{conf:.0%} band")
-        ax.plot(x, curve.values, color=colors.blue_rgb, linewidth=2, label="neighborhood")
+        ax.plot(x, curve.values, color=PALETTE.blue, linewidth=2, label="neighborhood")
         positions = None
     else:
         if kind == "categorical":
@@ -85,9 +84,9 @@ def _draw(ax, curve, global_curve, anomaly_value, target_label, conf):
             x = np.asarray(curve.grid, dtype=np.float64)
             positions = None
         width = (np.min(np.diff(x)) if len(x) > 1 else 1.0) * 0.7
-        hist.bar(x, curve.counts, width=width, color=colors.light_blue_rgb, alpha=0.6)
+        hist.bar(x, curve.counts, width=width, color=PALETTE.light_blue, alpha=0.6)
         ax.errorbar(x, curve.values, yerr=[curve.values - lo, hi - curve.values],
-                    color=colors.blue_rgb, marker="o", linestyle="-" if kind == "discrete"
+                    color=PALETTE.blue, marker="o", linestyle="-" if kind == "discrete"
                     else "--", linewidth=1.2, capsize=3, label="neighborhood")
         if kind == "categorical":
             # upright labels only when few and short; else vertical (never overlapping as
@@ -103,18 +102,18 @@ def _draw(ax, curve, global_curve, anomaly_value, target_label, conf):
                    if str(g) in positions]
             if pts:
                 gx, gv = zip(*sorted(pts))
-                ax.plot(gx, gv, color=colors.gray_rgb, marker="s", linestyle=":",
+                ax.plot(gx, gv, color=PALETTE.gray, marker="s", linestyle=":",
                         label="global")
         elif global_curve.kind != "categorical":
             ax.plot(np.asarray(global_curve.grid, dtype=np.float64), global_curve.values,
-                    color=colors.gray_rgb, linestyle="--", linewidth=1.5, label="global")
+                    color=PALETTE.gray, linestyle="--", linewidth=1.5, label="global")
     if anomaly_value is not None:
         if kind == "categorical":
             xv = positions.get(str(anomaly_value)) if positions else None
         else:
             xv = float(anomaly_value)
         if xv is not None:
-            ax.axvline(xv, color=colors.red_rgb, linestyle=":", linewidth=1.5, label="anomaly")
+            ax.axvline(xv, color=PALETTE.red, linestyle=":", linewidth=1.5, label="anomaly")
     if kind != "categorical":  # at most 5 numeric ticks: wide numbers never touch
         from matplotlib.ticker import MaxNLocator
 
@@ -122,7 +121,7 @@ def _draw(ax, curve, global_curve, anomaly_value, target_label, conf):
     top = max(float(np.max(curve.counts)) if len(curve.counts) else 1.0, 1.0)
     hist.set_ylim(0, top * 4)
     hist.set_yticks([])
-    ax.axhline(0, color="#999999", linewidth=0.6, zorder=0)
+    ax.axhline(0, color=PALETTE.reference, linewidth=0.6, zorder=0)
     ax.set_title(curve.feature)
     ax.set_ylabel(f"ALE of P({target_label})")
     if global_curve is not None or anomaly_value is not None:
@@ -182,12 +181,7 @@ def ale(result: Any, features: Any = None, *, global_result: Any = None,
         curve = result.curves[j]
         _draw(a, curve, glob.get(curve.feature), anomaly.get(curve.feature),
               result.target_label, result.confidence)
-    if _created:
-        axes[0].figure.tight_layout()
-    if show:
-        import matplotlib.pyplot as plt
-
-        plt.show()
+    finish(_created, show, axes[0])
     return axes[0] if len(axes) == 1 else axes
 
 
@@ -208,25 +202,20 @@ def ale_bias_plot(bias: Any, max_display: int = 10, ax: Any = None, show: bool =
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-    from shap.plots import colors
-
     check_int(max_display, "max_display", low=1)
     tab = bias.table.head(max_display).iloc[::-1]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.45 * len(tab) + 1.2))
+    ax, created = new_axes(ax, (6, 0.45 * len(tab) + 1.2))
     y = np.arange(len(tab))
-    nb_col = [colors.red_rgb if f else colors.blue_rgb for f in tab["flagged"]]
+    nb_col = [PALETTE.red if f else PALETTE.blue for f in tab["flagged"]]
     ax.barh(y + 0.2, tab["range_neighborhood"], height=0.4, color=nb_col,
             label="neighborhood")
-    ax.barh(y - 0.2, tab["range_global"], height=0.4, color=colors.gray_rgb,
+    ax.barh(y - 0.2, tab["range_global"], height=0.4, color=PALETTE.gray,
             label="global")
-    ax.axvline(bias.threshold, color=colors.red_rgb, linestyle=":", linewidth=1)
+    ax.axvline(bias.threshold, color=PALETTE.red, linestyle=":", linewidth=1)
     ax.set_yticks(y)
     ax.set_yticklabels([f + (" (protected)" if p else "")
                         for f, p in zip(tab.index, tab["protected"])])
     ax.set_xlabel("ALE range (max - min effect on the probability)")
     ax.legend(loc="lower right", frameon=False)
-    if show:
-        plt.show()
+    finish(created, show)
     return ax

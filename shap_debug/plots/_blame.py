@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import PALETTE, finish
 from ._cohorts import _axes
 
 __all__ = ["removal_plot", "suspicious_plot"]
@@ -29,27 +30,22 @@ def removal_plot(curve: Any, metric: str = "fix_rate", ax: Any = None, show: boo
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-    from shap.plots import colors
-
     if metric not in ("fix_rate", "test_accuracy"):
         raise ValueError(f"metric must be 'fix_rate' or 'test_accuracy'; got {metric!r}")
     ax, own = _axes(ax, (6, 4))
-    palette = [colors.red_rgb, colors.blue_rgb, "#7b3294", "#008837", "#e66101"]
     f = curve.frame
     for k, name in enumerate(sorted(set(f["ranking"]) - {"random"})):
         g = f[f.ranking == name]
-        ax.plot(g["fraction"], g[metric], marker="o", color=palette[k % len(palette)],
+        ax.plot(g["fraction"], g[metric], marker="o", color=PALETTE.cycle(k),
                 label=name)
     g = f[f.ranking == "random"]
-    ax.plot(g["fraction"], g[metric], color=colors.gray_rgb, ls="--", label="random")
+    ax.plot(g["fraction"], g[metric], color=PALETTE.gray, ls="--", label="random")
     ax.fill_between(g["fraction"], g[metric] - g[f"{metric}_std"],
-                    g[metric] + g[f"{metric}_std"], color=colors.gray_rgb, alpha=0.25)
+                    g[metric] + g[f"{metric}_std"], color=PALETTE.gray, alpha=0.25)
     ax.set_xlabel("share of training rows removed")
     ax.set_ylabel("anomalies fixed" if metric == "fix_rate" else "test accuracy")
     ax.legend(frameon=False)
-    if own and show:
-        plt.show()
+    finish(own, show)
     return ax
 
 
@@ -67,18 +63,14 @@ def suspicious_plot(result: Any, ax: Any = None, show: bool = True):
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-    from shap.plots import colors
-
     ax, own = _axes(ax, (6, 3.5))
     s = result.scores[result.ranking]
-    ax.plot(np.arange(1, len(s) + 1), s, color=colors.blue_rgb)
-    ax.axvline(result.n_flagged, color=colors.red_rgb, ls="--",
+    ax.plot(np.arange(1, len(s) + 1), s, color=PALETTE.blue)
+    ax.axvline(result.n_flagged, color=PALETTE.red, ls="--",
                label=f"estimated label errors: {result.n_flagged}")
     ax.set_xscale("log")
     ax.set_xlabel("rank")
     ax.set_ylabel("suspicion (1 - p(label), out of sample)")
     ax.legend(frameon=False)
-    if own and show:
-        plt.show()
+    finish(own, show)
     return ax

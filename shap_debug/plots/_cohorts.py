@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import PALETTE, finish
 from ..core import new_axes as _axes
 
 __all__ = ["ambiguity_plot", "cohort_label", "cohort_plot", "error_heatmap"]
@@ -85,8 +86,6 @@ def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool =
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-    from shap.plots import colors
 
     if kind not in ("leaves", "slices"):
         raise ValueError(f"kind must be 'leaves' or 'slices'; got {kind!r}")
@@ -98,8 +97,8 @@ def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool =
         pos = np.arange(len(leaves))[::-1]
         share_rows = [c.size / result.n_rows for c in leaves]
         share_err = [c.error_share for c in leaves]
-        ax.barh(pos + 0.2, share_err, height=0.4, color=colors.red_rgb, label="share of errors")
-        ax.barh(pos - 0.2, share_rows, height=0.4, color=colors.blue_rgb, label="share of rows")
+        ax.barh(pos + 0.2, share_err, height=0.4, color=PALETTE.red, label="share of errors")
+        ax.barh(pos - 0.2, share_rows, height=0.4, color=PALETTE.blue, label="share of rows")
         for p, c in zip(pos, leaves):
             ax.text(max(c.error_share, c.size / result.n_rows) + 0.01, p,
                     f"error rate {c.error_rate:.0%}", va="center", fontsize=8)
@@ -111,10 +110,7 @@ def cohort_plot(result: Any, max_display: int = 10, ax: Any = None, show: bool =
         ax.legend(frameon=False, loc="lower right")
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    if own:
-        plt.tight_layout()
-        if show:
-            plt.show()
+    finish(own, show, ax)
     return ax
 
 
@@ -131,14 +127,10 @@ def error_heatmap(heatmap: Any, ax: Any = None, show: bool = True):
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-    from shap.plots import colors
 
     ax, own = _axes(ax, (1.1 * len(heatmap.cols) + 3, 0.6 * len(heatmap.rows) + 2))
     rates = np.ma.masked_invalid(heatmap.rates)
-    from matplotlib.colors import LinearSegmentedColormap
-
-    cmap = LinearSegmentedColormap.from_list("error_rate", ["#ffffff", colors.red_rgb])
+    cmap = PALETTE.white_to(PALETTE.red, "error_rate")
     im = ax.imshow(rates, cmap=cmap, vmin=0,
                    vmax=max(float(np.nanmax(heatmap.rates)), 1e-9) if heatmap.counts.any() else 1,
                    aspect="auto")
@@ -154,10 +146,7 @@ def error_heatmap(heatmap: Any, ax: Any = None, show: bool = True):
     ax.set_xlabel(heatmap.f2)
     ax.set_ylabel(heatmap.f1)
     ax.figure.colorbar(im, ax=ax, label="error rate")
-    if own:
-        plt.tight_layout()
-        if show:
-            plt.show()
+    finish(own, show, ax)
     return ax
 
 
@@ -179,8 +168,6 @@ def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: boo
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-    from shap.plots import colors
 
     diags = list(report.cohorts)[:max_display]
     ax, own = _axes(ax, (8, _bars_height(len(diags))))
@@ -192,9 +179,9 @@ def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: boo
         amb = share * np.array([d.ambiguous_share for d in diags])
         fix = share * np.array([d.fixable_share for d in diags])
         oth = share - amb - fix
-        ax.barh(pos, amb, color=colors.gray_rgb, label="ambiguous")
-        ax.barh(pos, fix, left=amb, color=colors.red_rgb, label="fixable (data)")
-        ax.barh(pos, oth, left=amb + fix, color=colors.blue_rgb, label="other")
+        ax.barh(pos, amb, color=PALETTE.gray, label="ambiguous")
+        ax.barh(pos, fix, left=amb, color=PALETTE.red, label="fixable (data)")
+        ax.barh(pos, oth, left=amb + fix, color=PALETTE.blue, label="other")
         for p, d, s in zip(pos, diags, share):
             ax.text(s + 0.01, p, d.verdict, va="center", fontsize=8)
         ax.set_yticks(pos)
@@ -205,8 +192,5 @@ def ambiguity_plot(report: Any, max_display: int = 10, ax: Any = None, show: boo
         ax.legend(frameon=False, loc="lower right")
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    if own:
-        plt.tight_layout()
-        if show:
-            plt.show()
+    finish(own, show, ax)
     return ax

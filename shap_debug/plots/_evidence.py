@@ -11,38 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from shap.plots import colors
 
-from ..core import check_int
+from ..core import PALETTE, check_int, finish, new_axes
 
 __all__ = ["dose_response_plot", "recurring_rows_plot"]
 
 _SPACE_STYLE = {
-    "contributions": ("o", colors.red_rgb, "contributions"),
-    "features": ("s", colors.blue_rgb, "features"),
-    "probabilities": ("D", colors.gray_rgb, "probabilities"),
+    "contributions": ("o", PALETTE.red, "contributions"),
+    "features": ("s", PALETTE.blue, "features"),
+    "probabilities": ("D", PALETTE.gray, "probabilities"),
 }
 
 _SPACE_NOUN = {"contributions": "contribution", "features": "feature",
                "probabilities": "probability"}
-
-
-def _new_axes(ax: Any, size: tuple[float, float]):
-    if ax is not None:
-        return ax, False
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=size)
-    return ax, True
-
-
-def _finish(ax: Any, created: bool, show: bool) -> None:
-    if created:
-        ax.figure.tight_layout()
-        if show:
-            import matplotlib.pyplot as plt
-
-            plt.show()
 
 
 def dose_response_plot(result: Any, max_display: int = 20, ax: Any = None, show: bool = True):
@@ -70,12 +51,12 @@ def dose_response_plot(result: Any, max_display: int = 20, ax: Any = None, show:
     spaces = list(result.spaces)
     cap = int(result.k_max)
     rec = result.records
-    ax, created = _new_axes(ax, (7.0, 1.2 + 0.42 * len(anomalies) * max(1, len(spaces) / 2)))
+    ax, created = new_axes(ax, (7.0, 1.2 + 0.42 * len(anomalies) * max(1, len(spaces) / 2)))
     beyond = cap * 1.6
     ladder = getattr(result, "search", "") == "ladder"
     step = 0.7 / max(len(spaces), 1)
     for j, s in enumerate(spaces):
-        marker, color, label = _SPACE_STYLE.get(s, ("o", colors.gray_rgb, s))
+        marker, color, label = _SPACE_STYLE.get(s, ("o", PALETTE.gray, s))
         off = ((len(spaces) - 1) / 2 - j) * step  # first space on top
         r = rec[rec.space == s].set_index("anomaly")
         xs, ys, open_x, open_y, spans = [], [], [], [], []
@@ -100,11 +81,11 @@ def dose_response_plot(result: Any, max_display: int = 20, ax: Any = None, show:
             ax.scatter(open_x, open_y, marker=marker, facecolors="none", edgecolors=color,
                        s=36, zorder=3)
     ax.set_xscale("log")
-    ax.axvline(cap, color="#777777", ls="--", lw=0.8, zorder=1)
+    ax.axvline(cap, color=PALETTE.reference, ls="--", lw=0.8, zorder=1)
     for i in range(len(anomalies) - 1):
-        ax.axhline(i + 0.5, color="#eeeeee", lw=0.6, zorder=0)
+        ax.axhline(i + 0.5, color=PALETTE.grid, lw=0.6, zorder=0)
     ax.text(beyond, len(anomalies) - 0.4, f"> {cap}", ha="center", va="bottom", fontsize=7,
-            color="#555555")
+            color=PALETTE.ink)
     ax.set_xlim(0.55, cap * 2.4)
     ax.set_ylim(-0.6, len(anomalies) - 0.1)
     ax.set_yticks(np.arange(len(anomalies)))
@@ -112,12 +93,12 @@ def dose_response_plot(result: Any, max_display: int = 20, ax: Any = None, show:
     ax.set_xlabel(f"relabelled nearest neighbours needed to flip the prediction "
                   f"({'bar: the ladder bracket; ' if ladder else ''}open: not within the cap "
                   f"of {cap}, right of the dashed line)", fontsize=8)
-    ax.grid(axis="x", color="#eeeeee", lw=0.6, zorder=0)
+    ax.grid(axis="x", color=PALETTE.grid, lw=0.6, zorder=0)
     ax.set_title("Label-flip dose-response", fontsize=10)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    _finish(ax, created, show)
+    finish(created, show, ax)
     return ax
 
 
@@ -142,16 +123,16 @@ def recurring_rows_plot(result: Any, max_display: int = 15, ax: Any = None,
     max_display = check_int(max_display, "max_display", low=1)
     frame = result.to_frame().head(max_display)
     m = len(frame)
-    ax, created = _new_axes(ax, (7.0, 1.4 + 0.3 * max(m, 3)))
+    ax, created = new_axes(ax, (7.0, 1.4 + 0.3 * max(m, 3)))
     y = np.arange(m)[::-1]
     lift = frame["lift"].to_numpy(dtype=np.float64)
     mis = frame["misclassified"].to_numpy(bool)
-    ax.barh(y, lift, color=[colors.red_rgb if v else colors.blue_rgb for v in mis],
+    ax.barh(y, lift, color=[PALETTE.red if v else PALETTE.blue for v in mis],
             height=0.7, zorder=2)
     right = float(np.max(lift)) if m else 1.0
     for yi, v, ca, cr in zip(y, lift, frame["anomaly_count"], frame["reference_count"]):
         ax.text(v + right * 0.02, yi, f"{int(ca)} / {int(cr)}", va="center", fontsize=7)
-    ax.axvline(1.0, color="#555555", ls=":", lw=0.9, zorder=1)
+    ax.axvline(1.0, color=PALETTE.ink, ls=":", lw=0.9, zorder=1)
     ax.set_xlim(0, max(right, 1.0) * 1.25)
     labels = [f"row {int(r)}" + (f" (x{int(c)})" if int(c) > 1 else "")
               for r, c in zip(frame["row"], frame["copies"])]
@@ -168,5 +149,5 @@ def recurring_rows_plot(result: Any, max_display: int = 15, ax: Any = None,
                 transform=ax.transAxes, ha="center", va="center", fontsize=9)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    _finish(ax, created, show)
+    finish(created, show, ax)
     return ax

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core import PALETTE, finish, new_axes
+
 __all__ = ["fixes_plot"]
 
 
@@ -38,8 +40,6 @@ def fixes_plot(report: Any, scope: str = "overall", max_display: int = 12, ax: A
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-    from shap.plots import colors
 
     scopes = {"overall"} | {c.label for c in report.cohorts}
     if scope not in scopes:
@@ -52,30 +52,27 @@ def fixes_plot(report: Any, scope: str = "overall", max_display: int = 12, ax: A
         a = report.action(n)
         labels.append(_wrap(f"{n}: {a.target}" if a.cohort else n))
     n_lines = sum(lab.count("\n") + 1 for lab in labels)
-    own = ax is None
-    if own:
-        _, ax = plt.subplots(figsize=(7.5, 1.0 + 0.32 * max(n_lines, 2) + 0.12 * len(names)))
+    ax, own = new_axes(ax, (7.5, 1.0 + 0.32 * max(n_lines, 2) + 0.12 * len(names)))
     if not names:
         ax.text(0.5, 0.5, "no fix measured", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
-        if own and show:
-            plt.show()
+        finish(own, show)
         return ax
     rows = [report.effect(n, scope) for n in names]
     d = np.array([r["delta"] for r in rows], dtype=float) * 100
     lo = np.array([r["low"] for r in rows], dtype=float) * 100
     hi = np.array([r["high"] for r in rows], dtype=float) * 100
     y = np.arange(len(names))[::-1]
-    palette = {"helps": colors.red_rgb, "hurts": colors.blue_rgb}
+    palette = {"helps": PALETTE.red, "hurts": PALETTE.blue}
     for yi, di, a, b, r in zip(y, d, lo, hi, rows):
         if np.isnan(di):
             ax.text(0, yi, "not measured", va="center", ha="center", fontsize=8,
-                    color=colors.gray_rgb)
+                    color=PALETTE.gray)
             continue
-        c = palette.get(r["effect"], colors.gray_rgb)
+        c = palette.get(r["effect"], PALETTE.gray)
         ax.plot([a, b], [yi, yi], color=c, lw=2, solid_capstyle="round")
         ax.plot([di], [yi], "o", color=c, ms=6)
-    ax.axvline(0, color="#333333", lw=0.8, ls="--")
+    ax.axvline(0, color=PALETTE.ink, lw=0.8, ls="--")
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=9)
     ax.set_ylim(-0.7, len(names) - 0.3)
@@ -84,8 +81,5 @@ def fixes_plot(report: Any, scope: str = "overall", max_display: int = 12, ax: A
                   f"{report.confidence:.0%} interval)")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    if own:
-        ax.figure.tight_layout()
-        if show:
-            plt.show()
+    finish(own, show, ax)
     return ax

@@ -2,7 +2,7 @@
 
 Each function takes the result first, then ``max_display``, ``ax=None``, ``show=True``,
 returns the Axes and touches no global pyplot state when ``ax`` is given. Colours come from
-:mod:`shap.plots.colors`.
+:data:`shap_debug.core.PALETTE`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from shap.plots import colors
 
-from ..core import check_int
+from ..core import PALETTE, check_int
 from ..core import finish as _finish
 from ..core import new_axes as _new_axes
 
@@ -59,11 +58,11 @@ def formula_terms_plot(res: Any, max_display: int = 10, ax: Any = None, show: bo
     lines = sum(lab.count("\n") + 1 for lab in labels)
     ax, created = _new_axes(ax, (9, 0.3 * max(lines, 2) + 0.35 * len(frame) + 1.6))
     y = np.arange(len(frame))
-    ax.barh(y, frame["target_covered"], color=colors.red_rgb,
+    ax.barh(y, frame["target_covered"], color=PALETTE.red,
             label=f"class {res.target_class}")
-    ax.barh(y, -frame["other_covered"], color=colors.blue_rgb, label="other rows")
+    ax.barh(y, -frame["other_covered"], color=PALETTE.blue, label="other rows")
     ax.set_yticks(y, labels, fontsize=9)
-    ax.axvline(0, color="#999999", lw=0.8)
+    ax.axvline(0, color=PALETTE.reference, lw=0.8)
     ax.set_xlabel("rows covered by each term (other rows to the left)")
     ax.set_title(f"{res.method}: explanation accuracy {res.explanation_accuracy:.2f}, "
                  f"fidelity {res.fidelity:.2f}, complexity {res.complexity}", fontsize=10)
@@ -90,7 +89,7 @@ def logic_cv_plot(cv: Any, max_display: int = 10, ax: Any = None, show: bool = T
     frame = cv.to_frame().head(check_int(max_display, "max_display", low=1))
     ax, created = _new_axes(ax, (1.4 * len(frame) + 3, 4))
     x = np.arange(len(frame))
-    palette = (colors.blue_rgb, colors.red_rgb, "#888888")
+    palette = (PALETTE.blue, PALETTE.red, PALETTE.reference)
     for i, (col, c) in enumerate(zip(("model_accuracy", "explanation_accuracy", "fidelity"),
                                      palette)):
         ax.bar(x + (i - 1) * 0.27, frame[col], 0.27, yerr=frame[f"{col}_sem"], color=c,

@@ -2,7 +2,7 @@
 
 Every function takes the result first, ``ax=None, show=True``, returns the Axes (or an array
 of two Axes for :func:`space_view_plot`) and touches no global pyplot state when ``ax`` is
-given. Colours come from :mod:`shap.plots.colors`.
+given. Colours come from :data:`shap_debug.core.PALETTE`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from shap.plots import colors
 
-from ..core import check_int, check_option
+from ..core import PALETTE, check_int, check_option
 from ..core import finish as _finish
 from ..core import new_axes as _new_axes
 
@@ -47,14 +46,14 @@ def neighborhood_plot(nb: Any, max_display: int = 10, ax: Any = None, show: bool
     ax, created = _new_axes(ax)
     y = np.arange(len(order))
     h = 0.38
-    ax.barh(y + h / 2, vals[:, order].mean(0), height=h, color=colors.blue_rgb,
+    ax.barh(y + h / 2, vals[:, order].mean(0), height=h, color=PALETTE.blue,
             label=f"mean of {len(nb)} neighbours")
     if nb.anomaly_values is not None:
-        ax.barh(y - h / 2, np.asarray(nb.anomaly_values)[order], height=h, color=colors.red_rgb,
+        ax.barh(y - h / 2, np.asarray(nb.anomaly_values)[order], height=h, color=PALETTE.red,
                 label=f"row {nb.anomaly}")
     ax.set_yticks(y)
     ax.set_yticklabels([names[i] for i in order])
-    ax.axvline(0, color="#999999", lw=0.8)
+    ax.axvline(0, color=PALETTE.reference, lw=0.8)
     ax.set_xlabel("contribution towards the predicted class")
     ax.set_title(f"{nb.space}-space neighborhood of row {nb.anomaly}")
     ax.legend(loc="best", fontsize=8)
@@ -88,7 +87,7 @@ def occurrence_plot(occ: Any, kind: str = "ranked", max_display: int = 50, ax: A
         top = frame.head(max_display)
         col = np.where(top["misclassified"].to_numpy(), "r", "b")
         ax.bar(np.arange(len(top)), top["count"].to_numpy(),
-               color=[colors.red_rgb if c == "r" else colors.blue_rgb for c in col])
+               color=[PALETTE.red if c == "r" else PALETTE.blue for c in col])
         step = max(1, len(top) // 10)
         ax.set_xticks(np.arange(0, len(top), step))
         ax.set_xticklabels([str(r) for r in top["row"].to_numpy()[::step]], rotation=60,
@@ -100,7 +99,7 @@ def occurrence_plot(occ: Any, kind: str = "ranked", max_display: int = 50, ax: A
         bins = np.arange(1, (counts.max() if len(counts) else 1) + 2) - 0.5
         if len(bins) > 60:
             bins = 60
-        ax.hist(counts, bins=bins, color=colors.blue_rgb)
+        ax.hist(counts, bins=bins, color=PALETTE.blue)
         ax.set_yscale("log")
         ax.set_xlabel(f"occurrences in {len(occ.anomalies)} neighborhoods")
         ax.set_ylabel("training rows")
@@ -133,8 +132,8 @@ def space_view_plot(view: Any, ax: Any = None, show: bool = True):
         axes, created = _new_axes(None, ncols=2, size=(5.0, 4.5))
         axes = np.asarray(axes, dtype=object).ravel()
     classes = np.unique(view.predicted)
-    palette = [colors.blue_rgb, colors.red_rgb, colors.light_blue_rgb, colors.light_red_rgb,
-               colors.gray_rgb]
+    palette = [PALETTE.blue, PALETTE.red, PALETTE.light_blue, PALETTE.light_red,
+               PALETTE.gray]
     anom = np.zeros(len(view.predicted), dtype=bool)
     anom[view.anomalies] = True
     for a, (name, pts) in zip(axes, (("contribution", view.contributions_2d),

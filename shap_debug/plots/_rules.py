@@ -2,7 +2,7 @@
 
 Each function takes the result first, then ``max_display``, ``ax=None``, ``show=True``,
 returns the Axes and touches no global pyplot state when ``ax`` is given. Colours come from
-:mod:`shap.plots.colors`.
+:data:`shap_debug.core.PALETTE`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import textwrap
 from typing import Any
 
 import numpy as np
-from shap.plots import colors
 
-from ..core import check_int, check_option
+from ..core import PALETTE, check_int, check_option
 from ..core import finish as _finish
 from ..core import new_axes as _new_axes
 
@@ -46,16 +45,14 @@ def representatives_plot(rep: Any, kind: str = "history", *, max_display: int = 
     ax, created = _new_axes(ax)
     if kind == "history":
         h = np.asarray(rep.history, dtype=float)
-        ax.plot(np.arange(len(h)), h, color=colors.blue_rgb, marker="o" if len(h) < 20 else None)
+        ax.plot(np.arange(len(h)), h, color=PALETTE.blue, marker="o" if len(h) < 20 else None)
         ax.set_xlabel("generation" if rep.method == "ga" else "step")
         ax.set_ylabel("best fitness")
         ax.set_title(f"{rep.method} ({rep.dispersion}): fitness {rep.fitness:.4g}")
     else:
         W = np.asarray(rep.weights, dtype=float)
         order = np.argsort(-W.sum(axis=0), kind="stable")[:max_display]
-        from matplotlib.colors import LinearSegmentedColormap
-
-        cmap = LinearSegmentedColormap.from_list("white_red", [(1, 1, 1), colors.red_rgb])
+        cmap = PALETTE.white_to(PALETTE.red, "white_red")
         img = ax.imshow(W[:, order].T, aspect="auto", cmap=cmap, vmin=0.0)
         ax.set_yticks(np.arange(len(order)))
         ax.set_yticklabels([rep.feature_names[j] for j in order])
@@ -94,7 +91,7 @@ def rule_table_plot(table: Any, max_display: int = 11, ax: Any = None, show: boo
                       str(rec["rule prediction"]), str(rec["true label"]),
                       str(rec["prediction"]), f"{rec['fidelity']:.2f}",
                       f"{rec['coverage']:.3f}"])
-        base = colors.light_red_rgb if rec["mispredicted"] else colors.light_blue_rgb
+        base = PALETTE.light_red if rec["mispredicted"] else PALETTE.light_blue
         fills.append([(*base, 0.35)] * 7)
     tab = ax.table(cellText=cells, cellColours=fills,
                    colLabels=["row", "rule (IF ...)", "THEN", "true", "predicted", "fidelity",

@@ -41,7 +41,7 @@ def _mask(value: Any, n: int, name: str) -> np.ndarray:
 
 def anomaly_formula(X: Any, is_anomaly: Any, *, reference: Any = None, method: str = "tree",
                     n_bins: int = 3, encoder: Any = None, min_anomalies: int = 5,
-                    random_state: Any = 0, **params: Any) -> LogicExplanation:
+                    random_state: int | np.random.Generator | None = None, **params: Any) -> LogicExplanation:
     """What, in plain logic, the anomalous rows have in common compared with the others.
 
     The method learns "anomaly or not" on the anomalies and the reference rows (by default
@@ -103,7 +103,7 @@ def anomaly_formula(X: Any, is_anomaly: Any, *, reference: Any = None, method: s
 
 
 def neighborhood_formula(X: Any, members: Any, *, method: str = "tree", n_bins: int = 3,
-                         encoder: Any = None, min_members: int = 5, random_state: Any = 0,
+                         encoder: Any = None, min_members: int = 5, random_state: int | np.random.Generator | None = None,
                          **params: Any) -> LogicExplanation:
     """What sets a neighborhood (e.g. ``NeighborhoodModel.neighbors(i)``) apart from the rest
     of the rows, as a DNF over concepts.

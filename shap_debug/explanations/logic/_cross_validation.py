@@ -95,7 +95,7 @@ def logic_cross_validation(concepts: Any, target: Any, methods: Sequence[str] = 
                            concept_names: Sequence[str] | None = None,
                            params: Mapping[str, Mapping[str, Any]] | None = None,
                            cv: Iterable[tuple[Any, Any]] | None = None,
-                           random_state: Any = 0, n_jobs: int = 1, progress: bool = True
+                           random_state: Any = None, n_jobs: int = 1, progress: bool = True
                            ) -> LogicCVResult:
     """Stratified K-fold comparison of formula extraction methods, LEN style.
 

@@ -95,7 +95,7 @@ class RuleExplainer:
     def __init__(self, model: Any, X_train: Any, *, n_samples: int = 1000, max_depth: int = 4,
                  min_samples_leaf: int = 5, n_pool: int = 5000,
                  feature_names: Sequence[str] | None = None,
-                 random_state: int | np.random.Generator | None = 0):
+                 random_state: int | np.random.Generator | None = None):
         self.model = model
         self.X_train = check_frame_or_array(X_train, "X_train", allow_nan=True)
         self.n_samples = check_int(n_samples, "n_samples", low=10)
