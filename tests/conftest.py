@@ -11,11 +11,38 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from _data import SIZES, dataset, fitted  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- the kit
+def _data_fixture(name):
+    @pytest.fixture(scope="session", name=f"{name}_data")
+    def fixture():
+        """The bundled set's first rows, readable (``X``) and ordinal codes (``Z``)."""
+        return dataset(name, *SIZES[name])
+
+    return fixture
+
+
+def _model_fixture(name, kind):
+    @pytest.fixture(scope="session", name=f"{name}_{kind}")
+    def fixture():
+        """A model fitted on the kit's rows of the set (``.model``, ``.Z``, ``.y``)."""
+        return fitted(name, kind, *SIZES[name])
+
+    return fixture
+
+
+for _name in SIZES:
+    globals()[f"{_name}_data"] = _data_fixture(_name)
+    for _kind in ("gb", "lr"):
+        globals()[f"{_name}_{_kind}"] = _model_fixture(_name, _kind)
 
 
 # --------------------------------------------------------------------------- shared data

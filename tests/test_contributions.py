@@ -6,14 +6,13 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from shap_debug import contribution_matrix, explain
 from shap_debug.contributions import check_explanation
-from shap_debug.datasets import adult, encode, german
+from shap_debug.datasets import encode, german
 
 
 class PairwiseModel:
@@ -118,17 +117,8 @@ def test_three_way_interaction_converges(rng):
     assert err_many < err_one and err_many < 2e-3
 
 
-@pytest.fixture(scope="module")
-def adult_gb():
-    X, y = adult()
-    Z, _ = encode(X)
-    sub = np.random.default_rng(1).choice(len(Z), 4000, replace=False)
-    model = GradientBoostingClassifier(n_estimators=50, random_state=0).fit(Z[sub], y[sub])
-    return model, Z[sub]
-
-
 def test_agrees_with_exact_treeshap_and_efficiency(adult_gb):
-    model, Z = adult_gb
+    model, Z = adult_gb.model, adult_gb.Z
     bg, rows = Z[:100], Z[100:300]
     ours = explain(model, rows, bg, method="sampling", progress=False)
     tree = explain(model, rows, bg, method="tree", progress=False)
@@ -145,7 +135,7 @@ def test_agrees_with_exact_treeshap_and_efficiency(adult_gb):
 
 
 def test_log_odds_output_matches_exact_raw_treeshap(adult_gb):
-    model, Z = adult_gb
+    model, Z = adult_gb.model, adult_gb.Z
     bg, rows = Z[:100], Z[100:160]
     ours = explain(model, rows, bg, method="sampling", output="log_odds", progress=False)
     tree = explain(model, rows, bg, output="log_odds", progress=False)   # auto -> tree, raw
@@ -160,7 +150,7 @@ def test_log_odds_output_matches_exact_raw_treeshap(adult_gb):
 
 
 def test_auto_method_and_reproducibility(adult_gb):
-    model, Z = adult_gb
+    model, Z = adult_gb.model, adult_gb.Z
     auto = explain(model, Z[:20], Z[:50], progress=False)
     tree = explain(model, Z[:20], Z[:50], method="tree", progress=False)
     np.testing.assert_allclose(auto.values, tree.values)
@@ -173,7 +163,7 @@ def test_auto_method_and_reproducibility(adult_gb):
 
 @pytest.mark.parametrize("cv, atol", [(False, 1e-12), (True, 1e-7)])
 def test_chunking_and_jobs_do_not_change_the_values(adult_gb, cv, atol):
-    model, Z = adult_gb
+    model, Z = adult_gb.model, adult_gb.Z
     one = explain(model, Z[:30], Z[:40], method="sampling", control_variate=cv,
                   random_state=0, progress=False)
     exp = explain(model, Z[:30], Z[:40], method="sampling", control_variate=cv,
@@ -188,7 +178,7 @@ def test_chunking_and_jobs_do_not_change_the_values(adult_gb, cv, atol):
 def test_shared_rows_are_found_by_packed_keys_and_by_hashing(adult_gb, monkeypatch):
     import shap_debug.contributions._estimator as contributions
 
-    model, Z = adult_gb
+    model, Z = adult_gb.model, adult_gb.Z
     calls = []
 
     class Counting:
@@ -213,7 +203,7 @@ def test_shared_rows_are_found_by_packed_keys_and_by_hashing(adult_gb, monkeypat
 
 
 def test_control_variate_reduces_error_on_gradient_boosting(adult_gb):
-    model, Z = adult_gb
+    model, Z = adult_gb.model, adult_gb.Z
     rows, bg = Z[300:312], Z[:100]
     exact = np.array([brute_force(model, x, bg) for x in rows])
     errs = {}

@@ -15,20 +15,14 @@ from captum_ext.flip_audit import (
 )
 from captum_ext.flip_points import FlipPoints
 
+from _data import linear_net
+
 torch.set_num_threads(1)
-
-
-def _linear(W, b):
-    net = torch.nn.Linear(W.shape[1], W.shape[0])
-    with torch.no_grad():
-        net.weight.copy_(torch.as_tensor(W))
-        net.bias.copy_(torch.as_tensor(b))
-    return net
 
 
 def test_individual_report_single_pairs_groups_known_answers():
     # z1 - z0 = x0 + x1 - 3 (x2 ignored): x = (1, 1, 5) needs +1 in total
-    net = _linear(np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]]), np.array([3.0, 0.0]))
+    net = linear_net(np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]]), np.array([3.0, 0.0]))
     data = np.array([[0.0, 0.0, 0.0], [1.5, 3.0, 9.0]])
     fp = FlipPoints(net, data=data, feature_names=["a", "b", "c"], progress=False)
     rep = individual_report(fp, np.array([1.0, 1.0, 5.0]), feature_groups={"ab": ["a", "b"]})
@@ -86,7 +80,7 @@ def test_individual_report_on_adult_with_labels():
 def test_group_audit_ranks_the_only_relevant_feature_first():
     # only features 0 (strongly) and 2 (weakly) matter
     W = np.array([[0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.5, 0.0]])
-    net = _linear(W, np.zeros(2))
+    net = linear_net(W, np.zeros(2))
     X = torch.as_tensor(np.random.default_rng(0).normal(size=(40, 4)))
     audit = group_audit(FlipPoints(net, progress=False, feature_names=list("abcd")), X,
                         protected="d")

@@ -14,15 +14,9 @@ from sklearn.tree import DecisionTreeClassifier
 from captum_ext.bridge import SklearnForward
 from captum_ext.flip_points import FlipPoints, FlipResult, mlp_to_torch
 
+from _data import linear_net
+
 torch.set_num_threads(1)
-
-
-def _linear(W, b):
-    net = torch.nn.Linear(W.shape[1], W.shape[0])
-    with torch.no_grad():
-        net.weight.copy_(torch.as_tensor(W))
-        net.bias.copy_(torch.as_tensor(b))
-    return net
 
 
 @pytest.mark.parametrize("method", ["slsqp", "projection"])
@@ -30,7 +24,7 @@ def test_linear_closed_form(method):
     rng = np.random.default_rng(0)
     W, b = rng.normal(size=(2, 5)), rng.normal(size=2)
     X = torch.as_tensor(rng.normal(size=(25, 5)))
-    res = FlipPoints(_linear(W, b), progress=False).find(X, method=method)
+    res = FlipPoints(linear_net(W, b), progress=False).find(X, method=method)
     a, c0 = W[0] - W[1], b[0] - b[1]
     expected = np.abs(X.numpy() @ a + c0) / np.linalg.norm(a)
     assert np.abs(res.distance - expected).max() < 1e-6
@@ -129,7 +123,7 @@ def test_three_class_linear_inactive_third_class_closed_form():
     W = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
     b = np.array([0.0, 0.0, -100.0])
     X = np.array([[2.0, 0.5], [1.0, -1.0]])
-    res = FlipPoints(_linear(W, b), progress=False).find(torch.tensor(X), target=1)
+    res = FlipPoints(linear_net(W, b), progress=False).find(torch.tensor(X), target=1)
     assert np.abs(res.distance - np.abs(X[:, 0] - X[:, 1]) / np.sqrt(2)).max() < 1e-6
 
 
@@ -165,7 +159,7 @@ def test_constraints_onehot_integer_immutable_and_inputs_untouched():
 
 
 def test_free_subset_that_cannot_flip_is_reported_not_raised():
-    net = _linear(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
+    net = linear_net(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
     res = FlipPoints(net, progress=False).find(np.array([[1.0, 0.0], [2.0, 3.0]]), features=[1])
     assert (res.status == "infeasible").all()
     assert all("no flip point in this subspace" in m for m in res.message)
@@ -176,14 +170,14 @@ def test_free_subset_that_cannot_flip_is_reported_not_raised():
 
 
 def test_bounds_can_make_a_row_infeasible():
-    net = _linear(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
+    net = linear_net(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
     res = FlipPoints(net, progress=False).find(np.array([[1.0, 0.0]]), bounds=([0.5, -1.0], [2.0, 1.0]))
     assert res.status[0] == "infeasible"
 
 
 def test_verifier_rejects_wrong_points():
     W, b = np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2)
-    fp = FlipPoints(_linear(W, b), progress=False)
+    fp = FlipPoints(linear_net(W, b), progress=False)
     X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 1.0]])
     good = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     wrong = np.array([[0.5, 0.0],  # not on the boundary, same class
@@ -200,7 +194,7 @@ def test_verifier_rejects_wrong_points():
 
 
 def test_bad_inputs_raise_clear_errors():
-    net = _linear(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
+    net = linear_net(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
     fp = FlipPoints(net, progress=False)
     X = np.array([[1.0, 0.0]])  # predicted class 0
     with pytest.raises(ValueError, match="target equals the predicted class"):
@@ -247,7 +241,7 @@ def test_attribute_keeps_input_structure_and_result_views():
     assert len(res.changes(0)) >= 1
     ax = res.plot(show=False)
     assert ax.get_title().startswith("Flip points")
-    fp_named = FlipPoints(_linear(np.eye(2), np.zeros(2)), progress=False,
+    fp_named = FlipPoints(linear_net(np.eye(2), np.zeros(2)), progress=False,
                           feature_names=["<b>x</b>", "y"])
     out = fp_named.find(np.array([[2.0, 1.0]]))._repr_html_()
     assert "<b>x</b>" not in out and "Flip points" in out
@@ -319,7 +313,7 @@ def test_additional_forward_args_are_sliced_per_row_and_torch_classifier_unwrapp
     res = FlipPoints(Shifted(), progress=False).find(X, additional_forward_args=(shift,))
     assert np.allclose(res.distance, np.abs(X[:, 0].numpy() - shift.numpy()), atol=1e-9)
     assert (res.status == "exact").all()
-    net = _linear(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
+    net = linear_net(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
     fp = FlipPoints(TorchClassifier(net), progress=False)
     assert fp.kind == "gradient"
     assert abs(fp.find(np.array([[2.0, 1.0]])).distance[0] - 2.0) < 1e-9
@@ -328,7 +322,7 @@ def test_additional_forward_args_are_sliced_per_row_and_torch_classifier_unwrapp
 def test_category_switch_alone_is_kept_when_closer_than_any_tie():
     # z1 - z0 = -2 + 3 [cat = b] + 0.5 x0; x = (0, a): class 0
     W = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 3.0]])
-    net = _linear(W, np.array([2.0, 0.0]))
+    net = linear_net(W, np.array([2.0, 0.0]))
     x = np.array([[0.0, 1.0, 0.0]])
     fp = FlipPoints(net, progress=False)
     res = fp.find(x, onehot_groups=[[1, 2]])
@@ -367,7 +361,7 @@ def test_linear_model_flip_point_is_the_orthogonal_projection_on_the_free_featur
     # x - (a.x + b0) / |a_F|^2 a_F, a KKT point with a zero residual
     rng = np.random.default_rng(3)
     a, b0 = rng.normal(size=6), 0.4
-    net = _linear(np.vstack([np.zeros(6), a]), np.array([0.0, b0]))
+    net = linear_net(np.vstack([np.zeros(6), a]), np.array([0.0, b0]))
     X = rng.normal(size=(30, 6))
     free = [0, 2, 3, 5]
     res = FlipPoints(net, progress=False).find(X, features=free)

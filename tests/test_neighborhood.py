@@ -10,8 +10,13 @@ from sklearn.linear_model import LogisticRegression
 
 from shap_debug.contributions import explain
 from shap_debug.datasets import encode, german
-from shap_debug.neighborhood import Neighborhood, NeighborhoodModel, Occurrence, SpaceView
-from shap_debug.neighborhood import space_view
+from shap_debug.neighborhood import (
+    Neighborhood,
+    NeighborhoodModel,
+    Occurrence,
+    SpaceView,
+    space_view,
+)
 from shap_debug.plots import neighborhood_plot, occurrence_plot, space_view_plot
 
 
@@ -336,20 +341,6 @@ def test_exclude_self_is_the_default_and_duplicates_are_marked():
 
 
 # --------------------------------------------------------------------------- issue 19
-@pytest.fixture(scope="module")
-def adult_gb():
-    """A GB on 3,000 Adult rows (duplicates and tied contributions included)."""
-    from sklearn.ensemble import GradientBoostingClassifier
-
-    from shap_debug.datasets import adult
-
-    X, y = adult()
-    Z, _ = encode(X, kind="ordinal")
-    Z, y = Z[:3000], y[:3000]
-    gb = GradientBoostingClassifier(n_estimators=20, random_state=0).fit(Z, y)
-    return Z, y, gb, explain(gb, Z, random_state=0, progress=False)
-
-
 def _one_query(nbm, rows, k=None, exclude_self=True):
     """The pre-chunking query: every row in one call of the index."""
     from shap_debug.neighborhood._query import _query_chunk
@@ -360,7 +351,7 @@ def _one_query(nbm, rows, k=None, exclude_self=True):
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 100])
 def test_chunked_queries_equal_one_query_on_adult(adult_gb, chunk_size):
-    Z, y, gb, exp = adult_gb
+    Z, y, gb, exp = adult_gb.Z, adult_gb.y, adult_gb.model, adult_gb.explanation
     ref = NeighborhoodModel(n_neighbors=600).fit(gb, Z, y, exp, progress=False)
     small = NeighborhoodModel(n_neighbors=600, chunk_size=chunk_size).fit(gb, Z, y, exp,
                                                                             progress=False)
