@@ -30,14 +30,10 @@ Usage: ``python benchmarks/ale.py [--quick]``; writes ``benchmarks/results/ale.j
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
-import platform
 import time
 import warnings
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -48,9 +44,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import PyALE  # noqa: E402
-import shap  # noqa: E402
-import sklearn  # noqa: E402
 from PyALE import ale as pyale  # noqa: E402
 from sklearn.compose import make_column_transformer  # noqa: E402
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
@@ -64,26 +57,10 @@ from shap_debug.datasets import adult, compas, encode  # noqa: E402
 from shap_debug.explanations.ale import ale_bias, neighborhood_ale  # noqa: E402
 from shap_debug.plots import ale as ale_plot  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "ale.json"
+from _common import ROOT, parser, run_info, write_result  # noqa: E402
+
 IMG = ROOT / "docs" / "img"
 logging.getLogger("PyALE._ALE_generic").setLevel(logging.WARNING)
-
-
-def _versions() -> dict:
-    import scipy
-    import torch
-
-    return {"python": platform.python_version(), "numpy": np.__version__,
-            "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
-            "scipy": scipy.__version__, "shap": shap.__version__,
-            "PyALE": getattr(PyALE, "__version__", "1.2"), "torch": torch.__version__}
-
-
-def _machine() -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor(),
-            "cpu_count": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-            "torch_threads": 1}
 
 
 def gbm_model(X: pd.DataFrame, y: np.ndarray, n_estimators: int, seed: int):
@@ -322,9 +299,9 @@ def run_compas(args) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true",
-                   help="fewer training rows / trees / repeats (same 2,000-row neighborhood)")
+    info = run_info(("PyALE", "torch"))
+    p = parser("ale", __doc__,
+               quick="fewer training rows / trees / repeats (same 2,000-row neighborhood)")
     p.add_argument("--k", type=int, default=2000, help="neighborhood size on Adult")
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--n-estimators", type=int, default=100)
@@ -334,8 +311,6 @@ def main() -> None:
     p.add_argument("--compas-k", type=int, default=500)
     p.add_argument("--compas-anomalies", type=int, default=20)
     p.add_argument("--no-compas", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     if args.n_train is None:
         args.n_train = 8000 if args.quick else 32561
@@ -349,15 +324,12 @@ def main() -> None:
     except ImportError:  # pragma: no cover
         pass
     t0 = time.perf_counter()
-    result = {"benchmark": "ale", "mode": "quick" if args.quick else "full",
-              "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-              "machine": _machine(), "versions": _versions(),
-              "adult": run_adult(args)}
+    info["machine"]["torch_threads"] = 1
+    result = {"mode": "quick" if args.quick else "full", "adult": run_adult(args)}
     if not args.no_compas:
         result["compas"] = run_compas(args)
     result["total_s"] = time.perf_counter() - t0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_result(args.out, "ale", info, args, result)
     print(f"wrote {args.out} ({result['total_s']:.0f} s)")
 
 

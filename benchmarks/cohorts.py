@@ -27,23 +27,18 @@ Run: ``python benchmarks/cohorts.py [--quick]``; writes ``benchmarks/results/coh
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import time
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import sklearn  # noqa: E402
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
-import shap_debug  # noqa: E402
 from shap_debug.audit import (  # noqa: E402
     collapsed_occurrence,  # noqa: E402
     error_cohorts,
@@ -55,7 +50,7 @@ from shap_debug.contributions import explain  # noqa: E402
 from shap_debug.datasets import adult, encode  # noqa: E402
 from shap_debug.neighborhood import NeighborhoodModel  # noqa: E402
 
-OUT = Path(__file__).parent / "results" / "cohorts.json"
+from _common import parser, run_info, write_result  # noqa: E402
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -76,11 +71,11 @@ def bench_cohorts(model, Zt, Xt, yt, repeats: int) -> dict:
     errors = pred != yt
     n = len(yt)
     # ours (warm: the first call pays one-off imports)
-    error_cohorts(model, Zt, yt, display_data=Xt)
+    error_cohorts(model, Zt, yt, display_data=Xt, random_state=0)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        ours = error_cohorts(model, Zt, yt, display_data=Xt)
+        ours = error_cohorts(model, Zt, yt, display_data=Xt, random_state=0)
         times.append(time.perf_counter() - t0)
     top = ours.slices[0]
     m_ours = top.mask(n)
@@ -203,11 +198,11 @@ def bench_systematic(Z, X, y, max_regions: int) -> dict:
     disagree = (yr[idx[:, 1:]] != yr[:, None]).mean(axis=1)
     knn_p = float(relab[np.argsort(-disagree, kind="stable")[:k]].mean())
     t0 = time.perf_counter()
-    res = systematic_errors(m, Z, yr, display_data=X, max_regions=max_regions, n_jobs=1)
+    res = systematic_errors(m, Z, yr, display_data=X, max_regions=max_regions, n_jobs=1, random_state=0)
     t_sys = time.perf_counter() - t0
     recheck = res.rows_to_recheck()
     found = [r.name for r in res.fixable]
-    clean = systematic_errors(gb().fit(Z, y), Z, y, display_data=X, max_regions=max_regions)
+    clean = systematic_errors(gb().fit(Z, y), Z, y, display_data=X, max_regions=max_regions, random_state=0)
     return {
         "region": "occupation = Exec-managerial and sex = Female, positives relabelled 0",
         "n_region": int(sub.sum()), "n_relabelled": k,
@@ -229,33 +224,23 @@ def bench_systematic(Z, X, y, max_regions: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="subsample the training set to 12000 rows, fewer repeats")
+    info = run_info(("cleanlab", "sliceline"))
+    ap = parser("cohorts", __doc__, quick="subsample the training set to 12000 rows, fewer "
+                "repeats (drawn with --seed)")
     args = ap.parse_args()
     X, y = adult("train")
     Xt, yt = adult("test")
     if args.quick:
-        keep = np.random.default_rng(0).choice(len(y), 12000, replace=False)
+        keep = np.random.default_rng(args.seed).choice(len(y), 12000, replace=False)
         X, y = X.iloc[np.sort(keep)].reset_index(drop=True), y[np.sort(keep)]
     Z, enc = encode(X)
     Zt = enc.transform(Xt)
     t_all = time.perf_counter()
     results: dict = {
-        "benchmark": "cohorts", "mode": "quick" if args.quick else "full",
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get(
-                        "OMP_NUM_THREADS"), "python": platform.python_version()},
-        "versions": {"shap_debug": shap_debug.__version__, "numpy": np.__version__,
-                     "pandas": pd.__version__, "sklearn": sklearn.__version__},
+        "mode": "quick" if args.quick else "full",
         "data": {"train_rows": len(y), "test_rows": len(yt)},
         "model": "GradientBoostingClassifier(random_state=0) on ordinal codes",
     }
-    for mod in ("cleanlab", "sliceline"):
-        try:
-            results["versions"][mod] = __import__(mod).__version__
-        except (ImportError, AttributeError):
-            results["versions"][mod] = None
     model = gb().fit(Z, y)
     results["test_accuracy"] = float((model.predict(Zt) == yt).mean())
     print("== error cohorts (test set errors)")
@@ -307,8 +292,8 @@ def main() -> None:
     t0 = time.perf_counter()
     for s_ in seeds:  # the background sample of the contributions changes with the seed
         exp = explain(noisy_model, Z, random_state=s_, progress=False)
-        nbm = NeighborhoodModel(n_neighbors=50).fit(noisy_model, Z, noisy, contributions=exp,
-                                                    progress=False)
+        nbm = NeighborhoodModel(n_neighbors=50, model=noisy_model).fit(
+            Z, noisy, contributions=exp, progress=False)
         occ_rankings.append(collapsed_occurrence(nbm))
     t_occ = (time.perf_counter() - t0) / len(seeds)
     occ_stab = blame_stability(occ_rankings, k=10)
@@ -326,7 +311,7 @@ def main() -> None:
     t0 = time.perf_counter()
     curve = removal_curve(gb(), Z, noisy, {"suspicious": sus, "occurrence": occ_rankings[0]},
                           X_test=Zt, y_test=yt, fractions=[0.02, 0.05, 0.1], n_random=2,
-                          progress=False)
+                          progress=False, random_state=0)
     results["removal_curve"] = {"frame": curve.to_frame().to_dict(orient="records"),
                                 "baseline_test_accuracy": curve.baseline_accuracy,
                                 "n_anomalies": curve.n_anomalies,
@@ -339,9 +324,8 @@ def main() -> None:
     s = results["systematic"]
     print(json.dumps(s, indent=1))
     results["total_time_s"] = time.perf_counter() - t_all
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=2, default=float))
-    print(f"wrote {OUT}")
+    write_result(args.out, "cohorts", info, args, results)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -26,18 +26,12 @@ Usage: ``python benchmarks/contributions.py [--quick]``; writes
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import math
-import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import shap
-import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.neighbors import NearestNeighbors
@@ -48,7 +42,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from shap_debug import explain
 from shap_debug.datasets import adult, encode
 
-RESULTS = Path(__file__).parent / "results" / "contributions.json"
+from _common import parser, run_info, write_result
 
 
 def brute_force(model, x, bg):
@@ -88,8 +82,8 @@ def timed(fn, repeat=1):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer rows for the slow peer")
+    info = run_info()
+    ap = parser("contributions", __doc__, quick="fewer rows for the slow peer")
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--exact-rows", type=int, default=100)
     ap.add_argument("--seeds", type=int, default=5, help="seeds the errors are averaged over")
@@ -99,7 +93,7 @@ def main() -> None:
     X, y = adult()
     Z, _ = encode(X)
     model = GradientBoostingClassifier(random_state=0).fit(Z, y)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)   # the rows explained and the background
     bg = Z[np.sort(rng.choice(len(Z), 100, replace=False))]
     rows = Z[rng.choice(len(Z), n_rows, replace=False)]
     ne = min(args.exact_rows, n_rows)
@@ -109,13 +103,13 @@ def main() -> None:
 
     # exact references
     tree, t_tree = timed(lambda: explain(model, rows, bg, method="tree",
-                                         progress=False).values[:, :, 1])
+                                         progress=False, random_state=0).values[:, :, 1])
     tree_raw = explain(model, rows, bg, method="tree", output="log_odds",
-                       progress=False).values[:, :, 1]
+                       progress=False, random_state=0).values[:, :, 1]
     exact, t_exact = timed(lambda: np.array([brute_force(model, r, bg) for r in rows[:ne]]))
 
     # ours: each configuration timed as the best of 3 runs (the peer, at ~25 s, once)
-    explain(model, rows[:20], bg, method="sampling", progress=False)   # warm imports/caches
+    explain(model, rows[:20], bg, method="sampling", progress=False, random_state=0)   # warm imports/caches
     configs = {
         "ours": {},
         "ours_1_pair": {"n_permutations": 1},
@@ -152,9 +146,9 @@ def main() -> None:
                    "ours_3_pairs": errors({"output": "log_odds", "n_permutations": 3},
                                           ours_raw3, tree_raw, n_rows)}
     # both cores: the first call pays joblib's worker start-up, later ones are warm
-    explain(model, rows, bg, method="sampling", n_jobs=2, progress=False)
+    explain(model, rows, bg, method="sampling", n_jobs=2, progress=False, random_state=0)
     _, t_par = timed(lambda: explain(model, rows, bg, method="sampling", n_jobs=2,
-                                     batch_rows=500_000, progress=False), repeat=3)
+                                     batch_rows=500_000, progress=False, random_state=0), repeat=3)
 
     # the peer, on the same function for each scale
     pe = shap.PermutationExplainer(lambda A: model.predict_proba(A)[:, 1],
@@ -188,7 +182,7 @@ def main() -> None:
         "bruteforce_mae_vs_treeshap": mae(exact, tree[:ne]),
     }
 
-    full, t_full = timed(lambda: explain(model, Z, bg, method="sampling", progress=False))
+    full, t_full = timed(lambda: explain(model, Z, bg, method="sampling", progress=False, random_state=0))
     eff = float(np.abs(full.values.sum(1) + full.base_values - model.predict_proba(Z)).max())
 
     # a Pipeline that takes the raw frame with string columns: one contribution per column
@@ -201,7 +195,7 @@ def main() -> None:
     ridx = rng.choice(len(Xs), n_rows, replace=False)
     _, t_pipe = timed(lambda: explain(
         pipe, Xs.iloc[ridx], Xs.iloc[np.sort(rng.choice(len(Xs), 100, replace=False))],
-        progress=False))
+        progress=False, random_state=0))
 
     # the control variate on models that are not near-additive in log-odds (20 rows)
     others = {
@@ -214,7 +208,7 @@ def main() -> None:
         m.fit(Z[:8000], y[:8000])
         ex = np.array([brute_force(m, r, bg) for r in rows[:20]])
         errs = [mae(explain(m, rows[:20], bg, method="sampling", control_variate=cv,
-                            progress=False).values[:, :, 1], ex) for cv in (False, True)]
+                            progress=False, random_state=0).values[:, :, 1], ex) for cv in (False, True)]
         cv_other[name] = {"mae_without": errs[0], "mae_with": errs[1],
                           "ratio": errs[1] / errs[0]}
 
@@ -244,10 +238,6 @@ def main() -> None:
                       "OMP_NUM_THREADS=1, otherwise idle machine",
             "errors": f"mean over seeds 0..{args.seeds - 1} for both estimators (seed 0 is "
                       "the timed run); target_met compares the means",
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version()},
-            "versions": {"shap": shap.__version__, "sklearn": sklearn.__version__,
-                         "numpy": np.__version__},
         },
         "probability": {
             **out,
@@ -286,8 +276,7 @@ def main() -> None:
             res["log_odds"][name]["speedup_vs_permutation"] >= 30
             and res["log_odds"][name]["mae_vs_treeshap_mean"]
             <= res["log_odds"]["permutation_explainer"]["mae_vs_treeshap_mean"])
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(res, indent=2))
+    write_result(args.out, "contributions", info, args, res)
 
     def spread(v):
         return f"{np.mean(v):.6f} ({min(v):.6f}-{max(v):.6f})"

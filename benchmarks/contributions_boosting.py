@@ -23,13 +23,9 @@ Usage: ``python benchmarks/contributions_boosting.py [--quick]``; writes
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import shap
@@ -37,7 +33,7 @@ import shap
 from shap_debug import explain
 from shap_debug.datasets import adult, encode
 
-RESULTS = Path(__file__).parent / "results" / "contributions_boosting.json"
+from _common import parser, run_info, write_result
 
 
 def brute_force(model, x, bg):
@@ -122,7 +118,7 @@ def native(name, X, y, n_rows):
 
     plan = explain_plan(model, Xs, output="auto")
     exp, secs = timed(lambda: explain(model, Xs, method=plan.method, output=plan.output,
-                                      progress=False), 3)
+                                      progress=False, random_state=0), 3)
     p = model.predict_proba(Xs)[:, 1]
     err = float(np.abs(exp.values[..., 1].sum(1) + exp.base_values[:, 1]
                        - np.log(p / (1 - p))).max())
@@ -134,8 +130,9 @@ def main():
     import lightgbm as lgb
     import xgboost as xgb
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="20 exact rows, 2 seeds")
+    info = run_info(("xgboost", "lightgbm"))
+    info["machine"]["load_average_at_start"] = list(os.getloadavg())
+    ap = parser("contributions_boosting", __doc__, quick="20 exact rows, 2 seeds")
     ap.add_argument("--exact", type=int, default=None)
     ap.add_argument("--seeds", type=int, default=None)
     args = ap.parse_args()
@@ -143,7 +140,7 @@ def main():
     seeds = list(range(args.seeds or (2 if args.quick else 3)))
     X, y = adult()
     Z, _ = encode(X, kind="ordinal")
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)   # the rows explained and the background
     rows = Z[rng.choice(len(Z), 1000, replace=False)]
     bg = Z[rng.choice(len(Z), 100, replace=False)]
     models = {
@@ -158,18 +155,12 @@ def main():
             "explained_rows": len(rows), "background_rows": len(bg),
             "exact_rows": n_exact, "seeds": seeds, "quick": args.quick,
             "timing": "TreeSHAP: best of 3; ours: seed 0's run; OMP_NUM_THREADS=1",
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version(),
-                        "load_average_at_start": list(os.getloadavg())},
-            "versions": {"shap": shap.__version__, "xgboost": xgb.__version__,
-                         "lightgbm": lgb.__version__, "numpy": np.__version__},
         },
         "ordinal_codes": [bench_model(k, m, Z, rows, bg, n_exact, seeds)
                           for k, m in models.items()],
         "native_categories": [native(k, X, y, 1000) for k in ("xgboost", "lightgbm")],
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1))
+    write_result(args.out, "contributions_boosting", info, args, results)
     for r in results["ordinal_codes"]:
         print(f"{r['model']}: TreeSHAP {r['treeshap_probability_s']:.2f} s; ours "
               f"{r['probability']['seconds']:.2f} s, MAE vs brute force "

@@ -24,23 +24,17 @@ the split (so K = 960) and inspects 10 anomalies; the full run refits GB on 26,0
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import time
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import sklearn  # noqa: E402
 from scipy.stats import binomtest  # noqa: E402
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-import shap_debug  # noqa: E402
 from shap_debug.audit import collapsed_occurrence, duplicate_groups  # noqa: E402
 from shap_debug.blame import (
     dose_response,  # noqa: E402
@@ -50,28 +44,28 @@ from shap_debug.contributions import explain  # noqa: E402
 from shap_debug.datasets import adult, encode  # noqa: E402
 from shap_debug.neighborhood import NeighborhoodModel  # noqa: E402
 
-OUT = Path(__file__).parent / "results" / "dose_response.json"
+from _common import parser, run_info, write_result  # noqa: E402
 
 
-def bench_dose(quick: bool, n_anomalies: int, n_jobs: int) -> dict:
+def bench_dose(quick: bool, n_anomalies: int, n_jobs: int, seed: int = 0) -> dict:
     X, y = adult()
     if quick:
-        keep = np.sort(np.random.default_rng(0).choice(len(y), 6000, replace=False))
+        keep = np.sort(np.random.default_rng(seed).choice(len(y), 6000, replace=False))
         X, y = X.iloc[keep].reset_index(drop=True), y[keep]
     Z, _ = encode(X, kind="ordinal")
-    tr, te = train_test_split(np.arange(len(Z)), test_size=0.2, random_state=0, stratify=y)
+    tr, te = train_test_split(np.arange(len(Z)), test_size=0.2, random_state=seed, stratify=y)
     Ztr, ytr = Z[tr], y[tr]
     t0 = time.perf_counter()
-    model = GradientBoostingClassifier(random_state=0).fit(Ztr, ytr)
+    model = GradientBoostingClassifier(random_state=seed).fit(Ztr, ytr)
     t_fit = time.perf_counter() - t0
     k = int(np.clip(len(ytr) // 5, 10, 2000))
     t0 = time.perf_counter()
-    nbm = NeighborhoodModel(n_neighbors=k, exclude_self=True).fit(
-        model, Ztr, ytr, random_state=0, progress=False)
+    nbm = NeighborhoodModel(n_neighbors=k, model=model, random_state=seed).fit(
+        Ztr, ytr, progress=False)
     t_nbm = time.perf_counter() - t0
     print(f"train rows {len(ytr)}, K = {k}, anomalies {len(nbm.anomalies_)}, "
           f"GB fit {t_fit:.1f} s, contributions + index {t_nbm:.1f} s")
-    dr = dose_response(nbm, n_anomalies, n_jobs=n_jobs, random_state=0, progress=True)
+    dr = dose_response(nbm, n_anomalies, n_jobs=n_jobs, random_state=seed, progress=True)
     table = dr.table()
     print(table.to_string())
     verdict = dr.verdict()
@@ -94,9 +88,10 @@ def bench_dose(quick: bool, n_anomalies: int, n_jobs: int) -> dict:
           ", ".join(f"{c['anomaly']}: {c['identical_rows']}" for c in copies))
     return {
         "setting": {"data": "adult() subsample of 6000 rows" if quick else "adult() 32561 rows",
-                    "split": "train_test_split(test_size=0.2, random_state=0, stratify=y)",
+                    "split": f"train_test_split(test_size=0.2, random_state={seed}, "
+                             "stratify=y)",
                     "train_rows": int(len(ytr)), "model": "GradientBoostingClassifier("
-                    "random_state=0) on ordinal codes", "K": k, "k_max": dr.k_max,
+                    f"random_state={seed}) on ordinal codes", "K": k, "k_max": dr.k_max,
                     "anomalies": f"{n_anomalies} most confidently wrong training rows",
                     "relabelling": "k nearest other rows get the other label (label-flip "
                     "check, include_anomaly=False)", "search": "doubling+bisection"},
@@ -121,24 +116,24 @@ def bench_dose(quick: bool, n_anomalies: int, n_jobs: int) -> dict:
     }
 
 
-def bench_recurrence() -> dict:
+def bench_recurrence(seed: int = 0) -> dict:
     X, y = adult("train")
-    keep = np.random.default_rng(0).choice(len(y), 12000, replace=False)
+    keep = np.random.default_rng(seed).choice(len(y), 12000, replace=False)
     X, y = X.iloc[np.sort(keep)].reset_index(drop=True), y[np.sort(keep)]
     Z, _ = encode(X)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed + 1)
     n = len(y)
     flip = rng.choice(n, int(round(0.10 * n)), replace=False)
     noisy = y.copy()
     noisy[flip] = 1 - noisy[flip]
     truth = np.zeros(n, dtype=bool)
     truth[flip] = True
-    model = GradientBoostingClassifier(random_state=0).fit(Z, noisy)
-    exp = explain(model, Z, random_state=0, progress=False)
-    nbm = NeighborhoodModel(n_neighbors=50, exclude_self=True).fit(
-        model, Z, noisy, contributions=exp, progress=False)
+    model = GradientBoostingClassifier(random_state=seed).fit(Z, noisy)
+    exp = explain(model, Z, random_state=seed, progress=False)
+    nbm = NeighborhoodModel(n_neighbors=50, model=model).fit(Z, noisy, contributions=exp,
+                                                              progress=False)
     t0 = time.perf_counter()
-    rec = recurring_rows(nbm, random_state=0)
+    rec = recurring_rows(nbm, random_state=seed)
     t_rec = time.perf_counter() - t0
     count = collapsed_occurrence(nbm).top(n)
     out = {"setting": "12000-row Adult subsample, 10 % labels flipped (seed 1), GB on the "
@@ -165,9 +160,9 @@ def bench_recurrence() -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="Adult subsampled to 6000 rows before the split, 10 anomalies")
+    info = run_info()
+    ap = parser("dose_response", __doc__,
+                quick="Adult subsampled to 6000 rows before the split, 10 anomalies")
     ap.add_argument("--anomalies", type=int, default=None,
                     help="most confidently wrong rows to search (default 3, quick 10)")
     ap.add_argument("--n-jobs", type=int, default=1)
@@ -176,35 +171,28 @@ def main() -> None:
     n_anom = args.anomalies or (10 if args.quick else 3)
     t_all = time.perf_counter()
     results: dict = {
-        "benchmark": "dose_response", "mode": "quick" if args.quick else "full",
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get(
-                        "OMP_NUM_THREADS"), "python": platform.python_version(),
-                    "n_jobs": args.n_jobs},
-        "versions": {"shap_debug": shap_debug.__version__, "numpy": np.__version__,
-                     "pandas": pd.__version__, "sklearn": sklearn.__version__},
+        "mode": "quick" if args.quick else "full", **info,
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
     }
     print("== dose-response per space (Adult GB)")
-    results["dose_response"] = bench_dose(args.quick, n_anom, args.n_jobs)
+    results["dose_response"] = bench_dose(args.quick, n_anom, args.n_jobs, args.seed)
     if not args.skip_recurrence:
         print("== recurring rows: lift vs raw count on 10 % label noise")
-        r = bench_recurrence()
+        r = bench_recurrence(args.seed)
         results["recurring_rows"] = r
         for k, v in r["precision"].items():
             print(f"precision@{k}: lift {v['lift']:.3f} (p={v['lift_p_value']:.2g}), "
                   f"count {v['count']:.3f} (p={v['count_p_value']:.2g}); noise rate "
                   f"{r['noise_rate']:.3f}")
     results["total_time_s"] = time.perf_counter() - t_all
-    if OUT.exists():  # keep the other mode's run beside this one
-        old = json.loads(OUT.read_text())
+    if args.out.exists():  # keep the other mode's run beside this one
+        old = json.loads(args.out.read_text())
         runs = old.get("runs", {}) if "runs" in old else {old.get("mode", "old"): old}
     else:
         runs = {}
     runs[results["mode"]] = results
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"benchmark": "dose_response", "runs": runs}, indent=2,
-                              default=float))
-    print(f"wrote {OUT}")
+    write_result(args.out, "dose_response", info, args, {"runs": runs})
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

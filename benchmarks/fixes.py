@@ -27,29 +27,25 @@ rows; the full run uses all rows, 5 seeds and 100 flip rows.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import time
 import warnings
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import sklearn  # noqa: E402
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-import shap_debug  # noqa: E402
 from shap_debug.datasets import adult, compas, encode, german  # noqa: E402
 from shap_debug.fixes import Diagnosis, FixAction, verify_fixes  # noqa: E402
 
-OUT = Path(__file__).parent / "results" / "fixes.json"
+from _common import parser, run_info, write_result  # noqa: E402
+
 PROTECTED = {"adult": ["sex", "race"], "german": ["personal_status_sex", "age"],
              "compas": ["race", "sex"], "adult_relabelled": ["sex", "race"]}
 
@@ -204,26 +200,16 @@ def markdown(results: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="subsample Adult, 3 seeds, 40 flip rows (a few minutes)")
-    ap.add_argument("--seed", type=int, default=0)
+    info = run_info(("cleanlab",))
+    ap = parser("fixes", __doc__, quick="subsample Adult, 3 seeds, 40 flip rows (a few minutes)")
     ap.add_argument("--markdown", action="store_true",
                     help="print the docs tables from the results JSON and exit")
     args = ap.parse_args()
     if args.markdown:
-        print(markdown(json.loads(OUT.read_text())))
+        print(markdown(json.loads(args.out.read_text())))
         return
-    import cleanlab
-
     results = {
-        "benchmark": "fixes", "mode": "quick" if args.quick else "full",
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(),
-                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
-        "versions": {"shap_debug": shap_debug.__version__, "numpy": np.__version__,
-                     "pandas": pd.__version__, "sklearn": sklearn.__version__,
-                     "cleanlab": cleanlab.__version__},
+        "mode": "quick" if args.quick else "full",
         "protocol": ("diagnosis on the training rows only; each action retrains a clone per "
                      "seed; delta = accuracy after - before on held-out rows, paired with the "
                      "unchanged refit of the same seed; 95 % interval from 1000 bootstrap "
@@ -238,11 +224,10 @@ def main() -> None:
             res = run_case(name, model_name, args.quick, args.seed)
             results["cases"][case] = res
             show(case, res)
-            OUT.parent.mkdir(parents=True, exist_ok=True)
-            OUT.write_text(json.dumps(_clean(results), indent=2))
+            write_result(args.out, "fixes", info, args, _clean(results))  # after each case
     results["total_time_s"] = time.perf_counter() - t_all
-    OUT.write_text(json.dumps(_clean(results), indent=2))
-    print(f"\nwrote {OUT} in {results['total_time_s']:.0f} s")
+    write_result(args.out, "fixes", info, args, _clean(results))
+    print(f"\nwrote {args.out} in {results['total_time_s']:.0f} s")
 
 
 def _clean(v):
