@@ -340,6 +340,55 @@ def undocumented_packages(root: Path, packages: Iterable[str] = PACKAGES) -> lis
     return out
 
 
+MAP_BEGIN = "<!-- module map: generated from the source by tests/test_architecture.py -->"
+MAP_END = "<!-- end of module map -->"
+
+
+def _summary(text: str) -> str:
+    """A docstring's first paragraph on one line, with '|' escaped for a table."""
+    first = (text or "").strip().split("\n\n")[0]
+    return " ".join(first.split()).replace("|", "\\|")
+
+
+def module_map(root: Path, packages: Iterable[str] = PACKAGES) -> str:
+    """The module map of ``docs/architecture.md``: each package, its modules and what it holds.
+
+    One table per top-level package; a row per (sub)package with its private modules and the
+    first paragraph of its ``__init__`` docstring.
+    """
+    files = source_files(root, packages)
+    lines = []
+    for top in packages:
+        lines += [f"`{top}/`", "", "| package | modules | holds |", "|---|---|---|"]
+        for module, path in sorted(files.items()):
+            if not _inside(module, top) or path.name != "__init__.py":
+                continue
+            children = sorted(m.rsplit(".", 1)[1] for m, p in files.items()
+                              if m.rsplit(".", 1)[0] == module and p.name != "__init__.py")
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            mods = ", ".join(f"`{c}`" for c in children) or "-"
+            lines.append(f"| `{module}` | {mods} | {_summary(doc)} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def documented_map(doc: Path) -> str | None:
+    """The module map currently in ``doc`` (between the markers), None without markers."""
+    text = doc.read_text(encoding="utf-8")
+    if MAP_BEGIN not in text or MAP_END not in text:
+        return None
+    return text.split(MAP_BEGIN, 1)[1].split(MAP_END, 1)[0].strip() + "\n"
+
+
+def write_module_map(doc: Path, root: Path = ROOT, packages: Iterable[str] = PACKAGES) -> None:
+    """Regenerate the module map in ``doc`` (``python tests/test_architecture.py``)."""
+    text = doc.read_text(encoding="utf-8")
+    head, rest = text.split(MAP_BEGIN, 1)
+    _, tail = rest.split(MAP_END, 1)
+    doc.write_text(f"{head}{MAP_BEGIN}\n{module_map(root, packages)}{MAP_END}{tail}",
+                   encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- the tree
 @functools.cache
 def tree_graph() -> dict[str, list[Edge]]:
@@ -399,6 +448,30 @@ def test_every_lazy_name_is_its_object_after_every_submodule_import(package):
         assert namespace["got"] is expected
     for name in top.__all__:
         assert getattr(top, name) is not None
+
+
+def test_the_module_map_in_the_docs_is_current():
+    doc = ROOT / "docs" / "architecture.md"
+    assert documented_map(doc) == module_map(ROOT), (
+        "docs/architecture.md's module map is stale: run python tests/test_architecture.py")
+
+
+def test_module_map_lists_packages_modules_and_summaries(tmp_path):
+    _write(tmp_path, {
+        "pkg/__init__.py": '"""Top | level.\n\nMore."""\n__all__ = []\n',
+        "pkg/_a.py": "", "pkg/sub/__init__.py": '"""Sub."""\n', "pkg/sub/_b.py": "",
+        "pkg/sub/_c.py": "",
+    })
+    table = module_map(tmp_path, ("pkg",))
+    assert "| `pkg` | `_a` | Top \\| level. |" in table
+    assert "| `pkg.sub` | `_b`, `_c` | Sub. |" in table
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"intro\n{MAP_BEGIN}\nold\n{MAP_END}\noutro\n")
+    assert documented_map(doc) == "old\n"
+    write_module_map(doc, tmp_path, ("pkg",))
+    text = doc.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n")
+    assert documented_map(doc) == table
 
 
 def test_the_facade_is_the_only_layer_importing_both_packages():
@@ -534,3 +607,7 @@ def test_walker_catches_a_back_import_in_the_facade(module, injected, expected):
     assert any(expected <= c for c in comps), comps
     before = [set(c) for c in strongly_connected(tree_graph())]
     assert not any(expected <= c for c in before), before
+
+
+if __name__ == "__main__":  # regenerate the module map of docs/architecture.md
+    write_module_map(ROOT / "docs" / "architecture.md")

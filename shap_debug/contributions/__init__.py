@@ -1,14 +1,5 @@
-"""Contributions, the space every debugging tool here works in: :func:`explain` (a classifier's
-Shapley values as a ``shap.Explanation``) and :func:`contribution_matrix` (towards each row's class).
-
-:func:`explain` uses exact TreeSHAP / linear SHAP where they apply, otherwise the fast
-model-agnostic estimator of :mod:`.estimator`; :func:`contribution_matrix` keeps, for each
-row, the contributions towards the class the model predicted (Rasouli & Yu, "Explainable
-Debugger for Black-box Machine Learning Models", keep ``phi[predicted class]``).
-Modules: ``explainer`` (method dispatch, TreeSHAP and linear paths), ``treeshap`` (which
-TreeSHAP mode explains a model), ``estimator`` (the sampling estimator), ``matrix``
-(:func:`contribution_matrix`).
-"""
+"""Contributions, the space every tool here works in: :func:`explain` (Shapley values as a
+``shap.Explanation``: TreeSHAP, linear or our sampling estimator) and :func:`contribution_matrix`."""
 
 from ..core import check_explanation
 from ._explainer import explain, explain_auto

@@ -1,5 +1,5 @@
-"""The public core both packages build on: input checks, model adapters, the result base
-class, HTML and parallel helpers. ``captum_ext`` imports only from here, never a private module."""
+"""The shared mechanisms both packages build on: input checks, model adapters, the refit with
+relabelled rows, the frame codec, parallel map, plot palette and finish, results, HTML, lazy index."""
 
 from ._frames import CodedModel, FrameCodec, flip_inputs
 from ._html import escape, section_html, table_html

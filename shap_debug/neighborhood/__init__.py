@@ -1,9 +1,5 @@
-"""Influential neighbourhoods of anomalies in contribution space (Rasouli & Yu 2021): the
-:class:`NeighborhoodModel`, its :class:`Neighborhood` / :class:`Occurrence` results and :func:`space_view`.
-
-Modules: ``model`` (the kNN model over contribution, feature or probability space),
-``results`` (:class:`Neighborhood`, :class:`Occurrence`), ``space_view`` (:class:`SpaceView`).
-"""
+"""Neighbourhoods of anomalies in contribution, feature or probability space (Rasouli & Yu
+2021): the :class:`NeighborhoodModel`, its results, the space view and the Dask variant."""
 
 from ._dask import DaskNeighborhoodModel, read_rows
 from ._model import SPACES, NeighborhoodModel, check_spaces
