@@ -14,7 +14,9 @@
 - no function is longer than :data:`MAX_FUNCTION_LINES` lines (its docstring not counted),
   except those in
   :data:`LONG_FUNCTIONS`, each with its reason;
-- every subpackage ``__init__.py`` has a docstring and an ``__all__``.
+- every subpackage ``__init__.py`` has a docstring and an ``__all__``; every public name (and
+  public method of a public class) has a docstring, except those in :data:`UNDOCUMENTED`;
+- the module map of ``docs/architecture.md`` is the one generated from the source.
 
 The walker itself is tested on small synthetic packages and on copies of the facade modules
 with an injected back-import.
@@ -44,6 +46,44 @@ LONG_FUNCTIONS: dict[str, str] = {
     "captum_ext.flip_points._solvers._solve": _REWORKED,
     "shap_debug.fixes._actions.candidate_actions": "reworked by the fixes work of issue 24",
 }
+
+_ELSEWHERE = "documented by the issue-24 work that owns this module"
+#: public names (in a package's ``__all__``, and the public methods of those classes) still
+#: without a docstring, in modules other issue-24 work is rewriting: ``{name: reason}``
+UNDOCUMENTED: dict[str, str] = {name: _ELSEWHERE for name in (
+    "captum_ext.agnostic._network.AgnosticNetwork.predict",
+    "captum_ext.agnostic._network.GradientReversal.extra_repr",
+    "captum_ext.agnostic._network.GradientReversal.forward",
+    "captum_ext.agnostic._probes.ProbeReport.max_balanced_accuracy",
+    "captum_ext.bridge.SklearnForward.forward",
+    "captum_ext.bridge.TorchClassifier.decision_function",
+    "captum_ext.bridge.TorchClassifier.predict",
+    "captum_ext.bridge.TorchClassifier.predict_proba",
+    "captum_ext.flip_audit._augment.AugmentationResult.to_frame",
+    "captum_ext.flip_audit._group.DependencyResult.to_frame",
+    "captum_ext.influence._loo.LOOValidation.mean_pearson",
+    "captum_ext.influence._loo.LOOValidation.mean_spearman",
+    "shap_debug.datasets._encode.FrameEncoder.fit",
+    "shap_debug.datasets._encode.FrameEncoder.fit_transform",
+    "shap_debug.debugger._debugger.Debugger.proba",
+    "shap_debug.explanations.logic._methods.LogicExplanation.summary",
+    "shap_debug.fixes._actions.FixAction.summary",
+    "shap_debug.fixes._actions.FixAction.to_frame",
+    "shap_debug.fixes._diagnosis.CohortVerdict.summary",
+    "shap_debug.fixes._diagnosis.CohortVerdict.to_dict",
+    "shap_debug.fixes._diagnosis.CohortVerdict.to_frame",
+    "shap_debug.fixes._diagnosis.Diagnosis.summary",
+    "shap_debug.io._model_files.BoosterClassifier.classes_",
+    "shap_debug.io._model_files.BoosterClassifier.fit",
+    "shap_debug.io._model_files.BoosterClassifier.predict",
+    "shap_debug.io._model_files.BoosterClassifier.predict_proba",
+    "shap_debug.io._model_files.BoosterClassifier.wrapped_model_",
+    "shap_debug.io._model_files.LabelledClassifier.classes_",
+    "shap_debug.io._model_files.LabelledClassifier.fit",
+    "shap_debug.io._model_files.LabelledClassifier.predict",
+    "shap_debug.io._model_files.LabelledClassifier.predict_proba",
+)}
+
 
 # --------------------------------------------------------------------------- the walker
 @dataclass(frozen=True)
@@ -429,6 +469,45 @@ def _import_every_submodule(package: str) -> None:
     root = importlib.import_module(package)
     for info in pkgutil.walk_packages(root.__path__, prefix=package + "."):
         importlib.import_module(info.name)
+
+
+def undocumented_public_names(packages: Iterable[str] = PACKAGES) -> set[str]:
+    """Functions and classes in a package's ``__all__``, and the public methods and
+    properties of those classes, that have no docstring (ruff's D1 rules skip private
+    modules, where all of them live)."""
+    import inspect
+
+    out = set()
+    for top in packages:
+        _import_every_submodule(top)
+        root = importlib.import_module(top)
+        names = [top] + [i.name for i in pkgutil.walk_packages(root.__path__, prefix=top + ".")
+                         if i.ispkg]
+        for pkg in names:
+            module = importlib.import_module(pkg)
+            for name in getattr(module, "__all__", ()):
+                obj = getattr(module, name)
+                if not (inspect.isfunction(obj) or inspect.isclass(obj)) or not getattr(
+                        obj, "__module__", "").startswith(tuple(packages)):
+                    continue
+                if not (obj.__doc__ or "").strip():
+                    out.add(f"{obj.__module__}.{obj.__qualname__}")
+                for key, member in (vars(obj).items() if inspect.isclass(obj) else ()):
+                    if key.startswith("_"):
+                        continue
+                    fn = member.fget if isinstance(member, property) else getattr(
+                        member, "__func__", member)
+                    if inspect.isfunction(fn) and not (fn.__doc__ or "").strip():
+                        out.add(f"{obj.__module__}.{obj.__qualname__}.{key}")
+    return out
+
+
+def test_every_public_name_has_a_docstring():
+    found = undocumented_public_names()
+    unlisted = sorted(found - set(UNDOCUMENTED))
+    assert not unlisted, "public names without a docstring:\n" + "\n".join(unlisted)
+    stale = sorted(set(UNDOCUMENTED) - found)
+    assert not stale, f"listed as undocumented but documented now (drop them): {stale}"
 
 
 @pytest.mark.parametrize("package", PACKAGES)

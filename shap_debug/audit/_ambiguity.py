@@ -55,6 +55,7 @@ class CohortDiagnosis(Result):
     recurrent_rows: np.ndarray = field(repr=False)
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"cohort": self.cohort.id, "rule": self.cohort.rule, "verdict": self.verdict,
                 "ambiguous_share": self.ambiguous_share, "fixable_share": self.fixable_share}
 
@@ -63,6 +64,7 @@ class CohortDiagnosis(Result):
         return pd.DataFrame([self.to_dict()])
 
     def to_dict(self) -> dict:
+        """The diagnosis as plain Python values."""
         c = self.cohort
         return {"cohort": c.id, "rule": c.rule, "size": c.size, "error_rate": c.error_rate,
                 "error_share": c.error_share, "verdict": self.verdict,
@@ -98,6 +100,7 @@ class AmbiguityReport(Result):
     n_errors: int = 0
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"n_errors": self.n_errors, "n_cohorts": len(self.cohorts),
                 "ambiguous_error_share": self.ambiguous_error_share,
                 "fixable_error_share": self.fixable_error_share,
@@ -105,6 +108,7 @@ class AmbiguityReport(Result):
 
     @property
     def message(self) -> str:
+        """One line: the shares of ambiguous and fixable errors."""
         if self.n_errors == 0:
             return "no errors: nothing to diagnose"
         return (f"{self.ambiguous_error_share:.0%} of the errors are in regions where the label "
@@ -112,6 +116,7 @@ class AmbiguityReport(Result):
                 "look like data problems worth re-checking")
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per diagnosed cohort: its verdict, shares and counts."""
         cols = ["cohort", "rule", "size", "error_rate", "error_share", "verdict",
                 "ambiguous_share", "fixable_share", "other_share", "uncertain_rows",
                 "label_entropy", "n_suspicious", "n_conflicting", "n_recurrent", "explanation"]
@@ -122,6 +127,7 @@ class AmbiguityReport(Result):
         return np.flatnonzero(self.row_kind == "fixable")
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
+        """The ambiguity plot (:func:`shap_debug.plots.ambiguity_plot`); returns the Axes."""
         from ..plots import ambiguity_plot
 
         return ambiguity_plot(self, max_display=max_display, ax=ax, show=show)

@@ -77,6 +77,7 @@ class Cohort(Result):
     significant: bool = False
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"id": self.id, "rule": self.rule, "size": self.size, "n_errors": self.n_errors,
                 "error_rate": self.error_rate, "p_adjusted": self.p_adjusted,
                 "significant": self.significant}
@@ -88,6 +89,7 @@ class Cohort(Result):
         return m
 
     def to_dict(self) -> dict:
+        """The cohort as plain Python values."""
         return {"cohort": self.id, "rule": self.rule, "size": self.size,
                 "n_errors": self.n_errors, "error_rate": self.error_rate,
                 "error_share": self.error_share, "leaf": self.leaf, "score": self.score,
@@ -113,6 +115,7 @@ class ErrorHeatmap(Result):
     base_rate: float
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"f1": self.f1, "f2": self.f2, "shape": self.rates.shape,
                 "base_rate": self.base_rate}
 
@@ -126,6 +129,7 @@ class ErrorHeatmap(Result):
         return pd.DataFrame(out)
 
     def plot(self, ax: Any = None, show: bool = True):
+        """The heatmap (:func:`shap_debug.plots.error_heatmap`); returns the Axes."""
         from ..plots import error_heatmap
 
         return error_heatmap(self, ax=ax, show=show)
@@ -185,6 +189,7 @@ class ErrorCohorts(Result):
     significance: float = 0.05
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"n_rows": self.n_rows, "n_errors": self.n_errors,
                 "error_rate": self.error_rate, "n_leaves": len(self.leaves),
                 "n_slices": len(self.slices)}
@@ -246,6 +251,7 @@ class ErrorCohorts(Result):
                             errs.astype(np.int64), self.error_rate)
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):
+        """The cohort plot (:func:`shap_debug.plots.cohort_plot`); returns the Axes."""
         from ..plots import cohort_plot
 
         return cohort_plot(self, max_display=max_display, ax=ax, show=show)

@@ -68,6 +68,7 @@ class SystematicRegion(Result):
         return int(round(abs(self.shift) * self.size))
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"name": self.name, "size": self.size, "label": self.label,
                 "shift": self.shift, "z": self.z, "fixable": self.fixable}
 
@@ -76,6 +77,7 @@ class SystematicRegion(Result):
         return pd.DataFrame([self.to_dict()])
 
     def to_dict(self) -> dict:
+        """The region as plain Python values."""
         return {"region": self.name, "source": self.source, "size": self.size,
                 "label": self.label, "observed": self.observed, "expected": self.expected,
                 "shift": self.shift, "z": self.z, "deficit": self.deficit,
@@ -104,6 +106,7 @@ class SystematicErrors(Result):
     n_screened: int = 0
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"n_regions": len(self.regions), "n_fixable": len(self.fixable),
                 "n_screened": self.n_screened, "n_recheck": len(self.rows_to_recheck())}
 
@@ -114,6 +117,7 @@ class SystematicErrors(Result):
 
     @property
     def message(self) -> str:
+        """One line: the fixable regions found, or that none was."""
         f = self.fixable
         if not f:
             return (f"no systematic labelling errors found ({len(self.regions)} regions "
@@ -130,6 +134,7 @@ class SystematicErrors(Result):
         return np.unique(np.concatenate([r.recheck for r in self.fixable]))
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per tested region: its label shift, test and verdict."""
         cols = ["region", "source", "size", "label", "observed", "expected", "shift", "z",
                 "deficit", "screen_z", "fixable", "n_wrong", "n_recheck"]
         return pd.DataFrame([r.to_dict() for r in self.regions], columns=cols)

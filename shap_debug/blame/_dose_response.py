@@ -262,6 +262,7 @@ class DoseResponse(Result):
 
     # ------------------------------------------------------------------ views
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         out: dict[str, Any] = {"n_anomalies": len(self.anomalies), "k_max": self.k_max,
                                "retrains": int(self.records["retrains"].sum())}
         for s, m in self.medians().items():

@@ -140,6 +140,7 @@ class RecurringRows(Result):
         })
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         rank = self.ranking
         out: dict[str, Any] = {"n_anomalies": len(self.anomalies),
                                "n_reference": len(self.reference),

@@ -48,6 +48,7 @@ class FrameCodec:
     """
 
     def fit(self, X: pd.DataFrame) -> FrameCodec:
+        """Learn each column's kind, levels and dtype from ``X``; returns self."""
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"X must be a pandas DataFrame; got {type(X).__name__}")
         self.columns_ = [str(c) for c in X.columns]
@@ -96,6 +97,7 @@ class FrameCodec:
         return out
 
     def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
+        """``fit(X)``, then the codes of ``X``."""
         return self.fit(X).transform(X)
 
     def inverse_transform(self, Z: Any) -> pd.DataFrame:
@@ -157,12 +159,14 @@ class CodedModel:
         self.classes_ = classes_of(model, len(getattr(model, "classes_", [0, 1])))
 
     def predict_proba(self, Z: Any) -> np.ndarray:
+        """Class probabilities of code rows ``Z`` (decoded to the raw frame first)."""
         Z = np.array(Z, dtype=np.float64, ndmin=2)
         if self.missing is not None:
             Z[:, self.missing] = np.nan
         return self._proba(Z if self.codec is None else self.codec.inverse_transform(Z))
 
     def predict(self, Z: Any) -> np.ndarray:
+        """Predicted class labels of code rows ``Z``."""
         return self.classes_[self.predict_proba(Z).argmax(axis=1)]
 
 

@@ -28,6 +28,7 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def is_torch_module(model: Any) -> bool:
+    """Whether ``model`` is a ``torch.nn.Module`` (without importing torch)."""
     # only a model built with torch can be a module: don't pay torch's import otherwise
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(model, torch.nn.Module)
@@ -233,6 +234,7 @@ class EncodedModel:
         self._proba = predict_proba_fn(model)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities of the raw rows ``X`` (encoded first)."""
         return self._proba(self.encoder.transform(X))
 
 

@@ -36,6 +36,7 @@ class Result:
     _repr_fields: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:  # pragma: no cover - every subclass overrides
+        """The result as a DataFrame (every subclass defines it)."""
         raise NotImplementedError
 
     def summary(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ class ShapDebugWarning(UserWarning):
 
 
 def warn(message: str) -> None:
+    """Warn with a :class:`ShapDebugWarning` pointing at the caller's caller."""
     warnings.warn(message, ShapDebugWarning, stacklevel=3)
 
 

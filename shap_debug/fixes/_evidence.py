@@ -80,11 +80,13 @@ class FailingCohort(Result):
         return self.conflict_share >= 0.5
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"label": self.label, "rule": self.rule, "source": self.source,
                 "n_train": len(self.train_rows),
                 "n_test": -1 if self.test_rows is None else len(self.test_rows)}
 
     def to_dict(self) -> dict:
+        """The cohort as plain Python values."""
         return {"cohort": self.label, "rule": self.rule, "source": self.source,
                 "train_rows": len(self.train_rows),
                 "test_rows": np.nan if self.test_rows is None else len(self.test_rows),
@@ -93,6 +95,7 @@ class FailingCohort(Result):
                 "n_contradicted": len(self.contradicted)}
 
     def to_frame(self) -> pd.DataFrame:
+        """The cohort as a one-row DataFrame."""
         return pd.DataFrame([self.to_dict()])
 
 
@@ -126,6 +129,7 @@ class FixEvidence(Result):
     encoder: Any = field(repr=False, default=None)
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"n_train": len(self.y), "n_test": len(self.y_test), "holdout": self.holdout,
                 "n_failing": len(self.failing),
                 "n_suspicious": 0 if self.suspicious is None else self.suspicious.n_flagged}

@@ -171,6 +171,7 @@ class FixReport(Result):
 
     # -------------------------------------------------------------- views
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         best = self.best
         return {"holdout": self.holdout, "n_test": self.n_test, "n_actions": len(self.actions),
                 "n_helping": int(sum(self.effect(a.name)["effect"] == "helps"

@@ -38,6 +38,8 @@ class SpaceView(Result):
     explained_variance: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per training row: its 2-D (PCA) coordinates in each space, its prediction
+        and whether it is an anomaly."""
         anom = np.zeros(len(self.predicted), dtype=bool)
         anom[self.anomalies] = True
         return pd.DataFrame({

@@ -40,6 +40,7 @@ class ALEBias(Result):
                 "flagged": self.flagged}
 
     def to_frame(self) -> pd.DataFrame:
+        """The bias table: one row per feature, neighbourhood against global range."""
         return self.table.copy()
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):

@@ -118,10 +118,12 @@ class ALEResult(Result):
 
     @property
     def feature_names(self) -> list[str]:
+        """The explained features, in curve order."""
         return [c.feature for c in self.curves]
 
     @property
     def n_rows(self) -> int:
+        """The number of neighbourhood rows."""
         return int(self.values.shape[0])
 
     def curve(self, feature: str | int) -> ALECurve:

@@ -86,6 +86,7 @@ class ConceptEncoder:
 
     def fit(self, X: Any, y: Any = None, feature_names: Sequence[str] | None = None
             ) -> ConceptEncoder:
+        """Learn the concepts (thresholds and levels) from ``X``; returns self."""
         check_int(self.n_bins, "n_bins", low=2)
         check_option(self.strategy, "strategy", ("quantile", "uniform", "kmeans"))
         frame = _as_frame(X, feature_names)
@@ -177,6 +178,7 @@ class ConceptEncoder:
 
     def fit_transform(self, X: Any, y: Any = None, feature_names: Sequence[str] | None = None
                       ) -> pd.DataFrame:
+        """``fit(X)``, then the concepts of ``X``."""
         return self.fit(X, feature_names=feature_names).transform(X, feature_names)
 
     def to_frame(self) -> pd.DataFrame:

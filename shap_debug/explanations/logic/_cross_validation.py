@@ -65,6 +65,7 @@ class LogicCVResult(Result):
         return out[cols]
 
     def summary(self) -> dict[str, Any]:
+        """Key figures as a ``{name: value}`` dict (also the ``repr``)."""
         return {"methods": list(self.formulas), "n_splits": self.n_splits,
                 "target_class": self.target_class}
 

@@ -47,6 +47,7 @@ class Condition:
 
     @property
     def is_categorical(self) -> bool:
+        """Whether the condition tests category levels rather than a threshold."""
         return self.levels is not None
 
     @property
@@ -145,6 +146,7 @@ class Rule(Result):
 
     @property
     def premise(self) -> str:
+        """The conditions joined with AND (``TRUE`` for none)."""
         return " AND ".join(str(c) for c in self.conditions) if self.conditions else "TRUE"
 
     def holds(self, X: Any) -> np.ndarray:

@@ -94,6 +94,7 @@ class RuleTable(Result):
 
     @property
     def is_anomaly(self) -> np.ndarray:
+        """Whether each explained row is mispredicted."""
         return np.asarray(self.y_true != self.y_pred)
 
     def __len__(self) -> int:
