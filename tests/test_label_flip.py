@@ -211,3 +211,31 @@ def test_the_result_is_a_frozen_value_and_the_former_call_still_works(german_lr)
     assert isinstance(old, pd.DataFrame)
     same = old.drop(columns="time_s").equals(check.to_frame().drop(columns="time_s"))
     assert same and old.attrs == check.to_frame().attrs
+
+
+def test_every_call_form_reads_the_same_trials(german_lr):
+    import pandas as pd
+
+    from shap_debug.neighborhood import NeighborhoodModel
+
+    Z, y, lr, exp = german_lr
+    kw = dict(spaces=["features"], n_neighbors=15, contributions=exp, progress=False,
+              random_state=2)
+    rows = [3, 7]
+    cols = ["anomaly", "space", "n_flipped", "flipped", "proba_after"]
+    new = label_flip_check(lr, rows, X=Z, y=y, **kw).to_frame()
+    assert label_flip_check(lr, anomalies=rows, X=Z, y=y, **kw).to_frame()[cols].equals(
+        new[cols])
+    with pytest.warns(FutureWarning):
+        legacy = [label_flip_check(lr, Z, y, rows, **kw),
+                  label_flip_check(lr, Z, y, anomalies=rows, **kw),
+                  label_flip_check(lr, Z, y=y, anomalies=rows, **kw)]
+    for old in legacy:
+        assert isinstance(old, pd.DataFrame) and old[cols].equals(new[cols])
+    nbm = NeighborhoodModel(15, space="features", model=lr).fit(Z, y, progress=False)
+    a = nbm.anomalies_[:2]
+    by_nbm = label_flip_check(nbm, a, spaces=["features"], progress=False).to_frame()
+    assert by_nbm[cols].equals(
+        label_flip_check(nbm, anomalies=a, spaces=["features"], progress=False).to_frame()[cols])
+    with pytest.raises(TypeError, match="twice"):
+        label_flip_check(lr, rows, anomalies=rows, X=Z, y=y, **kw)

@@ -1,23 +1,7 @@
 """Error cohorts: where the model fails, as readable rules.
 
-A shallow decision tree is fitted to the *error indicator* (1 where the model's prediction
-differs from the label), the way Microsoft's Error Analysis tree does (Nushi, Kamar &
-Horvitz 2018, "Towards Accountable AI: Hybrid Human-Machine Analyses for Characterizing
-System Failure"; ``responsible-ai-toolbox``). Each leaf is a cohort with its rule, size,
-error rate and share of all errors. Categorical columns enter the tree as integer codes
-ordered by the level's error rate, so a threshold split on them is a split into two *level
-sets* (the optimal binary partition for a 0/1 target, Breiman et al. 1984, sec. 9.4) and
-rules read ``marital-status in {Married-civ-spouse, Married-AF-spouse}``.
-
-Top slices are chosen among the tree nodes holding at least ``min_support`` rows by the
-SliceLine score (Sagadeeva & Boehm 2021, "SliceLine: Fast, Linear-Algebra-based Slice Finding
-for ML Model Debugging"), ``alpha * (rate / base_rate - 1) - (1 - alpha) * (n / size - 1)``,
-with the *Wilson lower confidence bound* of the cohort's error rate as ``rate`` so that a
-2-row cohort with one error does not outrank a large one on a noisy 50 % rate. Each node gets
-a one-sided Fisher exact p-value (are its errors more frequent than in the other rows?),
-Holm-adjusted over the nodes that could be reported; significant slices come first. Slices
-are de-duplicated: a slice whose rows overlap a better one by more than ``max_overlap``
-(Jaccard) is dropped, so one cohort is not listed ten times in different words.
+The background (method, references, design choices) is in ``docs/cohorts.md``, section
+"Design notes", ``shap_debug.audit._cohorts``.
 """
 
 from __future__ import annotations

@@ -1,29 +1,7 @@
 """Data-integrity flags that distort neighborhoods, influence and error analysis.
 
-Checks, all exact and linear in the number of rows (hashing, never pairwise over rows):
-
-- exact duplicate rows (same features; they pile up at one point of every space and fill
-  neighbourhoods with copies),
-- identical rows with conflicting labels (no model can be right on all of them: errors no
-  retraining fixes, only relabelling),
-- test rows present in the training set (leakage: test accuracy is optimistic),
-- constant columns, quasi-constant columns (one value in >= 99 % of rows), duplicate
-  columns (one-to-one recodings of each other, e.g. ``education`` and ``education-num``:
-  the same information twice) and near-duplicate columns (numeric columns with
-  ``|r| >= 0.99`` that are not recodings of each other, e.g. ``mean radius`` and
-  ``mean perimeter`` in the breast-cancer data, r = 0.998: nearly, not exactly, the same).
-
-Identical rows are found by hashing: each row gets a 64-bit hash of its values (numbers as
-float64, everything else as its text; computed ``chunk_rows`` rows at a time), rows are
-grouped by hash, and only rows whose hash is shared are compared value by value, so a hash
-collision can never merge different rows. Memory is 8 bytes per row plus one chunk.
-
-Duplicates and occurrence counts: :func:`collapsed_occurrence` counts each group of identical
-rows *once* per neighbourhood and fills the neighbourhood with distinct rows, so ten copies
-of one row do not take ten places at the top of the occurrence histogram.
-
-Deepchecks' "Data Duplicates", "Conflicting Labels" and "Train Test Samples Mix" checks cover
-the same ground; this module returns values the report can link to.
+The background (method, references, design choices) is in ``docs/cohorts.md``, section
+"Design notes", ``shap_debug.audit._integrity``.
 """
 
 from __future__ import annotations

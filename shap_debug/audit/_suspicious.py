@@ -1,17 +1,7 @@
 """Suspicious rows: which training labels look wrong, and how many to look at.
 
-Confident learning (Northcutt, Jiang & Chuang 2021, "Confident Learning: Estimating
-Uncertainty in Dataset Labels", JAIR 70; the ``cleanlab`` project): out-of-sample predicted
-probabilities from K-fold cross-validation score each row by its *self-confidence*, the
-probability the held-out model gives to the row's own label. Rows are ranked by it (least
-confident first). The *number* of rows worth checking comes from the calibrated confident
-joint: a row counts as "confidently of class j" when ``p_j`` reaches class j's average
-self-confidence; the off-diagonal mass of that joint, rescaled to the observed class counts,
-estimates how many labels are wrong (cleanlab's ``num_label_issues(...,
-estimation_method="off_diagonal_calibrated")``, recommended for fewer than four classes).
-
-Out-of-sample probabilities matter: a flexible model fits its own noisy labels, so the
-in-sample loss hides exactly the rows we look for.
+The background (method, references, design choices) is in ``docs/cohorts.md``, section
+"Design notes", ``shap_debug.audit._suspicious``.
 """
 
 from __future__ import annotations

@@ -1,18 +1,7 @@
 """Dose-response of the label-flip check: how many neighbours must be relabelled?
 
-The label-flip check (Rasouli & Yu 2021, Table II; :func:`shap_debug.blame._label_flip.label_flip_check`)
-flips the labels of an anomaly's ``K`` nearest training rows, retrains, and records whether
-the anomaly's prediction changed. With a large ``K`` every space tends to score 1.0, which
-does not tell the spaces apart. :func:`dose_response` asks instead for the *smallest* number
-``k`` of the anomaly's nearest neighbours (in each space) whose relabelling flips its
-prediction, so a reader sees "12 contribution-space neighbours suffice, 140 feature-space
-neighbours" rather than three 1.0s.
-
-The relabelling is the label-flip check's: each of the ``k`` nearest *other* training rows
-(the anomaly itself is left out, like ``label_flip_check(include_anomaly=False)``) gets the
-other class of the binary target (``y -> the other label``), a clone of the model (same
-hyper-parameters, same seed) is refitted on the whole training set, and the anomaly's
-prediction is compared with the given model's.
+The background (method, references, design choices) is in ``docs/neighborhood.md``, section
+"Design notes", ``shap_debug.blame._dose_response``.
 """
 
 from __future__ import annotations

@@ -1,30 +1,7 @@
 """Is a neighborhood influential? Flip its labels, retrain, and watch the anomaly.
 
-Rasouli & Yu, "Explainable Debugger for Black-box Machine Learning Models" (IJCNN 2021),
-Table II: for an anomaly (a training row the model mispredicts), take its ``K`` nearest
-training rows in a space, flip their labels, retrain a clone of the model (same
-hyper-parameters, same seed) and record whether the anomaly's prediction changes. A space
-whose neighborhoods change the prediction more often holds the rows that really shaped it.
-The paper compares contribution space (N^c), feature space (N^f) and probability space (N^p).
-
-What the reference implementation did
--------------------------------------
-The authors' script (``neighborhood_influence.py`` in XdebugML) queried the kNN index with
-the anomaly itself, which is part of the training set, so the anomaly was its own nearest
-neighbour and **its own label was flipped too** (later versions flipped a random 50-75 % of
-the neighbours). An anomaly's label disagrees with its prediction, so flipping it makes the
-label *agree* with the current prediction: a push against the change being measured, mixed
-into every space's rate. Here ``include_anomaly=False`` (the default) leaves the anomaly out
-and flips its ``K`` nearest *other* rows; ``include_anomaly=True`` reproduces the reference.
-``flip_fraction`` reproduces the partial flipping.
-
-Trials are independent and run through :mod:`joblib`, so the same call scales out on a Dask
-cluster::
-
-    from dask.distributed import Client, LocalCluster
-    import joblib
-    with Client(LocalCluster()), joblib.parallel_backend("dask"):
-        check = label_flip_check(model, 50, X=X, y=y, n_jobs=-1)
+The background (method, references, design choices) is in ``docs/neighborhood.md``, section
+"Design notes", ``shap_debug.blame._label_flip``.
 """
 
 from __future__ import annotations
@@ -169,18 +146,38 @@ def _from_neighborhood_model(nbm: NeighborhoodModel, contributions: Any,
     return nbm.model_, nbm.X_, nbm.y_, contributions, k
 
 
-def _call_form(first: Any, anomalies: Any, args: tuple, X: Any, y: Any) -> tuple:
+def _call_form(first: Any, args: tuple, anomalies: Any, X: Any, y: Any) -> tuple:
     """``(anomalies, X, y, legacy)`` from ``(nbm, anomalies)``, ``(model, anomalies, X=,
-    y=)`` or the former positional ``(model, X, y[, anomalies])`` (``legacy``)."""
+    y=)`` or the former ``(model, X, y[, anomalies])`` (``legacy``; ``anomalies`` may then
+    be a keyword)."""
+    if len(args) > 3:
+        raise TypeError(f"label_flip_check takes at most 4 positional arguments; got "
+                        f"{len(args) + 1}")
     if isinstance(first, NeighborhoodModel):
-        if args or X is not None or y is not None:
+        if len(args) > 1 or X is not None or y is not None:
             raise TypeError("with a fitted NeighborhoodModel the model, X and y come from it: "
                             "call label_flip_check(nbm, anomalies, ...) without X and y")
-        return anomalies, None, None, False
-    if args:
-        if len(args) > 2 or X is not None or y is not None:
+        if args and anomalies is not None:
+            raise TypeError("label_flip_check got anomalies twice")
+        return (args[0] if args else anomalies), None, None, False
+    legacy = len(args) >= 2 or (len(args) == 1 and X is None and (
+        isinstance(args[0], pd.DataFrame) or np.ndim(args[0]) >= 2))
+    if legacy:
+        if X is not None or (len(args) >= 2 and y is not None):
             raise TypeError("label_flip_check(model, X, y, anomalies) takes X and y once")
-        return (args[1] if len(args) == 2 else None), anomalies, args[0], True
+        X, y = args[0], (args[1] if len(args) >= 2 else y)
+        if y is None:
+            raise TypeError("label_flip_check needs X and y (the training data): call "
+                            "label_flip_check(model, anomalies, X=X, y=y)")
+        if len(args) == 3:
+            if anomalies is not None:
+                raise TypeError("label_flip_check got anomalies twice")
+            anomalies = args[2]
+        return anomalies, X, y, True
+    if args:
+        if anomalies is not None:
+            raise TypeError("label_flip_check got anomalies twice")
+        anomalies = args[0]
     if X is None or y is None:
         raise TypeError("label_flip_check needs X and y (the training data) as keywords, or a "
                         "fitted NeighborhoodModel as its first argument: "
@@ -190,8 +187,8 @@ def _call_form(first: Any, anomalies: Any, args: tuple, X: Any, y: Any) -> tuple
 
 def label_flip_check(
     neighborhood_model: Any,
-    anomalies: int | Sequence[int] | None = None,
     *args: Any,
+    anomalies: int | Sequence[int] | None = None,
     X: pd.DataFrame | np.ndarray | None = None,
     y: Any = None,
     spaces: Sequence[str] = SPACES,
@@ -206,6 +203,9 @@ def label_flip_check(
 ) -> LabelFlipCheck | pd.DataFrame:
     """Flip the labels of each anomaly's neighborhood, retrain, and check the prediction.
 
+    Called as ``label_flip_check(neighborhood_model, anomalies, **options)`` or
+    ``label_flip_check(model, anomalies, X=X, y=y, **options)``.
+
     Parameters
     ----------
     neighborhood_model : NeighborhoodModel, or classifier(s)
@@ -213,7 +213,7 @@ def label_flip_check(
         ``X``, ``y``, its contributions and ``n_neighbors``. Otherwise: binary classifiers
         trained on ``(X, y)`` that :func:`sklearn.base.clone` can copy (one, a dict
         ``{name: classifier}`` or a list), with ``X`` and ``y`` given as keywords.
-    anomalies : int, sequence of int or None
+    anomalies : int, sequence of int or None (second positional argument, or keyword)
         None: every anomaly (training row with ``predict != y``) of each model. An int
         ``q``: ``q`` anomalies of each model drawn at random (all if fewer). A sequence:
         these training rows, for every model.
@@ -283,7 +283,7 @@ def label_flip_check(
     ...                  progress=False).to_frame()["n_flipped"].tolist()
     [100, 100]
     """
-    anomalies, X, y, legacy = _call_form(neighborhood_model, anomalies, args, X, y)
+    anomalies, X, y, legacy = _call_form(neighborhood_model, args, anomalies, X, y)
     if legacy:
         warnings.warn("label_flip_check(model, X, y, anomalies) is deprecated and returns a "
                       "DataFrame; call label_flip_check(model, anomalies, X=X, y=y) (or "

@@ -1,19 +1,7 @@
 """Recurring rows that mean something: enrichment in anomaly neighbourhoods, not raw counts.
 
-Rasouli & Yu (2021, Fig. 3) count how often each training row lands in the neighbourhoods
-of the anomalies. A raw count favours rows in dense regions and hubs of the space, which sit
-in *every* neighbourhood, whether the queried row is mispredicted or not. :func:`recurring_rows`
-compares the two: for each training row, ``c_a`` (in how many of the ``n_a`` anomaly
-neighbourhoods it appears) against ``c_r`` (in how many of the ``n_r`` neighbourhoods of a
-sample of correctly predicted rows), and ranks rows by the lift
-
-.. math:: \\mathrm{lift} = \\frac{c_a / n_a}{(c_r + \\alpha) / n_r}
-
-with a small additive prior ``alpha`` (default 1) that keeps the ratio finite for rows never
-seen in a reference neighbourhood and pulls rows seen a few times towards less extreme
-values. Only rows with ``c_a >= min_count`` are ranked. A lift near 1 means "as common near
-correct rows as near anomalies"; a large lift with a large count is a row that is near the
-mispredictions specifically.
+The background (method, references, design choices) is in ``docs/neighborhood.md``, section
+"Design notes", ``shap_debug.blame._recurrence``.
 """
 
 from __future__ import annotations

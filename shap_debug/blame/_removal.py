@@ -1,17 +1,7 @@
 """Validated blame: does removing the blamed rows help, is the blame stable, what to say first.
 
-Every "these training rows are to blame" claim in the report comes with evidence:
-
-- :func:`removal_curve` — retrain without the top x % of rows of each blame ranking
-  (occurrence in anomaly neighbourhoods, influence, the suspicious-row ranking) and compare
-  the anomalies' fix rate and the test accuracy with removing the same number of *random*
-  rows (the data-removal check of Ghorbani & Zou 2019, "Data Shapley", sec. 4, and of
-  Koh & Liang 2017's influence experiments);
-- :func:`blame_stability` — top-k overlap of the blamed rows across seeds or bootstrap
-  replicates of whatever produced the ranking (a ranking that changes with the seed is not
-  evidence);
-- :func:`summary_flags` — the report's first screen: a few pass/warn lines, each linking to
-  its evidence.
+The background (method, references, design choices) is in ``docs/cohorts.md``, section
+"Design notes", ``shap_debug.blame._removal``.
 """
 
 from __future__ import annotations

@@ -1,37 +1,7 @@
 """The model-agnostic Shapley estimator behind ``explain(method="sampling")``.
 
-The target is interventional Shapley values with a background set ``B``:
-``phi_j(x) = mean_b phi_j(x; b)`` where ``phi(x; b)`` are the Shapley values of the game
-``v_b(S) = f(x_S, b_rest)`` (what ``shap.TreeExplainer(feature_perturbation=
-"interventional")`` computes exactly for trees). We estimate every ``phi(x; b)`` for *every*
-background row (stratified, no background-sampling variance) with antithetic permutation
-walks (Mitchell et al. 2022, "Sampling permutations for Shapley value estimation"): a random
-order and its reverse, exact for games without interactions of order > 2.
-
-- **Null players.** Features where ``x_j == b_j`` are null players of ``v_b``: they are put
-  last and never evaluated.
-- **Rotation groups.** Pairs come in couples; the second pair walks the first's order
-  rotated by half of the differing features, so every feature is seen early and late
-  (positions stratified within the couple, like Castro et al. 2017's stratification by
-  position). 1.6x less variance than two independent pairs on Adult, and no other second
-  order changes the middle of more three-way interactions (the part a pair gets wrong; see
-  ``docs/contributions.md``). An odd number of pairs starts with a triple rotated by thirds.
-- **Shared rows.** One base order per background row serves every explained row, so rows
-  that agree on a walk's first features produce the same model input. Equal walk rows are
-  found by exact packed keys (or 64-bit Zobrist hashes checked by a second hash) and sent to
-  the model once: on Adult 45 % of the walk steps are distinct. Results do not depend on
-  chunking or ``n_jobs``.
-- **Control variate** (optional). The surrogate ``g_b(S) = sigmoid(logit f(b) + sum_S a_j)``
-  with ``a_j`` the pairs' log-odds effects has Shapley values we enumerate exactly; the
-  estimate is corrected by ``beta * (pairs' estimate of g - exact g)`` with ``beta`` fitted
-  on pair-to-pair differences (so exact pairwise games stay exact). It halves the variance
-  for models that are near-additive in log-odds.
-
-All distinct rows of a chunk go to the model in one ``predict_proba`` call. Efficiency holds
-exactly: ``sum_j phi_j = f(x) - mean_b f(b)``.
-
-The measured notes (``shared/notes/contributions.md``) and ``benchmarks/contributions.py``
-compare this with ``shap.PermutationExplainer``.
+The background (method, references, design choices) is in ``docs/contributions.md``, section
+"Design notes", ``shap_debug.contributions._estimator``.
 """
 
 from __future__ import annotations

@@ -1,37 +1,7 @@
 """Representative neighbours: a small, diverse set of rows picked from a contribution matrix.
 
-A neighbourhood in contribution space has hundreds or thousands of rows; a person has time
-for about ten. Algorithm 2 of Rasouli & Yu, "Explainable Debugger for Black-box Machine
-Learning Models" (IJCNN 2021), picks a budget of ``B`` rows whose most important features
-are both strong and *varied*, so that their local explanations side by side cover the
-different ways the model reasons in that region.
-
-The objective
--------------
-For each row keep ``|phi|`` at its ``n_top_features`` (NF) largest features and zero
-elsewhere (``W``), and let ``Wb = W > 0``. For a set ``R`` of ``B`` distinct rows::
-
-    fitness(R) = sum_j  (sum_{r in R} W[r, j]) * dispersion_{r in R}(Wb[r, j])
-
-The paper writes the dispersion as a variance (``dispersion="var"``: ``p (1 - p)`` for the
-share ``p`` of members that have feature ``j`` in their top NF). The reference
-implementation (``XdebugML/GA/fitness_function.py``) uses the coefficient of variation
-(``scipy.stats.variation``, population std over mean: ``sqrt((1 - p) / p)``), which is our
-default ``dispersion="cv"``. The two reward different sets: the variance is largest when a
-feature is shared by half the members, the CV when it is carried by a single strong member
-(CV grows as ``p`` falls), so ``"cv"`` favours sets in which rare but strong features each
-get a representative. Features that no member has (``p = 0``, CV undefined) add nothing
-under either choice because their summed weight is zero too.
-
-The search
-----------
-``method="ga"`` runs a :mod:`pymoo` genetic algorithm over integer vectors of ``B``
-distinct row positions: set-aware operators (a child takes ``B`` distinct members of its
-parents' union; a mutation swaps one member for a random row), duplicates repaired rather
-than penalised, binary tournaments, elitist survival, and the whole population evaluated in
-one vectorised numpy expression; the best set is then polished by single best-improvement
-swaps (``polish=True``). ``method="greedy"`` adds, one at a time, the row that raises the
-fitness most; ``method="random"`` is the paper's baseline.
+The background (method, references, design choices) is in ``docs/quasi_global.md``, section
+"Design notes", ``shap_debug.explanations._representatives``.
 """
 
 from __future__ import annotations

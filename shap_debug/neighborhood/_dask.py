@@ -1,35 +1,7 @@
 """Contributions and influential neighbourhoods of data larger than one machine's memory.
 
-The rows come as a ``dask.dataframe.DataFrame`` or a path to Parquet files (a file, a
-directory or a glob, read with :func:`dask.dataframe.read_parquet`) and are processed
-partition by partition, on a Dask cluster when a ``dask.distributed.Client`` is active:
-
-1. **Contributions** (out of core). Each partition is explained on its own with
-   :func:`shap_debug.explain` against one background for all partitions, drawn with the seed
-   exactly as the in-memory run draws it, and reduced to a table of ``m + 4`` numbers per
-   row: the contributions towards the predicted class, their base value, the predicted
-   class and its probability, and the label. Only that table is kept, persisted on the
-   workers or written to Parquet (``store=``); the raw rows are read once and dropped.
-2. **Neighbourhoods**. The contribution vectors (``8 m`` bytes per row: 96 MB per million
-   rows of Adult's 12 features) are gathered into one k-nearest-neighbour index and the
-   anomalies are queried in chunks of ``chunk_size`` rows; with ``n_jobs`` under
-   ``joblib.parallel_backend("dask")`` the chunks run on the workers (which receive the
-   index once) and only neighbour indices come back, to be counted chunk by chunk.
-
-Results equal the in-memory :class:`~shap_debug.neighborhood.NeighborhoodModel` given the
-same rows in the same order and the same seed: TreeSHAP and linear contributions exactly,
-and sampling estimates too (every partition replays the same permutations; not with
-``control_variate=True``, whose weight is fitted over all rows at once). So do the anomalies,
-the neighbourhoods and the occurrence counts.
-
-Limits: the index (the ``n x m`` contribution matrix, twice for a KD-tree) and a few
-``n``-long vectors (labels, predictions, counts: 8 bytes per row each) live in the client's
-memory and in each worker that queries: about 0.3 GB per million rows of 12 features, so
-tens of millions of rows on one machine. The raw data have no such limit. Exact duplicate
-grouping (:func:`~shap_debug.audit._integrity.collapsed_occurrence`) and the later stages of the
-:class:`~shap_debug.debugger.Debugger` (rules, ALE, flip points, retraining) need the rows
-in memory: run them on the anomalies and neighbourhoods found here (:meth:`rows` fetches
-them).
+The background (method, references, design choices) is in ``docs/scale.md``, section
+"Design notes", ``shap_debug.neighborhood._dask``.
 """
 
 from __future__ import annotations

@@ -1,29 +1,7 @@
 """Influential neighborhoods of anomalies in contribution space.
 
-Rasouli & Yu, "Explainable Debugger for Black-box Machine Learning Models" (IJCNN 2021),
-Algorithm 1: the training rows whose *contribution vectors* (SHAP values towards the
-predicted class) are closest to an anomaly's were shaped by the same part of the decision
-function, so they are the first suspects when asking "which training rows drove this
-misprediction?". Two baselines from the paper live beside it:
-
-- ``space="features"``: the feature values (N^f). Each column of the numeric view of ``X``
-  (category codes for ``category`` columns) is standardised to zero mean and unit variance
-  (z-score, :class:`sklearn.preprocessing.StandardScaler`; constant columns stay 0) so that
-  no column dominates the Euclidean distance by its units.
-- ``space="probabilities"``: the model's predicted probabilities (N^p).
-
-The k-nearest-neighbour index is scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors`
-(KD-tree, ball tree or brute force chosen by ``algorithm="auto"``: a KD-tree on the 12-d
-contributions of Adult, see ``docs/scale.md``). Queries run in chunks of ``chunk_size``
-rows (:meth:`NeighborhoodModel.iter_kneighbors`), so memory is bounded by
-``chunk_size * K`` rather than by ``n_anomalies * K``: :meth:`NeighborhoodModel.occurrence`
-accumulates its counts chunk by chunk (``np.bincount``) and never holds the whole
-neighbour matrix. Each query row's search is independent of the others, so results do not
-depend on the chunk size. With ``n_jobs`` the chunks run in parallel through joblib
-(threads here, the workers of a Dask cluster under ``joblib.parallel_backend("dask")``).
-
-:func:`shap_debug.blame._label_flip.label_flip_check` proves (or refutes) that a neighborhood is
-influential by flipping its labels and retraining.
+The background (method, references, design choices) is in ``docs/neighborhood.md``, section
+"Design notes", ``shap_debug.neighborhood._model``.
 """
 
 from __future__ import annotations

@@ -1,38 +1,7 @@
 """Accumulated Local Effects over an influential neighborhood, as a ``shap.Explanation``.
 
-Local rules describe single rows; a neighborhood (the training rows that shaped an
-anomaly's prediction, see :mod:`shap_debug.neighborhood`) also has trends and biases of its
-own. Following Rasouli & Yu ("Explainable Debugger for Black-box Machine Learning Models",
-IJCNN 2021, Fig. 4) we show them with first-order Accumulated Local Effects (Apley & Zhu,
-"Visualizing the effects of predictor variables in black box supervised learning models",
-JRSS-B 2020) computed on the neighborhood only, and compare them with the whole training
-set (:func:`ale_bias`).
-
-Estimator
----------
-The numbers are those of PyALE 1.2 (Jomar, https://github.com/DanaJomar/PyALE), which the
-tests use as the oracle:
-
-- *continuous* features: bin edges are the R type-1 quantiles (inverse empirical CDF) at
-  ``linspace(0, 1, grid_size + 1)`` plus the minimum, deduplicated; bins are right-closed,
-  the first one also holds the minimum. Each row's prediction difference between its bin's
-  upper and lower edge is averaged per bin and accumulated; the curve is centred by the
-  count-weighted mean of the bin midpoints' effects.
-- *discrete* numeric features (at most 10 values, or at most 0.2 % of the rows): the rows of
-  each level move one level up and one level down; both differences are averaged per level
-  pair, accumulated, and centred by the level counts.
-- *categorical* features: as discrete, with the levels in the order of an ordered
-  ``Categorical``, or otherwise ordered by similarity: the distance between two levels is the
-  sum over the other features of the total-variation distance (categorical and small-integer
-  features) or the Kolmogorov-Smirnov distance on 100 quantiles (the others) between the
-  rows of each level, reduced to one dimension by classical multidimensional scaling.
-- bands are ``mean ± t_{C, n-1} * sd / sqrt(n)`` of the differences of each bin or level,
-  around the accumulated effect (undefined, NaN, for the reference level and one-row bins).
-
-Unlike PyALE, every perturbed row of every feature goes through the model in one batched,
-chunked ``predict_proba`` call, the bookkeeping is numpy, the input is never modified, any
-classifier (scikit-learn, torch) and any frame or array works, and a constant feature gives
-a flat zero curve. ``engine="pyale"`` runs PyALE itself, feature by feature.
+The background (method, references, design choices) is in ``docs/ale.md``, section
+"Design notes", ``shap_debug.explanations.ale._core``.
 """
 
 from __future__ import annotations

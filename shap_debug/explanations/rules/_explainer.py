@@ -1,30 +1,7 @@
 """Local IF-THEN rules for single rows: :class:`RuleExplainer`.
 
-The debugger of Rasouli & Yu, "Explainable Debugger for Black-box Machine Learning Models"
-(IJCNN 2021), explains an anomaly and its representative neighbours (see
-:mod:`shap_debug.explanations._representatives`) with local rules, side by side (its Table I), so that the
-rules of mispredicted and correctly predicted neighbours show what confuses the model. The
-reference used EXPLAN (Rasouli & Yu, IJCNN 2020), which needs a C4.5 binary that no longer
-installs. :class:`RuleExplainer` follows the same recipe with scikit-learn:
-
-1. **Neighbourhood.** ``n_samples`` rows around ``x``: each row changes a random share
-   (10–60 %) of ``x``'s features; a changed numeric value is either a draw from the training
-   column or ``x`` plus Gaussian noise (0.3 training std, rounded for integer columns,
-   clipped to the training range); a changed categorical value is a level drawn from the
-   training column, so only real levels appear.
-2. **Balance.** The black box labels the rows. When fewer than 30 % of them disagree with
-   ``x``'s label, extra rows are made by mixing ``x`` with the nearest training rows of the
-   other label(s) (EXPLAN's "balanced neighbourhood" idea, without its genetic search).
-3. **Surrogate.** A shallow ``DecisionTreeClassifier`` (one-hot categories, balanced class
-   weights) is fitted to the black box's labels; ``x``'s root-to-leaf path is read as a
-   conjunction, thresholds on one feature merged (``40 < age <= 53``), one-hot tests turned
-   into ``relationship = Husband`` / ``race != White`` / ``x in {a, b}``. The walk stops at
-   the first node whose leaves all predict one class (tests below it change nothing).
-
-Each :class:`Rule` reports its premise, predicted class, **fidelity** (among neighbourhood
-rows that satisfy the premise, the share the black box gives the rule's class: recompute it
-with :meth:`RuleExplainer.neighborhood` and :meth:`Rule.holds`), **coverage** (share of the
-training rows that satisfy the premise) and **length** (number of merged conditions).
+The background (method, references, design choices) is in ``docs/quasi_global.md``, section
+"Design notes", ``shap_debug.explanations.rules._explainer``.
 """
 
 from __future__ import annotations
