@@ -54,12 +54,14 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-# this checkout's shap_debug, not an installed one (sys.path[0] is benchmarks/)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# this checkout's shap_debug, not an installed one; benchmarks/ for _common (also when a
+# test loads this file by its path)
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 import numpy as np  # noqa: E402
 
-OUT = Path(__file__).parent / "results" / "scale.json"
+from _common import SCHEMA, parser, run_info  # noqa: E402
+
 PLOT = Path(__file__).parent.parent / "docs" / "img" / "scale_loglog.png"
 JITTER = 0.01
 QUERIES = "neighbour queries"   # flags + occurrence (full) = occurrence (K) + collapsed (core)
@@ -495,7 +497,8 @@ def _merged(path: Path, update: dict, runs: dict | None = None) -> dict:
     if runs:
         all_runs = list(old["runs"].values())
         old["machine"] = {
-            "platform": platform.platform(), "cpus": os.cpu_count(),
+            "platform": platform.platform(), "processor": platform.processor(),
+            "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
             "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
                                / 2**30, 1),
             "load_average_during_runs": {k: r["load_average"] for k, r in old["runs"].items()
@@ -553,24 +556,12 @@ def _provenance() -> dict:
     return {"path": str(root), "commit": commit, "uncommitted_changes": dirty}
 
 
-def versions() -> dict:
-    import joblib
-    import pandas as pd
-    import shap
-    import sklearn
-
-    return {"python": platform.python_version(), "numpy": np.__version__,
-            "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
-            "shap": shap.__version__, "joblib": joblib.__version__}
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    info = run_info(("joblib",))
+    p = parser("scale", __doc__, quick="a 4,000-row sample of Adult at sizes 1 4 16")
     p.add_argument("--sizes", type=int, nargs="+", default=None)
-    p.add_argument("--quick", action="store_true")
     p.add_argument("--core-only", action="store_true")
     p.add_argument("--progress", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", action="store_true", help="(re)draw the log-log plot")
     p.add_argument("--table", action="store_true", help="print the markdown table")
     p.add_argument("--knn", action="store_true",
@@ -578,7 +569,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ties", action="store_true",
                    help="distinct contribution vectors and KD-tree build time at --sizes, "
                         "from the --cache of earlier runs")
-    p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--cache", type=Path, default=None,
                    help="keep the contributions here (.npz) and reuse them: a rerun of the "
                         "later stages then skips the contributions stage")
@@ -620,7 +610,10 @@ def main(argv: list[str] | None = None) -> int:
     for f in sizes:
         res = run_size(f, args)
         results = _merged(args.out, {
-            "benchmark": "scale", "versions": versions(),
+            "benchmark": "scale", "schema": SCHEMA,
+            **{k: v for k, v in info.items() if k != "machine"},
+            "settings": {k: (str(v) if isinstance(v, Path) else v)
+                         for k, v in vars(args).items() if k not in ("out", "child_out")},
             "data": "Adult (adult.data) replicated: original rows + jittered resampled copies "
                     f"(numeric columns + N(0, ({JITTER} sd)^2)), labels kept; 80/20 split",
             "model": "GradientBoostingClassifier(random_state=0) on the ordinal encoding",

@@ -120,8 +120,8 @@ def test_parquet_contributions_and_neighbourhoods_equal_the_in_memory_run(
     X, Z, y, enc, gb = adult_small
     root, frame = parquet_rows
     ref = NeighborhoodModel(n_neighbors=40).fit(gb, Z, y, random_state=0, progress=False)
-    nbm = DaskNeighborhoodModel(40, chunk_size=17).fit(
-        gb, root, "label", random_state=0, store=tmp_path / "table", progress=False)
+    nbm = DaskNeighborhoodModel(40, chunk_size=17, random_state=0).fit(
+        gb, root, "label", store=tmp_path / "table", progress=False)
     assert read_rows(root).npartitions == 4 and nbm.table_.npartitions == 4
     assert nbm.n_rows_ == len(y) and nbm.offsets_.tolist() == [0, 375, 750, 1125]
     np.testing.assert_array_equal(nbm.contributions_, ref.contributions_)
@@ -145,8 +145,8 @@ def test_parquet_sampling_estimates_replay_the_same_permutations(adult_small, tm
     frame = pd.DataFrame(Z, columns=[f"f{j}" for j in range(Z.shape[1])]).assign(y=y)
     import dask.dataframe as dd
 
-    nbm = DaskNeighborhoodModel(20).fit(knn, dd.from_pandas(frame, npartitions=3), "y",
-                                         random_state=4, progress=False)
+    nbm = DaskNeighborhoodModel(20, random_state=4).fit(
+        knn, dd.from_pandas(frame, npartitions=3), "y", progress=False)
     np.testing.assert_array_equal(nbm.contributions_, ref.contributions_)
     _same_neighbourhoods(nbm, ref, ref.anomalies_)
 
@@ -158,8 +158,8 @@ def test_parquet_on_a_local_cluster(adult_small, parquet_rows, cluster):
     root, _ = parquet_rows
     ref = NeighborhoodModel(n_neighbors=40).fit(gb, Z, y, random_state=0, progress=False)
     with distributed.get_task_stream(cluster) as stream:
-        nbm = DaskNeighborhoodModel(40, n_jobs=-1, chunk_size=30).fit(gb, str(root), "label",
-                                                                      random_state=0)
+        nbm = DaskNeighborhoodModel(40, n_jobs=-1, chunk_size=30, random_state=0).fit(
+            gb, str(root), "label")
     assert stream.data
     with parallel_backend("dask"):
         _same_neighbourhoods(nbm, ref, ref.anomalies_)

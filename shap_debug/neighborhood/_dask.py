@@ -7,6 +7,7 @@ The background (method, references, design choices) is in ``docs/scale.md``, sec
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from ..core import (
 __all__ = ["DaskNeighborhoodModel", "read_rows"]
 
 _PHI = "phi:"
+
+
+_UNSET: Any = object()   # fit(random_state=...) not given
 
 
 def read_rows(data: Any, columns: Sequence[str] | None = None):
@@ -117,6 +121,8 @@ class DaskNeighborhoodModel:
         Query rows per chunk (default about ``4e6 / (K + 1)``).
     explain_kwargs : dict, optional
         More keyword arguments for :func:`shap_debug.explain` (e.g. ``n_permutations``).
+    random_state : int, Generator or None, keyword only
+        Seeds the background draw and the sampling estimator, as in the in-memory run.
 
     Attributes
     ----------
@@ -142,7 +148,7 @@ class DaskNeighborhoodModel:
     >>> Z, enc = encode(X)
     >>> lr = LogisticRegression(C=0.1, max_iter=5000).fit(Z, y)
     >>> frame = pd.DataFrame(Z, columns=enc.feature_names_out_).assign(label=y)
-    >>> nbm = DaskNeighborhoodModel(50).fit(lr, frame, "label", progress=False)
+    >>> nbm = DaskNeighborhoodModel(50, random_state=0).fit(lr, frame, "label", progress=False)
     >>> bool(nbm.occurrence().counts.sum() == 50 * len(nbm.anomalies_))
     True
     """
@@ -150,7 +156,9 @@ class DaskNeighborhoodModel:
     def __init__(self, n_neighbors: int = 200, *, exclude_self: bool = True,
                  algorithm: str = "auto", n_background: int = 100, method: str = "auto",
                  n_jobs: int | None = None, chunk_size: int | None = None,
-                 explain_kwargs: dict | None = None):
+                 explain_kwargs: dict | None = None,
+                 random_state: int | np.random.Generator | None = None):
+        self.random_state = random_state
         self.n_neighbors = n_neighbors
         self.exclude_self = exclude_self
         self.algorithm = algorithm
@@ -166,7 +174,7 @@ class DaskNeighborhoodModel:
 
     # ------------------------------------------------------------------ fit
     def fit(self, model: Any, data: Any, label: str, *, features: Sequence[str] | None = None,
-            as_frame: bool | None = None, random_state: Any = 0,
+            as_frame: bool | None = None, random_state: Any = _UNSET,
             store: str | Path | None = None, progress: bool = True) -> DaskNeighborhoodModel:
         """Explain every partition, then index the contributions.
 
@@ -182,8 +190,9 @@ class DaskNeighborhoodModel:
         as_frame : bool, optional
             Give the model each partition as a DataFrame (True) or a float array (False).
             Default: a DataFrame when the model was fitted on one (``feature_names_in_``).
-        random_state : int or Generator
-            Seeds the background draw and the sampling estimator, as in the in-memory run.
+        random_state : deprecated
+            Give it to the constructor (it seeds the background draw and the sampling
+            estimator, as in the in-memory run).
         store : str or Path, optional
             Write the per-row table to this Parquet directory and read it back lazily
             (out of core); default: persist it in the cluster's (or this process's) memory.
@@ -193,6 +202,11 @@ class DaskNeighborhoodModel:
         """
         from sklearn.neighbors import NearestNeighbors
 
+        if random_state is _UNSET:
+            random_state = self.random_state
+        else:
+            warnings.warn("DaskNeighborhoodModel.fit(random_state=...) is deprecated; give "
+                          "random_state to the constructor", FutureWarning, stacklevel=2)
         check_classifier(model)
         k = check_int(self.n_neighbors, "n_neighbors", low=1)
         check_int(self.n_background, "n_background", low=1)
