@@ -82,6 +82,8 @@ def rule_table_plot(table: Any, max_display: int = 11, ax: Any = None, show: boo
     max_display = check_int(max_display, "max_display", low=1)
     df = table.to_frame().head(max_display)
     n_lines = sum(len(textwrap.wrap(r, 66)) or 1 for r in df["rule"]) + 1
+    from matplotlib.colors import to_rgba
+
     ax, created = _new_axes(ax, size=(11.0, 0.3 * n_lines + 0.8))
     ax.axis("off")
     cells, fills = [], []
@@ -92,7 +94,7 @@ def rule_table_plot(table: Any, max_display: int = 11, ax: Any = None, show: boo
                       str(rec["prediction"]), f"{rec['fidelity']:.2f}",
                       f"{rec['coverage']:.3f}"])
         base = PALETTE.light_red if rec["mispredicted"] else PALETTE.light_blue
-        fills.append([(*base, 0.35)] * 7)
+        fills.append([to_rgba(base, 0.35)] * 7)
     tab = ax.table(cellText=cells, cellColours=fills,
                    colLabels=["row", "rule (IF ...)", "THEN", "true", "predicted", "fidelity",
                               "coverage"],
