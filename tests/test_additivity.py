@@ -102,7 +102,7 @@ def test_explain(models, name, k, method, output, cv):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # TreeSHAP may fall back to sampling
         exp = explain(model, X[:N], X[N:N + 20], method=method, output=output,
-                      control_variate=cv, progress=False)
+                      control_variate=cv, progress=False, random_state=0)
     _check(exp, X[:N])
     assert exp.values.shape[2] == k
     np.testing.assert_allclose(_total(exp), _expected(model, X[:N], method, output), atol=ATOL)
@@ -120,7 +120,7 @@ def test_explain_xgboost(k):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             exp = explain(model, X[:N], X[N:N + 20], method=method, output=output,
-                          progress=False)
+                          progress=False, random_state=0)
         _check(exp, X[:N])
         if method == "tree" and output == "log_odds":
             margin = model.predict(X[:N], output_margin=True).astype(np.float64)
@@ -140,7 +140,7 @@ def _net(k, m=M):
 def test_explain_torch_mlp(k):
     X, _ = _data(k)
     clf = TorchClassifier(_net(k), dtype=torch.float64)
-    exp = explain(clf, X[:N], X[N:N + 20], progress=False)
+    exp = explain(clf, X[:N], X[N:N + 20], progress=False, random_state=0)
     _check(exp, X[:N])
     np.testing.assert_allclose(_total(exp), clf.predict_proba(X[:N]), atol=ATOL)
 
@@ -195,7 +195,7 @@ def _towards_predicted(nbm, per_class):
 def test_neighborhood_explanation_from_explain(models, name, k):
     model, X, y = models[(name, k)]
     method = "linear" if name == "lr" else "sampling"
-    exp = explain(model, X[:N], X[N:N + 20], method=method, progress=False)
+    exp = explain(model, X[:N], X[N:N + 20], method=method, progress=False, random_state=0)
     nbm = NeighborhoodModel(8).fit(model, X[:N], y[:N], exp)
     want = _towards_predicted(nbm, _expected(model, X[:N], method, "probability"))
     nb = nbm.neighbors(int(np.argmin(nbm.predicted_)))      # a row predicted 0
@@ -235,7 +235,7 @@ def test_neighborhood_explanation_from_the_bridge(k):
 
 def test_neighborhood_explanation_without_base_values_says_so(models):
     model, X, y = models[("lr", 2)]
-    exp = explain(model, X[:N], X[N:N + 20], progress=False)
+    exp = explain(model, X[:N], X[N:N + 20], progress=False, random_state=0)
     nbm = NeighborhoodModel(8).fit(model, X[:N], y[:N], exp.values)   # a bare array
     assert "base values unknown" in nbm.explanation_.output_names
     np.testing.assert_array_equal(nbm.explanation_.base_values, 0.0)

@@ -27,7 +27,7 @@ def test_removal_curve_beats_random_for_true_blame():
     rng = np.random.default_rng(1)
     curve = removal_curve(tree, X, y, {"flips": flip, "wrong": rng.permutation(600)[:60]},
                           X_test=Xt, y_test=yt, fractions=[0.05], n_random=3,
-                          progress=False, anomalies=np.arange(600))
+                          progress=False, anomalies=np.arange(600), random_state=0)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
     f = curve.to_frame()
@@ -39,11 +39,11 @@ def test_removal_curve_beats_random_for_true_blame():
 
 def test_removal_curve_fix_rate_with_suspicious_ranking():
     X, y, flip, Xt, yt = _noisy(seed=2)
-    sus = suspicious_rows(LogisticRegression(), X, y, cv=3)
+    sus = suspicious_rows(LogisticRegression(), X, y, cv=3, random_state=0)
     # anomalies: rows with a clean label that the noisy-trained model may get wrong
     curve = removal_curve(LogisticRegression(), X, y, {"suspicious": sus},
                           X_test=Xt, y_test=yt, fractions=[0.02, 0.07], n_random=2,
-                          progress=False)
+                          progress=False, random_state=0)
     f = curve.to_frame()
     assert list(f.columns) == ["ranking", "fraction", "n_removed", "fix_rate", "fix_rate_std",
                                "test_accuracy", "test_accuracy_std"]
@@ -76,8 +76,8 @@ def test_blame_stability():
 def test_summary_flags():
     X, y, flip, Xt, yt = _noisy(seed=4)
     lr = LogisticRegression().fit(X, y)
-    sus = suspicious_rows(LogisticRegression(), X, y, cv=3)
-    coh = error_cohorts(lr, X, y)
+    sus = suspicious_rows(LogisticRegression(), X, y, cv=3, random_state=0)
+    coh = error_cohorts(lr, X, y, random_state=0)
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     flags = summary_flags(integrity=integrity_flags(frame, y), cohorts=coh, suspicious=sus,
                           stability=blame_stability([sus.ranking, sus.ranking], k=5))
@@ -133,7 +133,7 @@ def test_summary_flags_protected_attributes_and_systematic():
     assert strict[0].level == "pass"
     with pytest.raises(ValueError, match="unknown feature"):
         summary_flags(neighborhood=nbm, protected=("gender",))
-    sysres = systematic_errors(lr, Z, y, {"first half": np.arange(500)}, auto=False)
+    sysres = systematic_errors(lr, Z, y, {"first half": np.arange(500)}, auto=False, random_state=0)
     line = summary_flags(systematic=sysres)[0]
     assert line.anchor == "#systematic" and line.level in ("pass", "warn")
 
@@ -146,7 +146,7 @@ def test_no_concentration_warning_on_a_handful_of_errors():
     pred = y.copy()
     wrong = np.r_[0, 2, 10, 20, 30, 100]
     pred[wrong] = 1 - pred[wrong]
-    coh = error_cohorts(None, X, y, y_pred=pred)
+    coh = error_cohorts(None, X, y, y_pred=pred, random_state=0)
     (flag,) = summary_flags(cohorts=coh)
     assert flag.anchor == "#cohorts" and flag.level == "pass"
     assert "fall in one cohort" not in flag.message and "too few" in flag.message
@@ -163,7 +163,7 @@ def test_concentration_warning_on_a_large_significant_cohort():
     night = (X["shift"] == "night").to_numpy()
     wrong = np.where(night, rng.random(n) < 0.4, rng.random(n) < 0.02)
     pred = np.where(wrong, 1 - y, y)
-    coh = error_cohorts(None, X, y, y_pred=pred)
+    coh = error_cohorts(None, X, y, y_pred=pred, random_state=0)
     top = coh.slices[0]
     assert "night" in top.rule and top.significant and top.error_share >= 0.5
     (flag,) = summary_flags(cohorts=coh)

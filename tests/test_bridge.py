@@ -50,7 +50,7 @@ def test_sklearn_forward_with_captum_matches_our_estimator_sign():
     torch.manual_seed(0)
     svs = ShapleyValueSampling(fwd).attribute(x, baselines=base, target=1, n_samples=300)
     ours = explain(lr, X[:10], X[10:11], method="sampling", n_permutations=8,
-                   progress=False).values[:, :, 1]
+                   progress=False, random_state=0).values[:, :, 1]
     # one background row: the same 3-player game; both sample permutations
     np.testing.assert_allclose(svs.numpy().sum(1), ours.sum(1), atol=1e-5)  # captum works in float32
     # exact Shapley values of the 3-player game, over all 6 orders
@@ -74,9 +74,9 @@ def test_torch_classifier_drops_into_explain():
     X = np.random.default_rng(0).normal(size=(30, 4))
     p = clf.predict_proba(X)
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
-    exp = explain(clf, X[:5], X[5:], method="sampling", progress=False)
+    exp = explain(clf, X[:5], X[5:], method="sampling", progress=False, random_state=0)
     np.testing.assert_allclose(exp.values.sum(1) + exp.base_values, p[:5], atol=1e-6)
-    exp_mod = explain(net, X[:5], X[5:], method="sampling", progress=False)  # a bare module too
+    exp_mod = explain(net, X[:5], X[5:], method="sampling", progress=False, random_state=0)  # a bare module too
     np.testing.assert_allclose(exp_mod.values, exp.values, atol=1e-6)
 
 

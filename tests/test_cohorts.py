@@ -37,7 +37,7 @@ def _frame(n=2000, seed=0):
 def test_finds_injected_cohort_with_level_set():
     X, y, pred, region = _frame()
     X0 = X.copy()
-    res = error_cohorts(None, X, y, max_depth=3, y_pred=pred)
+    res = error_cohorts(None, X, y, max_depth=3, y_pred=pred, random_state=0)
     top = res.slices[0]
     assert "job in {b, d}" in top.rule and "age > " in top.rule
     m = top.mask(len(y))
@@ -58,7 +58,7 @@ def test_finds_injected_cohort_with_level_set():
 def test_model_predictions_and_views():
     X, y, pred, _ = _frame(500, seed=1)
     res = error_cohorts(_Fixed(pred), X[["age", "hours"]].to_numpy(dtype=float), y, max_depth=2,
-                        display_data=X[["age", "hours"]])
+                        display_data=X[["age", "hours"]], random_state=0)
     assert res.n_errors == int((pred != y).sum())
     df = res.to_frame()
     assert list(df.columns)[:6] == ["cohort", "rule", "size", "n_errors", "error_rate",
@@ -84,7 +84,7 @@ def test_heatmap_and_tree_reproducible():
     assert h1.plot(show=False) is not None
     # a mass at zero becomes its own bin
     zeros = X.assign(gain=np.where(np.arange(len(y)) % 10 == 0, np.arange(len(y)) * 1.0, 0.0))
-    h = error_cohorts(None, zeros, y, y_pred=pred).heatmap("gain", "job")
+    h = error_cohorts(None, zeros, y, y_pred=pred, random_state=0).heatmap("gain", "job")
     assert h.rows == ("<= 0", "> 0")
 
 
@@ -142,8 +142,8 @@ def test_mislabelled_cluster_is_fixable_and_flagged():
     y[flipped] = 1 - y[flipped]
     Z = _enc(D)
     m = _gb().fit(Z, y)
-    coh = error_cohorts(m, Z, y, display_data=D, max_depth=2)
-    rep = ambiguity_report(m, Z, y, coh, display_data=D, cv=3)
+    coh = error_cohorts(m, Z, y, display_data=D, max_depth=2, random_state=0)
+    rep = ambiguity_report(m, Z, y, coh, display_data=D, cv=3, random_state=0)
     top = rep.cohorts[0]
     assert "g = d" in top.cohort.rule and "x1 >" in top.cohort.rule
     assert top.verdict == "fixable"
@@ -165,8 +165,8 @@ def test_ambiguous_region_is_not_blamed_on_rows():
     y[region] = rng.integers(0, 2, region.sum())  # the label is a coin flip there
     Z = _enc(D)
     m = _gb().fit(Z, y)
-    coh = error_cohorts(m, Z, y, display_data=D, max_depth=2)
-    rep = ambiguity_report(m, Z, y, coh, display_data=D, cv=3)
+    coh = error_cohorts(m, Z, y, display_data=D, max_depth=2, random_state=0)
+    rep = ambiguity_report(m, Z, y, coh, display_data=D, cv=3, random_state=0)
     top = rep.cohorts[0]
     assert "x2 >" in top.cohort.rule and top.cohort.error_share > 0.5
     assert top.verdict == "ambiguous"
@@ -193,9 +193,9 @@ def test_systematic_relabelling_found_although_loss_rankings_miss_it():
     # loss-based rankings miss the relabelled rows: the model learned them
     loss = -np.log(m.predict_proba(Z)[np.arange(len(y)), y])
     assert np.isin(np.argsort(-loss)[:k], np.flatnonzero(relab)).mean() < 0.2
-    cv_rank = suspicious_rows(m, Z, y, cv=3).top(k)
+    cv_rank = suspicious_rows(m, Z, y, cv=3, random_state=0).top(k)
     assert np.isin(cv_rank, np.flatnonzero(relab)).mean() < 0.2
-    res = systematic_errors(m, Z, y, display_data=D, max_regions=4)
+    res = systematic_errors(m, Z, y, display_data=D, max_regions=4, random_state=0)
     np.testing.assert_array_equal(y, y0)
     assert len(res.fixable) == 1
     r = res.fixable[0]
@@ -213,14 +213,14 @@ def test_systematic_given_regions_and_clean_data():
     Z = _enc(D)
     m = _gb(depth=3, n=60).fit(Z, y)
     other = (D.g == "a").to_numpy() & (D.h == "v").to_numpy()
-    res = systematic_errors(m, Z, y, {"source A": sub, "source B": np.flatnonzero(other)})
+    res = systematic_errors(m, Z, y, {"source A": sub, "source B": np.flatnonzero(other)}, random_state=0)
     by = {r.name: r for r in res.regions}
     assert by["source A"].fixable and not by["source B"].fixable
     assert by["source A"].source == "given"
     # clean labels: nothing is called fixable
     _, Dc, yc = _base(1000, 3)
     Zc = _enc(Dc)
-    clean = systematic_errors(_gb().fit(Zc, yc), Zc, yc, display_data=Dc, max_regions=3)
+    clean = systematic_errors(_gb().fit(Zc, yc), Zc, yc, display_data=Dc, max_regions=3, random_state=0)
     assert clean.fixable == () and "no systematic" in clean.message
     assert len(clean.rows_to_recheck()) == 0
 
@@ -248,7 +248,7 @@ def test_ambiguity_rejects_mismatched_evidence():
     _, D, y = _base(300, 0)
     Z = _enc(D)
     m = _gb().fit(Z, y)
-    other = suspicious_rows(_gb(), Z[:200], y[:200], cv=3)
+    other = suspicious_rows(_gb(), Z[:200], y[:200], cv=3, random_state=0)
     with pytest.raises(ValueError, match="same 300 rows"):
         ambiguity_report(m, Z, y, suspicious=other)
     with pytest.raises(ValueError, match="which"):
@@ -261,7 +261,7 @@ def test_plots_draw_on_the_given_axes():
     from shap_debug.plots import cohort_plot, error_heatmap
 
     X, y, pred, _ = _frame(400, seed=4)
-    res = error_cohorts(None, X, y, y_pred=pred, max_depth=2)
+    res = error_cohorts(None, X, y, y_pred=pred, max_depth=2, random_state=0)
     fig, (a1, a2) = plt.subplots(1, 2)
     n_figs = len(plt.get_fignums())
     assert cohort_plot(res, max_display=3, ax=a1, show=False) is a1
@@ -285,7 +285,7 @@ def _small_test_set():
 
 def test_tiny_cohorts_do_not_rank_first():
     X, y, pred = _small_test_set()
-    res = error_cohorts(None, X, y, y_pred=pred)
+    res = error_cohorts(None, X, y, y_pred=pred, random_state=0)
     assert res.n_rows == 143 and res.n_errors == 6 and res.min_support == 20
     by_rule = {c.rule: c for c in res.leaves}
     tiny, young = by_rule["group = rare"], by_rule["group = young"]
@@ -304,26 +304,26 @@ def test_tiny_cohorts_do_not_rank_first():
     assert "not significant" in res._repr_html_()
     assert {"rate_lower", "p_value", "p_adjusted", "significant"} <= set(res.to_frame().columns)
     # an explicit smaller support lets the 2-row cohort in, but the shrunk rate ranks it low
-    loose = error_cohorts(None, X, y, y_pred=pred, min_support=2)
+    loose = error_cohorts(None, X, y, y_pred=pred, min_support=2, random_state=0)
     rules = [c.rule for c in loose.slices]
     assert rules.index("group = young") < rules.index("group = rare")
 
 
 def test_significant_cohort_and_support_options():
     X, y, pred, region = _frame()
-    res = error_cohorts(None, X, y, y_pred=pred)
+    res = error_cohorts(None, X, y, y_pred=pred, random_state=0)
     top = res.slices[0]
     assert top.significant and top.p_adjusted < 1e-6
     # significant slices come first
     flags = [c.significant for c in res.slices]
     assert flags == sorted(flags, reverse=True)
-    assert error_cohorts(None, X, y, y_pred=pred, min_support=0.1).min_support == 200
-    assert error_cohorts(None, X, y, y_pred=pred, min_support=50).min_support == 50
+    assert error_cohorts(None, X, y, y_pred=pred, min_support=0.1, random_state=0).min_support == 200
+    assert error_cohorts(None, X, y, y_pred=pred, min_support=50, random_state=0).min_support == 50
     with pytest.raises(ValueError, match="min_support"):
         error_cohorts(None, X, y, y_pred=pred, min_support=0)
     with pytest.raises(ValueError, match="significance"):
         error_cohorts(None, X, y, y_pred=pred, significance=0.0)
     # no cohort of enough rows fails more often: the fallback is all rows, said plainly
-    few = error_cohorts(None, X.iloc[:30], y[:30], y_pred=pred[:30])
+    few = error_cohorts(None, X.iloc[:30], y[:30], y_pred=pred[:30], random_state=0)
     assert few.slices[0].rule == "all rows" and not few.slices[0].significant
     assert "no cohort of at least 20 rows" in few.message

@@ -60,7 +60,7 @@ def test_antithetic_walks_are_exact_for_pairwise_games(rng):
     X = rng.normal(size=(6, 5))
     bg = rng.normal(size=(8, 5))
     bg[:, 4] = X[0, 4]  # a null player for row 0
-    exp = explain(PairwiseModel(), X, bg, method="sampling", progress=False)
+    exp = explain(PairwiseModel(), X, bg, method="sampling", progress=False, random_state=0)
     exact = np.array([brute_force(PairwiseModel(), x, bg) for x in X])
     np.testing.assert_allclose(exp.values[:, :, 1], exact, atol=1e-12)
     np.testing.assert_allclose(exp.values[:, :, 0], -exact, atol=1e-12)
@@ -71,7 +71,7 @@ def test_control_variate_keeps_pairwise_games_exact(rng):
     X = rng.normal(size=(6, 5))
     bg = rng.normal(size=(8, 5))
     exp = explain(PairwiseModel(), X, bg, method="sampling", control_variate=True,
-                  progress=False)
+                  progress=False, random_state=0)
     exact = np.array([brute_force(PairwiseModel(), x, bg) for x in X])
     np.testing.assert_allclose(exp.values[:, :, 1], exact, atol=1e-12)
 
@@ -84,15 +84,15 @@ def test_control_variate_is_exact_for_logistic_models(rng):
     lr = LogisticRegression().fit(X, y)
     rows, bg = X[:5], X[100:130]
     exact = np.array([brute_force(lr, x, bg) for x in rows])
-    plain = explain(lr, rows, bg, method="sampling", progress=False).values[:, :, 1]
+    plain = explain(lr, rows, bg, method="sampling", progress=False, random_state=0).values[:, :, 1]
     cv = explain(lr, rows, bg, method="sampling", control_variate=True,
-                 progress=False).values[:, :, 1]
+                 progress=False, random_state=0).values[:, :, 1]
     assert np.abs(plain - exact).mean() > 1e-4
     np.testing.assert_allclose(cv, exact, atol=1e-6)
     # 3 classes: softmax of additive log-probabilities, exact the same way
     y3 = np.digitize(X[:, 0] + 0.5 * X[:, 1], [-0.5, 0.5])
     lr3 = LogisticRegression(max_iter=1000).fit(X, y3)
-    exp3 = explain(lr3, rows, bg, method="sampling", control_variate=True, progress=False)
+    exp3 = explain(lr3, rows, bg, method="sampling", control_variate=True, progress=False, random_state=0)
     for k in range(3):
         class Column:
             classes_ = np.array([0, 1])
@@ -109,9 +109,9 @@ def test_three_way_interaction_converges(rng):
     X = rng.normal(size=(4, 5))
     bg = rng.normal(size=(10, 5))
     exact = np.array([brute_force(ThreeWayModel(), x, bg) for x in X])
-    one = explain(ThreeWayModel(), X, bg, method="sampling", progress=False).values[:, :, 1]
+    one = explain(ThreeWayModel(), X, bg, method="sampling", progress=False, random_state=0).values[:, :, 1]
     many = explain(ThreeWayModel(), X, bg, method="sampling", n_permutations=64,
-                   progress=False).values[:, :, 1]
+                   progress=False, random_state=0).values[:, :, 1]
     err_one, err_many = np.abs(one - exact).mean(), np.abs(many - exact).mean()
     assert err_one > 1e-6  # not exact: there is a 3-way interaction
     assert err_many < err_one and err_many < 2e-3
@@ -120,8 +120,8 @@ def test_three_way_interaction_converges(rng):
 def test_agrees_with_exact_treeshap_and_efficiency(adult_gb):
     model, Z = adult_gb.model, adult_gb.Z
     bg, rows = Z[:100], Z[100:300]
-    ours = explain(model, rows, bg, method="sampling", progress=False)
-    tree = explain(model, rows, bg, method="tree", progress=False)
+    ours = explain(model, rows, bg, method="sampling", progress=False, random_state=0)
+    tree = explain(model, rows, bg, method="tree", progress=False, random_state=0)
     assert ours.values.shape == tree.values.shape == (200, 12, 2)
     # efficiency: phi sums to f(x) - E f, row by row, to machine precision
     np.testing.assert_allclose(ours.values.sum(1) + ours.base_values,
@@ -137,8 +137,8 @@ def test_agrees_with_exact_treeshap_and_efficiency(adult_gb):
 def test_log_odds_output_matches_exact_raw_treeshap(adult_gb):
     model, Z = adult_gb.model, adult_gb.Z
     bg, rows = Z[:100], Z[100:160]
-    ours = explain(model, rows, bg, method="sampling", output="log_odds", progress=False)
-    tree = explain(model, rows, bg, output="log_odds", progress=False)   # auto -> tree, raw
+    ours = explain(model, rows, bg, method="sampling", output="log_odds", progress=False, random_state=0)
+    tree = explain(model, rows, bg, output="log_odds", progress=False, random_state=0)   # auto -> tree, raw
     margin = model.decision_function(rows)
     for e, atol in ((ours, 1e-12), (tree, 1e-6)):   # shap's trees sum in float32
         np.testing.assert_allclose(e.values[:, :, 1].sum(1) + e.base_values[:, 1], margin,
@@ -151,8 +151,8 @@ def test_log_odds_output_matches_exact_raw_treeshap(adult_gb):
 
 def test_auto_method_and_reproducibility(adult_gb):
     model, Z = adult_gb.model, adult_gb.Z
-    auto = explain(model, Z[:20], Z[:50], progress=False)
-    tree = explain(model, Z[:20], Z[:50], method="tree", progress=False)
+    auto = explain(model, Z[:20], Z[:50], progress=False, random_state=0)
+    tree = explain(model, Z[:20], Z[:50], method="tree", progress=False, random_state=0)
     np.testing.assert_allclose(auto.values, tree.values)
     a = explain(model, Z[:20], method="sampling", n_background=30, random_state=3, progress=False)
     b = explain(model, Z[:20], method="sampling", n_background=30, random_state=3, progress=False)
@@ -220,7 +220,7 @@ def test_linear_method_is_exact_in_log_odds():
     X, y = german()
     Z, _ = encode(X, kind="onehot")
     lr = LogisticRegression(max_iter=2000).fit(Z, y)
-    exp = explain(lr, Z[:10], Z[:200], progress=False)  # auto -> linear
+    exp = explain(lr, Z[:10], Z[:200], progress=False, random_state=0)  # auto -> linear
     margin = lr.decision_function(Z[:10])
     np.testing.assert_allclose(exp.values[:, :, 1].sum(1) + exp.base_values[:, 1], margin)
     np.testing.assert_allclose(exp.values[:, :, 0], -exp.values[:, :, 1])
@@ -235,7 +235,7 @@ def test_pipeline_with_string_columns_one_value_per_raw_column():
         ColumnTransformer([("oh", OneHotEncoder(handle_unknown="ignore"), cats)],
                           remainder="passthrough"),
         LogisticRegression(max_iter=2000)).fit(Xs, y)
-    exp = explain(pipe, Xs.iloc[:15], Xs.iloc[100:160], progress=False)
+    exp = explain(pipe, Xs.iloc[:15], Xs.iloc[100:160], progress=False, random_state=0)
     assert exp.values.shape == (15, 20, 2)
     assert exp.feature_names == list(X.columns)
     assert exp.display_data[0, 0] == "< 0 DM"
@@ -247,7 +247,7 @@ def test_pipeline_with_string_columns_one_value_per_raw_column():
         ColumnTransformer([("oh", OneHotEncoder(handle_unknown="ignore"), cats)],
                           remainder="passthrough"),
         LogisticRegression(max_iter=2000)).fit(X, y)
-    exp2 = explain(pipe_cat, X.iloc[:5], X.iloc[100:130], progress=False)
+    exp2 = explain(pipe_cat, X.iloc[:5], X.iloc[100:130], progress=False, random_state=0)
     np.testing.assert_allclose(exp2.values.sum(1) + exp2.base_values,
                                pipe_cat.predict_proba(X.iloc[:5]), atol=1e-12)
 
@@ -273,7 +273,7 @@ def test_contribution_matrix_on_real_multiclass_explanation():
     X = rng.normal(size=(300, 4))
     y = np.digitize(X[:, 0] + 0.3 * X[:, 1], [-0.5, 0.5])
     lr = LogisticRegression(max_iter=1000).fit(X, y)
-    exp = explain(lr, X[:20], X[:100], method="sampling", progress=False)
+    exp = explain(lr, X[:20], X[:100], method="sampling", progress=False, random_state=0)
     assert exp.values.shape == (20, 4, 3)
     pred = lr.predict_proba(X[:20]).argmax(1)
     cm = contribution_matrix(exp, pred)

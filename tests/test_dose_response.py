@@ -45,7 +45,7 @@ def knn_model(line, m, k=40):
 def test_known_minimum_and_retrain_count(line, m, k_min, retrains):
     nbm = knn_model(line, m)
     a = line[2]
-    dr = dose_response(nbm, [a], spaces=["features"], progress=False)
+    dr = dose_response(nbm, [a], spaces=["features"], progress=False, random_state=0)
     rec = dr.to_frame()
     assert list(rec.columns[:5]) == ["anomaly", "space", "k_min", "flipped", "retrains"]
     r = rec.iloc[0]
@@ -64,13 +64,13 @@ def test_relabelling_is_the_label_flip_checks(line):
     # implementation did: m=5 then needs the anomaly plus 3 others
     nbm = knn_model(line, 5)
     dr = dose_response(nbm, [line[2]], spaces=["features"], include_anomaly=True,
-                       progress=False)
+                       progress=False, random_state=0)
     assert dr.to_frame().k_min.iloc[0] == 4
 
 
 def test_not_flipped_within_the_cap_is_explicit(line):
     nbm = knn_model(line, 9)
-    dr = dose_response(nbm, [line[2]], spaces=["features"], k_max=3, progress=False)
+    dr = dose_response(nbm, [line[2]], spaces=["features"], k_max=3, progress=False, random_state=0)
     r = dr.to_frame().iloc[0]
     assert not r.flipped and pd.isna(r.k_min) and r.k_below == 3
     assert r.retrains == 3  # k = 1, 2 and the cap 3
@@ -84,15 +84,15 @@ def test_inputs_untouched_and_reproducible(line):
     X, y, a = line
     X0, y0 = X.copy(), y.copy()
     nbm = knn_model(line, 9)
-    one = dose_response(nbm, [a], spaces=["features", "probabilities"], progress=False)
-    two = dose_response(nbm, [a], spaces=["features", "probabilities"], progress=False)
+    one = dose_response(nbm, [a], spaces=["features", "probabilities"], progress=False, random_state=0)
+    two = dose_response(nbm, [a], spaces=["features", "probabilities"], progress=False, random_state=0)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
     pd.testing.assert_frame_equal(one.to_frame(), two.to_frame())
     pd.testing.assert_frame_equal(one.trials, two.trials)
     with joblib.parallel_backend("threading"):
         par = dose_response(nbm, [a], spaces=["features", "probabilities"], n_jobs=2,
-                            progress=False)
+                            progress=False, random_state=0)
     pd.testing.assert_frame_equal(one.to_frame(), par.to_frame())
 
 
@@ -114,7 +114,7 @@ def padded():
     y[cand] = 1 - y[cand]
     X = np.hstack([X2, rng.normal(size=(n, 8))])
     tree = DecisionTreeClassifier(max_depth=3, min_samples_leaf=20, random_state=0).fit(X, y)
-    exp = explain(tree, X, progress=False)
+    exp = explain(tree, X, progress=False, random_state=0)
     nbm = NeighborhoodModel(100, exclude_self=True).fit(tree, X, y, exp, progress=False)
     rows = cand[np.isin(cand, nbm.anomalies_)]
     assert len(rows) == 5
@@ -123,7 +123,7 @@ def padded():
 
 def test_contribution_space_needs_fewer_than_noise_padded_features(padded):
     nbm, tree, rows = padded
-    dr = dose_response(nbm, rows, progress=False)
+    dr = dose_response(nbm, rows, progress=False, random_state=0)
     assert dr.spaces == ("contributions", "features", "probabilities")
     M = dr.k_matrix()
     assert np.isfinite(M.to_numpy()).all()
@@ -137,7 +137,7 @@ def test_contribution_space_needs_fewer_than_noise_padded_features(padded):
     # probability space is as good here (a tree's probabilities are its leaves): the verdict
     # sets feature space apart and says the other two cannot be told apart
     assert "needs fewer relabelled neighbours than feature space" in dr.verdict()
-    two = dose_response(nbm, rows, spaces=["contributions", "features"], progress=False)
+    two = dose_response(nbm, rows, spaces=["contributions", "features"], progress=False, random_state=0)
     assert two.verdict().startswith("Contribution-space neighbours flip the predictions with "
                                     "the fewest relabelled rows: median")
     assert "5 of 5 anomalies" in two.verdict()
@@ -162,7 +162,7 @@ def test_neighbours_by_space_match_each_spaces_model(padded):
 
 def test_int_anomalies_are_the_most_confidently_wrong(padded):
     nbm, _, _ = padded
-    dr = dose_response(nbm, 2, spaces=["contributions"], progress=False)
+    dr = dose_response(nbm, 2, spaces=["contributions"], progress=False, random_state=0)
     idx = nbm.anomalies_
     conf = nbm.proba_[idx, nbm.predicted_[idx]]
     np.testing.assert_array_equal(dr.anomalies, idx[np.argsort(-conf, kind="stable")][:2])
@@ -304,7 +304,7 @@ def test_ladder_brackets_the_exact_minimum(line):
     a = line[2]
     for m, k_exact, cell, retrains in [(9, 4, "2–4", 4), (15, 7, "5–16", 3), (41, 20, "17–64", 2)]:
         nbm = knn_model(line, m, k=64)
-        dr = dose_response(nbm, [a], spaces=["features"], search="ladder", progress=False)
+        dr = dose_response(nbm, [a], spaces=["features"], search="ladder", progress=False, random_state=0)
         r = dr.records.iloc[0]
         assert dr.search == "ladder" and bool(r.flipped)
         assert int(r.k_below) < k_exact <= int(r.k_min) <= 4 * k_exact

@@ -168,14 +168,14 @@ def test_accepts_a_fitted_neighborhood_model(german_lr):
     nbm = NeighborhoodModel(n_neighbors=30).fit(lr, Z, y, exp)
     a = nbm.anomalies_[:3]
     spaces = ["contributions", "features"]
-    new = label_flip_check(nbm, a, spaces=spaces, progress=False).to_frame()
+    new = label_flip_check(nbm, a, spaces=spaces, progress=False, random_state=42).to_frame()
     old = label_flip_check(lr, a, X=Z, y=y, spaces=spaces, n_neighbors=30, contributions=exp,
                            progress=False, random_state=42).to_frame()
     assert (new.n_neighbors == 30).all()
     cols = ["anomaly", "space", "n_flipped", "flipped", "prediction_after", "proba_after"]
     assert new[cols].equals(old[cols])
     assert label_flip_check(nbm, anomalies=a[:1], spaces=["features"], n_neighbors=5,
-                            progress=False).n_trials == 1
+                            progress=False, random_state=42).n_trials == 1
     with pytest.raises(TypeError, match="not fitted"):
         label_flip_check(NeighborhoodModel(5), a, progress=False)
     with pytest.raises(TypeError, match="without X and y"):
@@ -234,8 +234,8 @@ def test_every_call_form_reads_the_same_trials(german_lr):
         assert isinstance(old, pd.DataFrame) and old[cols].equals(new[cols])
     nbm = NeighborhoodModel(15, space="features", model=lr).fit(Z, y, progress=False)
     a = nbm.anomalies_[:2]
-    by_nbm = label_flip_check(nbm, a, spaces=["features"], progress=False).to_frame()
+    by_nbm = label_flip_check(nbm, a, spaces=["features"], progress=False, random_state=42).to_frame()
     assert by_nbm[cols].equals(
-        label_flip_check(nbm, anomalies=a, spaces=["features"], progress=False).to_frame()[cols])
+        label_flip_check(nbm, anomalies=a, spaces=["features"], progress=False, random_state=42).to_frame()[cols])
     with pytest.raises(TypeError, match="twice"):
         label_flip_check(lr, rows, anomalies=rows, X=Z, y=y, **kw)

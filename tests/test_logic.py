@@ -304,7 +304,7 @@ def test_cross_validation_metrics_and_consistency(xor_data):
     assert cv.plot(ax=ax, show=False) is ax
     # explicit folds (to score another implementation on the very same rows)
     folds = [(np.arange(0, 200), np.arange(200, 400)), (np.arange(200, 400), np.arange(0, 200))]
-    cv2 = logic_cross_validation(C, y, ["tree"], cv=folds, progress=False)
+    cv2 = logic_cross_validation(C, y, ["tree"], cv=folds, progress=False, random_state=0)
     assert cv2.n_splits == 2 and cv2.folds["n_rows"].tolist() == [200, 200]
     with pytest.raises(ValueError, match="methods must be one of"):
         logic_cross_validation(C, y, ["tree", "nope"], progress=False)
@@ -318,17 +318,17 @@ def test_cross_validation_metrics_and_consistency(xor_data):
 def test_anomaly_and_neighborhood_formulas_on_real_data():
     X, _ = german()
     odd = ((X["housing"] == "rent") & (X["job"] == "unskilled resident")).to_numpy()
-    res = anomaly_formula(X, odd)
+    res = anomaly_formula(X, odd, random_state=0)
     assert isinstance(res, LogicExplanation)
     assert str(res.formula) == "housing=rent & job=unskilled resident"
     assert res.explanation_accuracy == 1.0 and res.n_target == odd.sum()
     # contrast only with a reference set: rows outside both are left out
     ref = np.arange(len(X)) < 300
-    res_ref = anomaly_formula(X, np.nonzero(odd)[0], reference=ref)
+    res_ref = anomaly_formula(X, np.nonzero(odd)[0], reference=ref, random_state=0)
     assert res_ref.n_rows == int((odd | ref).sum())
     # neighborhood vs the rest
     members = np.nonzero((X["duration"] >= 24).to_numpy() & (X["age"] >= 40).to_numpy())[0]
-    nb = neighborhood_formula(X, members)
+    nb = neighborhood_formula(X, members, random_state=0)
     assert set(nb.formula.concepts) >= {"duration_HIGH"}
     assert nb.explanation_accuracy > 0.9
     with pytest.raises(ValueError, match="min_anomalies must be >= 1"):
@@ -354,7 +354,7 @@ def test_anomaly_formula_separates_gb_mistakes_from_correct_rows():
     assert 0.02 < wrong.mean() < 0.3  # rare: a majority-vote leaf would never be "wrong"
     with warnings.catch_warnings():
         warnings.simplefilter("error", ShapDebugWarning)  # no warning on stderr either
-        res = anomaly_formula(X, wrong, reference=~wrong, max_depth=3)
+        res = anomaly_formula(X, wrong, reference=~wrong, max_depth=3, random_state=0)
     assert not res.is_trivial and res.reason == ""
     assert res.complexity >= 1 and not res.formula.is_true
     # scored independently: the rows the formula holds for are mistakes more often than the
@@ -377,22 +377,22 @@ def test_anomaly_formula_without_a_formula_is_trivial_with_a_reason():
     X, _ = german()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no exception, no Python warning
-        none = anomaly_formula(X, np.zeros(len(X), dtype=bool))
+        none = anomaly_formula(X, np.zeros(len(X), dtype=bool), random_state=0)
     assert none.is_trivial and none.formula.complexity == 0 and none.n_target == 0
     assert "no anomalies" in none.reason and none.reason.endswith(".")
     assert np.isnan(none.explanation_accuracy)
     page = none._repr_html_()
     assert none.reason in page and "<table" not in page
     assert "is_trivial=True" in repr(none)
-    few = anomaly_formula(X, [1, 2, 3])
+    few = anomaly_formula(X, [1, 2, 3], random_state=0)
     assert few.is_trivial and "too few" in few.reason and few.n_target == 3
-    assert anomaly_formula(X, [1, 2, 3], min_anomalies=3).complexity >= 1
-    everyone = anomaly_formula(X, np.ones(len(X), dtype=bool))
+    assert anomaly_formula(X, [1, 2, 3], min_anomalies=3, random_state=0).complexity >= 1
+    everyone = anomaly_formula(X, np.ones(len(X), dtype=bool), random_state=0)
     assert everyone.is_trivial and "no other rows" in everyone.reason
-    assert neighborhood_formula(X, []).is_trivial
+    assert neighborhood_formula(X, [], random_state=0).is_trivial
     # concepts that cannot tell the anomalies apart: every fit is a constant
     flat = pd.DataFrame({"a": [True] * 40, "b": [False] * 40})
-    res = anomaly_formula(flat, np.arange(10))
+    res = anomaly_formula(flat, np.arange(10), random_state=0)
     assert res.is_trivial and "better than chance" in res.reason
     assert res.formula.is_false and res.reason in res._repr_html_()
 
@@ -421,7 +421,7 @@ def test_negations_implied_by_an_exclusive_level_are_dropped():
     # anomaly formulas use the encoder's groups: never "level A & ~level B" of one column
     X, _ = german()
     odd = ((X["job"] == "skilled employee / official") & (X["housing"] == "rent")).to_numpy()
-    res = anomaly_formula(X, odd)
+    res = anomaly_formula(X, odd, random_state=0)
     enc_cols = {n: n.split("=")[0] for n in res.formula.concepts}
     for term in res.formula.terms:
         pos_cols = {enc_cols[n] for n, p in term if p}

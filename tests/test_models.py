@@ -161,7 +161,7 @@ def test_pipeline_tree_values_are_in_raw_column_order(small):
     vals, _ = mode.shap_values(Xm.iloc[:8], Xm.iloc[:30])
     vals = np.asarray(vals).reshape(8, X.shape[1], -1)[..., -1]
     est = explain(model, Xm.iloc[:8], Xm.iloc[:30], method="sampling", n_permutations=6,
-                  progress=False).values[..., 1]
+                  progress=False, random_state=0).values[..., 1]
     assert np.abs(vals - est).mean() < 0.25 * np.abs(vals).mean()
     assert np.corrcoef(vals.ravel(), est.ravel())[0, 1] > 0.95
 
@@ -322,7 +322,7 @@ def test_explain_and_neighbourhood_on_raw_frames_with_nan():
 
     X, y, _, _ = raw_adult(n=300, n_test=10)
     model, Xm, ym, _ = fit_model("pipeline-lr", X, y)
-    exp = explain(model, Xm.iloc[:20], Xm.iloc[:30], progress=False)
+    exp = explain(model, Xm.iloc[:20], Xm.iloc[:30], progress=False, random_state=0)
     p = model.predict_proba(Xm.iloc[:20])
     np.testing.assert_allclose(exp.values.sum(1) + exp.base_values, p, atol=1e-9)
     nm = NeighborhoodModel(n_neighbors=20).fit(model, Xm, ym, progress=False)
@@ -355,7 +355,7 @@ def test_fixes_are_verified_for_each_model(kind):
     rep = verify_fixes(model, Xm, ym, X_test=prepare(Xt),
                        y_test=(yt == ">50K").astype(int) if kind == "xgboost" else yt,
                        n_repeats=2, n_bootstrap=100, screen_regions=2, flip_rows=5,
-                       protected=["sex"], progress=False)
+                       protected=["sex"], progress=False, random_state=0)
     frame = rep.to_frame()
     assert len(frame) >= 3 and frame["after"].notna().all()
 

@@ -173,14 +173,14 @@ def test_occurrence(german_lr):
 def test_space_view(german_lr):
     X, Z, y, lr, exp = german_lr
     nbm = NeighborhoodModel(20).fit(lr, Z, y, exp)
-    view = space_view(nbm)
+    view = space_view(nbm, random_state=0)
     assert isinstance(view, SpaceView)
     assert view.contributions_2d.shape == view.features_2d.shape == (len(Z), 2)
     np.testing.assert_array_equal(view.anomalies, nbm.anomalies_)
     assert 0 < view.explained_variance["contributions"] <= 1
     frame = view.to_frame()
     assert frame["anomaly"].sum() == len(nbm.anomalies_)
-    sub = space_view(nbm, max_rows=100)
+    sub = space_view(nbm, max_rows=100, random_state=0)
     assert sub.contributions_2d.shape == (100, 2)
     fig, axes = plt.subplots(1, 2)
     n_figs = len(plt.get_fignums())
@@ -315,7 +315,7 @@ def test_neighbourhood_explanation_stays_additive_for_a_single_output_source(can
 def test_neighbourhood_explanation_of_single_output_probabilities(cancer_gb):
     # on the probability scale class 0's output is 1 - p1, not -p1
     X, y, gb = cancer_gb
-    exp = explain(gb, X[:150], X[:60], progress=False)[:, :, 1]
+    exp = explain(gb, X[:150], X[:60], progress=False, random_state=0)[:, :, 1]
     nbm = NeighborhoodModel(10).fit(gb, X[:150], y[:150], exp)
     e = nbm.explanation_
     p = gb.predict_proba(X[:150])

@@ -56,11 +56,11 @@ def test_baselines_do_not_beat_the_optimum_and_ga_beats_random():
     C = _toy(seed=5, n=14)
     best, _ = _best_by_enumeration(C, 4, 2, "cv")
     for method in ("greedy", "random"):
-        rep = select_representatives(C, budget=4, n_top_features=2, method=method)
+        rep = select_representatives(C, budget=4, n_top_features=2, method=method, random_state=0)
         assert rep.fitness <= best + 1e-12
         assert rep.method == method
     big = np.random.default_rng(0).normal(size=(800, 10))
-    ga = select_representatives(big, budget=10, n_top_features=3, n_gen=30)
+    ga = select_representatives(big, budget=10, n_top_features=3, n_gen=30, random_state=0)
     rnd = [select_representatives(big, budget=10, n_top_features=3, method="random",
                                   random_state=s).fitness for s in range(5)]
     assert ga.fitness > max(rnd)
@@ -69,7 +69,7 @@ def test_baselines_do_not_beat_the_optimum_and_ga_beats_random():
 def test_distinct_sorted_and_mapped_through_indices():
     C = _toy(seed=1, n=200, m=8)
     idx = np.arange(200) * 3 + 1000
-    rep = select_representatives(C, budget=10, n_top_features=3, indices=idx, n_gen=15)
+    rep = select_representatives(C, budget=10, n_top_features=3, indices=idx, n_gen=15, random_state=0)
     assert len(set(rep.positions.tolist())) == 10
     assert np.array_equal(rep.indices, idx[rep.positions])
     assert np.all(np.diff(rep.positions) > 0)
@@ -80,7 +80,7 @@ def test_distinct_sorted_and_mapped_through_indices():
     assert np.all(np.diff(rep.history) >= -1e-12)
     assert rep.history[-1] <= rep.fitness + 1e-12  # the swap polish can only improve
     raw = select_representatives(C, budget=10, n_top_features=3, indices=idx, n_gen=15,
-                                 polish=False)
+                                 polish=False, random_state=0)
     assert raw.history[-1] == pytest.approx(raw.fitness)
     assert rep.fitness >= raw.fitness - 1e-12
 
@@ -100,7 +100,7 @@ def test_input_not_modified_and_explanation_accepted():
     C = _toy(seed=4, n=50, m=5)
     before = C.copy()
     exp = shap.Explanation(values=C, feature_names=[f"f{j}" for j in range(5)])
-    rep = select_representatives(exp, budget=5, n_top_features=2, n_gen=5)
+    rep = select_representatives(exp, budget=5, n_top_features=2, n_gen=5, random_state=0)
     assert np.array_equal(C, before)
     assert rep.feature_names == ["f0", "f1", "f2", "f3", "f4"]
     frame = rep.to_frame()
@@ -125,7 +125,7 @@ def test_neighborhood_like_input_supplies_indices():
 
 def test_budget_equal_to_rows_returns_everything():
     C = _toy(n=5)
-    rep = select_representatives(C, budget=5, n_top_features=2)
+    rep = select_representatives(C, budget=5, n_top_features=2, random_state=0)
     assert rep.positions.tolist() == [0, 1, 2, 3, 4]
 
 
@@ -168,7 +168,7 @@ def test_bad_contributions():
 def test_result_views():
     C = _toy(seed=6, n=40, m=4)
     rep = select_representatives(C, budget=4, n_top_features=2, n_gen=5,
-                                 feature_names=["<b>x</b>", "y", "z", "w"])
+                                 feature_names=["<b>x</b>", "y", "z", "w"], random_state=0)
     assert isinstance(rep, Representatives)
     page = rep._repr_html_()
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
@@ -187,7 +187,7 @@ def test_repr_is_short():
     from shap_debug.core import Result
 
     C = _toy(seed=7, n=400, m=20)
-    rep = select_representatives(C, budget=12, n_top_features=3, n_gen=5)
+    rep = select_representatives(C, budget=12, n_top_features=3, n_gen=5, random_state=0)
     assert isinstance(rep, Result)
     text = repr(rep)
     assert text.startswith("Representatives(B=12, pool_size=400, method='ga', fitness=")

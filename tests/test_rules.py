@@ -145,12 +145,12 @@ def test_bad_inputs(box_data, colour_data):
         RuleExplainer(object(), box_data)
     with pytest.raises(ValueError, match="n_samples must be >= 10"):
         RuleExplainer(BoxModel(), box_data, n_samples=5)
-    ex = RuleExplainer(BoxModel(), box_data, n_samples=100)
+    ex = RuleExplainer(BoxModel(), box_data, n_samples=100, random_state=0)
     with pytest.raises(ValueError, match="1-D array of 3 values"):
         ex.explain(np.zeros(4))
     with pytest.raises(ValueError, match="out of range"):
         ex.explain(10_000)
-    exc = RuleExplainer(ColourAgeModel(), colour_data, n_samples=100)
+    exc = RuleExplainer(ColourAgeModel(), colour_data, n_samples=100, random_state=0)
     with pytest.raises(ValueError, match="not a level seen"):
         exc.explain(pd.Series({"age": 30, "colour": "purple", "score": 0.0}))
 

@@ -57,7 +57,7 @@ def test_reproducible_and_inputs_untouched():
 def test_precomputed_proba_and_confident_joint():
     y = np.array([0, 0, 0, 1, 1, 1])
     proba = np.array([[.9, .1], [.8, .2], [.1, .9], [.2, .8], [.1, .9], [.3, .7]])
-    res = suspicious_rows(None, np.zeros((6, 1)), y, proba=proba)
+    res = suspicious_rows(None, np.zeros((6, 1)), y, proba=proba, random_state=0)
     assert res.ranking[0] == 2
     assert res.n_flagged == 1
     C = confident_joint(proba, y, calibrate=False)
