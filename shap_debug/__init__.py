@@ -50,7 +50,7 @@ _LAZY = {
 }
 
 __all__ = sorted(["ShapDebugWarning", "core", "datasets", "plots", *_LAZY])
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"  # the one version source: pyproject reads it (setuptools dynamic)
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals(), modules=("plots", "core"))
