@@ -1,6 +1,7 @@
 """The public core both packages build on: input checks, model adapters, the result base
 class, HTML and parallel helpers. ``captum_ext`` imports only from here, never a private module."""
 
+from ._config import config_context, get_config, set_config, show_progress
 from ._frames import CodedModel, FrameCodec, flip_inputs
 from ._html import escape, section_html, table_html
 from ._lazy import lazy_getattr
@@ -57,4 +58,5 @@ __all__ = [
     "warn", "worker_jobs",
 ]
 
+__all__ += ["config_context", "get_config", "set_config", "show_progress"]
 __all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'explain_plan', 'feature_groups', 'flip_inputs', 'quiet_c_output', 'raw_space_explanation', 'seeded_clone', 'supports_tree_explainer', 'tree_explainer_mode']
