@@ -30,7 +30,7 @@ ENDS = {
                "pandas==2.1.0", "scipy==1.11.1"],
     "newest": ["torch==2.13.0", "shap", "scikit-learn", "numpy", "pandas", "scipy"],
 }
-EXTRAS = ["pytest>=8", "cleanlab>=2.6"]
+EXTRAS = ["pytest>=8", "cleanlab>=2.8"]
 SUBSET = ["tests/test_public_api.py", "tests/test_datasets.py", "tests/test_contributions.py",
           "tests/test_additivity.py", "tests/test_bridge.py", "tests/test_ale.py",
           "tests/test_neighborhood.py", "tests/test_suspicious.py", "tests/test_flip_points.py",

@@ -90,3 +90,23 @@ def test_pyale_engine_without_pyale_names_the_extra(monkeypatch):
     # the default engine needs no PyALE
     res = shap_debug.neighborhood_ale(model, X, ["a"], progress=False)
     assert len(res.curves) == 1
+
+
+def test_citation_carries_the_version():
+    text = (ROOT / "CITATION.cff").read_text()
+    assert re.search(r"^cff-version: 1\.2\.0$", text, flags=re.M)
+    assert re.search(rf"^version: {re.escape(shap_debug.__version__)}$", text, flags=re.M)
+
+
+def test_readme_set_up_is_two_commands_and_ci_runs_its_test_command():
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [ln.split("#")[0].strip() for ln in quick.splitlines() if ln.strip()]
+    assert commands == ["make report", "make test"]
+    stated = re.search(r"`make test` runs `([^`]+)`", readme).group(1)
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert stated.replace(".venv/bin/", "$(BIN)/") in recipe
+    ci = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines()
+          if ln.strip() and not ln.startswith("#")]
+    assert ci[-1] == "make test"
