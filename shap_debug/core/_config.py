@@ -10,7 +10,16 @@ from typing import Any
 
 _DEFAULTS: dict[str, Any] = {"progress": True, "n_jobs": None}
 _CONFIG: dict[str, Any] = dict(_DEFAULTS)
-_UNSET: Any = object()
+
+
+class _Unchanged:
+    """The default of :func:`set_config`'s arguments: leave that setting as it is."""
+
+    def __repr__(self) -> str:
+        return "<unchanged>"
+
+
+_UNSET: Any = _Unchanged()
 
 
 def get_config() -> dict[str, Any]:
