@@ -79,8 +79,10 @@ def one_end(end: str, python: str, timeout: float, head: str = "?") -> dict:
                  "date": time.strftime("%Y-%m-%d")}
     with open(BUILD / f"{end}.log", "w") as log:
         t0 = time.perf_counter()
-        if not (venv / "bin" / "python").exists():
-            run([python, "-m", "venv", str(venv)], log, 300)
+        import shutil
+
+        shutil.rmtree(venv, ignore_errors=True)  # a fresh venv every run
+        run([python, "-m", "venv", str(venv)], log, 300)
         py = str(venv / "bin" / "python")
         rc, text = run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"], log, 600)
         if no_torch:
