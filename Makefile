@@ -4,15 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install report test lint clean chromium
+.PHONY: install report test lint clean chromium matrix
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# torch's CPU wheel first: with it in place, the project's `torch>=2.3` pulls no CUDA build
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,dask,models]'
+	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,6 +32,11 @@ test: $(STAMP) chromium
 
 lint: $(STAMP)
 	$(BIN)/ruff check shap_debug captum_ext tests benchmarks
+
+# the oldest and the newest supported stack, each in a fresh venv under build/matrix, each
+# running a fast subset of the suite; writes docs/matrix.md (minutes; by hand, not in CI)
+matrix:
+	nice $(PY) .ci/matrix.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

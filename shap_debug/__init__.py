@@ -17,13 +17,18 @@ The public API, one hop from here (names load lazily, so ``import shap_debug`` s
 - Fixes verified on held-out data: :func:`verify_fixes`, :func:`diagnose`; evidence that
   discriminates: :func:`dose_response`, :func:`recurring_rows`.
 - The facade: :class:`Debugger` (``inspect``, ``report``); the ``shap-debug`` command.
+- One global configuration: :func:`set_config` (``progress``, ``n_jobs``),
+  :func:`get_config`, :func:`config_context`.
 - :mod:`shap_debug.datasets` (Adult, German credit, COMPAS, offline) and
   :mod:`shap_debug.plots` (shap-style plots).
 """
 
 from . import datasets as datasets
 from .core import ShapDebugWarning as ShapDebugWarning
+from .core import config_context as config_context
+from .core import get_config as get_config
 from .core import lazy_getattr
+from .core import set_config as set_config
 
 _LAZY = {
     "explain": "contributions", "contribution_matrix": "contributions",
@@ -49,8 +54,9 @@ _LAZY = {
     "recurring_rows": "blame", "RecurringRows": "blame",
 }
 
-__all__ = sorted(["ShapDebugWarning", "core", "datasets", "plots", *_LAZY])
-__version__ = "0.1.0"
+__all__ = sorted(["ShapDebugWarning", "config_context", "core", "datasets", "get_config",
+                  "plots", "set_config", *_LAZY])
+__version__ = "0.2.0.dev0"  # the one version source: pyproject reads it (setuptools dynamic)
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals(), modules=("plots", "core"))

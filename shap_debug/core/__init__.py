@@ -1,6 +1,7 @@
 """The shared mechanisms both packages build on: input checks, model adapters, the refit with
 relabelled rows, the frame codec, parallel map, plot palette and finish, results, HTML, lazy index."""
 
+from ._config import config_context, get_config, set_config, show_progress
 from ._frames import CodedModel, FrameCodec, flip_inputs
 from ._html import escape, section_html, table_html
 from ._lazy import lazy_getattr
@@ -59,3 +60,4 @@ __all__ = [
 
 __all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'feature_groups', 'flip_inputs', 'raw_space_explanation', 'seeded_clone', 'take_rows', 'unwrap_model', 'is_boosting_model',
             'Refit', 'refit_predict', 'relabelled', 'show_warnings_once', 'PALETTE', 'Palette']
+__all__ += ["config_context", "get_config", "set_config", "show_progress"]

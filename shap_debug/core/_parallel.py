@@ -6,13 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ._config import resolve_n_jobs, show_progress
 
-def parallel_map(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int = 1,
+
+def parallel_map(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int | None = 1,
                  progress: bool = False, desc: str | None = None, total: int | None = None,
                  unit: str = "it", prefer: str | None = None, star: bool = False) -> list[Any]:
     """``[fn(item) for item in items]`` over joblib workers, in order, with a tqdm bar.
 
-    ``n_jobs=1`` runs in this process (no pickling); ``star=True`` calls ``fn(*item)``.
+    ``n_jobs=1`` runs in this process (no pickling); ``n_jobs=None`` takes the global
+    ``set_config(n_jobs=...)``, else joblib's default; ``star=True`` calls ``fn(*item)``. The
+    bar shows only where ``progress`` and the global configuration allow it (and not under
+    ``TQDM_DISABLE=1``).
 
     Examples
     --------
@@ -20,6 +25,7 @@ def parallel_map(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int = 
     [1, 2, 3]
     """
     items = list(items)
+    n_jobs = resolve_n_jobs(n_jobs)
     if n_jobs != 1 and prefer != "threads" and items:  # processes: what they get must pickle
         n_jobs = worker_jobs((fn, items[0]), n_jobs)
     call = (lambda it: fn(*it)) if star else fn
@@ -45,8 +51,9 @@ def parallel_map(fn: Callable[..., Any], items: Iterable[Any], *, n_jobs: int = 
 
 def progress_iter(it: Iterable[Any], *, progress: bool, desc: str | None = None,
                   total: int | None = None, unit: str = "it") -> Iterator[Any]:
-    """``it`` wrapped in a tqdm bar when ``progress`` (else ``it`` itself)."""
-    if not progress:
+    """``it`` wrapped in a tqdm bar when ``progress`` (else ``it`` itself); the global
+    ``set_config(progress=False)`` and ``TQDM_DISABLE=1`` silence it."""
+    if not show_progress(progress):
         return iter(it)
     from tqdm.auto import tqdm
 
@@ -56,7 +63,8 @@ def progress_iter(it: Iterable[Any], *, progress: bool, desc: str | None = None,
 def _bar(total: int, progress: bool, desc: str | None, unit: str):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not progress, leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not show_progress(progress),
+                leave=False)
 
 
 

@@ -1,6 +1,7 @@
 """The Debugger facade: from "a model and its training data" to "what is wrong and where".
 
-:class:`Debugger` ties the components together along the data flow of ``DESIGN.md``:
+:class:`Debugger` ties the components together along the data flow of
+``docs/architecture.md``:
 contributions -> influential neighbourhoods (Rasouli & Yu, "Explainable Debugger for
 Black-box Machine Learning Models", Algorithm 1) -> representatives and their rules
 (Algorithm 2) -> neighbourhood ALE (Apley & Zhu) -> flip points (Yousefzadeh & O'Leary) and

@@ -29,7 +29,7 @@ from ...core import (
     predict_proba_fn,
     warn,
 )
-from ._pyale import _pyale_curve
+from ._pyale import _pyale_curve, require_pyale
 from ._result import ALECurve, ALEResult
 from ._table import _Table
 
@@ -427,6 +427,8 @@ def neighborhood_ale(
         raise ValueError("X_neighborhood is empty: it must have at least one row")
     grid_size = check_int(grid_size, "grid_size", low=1)
     engine = check_option(engine, "engine", ("vectorized", "pyale"))
+    if engine == "pyale":
+        require_pyale()  # before any work: PyALE is an optional extra
     confidence = check_float(confidence, "confidence", low=0.0, high=1.0)
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}")

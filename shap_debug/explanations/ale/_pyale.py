@@ -10,11 +10,23 @@ import pandas as pd
 from ._result import ALECurve
 
 
+def require_pyale():
+    """PyALE's ``ale``, or an ImportError naming the extra (PyALE is optional: only this
+    reference engine imports it)."""
+    try:
+        from PyALE import ale
+    except ImportError as exc:
+        raise ImportError("neighborhood_ale(engine='pyale') needs PyALE: pip install "
+                          "'shap-debug[ale]' (the default engine='vectorized' needs nothing "
+                          "more)") from exc
+    return ale
+
+
 def _pyale_curve(table: Any, plan: Any, proba, t: int, grid_size: int, C: float):
     """One feature through PyALE itself (a fresh copy of the rows each time)."""
     import logging
 
-    from PyALE import ale as pyale_ale
+    pyale_ale = require_pyale()
 
     logging.getLogger("PyALE._ALE_generic").setLevel(logging.WARNING)
     j = plan.j
