@@ -29,14 +29,20 @@ Every failure is one ``ValueError`` naming the file and the format: an
 from __future__ import annotations
 
 import json
+import os
 import pickle
-import re
+import signal
+import struct
+import sys
+import time
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ._adapters import BoosterClassifier
+from ._checks import check_lightgbm_text, check_xgboost_file
 from ._files import atomic_path
 
 __all__ = [
@@ -168,7 +174,7 @@ def _is_torchscript(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except Exception:  # noqa: BLE001 - not a readable zip (BadZipFile, NotImplementedError ...)
         return False
     return any("/code/" in n or n.endswith("constants.pkl") for n in names)
 
@@ -238,125 +244,6 @@ def _load_skops(path: Path, trusted: Sequence[str] | None) -> Any:
         raise _corrupt(path, "skops", _why(exc)) from None
 
 
-# --------------------------------------------------------------------------- LightGBM
-_INT = re.compile(rb"[+-]?\d{1,18}")
-_FLOAT = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?|[+-]?(inf|nan)", re.I)
-# arrays of a tree block: (type, length as a function of num_leaves)
-_TREE_ARRAYS = {
-    b"split_feature": (_INT, -1), b"split_gain": (_FLOAT, -1), b"threshold": (_FLOAT, -1),
-    b"decision_type": (_INT, -1), b"left_child": (_INT, -1), b"right_child": (_INT, -1),
-    b"leaf_value": (_FLOAT, 0), b"leaf_weight": (_FLOAT, 0), b"leaf_count": (_INT, 0),
-    b"internal_value": (_FLOAT, -1), b"internal_weight": (_FLOAT, -1),
-    b"internal_count": (_INT, -1), b"leaf_const": (_FLOAT, 0), b"num_features": (_INT, 0),
-}
-
-
-def _numbers(raw: bytes, pattern: re.Pattern, key: bytes) -> list[float]:
-    parts = raw.split(b" ") if raw else []
-    for p in parts:
-        if not pattern.fullmatch(p):
-            raise ValueError(f"{key.decode()}: {p[:20]!r} is not a number")
-    return [float(p) if pattern is _FLOAT else int(p) for p in parts]
-
-
-def _check_lightgbm_tree(block: bytes, n_features: int) -> None:
-    fields: dict[bytes, bytes] = {}
-    for line in block.split(b"\n")[1:]:
-        if not line:
-            continue
-        key, sep, value = line.partition(b"=")
-        if not sep:
-            raise ValueError(f"line {line[:30]!r} is not key=value")
-        fields[key] = value
-    for key in (b"num_leaves", b"num_cat", b"leaf_value"):
-        if key not in fields:
-            raise ValueError(f"a tree lacks {key.decode()}")
-    (n_leaves,) = _numbers(fields[b"num_leaves"], _INT, b"num_leaves")
-    (n_cat,) = _numbers(fields[b"num_cat"], _INT, b"num_cat")
-    if not 1 <= n_leaves <= 1 << 20 or not 0 <= n_cat < n_leaves:
-        raise ValueError(f"num_leaves={n_leaves}, num_cat={n_cat} out of range")
-    arrays = {}
-    for key, (pattern, offset) in _TREE_ARRAYS.items():
-        if key in fields or (n_leaves > 1 and offset and key not in (
-                b"split_gain", b"internal_value", b"internal_weight", b"internal_count")):
-            if key not in fields:
-                raise ValueError(f"a tree lacks {key.decode()}")
-            vals = _numbers(fields[key], pattern, key)
-            if len(vals) != n_leaves + offset and n_leaves > 1:
-                raise ValueError(f"{key.decode()} has {len(vals)} values, expected "
-                                 f"{n_leaves + offset}")
-            arrays[key] = vals
-    for key in (b"shrinkage", b"is_linear"):
-        if key in fields:
-            _numbers(fields[key], _FLOAT if key == b"shrinkage" else _INT, key)
-    if n_leaves == 1:
-        return
-    n_inner = n_leaves - 1
-    if not all(0 <= f < n_features for f in arrays[b"split_feature"]):
-        raise ValueError("split_feature out of range")
-    seen = [0] * (n_inner + n_leaves)  # each node is a child once, the root never
-    for child in arrays[b"left_child"] + arrays[b"right_child"]:
-        node = child if child >= 0 else n_inner + ~child
-        if not (0 < child < n_inner or 0 <= ~child < n_leaves) or seen[node]:
-            raise ValueError(f"child index {child} out of range or repeated")
-        seen[node] = 1
-    if n_cat:
-        bounds = _numbers(fields.get(b"cat_boundaries", b""), _INT, b"cat_boundaries")
-        cats = _numbers(fields.get(b"cat_threshold", b""), _INT, b"cat_threshold")
-        if (len(bounds) != n_cat + 1 or bounds[0] != 0 or len(cats) != bounds[-1]
-                or any(b > a for a, b in zip(bounds[1:], bounds[:-1]))):
-            raise ValueError("cat_boundaries / cat_threshold inconsistent")
-    for d, t in zip(arrays[b"decision_type"], arrays[b"threshold"]):
-        if not 0 <= d < 128 or (d & 1 and not (n_cat and 0 <= t < n_cat and t == int(t))):
-            raise ValueError(f"decision_type {d} / threshold {t} invalid")
-    if fields.get(b"is_linear", b"0") != b"0":
-        counts = arrays.get(b"num_features")
-        feats = _numbers(fields.get(b"leaf_features", b""), _INT, b"leaf_features")
-        coeff = _numbers(fields.get(b"leaf_coeff", b""), _FLOAT, b"leaf_coeff")
-        if (counts is None or b"leaf_const" not in arrays or any(c < 0 for c in counts)
-                or len(feats) != sum(counts) or len(coeff) != len(feats)
-                or not all(0 <= f < n_features for f in feats)):
-            raise ValueError("linear tree arrays inconsistent")
-
-
-def _check_lightgbm_text(path: Path) -> None:
-    """Check a LightGBM text model's structure before LightGBM parses it.
-
-    LightGBM parses the trees in parallel threads, where a malformed tree ends the whole
-    process (``std::terminate``) instead of raising; every tree is therefore checked here
-    first: the sizes the header announces, each array's length and numbers, children that
-    form a tree, features and category bounds in range.
-    """
-    data = path.read_bytes()
-    if not data.startswith(b"tree\n"):
-        raise ValueError("it does not start with LightGBM's 'tree' header")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("it is not text") from None
-    first, end = data.find(b"\nTree="), data.find(b"\nend of trees")
-    if first < 0 or end < first:
-        raise ValueError("it has no trees, or no 'end of trees' line")
-    header = dict(line.split(b"=", 1) for line in data[:first].split(b"\n")[1:] if b"=" in line)
-    for key in (b"num_class", b"num_tree_per_iteration", b"max_feature_idx"):
-        if key not in header:
-            raise ValueError(f"its header lacks {key.decode()}")
-        (value,) = _numbers(header[key], _INT, key)
-        if not 0 <= value < 1 << 24:
-            raise ValueError(f"{key.decode()}={value} out of range")
-    n_features = int(header[b"max_feature_idx"]) + 1
-    if len(header.get(b"feature_names", b"").split(b" ")) != n_features:
-        raise ValueError("feature_names does not list max_feature_idx + 1 names")
-    starts = [m.start() + 1 for m in re.finditer(rb"\nTree=", data[:end + 1])] + [end + 1]
-    blocks = [data[a:b] for a, b in zip(starts[:-1], starts[1:])]
-    if b"tree_sizes" in header:  # where LightGBM's threads will cut the text into trees
-        sizes = _numbers(header[b"tree_sizes"], _INT, b"tree_sizes")
-        if sizes != [len(b) for b in blocks]:
-            raise ValueError("tree_sizes does not match the trees in the file")
-    for block in blocks:
-        _check_lightgbm_tree(block.rstrip(b"\n"), n_features)
-
-
 # --------------------------------------------------------------------------- XGBoost / CatBoost
 def _xgb_max_depth(booster: Any) -> int | None:
     try:
@@ -380,6 +267,10 @@ def _xgb_max_depth(booster: Any) -> int | None:
 def _load_xgboost(path: Path) -> Any:
     import xgboost as xgb
 
+    try:
+        check_xgboost_file(path)
+    except (ValueError, RecursionError, struct.error, UnicodeDecodeError) as exc:
+        raise _corrupt(path, "xgboost", str(exc) or type(exc).__name__) from None
     model = xgb.XGBClassifier()
     model.load_model(str(path))
     booster = model.get_booster()
@@ -389,11 +280,64 @@ def _load_xgboost(path: Path) -> Any:
     return model
 
 
-def _load_catboost(path: Path) -> Any:
+def _survives(load: Any, path: Path, library: str, timeout: float = 60.0) -> str | None:
+    """Run ``load(path)`` in a forked child first: None when it returned or raised, else why
+    the child died (a crash of the native library, which no ``try`` could catch here)."""
+    if not hasattr(os, "fork"):  # Windows: no cheap probe, load as it is
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        code = 3
+        try:
+            load(path)
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return f"reading it did not finish in {timeout:.0f} s"
+        time.sleep(0.002)
+    if os.WIFSIGNALED(status):
+        return f"{library} crashed reading it (signal {os.WTERMSIG(status)})"
+    return None
+
+
+def _read_catboost(path: Path) -> Any:
     import catboost
 
     model = catboost.CatBoostClassifier()
     model.load_model(str(path))
+    return model
+
+
+def _exercise_catboost(path: Path) -> None:
+    """What the probe does: read the file, its parameters, and predict one row."""
+    model = _read_catboost(path)
+    model.get_all_params()
+    n = len(model.feature_names_ or [])
+    cats = set(model.get_cat_feature_indices())
+    model.predict_proba([["0" if j in cats else 0.0 for j in range(n)]])
+
+
+def _load_catboost(path: Path) -> Any:
+    import catboost  # noqa: F401 - imported before the probe forks, once
+
+    # CatBoost trusts the flatbuffer it reads: a damaged file can crash it (SIGSEGV), so a
+    # forked child reads it first
+    crashed = _survives(_exercise_catboost, path, "CatBoost")
+    if crashed:
+        raise _corrupt(path, "catboost", crashed)
+    model = _read_catboost(path)
     # refits (the label-flip check) clone get_params(): give them the categorical columns
     # and rate the file knows (set_params refuses a fitted model, so the parameters go
     # where CatBoost keeps them)
@@ -411,7 +355,7 @@ def _load_lightgbm(path: Path) -> Any:
     import lightgbm as lgb
 
     try:
-        _check_lightgbm_text(path)
+        check_lightgbm_text(path)
     except ValueError as exc:
         raise _corrupt(path, "lightgbm", str(exc)) from None
     return BoosterClassifier(lgb.Booster(model_file=str(path)))
