@@ -137,6 +137,9 @@ def load_dataset(name: str, target: str | None = None,
     notes = [] if notes is None else notes
     if name in _DATASETS:
         return getattr(datasets, name)()
+    if not Path(name).is_file():
+        raise CLIError(f"cannot read {name}: no such file; --dataset takes "
+                       f"{', '.join(_DATASETS)} or a path to a CSV file")
     if not target:
         raise CLIError(f"--target is required with a CSV file ({name})")
     try:
@@ -267,7 +270,7 @@ def _client(address: str | None):
     except ImportError:
         raise CLIError("--scheduler needs dask: pip install 'shap-debug[dask]'") from None
     try:
-        return Client(address, timeout=10)
+        return Client(address, timeout=5)
     except (OSError, TimeoutError, ValueError) as exc:
         raise CLIError(f"--scheduler {address!r}: cannot connect ({exc})") from None
 
@@ -284,10 +287,6 @@ def _say(text: str) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .debugger import Debugger
-    from .io import write_text_atomic
-    from .report import render_report
-
     t0 = time.perf_counter()
     steps: dict[str, float] = {}
     from_file = args.model not in _MODELS or args.train is not None
@@ -298,6 +297,10 @@ def _report(args: argparse.Namespace) -> int:
         _say(note)
     steps["load"] = time.perf_counter() - t0
     client = _client(args.scheduler)  # before any fit: a wrong address fails fast
+    from .debugger import Debugger  # the heavy imports, once the arguments are known good
+    from .io import write_text_atomic
+    from .report import render_report
+
     try:
         model = inputs.model
         if model is None:
