@@ -193,3 +193,38 @@ def test_damaged_files_give_one_clear_error_and_never_crash(tmp_path, seed):
         "cases.json", "cli.json", "results.json", "cli_results.json"} - {
         f.name for f in bases.values()}
     assert not written, written
+
+
+# --------------------------------------------------------------------------- text from data
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_text_from_data_is_inert_in_html_and_exports():
+    """Bidi controls and other invisible format characters from data are shown as
+    [U+XXXX] in every HTML table and escaped string; CSV/JSON exports defuse formulas."""
+    from shap_debug.core import (
+        escape,
+        inert_text,
+        section_html,
+        spreadsheet_safe_frame,
+        table_html,
+    )
+
+    rng = np.random.default_rng(0)
+    hidden = "".join(rng.permutation(list(BIDI + "\u200b\u200d\ufeff\U000e0041")))
+    frame = pd.DataFrame({f"col{hidden}": [f"evil{hidden}<b>x</b>", "=cmd|' /C calc'!A0"],
+                          "n": [-1.5, 2.0], "cat": pd.Categorical(["a\u202eb", "+1"])},
+                         index=[f"row{BIDI}", "@SUM(A1)"])
+    html = table_html(frame, index=True) + section_html(f"title{hidden}", "", note=hidden)
+    html += escape(hidden)
+    assert not any(c in html for c in hidden), [hex(ord(c)) for c in hidden if c in html]
+    assert "[U+202E]" in html and "[U+E0041]" in html and "&lt;b&gt;" in html
+    assert inert_text("plain text, ünïcödé") == "plain text, ünïcödé"
+    safe = spreadsheet_safe_frame(frame)
+    csv = safe.to_csv()
+    assert "'=cmd" in csv and "'@SUM" in csv and "'+1" in csv and "-1.5" in csv
+    assert not any(c in csv for c in hidden)
+    for line in csv.splitlines():
+        for cell in line.split(","):
+            assert not cell.startswith(("=", "+", "@")), cell
+    assert frame.iloc[1, 0] == "=cmd|' /C calc'!A0"            # the input is not modified

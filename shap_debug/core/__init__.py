@@ -2,7 +2,14 @@
 class, HTML and parallel helpers. ``captum_ext`` imports only from here, never a private module."""
 
 from ._frames import CodedModel, FrameCodec, flip_inputs
-from ._html import escape, section_html, table_html
+from ._html import (
+    escape,
+    inert_text,
+    section_html,
+    spreadsheet_safe,
+    spreadsheet_safe_frame,
+    table_html,
+)
 from ._lazy import lazy_getattr
 from ._models import (
     EncodedModel,
@@ -57,4 +64,5 @@ __all__ = [
     "warn", "worker_jobs",
 ]
 
+__all__ += ['inert_text', 'spreadsheet_safe', 'spreadsheet_safe_frame']
 __all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'explain_plan', 'feature_groups', 'flip_inputs', 'quiet_c_output', 'raw_space_explanation', 'seeded_clone', 'supports_tree_explainer', 'tree_explainer_mode']
