@@ -38,10 +38,10 @@ import pandas as pd
 
 from ..contributions import explain
 from ..core import (
+    check_anomalies,
     check_classifier,
     check_explanation,
     check_float,
-    check_indices,
     check_int,
     check_option,
     check_random_state,
@@ -278,7 +278,7 @@ def label_flip_check(
                 anomalies, (int, np.integer)):
             n_draw = check_int(anomalies, "anomalies", low=1)
         else:
-            fixed_rows = check_indices(anomalies, n, "anomalies")
+            fixed_rows = check_anomalies(anomalies, n)  # no duplicates, no negatives
 
     rng = check_random_state(random_state)
     seed = seed_from(rng)

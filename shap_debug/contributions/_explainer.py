@@ -20,6 +20,7 @@ from ..core import (
     check_inputs,
     check_int,
     check_option,
+    check_probabilities,
     check_random_state,
     classes_of,
     explain_plan,
@@ -221,6 +222,10 @@ def explain(
         if Bv.shape[1] != Xv.shape[1]:
             raise ValueError(
                 f"background has {Bv.shape[1]} columns but X has {Xv.shape[1]}")
+    # NaN/inf probabilities would silently become NaN contributions: refused up front
+    check_probabilities(f(Xv), "model.predict_proba on X")
+    if background is not None:
+        check_probabilities(f(Bv), "model.predict_proba on background")
     codec = _Codec(Xv, Bv)
     numeric = not codec.frame or all(k == "num" for k, _ in codec.decoders)
     if output == "log_odds":
@@ -260,6 +265,9 @@ def explain(
         vals, base = _sampling_values(fz, codec.Z, codec.B, n_permutations, control_variate,
                                       rng, n_jobs, batch_rows, progress, output)
 
+    if not (np.isfinite(vals).all() and np.isfinite(base).all()):  # e.g. on mixed rows
+        raise ValueError("the contributions came out NaN or infinite: the model returned "
+                         "non-finite probabilities on rows mixing X and the background")
     display = (Xv.astype(str).to_numpy(dtype=object) if isinstance(Xv, pd.DataFrame)
                else None)
     try:

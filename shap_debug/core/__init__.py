@@ -19,6 +19,7 @@ from ._models import (
     class_index,
     classes_of,
     clone_model,
+    eval_mode,
     explain_plan,
     is_linear_model,
     is_torch_module,
@@ -38,14 +39,19 @@ from ._plotting import finish, new_axes
 from ._results import Result
 from ._validation import (
     ShapDebugWarning,
+    check_anomalies,
     check_columns,
     check_explanation,
     check_float,
     check_frame_or_array,
     check_indices,
     check_int,
+    check_known_labels,
     check_option,
+    check_probabilities,
     check_random_state,
+    check_same_columns,
+    check_unique_columns,
     check_X_y,
     check_y,
     explanation_values,
@@ -64,5 +70,8 @@ __all__ = [
     "warn", "worker_jobs",
 ]
 
+__all__ += ['eval_mode']
+__all__ += ['check_anomalies', 'check_known_labels', 'check_probabilities',
+            'check_same_columns', 'check_unique_columns']
 __all__ += ['inert_text', 'spreadsheet_safe', 'spreadsheet_safe_frame']
 __all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'explain_plan', 'feature_groups', 'flip_inputs', 'quiet_c_output', 'raw_space_explanation', 'seeded_clone', 'supports_tree_explainer', 'tree_explainer_mode']
