@@ -497,3 +497,43 @@ def test_parallel_map_runs_in_process_what_cannot_be_pickled(tmp_path):
     want = parallel_map(partial(score, net), xs, n_jobs=1)
     with pytest.warns(ShapDebugWarning, match="cannot be sent to worker processes"):
         assert parallel_map(partial(score, net), xs, n_jobs=2) == want
+
+
+# --------------------------------------------------------------------------- damaged native files
+def _small_boosters(tmp_path):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
+    y = (X["a"] > 0).astype(int)
+    xm = xgb.XGBClassifier(n_estimators=2, max_depth=2).fit(X, y)
+    lm = lgb.LGBMClassifier(n_estimators=2, num_leaves=4, verbose=-1).fit(X, y)
+    return (save_model(xm, tmp_path / "m.json"), save_model(xm, tmp_path / "m.ubj"),
+            save_model(lm, tmp_path / "m.txt"))
+
+
+def test_damage_that_crashed_native_readers_is_refused_first(tmp_path):
+    """Each of these once ended the process (SIGSEGV/SIGABRT) inside XGBoost or LightGBM;
+    the structural checks now refuse them with a CorruptModelError naming the file."""
+    import json
+
+    js, ubj, txt = _small_boosters(tmp_path)
+    model = json.loads(js.read_text())
+    tree = model["learner"]["gradient_booster"]["model"]["trees"][0]
+    tree["parents"][1] = 4194305                                  # a parent out of range
+    (tmp_path / "parents.json").write_text(json.dumps(model))
+    tree["parents"][1], tree["left_children"][0] = 0, 99          # a child out of range
+    (tmp_path / "child.json").write_text(json.dumps(model))
+    data = bytearray(ubj.read_bytes())
+    at = data.index(b"$d#L") + 4                                  # a typed array's count
+    data[at:at + 8] = (1 << 40).to_bytes(8, "big")
+    (tmp_path / "count.ubj").write_bytes(bytes(data))
+    text = txt.read_text()
+    (tmp_path / "param.txt").write_text(text.replace("[feature_fraction_seed: 2]",
+                                                     "[fe1544055814238 0.411"))
+    (tmp_path / "leaf.txt").write_text(text.replace("left_child=", "left_child=7 ", 1))
+    (tmp_path / "sizes.txt").write_text(text.replace("tree_sizes=", "tree_sizes=1", 1))
+    for name in ("parents.json", "child.json", "count.ubj", "param.txt", "leaf.txt",
+                 "sizes.txt"):
+        with pytest.raises(CorruptModelError, match=rf"{name}.*not a valid"):
+            load_model(tmp_path / name)
+    for path in (js, ubj, txt):                                   # the originals still load
+        assert load_model(path).predict_proba(np.zeros((1, 3))).shape == (1, 2)
