@@ -467,8 +467,8 @@ def test_anomaly_rows_and_columns_are_checked_once_before_work():
     from shap_debug.core import check_anomalies, check_frame_or_array, check_same_columns
 
     assert check_anomalies(np.int64(3), 5).tolist() == [3]
-    for bad, match in [([1, 1], r"duplicated rows \[1\]"), ([-1], r"\[0, 5\); got \[-1\]"),
-                       ([10**6], r"got \[1000000\]"), ([1.5], "integer")]:
+    for bad, match in [([1, 1], r"duplicated rows \[1\]"), ([-1], r"\[0, 5\).*: \[-1\]"),
+                       ([10**6], r"out of range .*\[1000000\]"), ([1.5], "integer")]:
         with pytest.raises((ValueError, TypeError), match=match):
             check_anomalies(bad, 5)
     frame = pd.DataFrame([[1, 2, 3]], columns=["a", "b", "a"])
@@ -485,7 +485,7 @@ def test_label_flip_check_refuses_duplicated_and_negative_anomalies():
     X = rng.normal(size=(120, 2))
     y = (X[:, 0] > 0).astype(int)
     model = LogisticRegression().fit(X, y)
-    for bad, match in [([3, 3], "duplicated rows"), ([-2, 4], r"got \[-2\]")]:
+    for bad, match in [([3, 3], "duplicated rows"), ([-2, 4], r"out of range .*\[-2\]")]:
         with pytest.raises(ValueError, match=match):
             label_flip_check(model, X, y, bad, spaces=["features"], n_neighbors=10,
                              progress=False)

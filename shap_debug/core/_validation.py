@@ -244,7 +244,7 @@ def check_anomalies(anomalies: Any, n: int, name: str = "anomalies") -> np.ndarr
     arr = arr.astype(np.int64)
     bad = arr[(arr < 0) | (arr >= n)]
     if bad.size:
-        raise ValueError(f"{name} must be row positions in [0, {n}); got "
+        raise ValueError(f"{name} out of range [0, {n}) (row positions, no negatives): "
                          f"{np.unique(bad)[:5].tolist()}")
     uniq, counts = np.unique(arr, return_counts=True)
     if (counts > 1).any():
