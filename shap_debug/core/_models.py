@@ -48,7 +48,7 @@ def check_classifier(model: Any, name: str = "model") -> Any:
     return model
 
 
-_TRAIN_MODE_LOCK = __import__("threading").Lock()
+_TRAIN_MODE_LOCK = __import__("threading").RLock()
 _TRAIN_MODE_WARNED: set[int] = set()
 
 
