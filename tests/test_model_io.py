@@ -537,3 +537,25 @@ def test_damage_that_crashed_native_readers_is_refused_first(tmp_path):
             load_model(tmp_path / name)
     for path in (js, ubj, txt):                                   # the originals still load
         assert load_model(path).predict_proba(np.zeros((1, 3))).shape == (1, 2)
+
+
+def test_a_failed_save_keeps_the_old_model_file(tmp_path, monkeypatch):
+    """save_model writes beside the target and moves the file into place: a save that fails
+    midway leaves the previous model whole and no temporary file behind."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    model = LogisticRegression().fit(X, X[:, 0] > 0)
+    path = save_model(model, tmp_path / "m.skops")
+    before = path.read_bytes()
+
+    def half_dump(obj, file):
+        Path(file).write_bytes(before[: len(before) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(skops_io, "dump", half_dump)
+    with pytest.raises(OSError, match="No space"):
+        save_model(LogisticRegression().fit(X, X[:, 1] > 0), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.skops"]
+    np.testing.assert_allclose(load_model(path).predict_proba(X), model.predict_proba(X))
