@@ -16,7 +16,7 @@ import numpy as np
 import shap
 import torch
 
-from shap_debug.core import check_frame_or_array, feature_names_of, softmax, warn
+from shap_debug.core import check_frame_or_array, eval_mode, feature_names_of, softmax, warn
 
 __all__ = ["attributions_to_explanation", "SklearnForward", "TorchClassifier"]
 
@@ -188,6 +188,11 @@ def attributions_to_explanation(
     if vals.shape != data.shape:
         raise ValueError(
             f"attributions flatten to {vals.shape} but inputs to {data.shape}")
+    if not np.isfinite(vals).all():  # NaN attributions would pass as "no contribution"
+        rows = np.flatnonzero(~np.isfinite(vals).all(axis=1))
+        raise ValueError(f"attributions hold NaN or infinite values in {len(rows)} row(s), "
+                         f"e.g. rows {rows[:5].tolist()}; check the model's outputs and the "
+                         "attribution method's settings (e.g. n_steps, baselines)")
     names = feature_names_of(data, feature_names)
     n = len(vals)
     fx = None
@@ -315,8 +320,7 @@ class TorchClassifier:
         arr = check_frame_or_array(X, "X")
         if hasattr(arr, "to_numpy"):
             arr = arr.to_numpy(dtype=np.float64)
-        self.module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(self.module):  # the user's module is not changed
             out = self.module(torch.as_tensor(arr, dtype=self.dtype))
         return out.double().cpu().numpy()
 

@@ -16,6 +16,7 @@ import pytest
 from shap_debug.contributions import tree_explainer_mode
 from shap_debug.io import (
     BoosterClassifier,
+    CorruptModelError,
     LabelledClassifier,
     UnsafeModelError,
     build_mlp,
@@ -77,11 +78,11 @@ def test_pickle_is_refused_before_its_bytes_are_read(tmp_path, monkeypatch, suff
     monkeypatch.setattr(pickle, "Unpickler", forbidden)
     monkeypatch.setattr(joblib, "load", forbidden)
     with pytest.raises(UnsafeModelError, match=r"is a pickle: loading a pickle runs any code.*"
-                                                r"trust_pickle=True"):
+                                                r"trust_code=True"):
         load_model(path)
     assert not opened and not marker.exists()
     # the refusal does not even need the file to exist
-    with pytest.raises(UnsafeModelError, match="trust_pickle"):
+    with pytest.raises(UnsafeModelError, match="trust_code"):
         load_model(tmp_path / f"absent{suffix}")
     with pytest.raises(UnsafeModelError):
         load_model(tmp_path / "model.bin", kind="pickle")
@@ -94,8 +95,10 @@ def test_a_trusted_pickle_loads(tmp_path, data):
     model, Xm, _, _ = fit_model("pipeline-lr", X, y)
     path = tmp_path / "model.joblib"
     joblib.dump(model, path)
-    loaded = load_model(path, trust_pickle=True)
+    loaded = load_model(path, trust_code=True)
     np.testing.assert_allclose(loaded.predict_proba(Xm), model.predict_proba(Xm))
+    again = load_model(path, trust_pickle=True)       # the former name still trusts
+    np.testing.assert_allclose(again.predict_proba(Xm), model.predict_proba(Xm))
 
 
 def test_unknown_formats_and_missing_files_name_the_argument(tmp_path):
@@ -105,7 +108,7 @@ def test_unknown_formats_and_missing_files_name_the_argument(tmp_path):
         model_kind("m.json", kind="onnx")
     with pytest.raises(FileNotFoundError, match="model_path"):
         load_model(tmp_path / "absent.json")
-    with pytest.raises(ValueError, match="could not be read as a xgboost model"):
+    with pytest.raises(CorruptModelError, match="not a valid xgboost model file"):
         (tmp_path / "bad.json").write_text("{not json")
         load_model(tmp_path / "bad.json")
     with pytest.raises(UnsafeModelError):
@@ -113,16 +116,62 @@ def test_unknown_formats_and_missing_files_name_the_argument(tmp_path):
 
 
 # --------------------------------------------------------------------------- skops
-def test_skops_untrusted_types_are_refused_then_trusted(tmp_path, data):
-    X, y, _, _ = data
-    model, Xm, _, _ = fit_model("pipeline-gb", X, y, n_trees=10)
-    path = save_model(model, tmp_path / "model.skops")
-    untrusted = skops_io.get_untrusted_types(file=str(path))
-    assert untrusted
-    with pytest.raises(UnsafeModelError, match=r"does not trust by default: \[.*\].*trusted="):
+@pytest.mark.parametrize("name", ["gb", "rf", "hgb", "mlp-adam", "mlp-sgd", "knn", "pipeline"])
+def test_standard_sklearn_models_load_by_default(tmp_path, name):
+    """Tree ensembles, MLPs (with their optimiser), kNN and Pipelines saved with skops load
+    without --trusted: their extra types are in the audited SKOPS_TRUSTED list."""
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from shap_debug.io import SKOPS_TRUSTED
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] + 0.3 * rng.normal(size=80) > 0).astype(int)
+    model = {"gb": GradientBoostingClassifier(n_estimators=5),
+             "rf": RandomForestClassifier(n_estimators=3, random_state=0),
+             "hgb": HistGradientBoostingClassifier(max_iter=5),
+             "mlp-adam": MLPClassifier((4,), max_iter=5, random_state=0),
+             "mlp-sgd": MLPClassifier((4,), solver="sgd", max_iter=5, random_state=0),
+             "knn": KNeighborsClassifier(3),
+             "pipeline": make_pipeline(StandardScaler(), GradientBoostingClassifier(
+                 n_estimators=3))}[name]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    path = save_model(model, tmp_path / "m.skops")
+    extra = skops_io.get_untrusted_types(file=str(path))
+    assert set(extra) <= set(SKOPS_TRUSTED)
+    np.testing.assert_allclose(load_model(path).predict_proba(X), model.predict_proba(X))
+
+
+class _Custom:
+    """A class of the user's own: skops must not build it unless told to trust it."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), 0.5)
+
+
+def test_a_custom_class_in_a_skops_file_is_refused_by_name(tmp_path):
+    path = save_model(_Custom().fit(np.zeros((4, 1)), [0, 1, 0, 1]), tmp_path / "c.skops")
+    with pytest.raises(UnsafeModelError, match=r"does not trust by default: \[.*_Custom'\]"
+                                               r".*trusted="):
         load_model(path)
-    loaded = load_model(path, trusted=untrusted)
-    np.testing.assert_allclose(loaded.predict_proba(Xm), model.predict_proba(Xm))
+    untrusted = skops_io.get_untrusted_types(file=str(path))
+    assert load_model(path, trusted=untrusted).predict_proba(np.zeros((2, 1))).shape == (2, 2)
 
 
 def _shout(X):
@@ -187,7 +236,7 @@ def test_torchscript_and_state_dict(tmp_path):
     net = build_mlp(spec)
     X = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
     want = net(torch.as_tensor(X)).detach().numpy()
-    scripted = load_model(save_model(net, tmp_path / "net.pt"))
+    scripted = load_model(save_model(net, tmp_path / "net.pt"), trust_code=True)
     np.testing.assert_allclose(scripted(torch.as_tensor(X)).detach().numpy(), want, atol=1e-6)
     torch.save(net.state_dict(), tmp_path / "weights.pth")
     with pytest.raises(ValueError, match="torch_architecture"):
@@ -208,6 +257,70 @@ def test_torch_file_holding_code_is_refused(tmp_path):
     with pytest.raises(UnsafeModelError, match="weights_only"):
         load_model(tmp_path / "evil.pt", torch_architecture={"layers": [2, 2]})
     assert not marker.exists()
+
+
+def _hostile_torchscript(path: Path) -> Path:
+    """A TorchScript archive whose forward() has a side effect (it prints a marker)."""
+    import torch
+
+    class Hostile(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            print("HOSTILE-CODE-RAN")
+            return self.lin(x)
+
+    torch.jit.save(torch.jit.script(Hostile()), str(path))
+    return path
+
+
+def test_a_torchscript_file_does_not_run_without_trust_code(tmp_path, monkeypatch, capfd):
+    """TorchScript is code: refused before torch reads it, through the API, with an
+    architecture given, and through the CLI; trusted, it loads and its code runs."""
+    torch = pytest.importorskip("torch")
+    path = _hostile_torchscript(tmp_path / "hostile.pt")
+    marker = tmp_path / "marker.txt"
+    real_load = torch.jit.load
+
+    def spy(*args, **kwargs):       # reading the archive is where its code gets in
+        marker.write_text("torch.jit.load ran")
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch.jit, "load", spy)
+    for arch in (None, {"layers": [2, 2]}):
+        with pytest.raises(UnsafeModelError, match=r"TorchScript archive is code.*trust_code"):
+            load_model(path, torch_architecture=arch)
+    with pytest.raises(UnsafeModelError, match="trust_code"):
+        report_from_files(path, tmp_path / "absent.csv", "y")
+    from shap_debug.cli import main
+
+    pd.DataFrame({"a": [0.0, 1.0] * 10, "b": [1.0, 0.0] * 10, "y": [0, 1] * 10}).to_csv(
+        tmp_path / "t.csv", index=False)
+    rc = main(["report", "--model", str(path), "--train", str(tmp_path / "t.csv"),
+               "--target", "y", "--out", str(tmp_path / "r.html")])
+    out, err = capfd.readouterr()
+    assert rc == 2 and "--trust-code" in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists() and "HOSTILE-CODE-RAN" not in out
+    net = load_model(path, trust_code=True)
+    assert marker.exists()
+    net(torch.zeros(1, 2))
+    assert "HOSTILE-CODE-RAN" in capfd.readouterr().out
+
+
+def test_an_empty_or_damaged_state_dict_is_corrupt_not_refused(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({}, tmp_path / "empty.pt")
+    with pytest.raises(CorruptModelError, match="empty dict"):
+        load_model(tmp_path / "empty.pt", torch_architecture={"layers": [2, 2]})
+    torch.save(build_mlp({"layers": [2, 2]}).state_dict(), tmp_path / "w.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "w.pt").read_bytes()[:200])
+    with pytest.raises(CorruptModelError, match=r"cut\.pt.*torch state_dict"):
+        load_model(tmp_path / "cut.pt", torch_architecture={"layers": [2, 2]})
+    (tmp_path / "zero.pt").write_bytes(b"")
+    with pytest.raises(CorruptModelError, match="empty"):
+        load_model(tmp_path / "zero.pt", torch_architecture={"layers": [2, 2]})
 
 
 # --------------------------------------------------------------------------- tables
@@ -285,7 +398,9 @@ def test_saved_model_round_trip_to_a_report(tmp_path, data, kind, suffix):
     path, train, test, _, _ = _files(tmp_path, kind, suffix, data)
     trusted = skops_io.get_untrusted_types(file=str(path)) if suffix == ".skops" else None
     inputs = report_from_files(path, train, "income", test, trusted=trusted)
-    dbg = inputs.debugger(protected=["sex"], progress=False)
+    from shap_debug import Debugger
+
+    dbg = Debugger(**inputs.arguments(), protected=["sex"], progress=False)
     out = dbg.report(1, tmp_path / "report.html", label_flip=kind == "xgboost",
                      notes=inputs.notes)
     doc = out.read_text(encoding="utf-8")
@@ -318,7 +433,7 @@ def test_cli_refuses_a_pickle_without_the_flag(tmp_path, data, capsys):
     rc = main(["report", "--model", str(tmp_path / "m.pkl"), "--train",
                str(tmp_path / "train.csv"), "--target", "income"])
     err = capsys.readouterr().err
-    assert rc == 2 and "runs any code" in err and "--trust-pickle" in err
+    assert rc == 2 and "runs any code" in err and "--trust-code" in err
     assert not marker.exists()
 
 
@@ -343,7 +458,7 @@ def test_cli_round_trip_for_torch(tmp_path, fmt, capsys):
         torch.nn.functional.cross_entropy(net(xt), yt).backward()
         opt.step()
     if fmt == "torchscript":
-        path, extra = save_model(net.eval(), tmp_path / "net.pt"), []
+        path, extra = save_model(net.eval(), tmp_path / "net.pt"), ["--trust-code"]
     else:
         path = tmp_path / "weights.pth"
         torch.save(net.state_dict(), path)
@@ -372,7 +487,8 @@ def test_parallel_map_runs_in_process_what_cannot_be_pickled(tmp_path):
 
     from shap_debug.core import ShapDebugWarning, parallel_map
 
-    net = load_model(save_model(build_mlp({"layers": [3, 4, 2]}), tmp_path / "n.pt"))
+    net = load_model(save_model(build_mlp({"layers": [3, 4, 2]}), tmp_path / "n.pt"),
+                     trust_code=True)
 
     def score(model, x):
         return float(model(torch.as_tensor(x)).sum())
@@ -381,3 +497,65 @@ def test_parallel_map_runs_in_process_what_cannot_be_pickled(tmp_path):
     want = parallel_map(partial(score, net), xs, n_jobs=1)
     with pytest.warns(ShapDebugWarning, match="cannot be sent to worker processes"):
         assert parallel_map(partial(score, net), xs, n_jobs=2) == want
+
+
+# --------------------------------------------------------------------------- damaged native files
+def _small_boosters(tmp_path):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
+    y = (X["a"] > 0).astype(int)
+    xm = xgb.XGBClassifier(n_estimators=2, max_depth=2).fit(X, y)
+    lm = lgb.LGBMClassifier(n_estimators=2, num_leaves=4, verbose=-1).fit(X, y)
+    return (save_model(xm, tmp_path / "m.json"), save_model(xm, tmp_path / "m.ubj"),
+            save_model(lm, tmp_path / "m.txt"))
+
+
+def test_damage_that_crashed_native_readers_is_refused_first(tmp_path):
+    """Each of these once ended the process (SIGSEGV/SIGABRT) inside XGBoost or LightGBM;
+    the structural checks now refuse them with a CorruptModelError naming the file."""
+    import json
+
+    js, ubj, txt = _small_boosters(tmp_path)
+    model = json.loads(js.read_text())
+    tree = model["learner"]["gradient_booster"]["model"]["trees"][0]
+    tree["parents"][1] = 4194305                                  # a parent out of range
+    (tmp_path / "parents.json").write_text(json.dumps(model))
+    tree["parents"][1], tree["left_children"][0] = 0, 99          # a child out of range
+    (tmp_path / "child.json").write_text(json.dumps(model))
+    data = bytearray(ubj.read_bytes())
+    at = data.index(b"$d#L") + 4                                  # a typed array's count
+    data[at:at + 8] = (1 << 40).to_bytes(8, "big")
+    (tmp_path / "count.ubj").write_bytes(bytes(data))
+    text = txt.read_text()
+    (tmp_path / "param.txt").write_text(text.replace("[feature_fraction_seed: 2]",
+                                                     "[fe1544055814238 0.411"))
+    (tmp_path / "leaf.txt").write_text(text.replace("left_child=", "left_child=7 ", 1))
+    (tmp_path / "sizes.txt").write_text(text.replace("tree_sizes=", "tree_sizes=1", 1))
+    for name in ("parents.json", "child.json", "count.ubj", "param.txt", "leaf.txt",
+                 "sizes.txt"):
+        with pytest.raises(CorruptModelError, match=rf"{name}.*not a valid"):
+            load_model(tmp_path / name)
+    for path in (js, ubj, txt):                                   # the originals still load
+        assert load_model(path).predict_proba(np.zeros((1, 3))).shape == (1, 2)
+
+
+def test_a_failed_save_keeps_the_old_model_file(tmp_path, monkeypatch):
+    """save_model writes beside the target and moves the file into place: a save that fails
+    midway leaves the previous model whole and no temporary file behind."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    model = LogisticRegression().fit(X, X[:, 0] > 0)
+    path = save_model(model, tmp_path / "m.skops")
+    before = path.read_bytes()
+
+    def half_dump(obj, file):
+        Path(file).write_bytes(before[: len(before) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(skops_io, "dump", half_dump)
+    with pytest.raises(OSError, match="No space"):
+        save_model(LogisticRegression().fit(X, X[:, 1] > 0), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.skops"]
+    np.testing.assert_allclose(load_model(path).predict_proba(X), model.predict_proba(X))

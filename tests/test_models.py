@@ -383,3 +383,127 @@ def test_tutorial_runs_end_to_end():
         exec(compile(block, f"docs/tutorial_xgboost.md block {k}", "exec"), namespace)
     assert namespace["out"].exists()
     assert namespace["dbg"].contribution_method == "given by the user"
+
+
+# --------------------------------------------------------------------------- no silent wrong results
+class _NaNModel(LogisticRegression):
+    """A classifier whose probabilities are NaN on some rows (what a broken model does)."""
+
+    def predict_proba(self, X):
+        p = super().predict_proba(X)
+        p[np.asarray(X)[:, 0] > self.cut] = np.nan
+        return p
+
+    def __init__(self, cut=1.0):
+        super().__init__()
+        self.cut = cut
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nan_probabilities_are_refused_not_turned_into_contributions(seed):
+    from shap_debug import explain
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 1] > 0).astype(int)
+    cut = float(np.quantile(X[:, 0], rng.uniform(0.7, 0.95)))
+    model = _NaNModel(cut).fit(X, y)
+    bad = np.flatnonzero(X[:, 0] > cut)
+    with pytest.raises(ValueError, match=rf"NaN or infinite values for {len(bad)} row\(s\), "
+                                         rf"e.g. rows \[{bad[0]}"):
+        explain(model, X, method="sampling", progress=False)
+    ok = X[X[:, 0] <= cut]
+    assert np.isfinite(explain(model, ok, method="sampling", progress=False).values).all()
+
+
+def test_multi_output_models_get_a_clear_error():
+    from sklearn.tree import DecisionTreeClassifier
+
+    from shap_debug import explain
+
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    Y = np.column_stack([X[:, 0] > 0, X[:, 1] > 0]).astype(int)
+    model = DecisionTreeClassifier(max_depth=2).fit(X, Y)
+    with pytest.raises(ValueError, match="multi-output"):
+        explain(model, X, method="sampling", progress=False)
+
+
+def test_nan_attributions_are_refused_by_the_bridge():
+    torch = pytest.importorskip("torch")
+    from captum_ext import attributions_to_explanation
+
+    x = torch.randn(5, 3)
+    attr = torch.randn(5, 3)
+    attr[3, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 1 row\(s\), e.g. rows \[3\]"):
+        attributions_to_explanation(attr, x)
+
+
+def test_a_torch_module_in_train_mode_is_predicted_in_eval_mode_and_left_as_it_was():
+    torch = pytest.importorskip("torch")
+    from captum_ext import TorchClassifier
+    from shap_debug.core import ShapDebugWarning, predict_proba_fn
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Dropout(0.5),
+                              torch.nn.Linear(16, 2)).train()
+    X = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    with pytest.warns(ShapDebugWarning, match="train mode"):
+        first = predict_proba_fn(net)(X)
+    assert net.training                                   # the user's mode is restored
+    np.testing.assert_allclose(predict_proba_fn(net)(X), first)  # no dropout noise
+    net.eval()
+    want = predict_proba_fn(net)(X)
+    np.testing.assert_allclose(first, want)
+    net.train()
+    clf = TorchClassifier(net)
+    np.testing.assert_allclose(clf.predict_proba(X), want, atol=1e-6)
+    assert net.training                                   # the wrapper no longer mutates it
+
+
+def test_anomaly_rows_and_columns_are_checked_once_before_work():
+    from shap_debug.core import check_anomalies, check_frame_or_array, check_same_columns
+
+    assert check_anomalies(np.int64(3), 5).tolist() == [3]
+    for bad, match in [([1, 1], r"duplicated rows \[1\]"), ([-1], r"\[0, 5\).*: \[-1\]"),
+                       ([10**6], r"out of range .*\[1000000\]"), ([1.5], "integer")]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            check_anomalies(bad, 5)
+    frame = pd.DataFrame([[1, 2, 3]], columns=["a", "b", "a"])
+    with pytest.raises(ValueError, match=r"X has duplicate column names \['a'\]"):
+        check_frame_or_array(frame)
+    with pytest.raises(ValueError, match=r"missing \['b'\], extra \['c'\]"):
+        check_same_columns(pd.DataFrame(columns=["a", "c"]), pd.DataFrame(columns=["a", "b"]))
+
+
+def test_label_flip_check_refuses_duplicated_and_negative_anomalies():
+    from shap_debug import label_flip_check
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 2))
+    y = (X[:, 0] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    for bad, match in [([3, 3], "duplicated rows"), ([-2, 4], r"out of range .*\[-2\]")]:
+        with pytest.raises(ValueError, match=match):
+            label_flip_check(model, X, y, bad, spaces=["features"], n_neighbors=10,
+                             progress=False)
+
+
+def test_the_dask_neighbourhood_refuses_unknown_labels_before_any_contribution(monkeypatch):
+    pytest.importorskip("dask.dataframe")
+    from shap_debug.neighborhood import DaskNeighborhoodModel
+    from shap_debug.neighborhood import _dask as dask_module
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 2)), columns=["a", "b"])
+    frame["y"] = (frame["a"] > 0).astype(int)
+    model = LogisticRegression().fit(frame[["a", "b"]], frame["y"])
+    frame.loc[[4, 9], "y"] = 7                            # labels the model never saw
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("contributions were computed before the labels were checked")
+
+    monkeypatch.setattr(dask_module, "_explain_partition", forbidden)
+    with pytest.raises(ValueError, match=r"label column 'y' holds labels the model does not "
+                                         r"know: \[7\]"):
+        DaskNeighborhoodModel(10).fit(model, frame, "y", progress=False)

@@ -17,10 +17,10 @@ import pandas as pd
 from ..contributions import explain
 from ..core import (
     Result,
+    check_anomalies,
     check_classifier,
     check_explanation,
     check_float,
-    check_indices,
     check_int,
     check_option,
     check_random_state,
@@ -377,7 +377,7 @@ def _check_anomalies(anomalies: Any, n: int) -> tuple[np.ndarray | None, int | N
     if np.ndim(anomalies) == 0 and not isinstance(anomalies, (bool, np.bool_)) and isinstance(
             anomalies, (int, np.integer)):
         return None, check_int(anomalies, "anomalies", low=1)
-    return check_indices(anomalies, n, "anomalies"), None
+    return check_anomalies(anomalies, n), None  # no duplicates, no negatives
 
 
 def _template(name: str, model: Any, seed: int, reference: str) -> Any:

@@ -21,6 +21,7 @@ from ..core import (
     check_inputs,
     check_int,
     check_option,
+    check_probabilities,
     check_random_state,
     classes_of,
     feature_names_of,
@@ -219,6 +220,10 @@ def explain(
         if Bv.shape[1] != Xv.shape[1]:
             raise ValueError(
                 f"background has {Bv.shape[1]} columns but X has {Xv.shape[1]}")
+    # NaN/inf probabilities would silently become NaN contributions: refused up front
+    check_probabilities(f(Xv), "model.predict_proba on X")
+    if background is not None:
+        check_probabilities(f(Bv), "model.predict_proba on background")
     Z, B, decode, numeric = _numeric_views(Xv, Bv)
     if output == "log_odds":
         k = f(decode(B[:1])).shape[1]
@@ -257,6 +262,9 @@ def explain(
         vals, base = _sampling_values(fz, Z, B, n_permutations, control_variate,
                                       rng, n_jobs, batch_rows, progress, output)
 
+    if not (np.isfinite(vals).all() and np.isfinite(base).all()):  # e.g. on mixed rows
+        raise ValueError("the contributions came out NaN or infinite: the model returned "
+                         "non-finite probabilities on rows mixing X and the background")
     display = (Xv.astype(str).to_numpy(dtype=object) if isinstance(Xv, pd.DataFrame)
                else None)
     try:

@@ -3,7 +3,14 @@ relabelled rows, the frame codec, parallel map, plot palette and finish, results
 
 from ._config import config_context, get_config, set_config, show_progress
 from ._frames import CodedModel, FrameCodec, flip_inputs
-from ._html import escape, section_html, table_html
+from ._html import (
+    escape,
+    inert_text,
+    section_html,
+    spreadsheet_safe,
+    spreadsheet_safe_frame,
+    table_html,
+)
 from ._lazy import lazy_getattr
 from ._models import (
     EncodedModel,
@@ -13,6 +20,7 @@ from ._models import (
     class_index,
     classes_of,
     clone_model,
+    eval_mode,
     is_boosting_model,
     is_linear_model,
     is_torch_module,
@@ -32,14 +40,19 @@ from ._refit import Refit, refit_predict, relabelled, show_warnings_once
 from ._results import Result
 from ._validation import (
     ShapDebugWarning,
+    check_anomalies,
     check_columns,
     check_explanation,
     check_float,
     check_frame_or_array,
     check_indices,
     check_int,
+    check_known_labels,
     check_option,
+    check_probabilities,
     check_random_state,
+    check_same_columns,
+    check_unique_columns,
     check_X_y,
     check_y,
     explanation_values,
@@ -61,3 +74,7 @@ __all__ = [
 __all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'feature_groups', 'flip_inputs', 'raw_space_explanation', 'seeded_clone', 'take_rows', 'unwrap_model', 'is_boosting_model',
             'Refit', 'refit_predict', 'relabelled', 'show_warnings_once', 'PALETTE', 'Palette']
 __all__ += ["config_context", "get_config", "set_config", "show_progress"]
+__all__ += ['eval_mode']
+__all__ += ['check_anomalies', 'check_known_labels', 'check_probabilities',
+            'check_same_columns', 'check_unique_columns']
+__all__ += ['inert_text', 'spreadsheet_safe', 'spreadsheet_safe_frame']

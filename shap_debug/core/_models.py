@@ -47,12 +47,55 @@ def check_classifier(model: Any, name: str = "model") -> Any:
     return model
 
 
+_TRAIN_MODE_LOCK = __import__("threading").RLock()
+_TRAIN_MODE_WARNED: set[int] = set()
+
+
+@contextlib.contextmanager
+def eval_mode(module: Any):
+    """Run the block with ``module`` in eval mode, its own mode restored afterwards.
+
+    A module left in train mode (dropout on, batch-norm updating its statistics) gives
+    different outputs on each call, so every prediction is made in eval mode; the user's
+    module is never left changed, and a warning says so once per module. Modules already in
+    eval mode (the usual case) are not touched.
+
+    Examples
+    --------
+    >>> import torch, warnings
+    >>> net = torch.nn.Sequential(torch.nn.Dropout(0.5)).train()
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     with eval_mode(net):
+    ...         inside = net.training
+    >>> inside, net.training
+    (False, True)
+    """
+    if not getattr(module, "training", False):
+        yield module
+        return
+    if id(module) not in _TRAIN_MODE_WARNED:
+        _TRAIN_MODE_WARNED.add(id(module))
+        from ._validation import warn
+
+        warn(f"the torch module {type(module).__name__} is in train mode; its predictions "
+             "are made in eval mode (dropout off, batch-norm statistics fixed) and its mode "
+             "is restored afterwards")
+    with _TRAIN_MODE_LOCK:  # threads sharing the module must not restore it mid-call
+        module.eval()
+        try:
+            yield module
+        finally:
+            module.train()
+
+
 def predict_proba_fn(model: Any, name: str = "model") -> Callable[[Any], np.ndarray]:
     """A function ``X -> (n, n_classes)`` float64 probabilities for ``model``.
 
     scikit-learn classifiers (and Pipelines) use ``predict_proba``; torch modules are called
-    on a float32 tensor and their logits pass through a softmax (a single logit column is
-    read as the positive-class logit of a binary model).
+    on a float32 tensor, in eval mode (:func:`eval_mode`: a module in train mode is switched
+    for the call and restored), and their logits pass through a softmax (a single logit
+    column is read as the positive-class logit of a binary model).
     """
     check_classifier(model, name)
     if is_torch_module(model):
@@ -61,7 +104,7 @@ def predict_proba_fn(model: Any, name: str = "model") -> Callable[[Any], np.ndar
         def torch_proba(X):
             arr = X.to_numpy(dtype=np.float32) if isinstance(X, pd.DataFrame) else np.asarray(
                 X, dtype=np.float32)
-            with torch.no_grad():
+            with torch.no_grad(), eval_mode(model):
                 out = model(torch.as_tensor(arr))
             out = out.double()
             if out.ndim == 1 or out.shape[1] == 1:

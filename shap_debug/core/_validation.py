@@ -89,6 +89,7 @@ def check_frame_or_array(X: Any, name: str = "X", *, allow_nan: bool = False,
     if isinstance(X, pd.DataFrame):
         if X.ndim != 2:
             raise ValueError(f"{name} must be 2-D")
+        check_unique_columns(X, name)
         if not allow_nan:
             num = X.select_dtypes(include=[np.number])
             if num.shape[1] and not np.isfinite(num.to_numpy(dtype=np.float64)).all():
@@ -220,3 +221,111 @@ def check_explanation(contributions: Any, X: Any, name: str = "explanation") -> 
     if vals.shape[0] != X.shape[0] or vals.shape[1] != X.shape[1]:
         raise ValueError(
             f"{name} has shape {vals.shape[:2]} (rows, features) but X has {X.shape[:2]}")
+
+
+def check_anomalies(anomalies: Any, n: int, name: str = "anomalies") -> np.ndarray:
+    """Row positions of anomalies: integers in ``[0, n)``, each once.
+
+    Negative positions are refused (``-1`` is not "the last row" here), and so are
+    duplicates, which would be retrained and counted twice. The one check every entry point
+    that takes anomaly rows runs before its heavy work (in-memory and Dask alike).
+
+    Examples
+    --------
+    >>> check_anomalies([3, 1], 5).tolist()
+    [3, 1]
+    >>> check_anomalies([1, 1], 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: anomalies holds duplicated rows [1]; give each row once
+    """
+    arr = np.atleast_1d(np.asarray(anomalies))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence of row positions; got shape "
+                         f"{arr.shape}")
+    if arr.size and (arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name} must be integer row positions; got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    bad = arr[(arr < 0) | (arr >= n)]
+    if bad.size:
+        raise ValueError(f"{name} out of range [0, {n}) (row positions, no negatives): "
+                         f"{np.unique(bad)[:5].tolist()}")
+    uniq, counts = np.unique(arr, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{name} holds duplicated rows {uniq[counts > 1][:5].tolist()}; "
+                         "give each row once")
+    return arr
+
+
+def check_known_labels(y: Any, classes: Any, name: str = "y") -> None:
+    """Raise when ``y`` holds labels that are not among the model's ``classes``.
+
+    Examples
+    --------
+    >>> check_known_labels([0, 2], [0, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: y holds labels the model does not know: [2]; model classes are [0, 1]
+    """
+    yv, classes = np.asarray(y), np.asarray(classes)
+    known = np.isin(yv, classes)
+    if not known.all():
+        bad = np.unique(yv[~known])[:5].tolist()
+        raise ValueError(f"{name} holds labels the model does not know: {bad}; "
+                         f"model classes are {classes.tolist()}")
+
+
+def check_same_columns(X_test: Any, X: Any, name: str = "X_test") -> None:
+    """Raise unless ``X_test`` has ``X``'s columns (names and order for frames, count
+    otherwise), naming the missing and the extra ones.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check_same_columns(pd.DataFrame(columns=["a", "c"]), pd.DataFrame(columns=["a", "b"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: X_test must have the columns of X: missing ['b'], extra ['c']
+    """
+    if isinstance(X_test, pd.DataFrame) and isinstance(X, pd.DataFrame):
+        a, b = [str(c) for c in X.columns], [str(c) for c in X_test.columns]
+        if a != b:
+            missing, extra = [c for c in a if c not in b], [c for c in b if c not in a]
+            what = (f"missing {missing}, extra {extra}" if missing or extra
+                    else f"same names in another order {b[:8]}")
+            raise ValueError(f"{name} must have the columns of X: {what}")
+        return
+    if np.ndim(X_test) != 2 or np.shape(X_test)[1] != np.shape(X)[1]:
+        raise ValueError(f"{name} must have {np.shape(X)[1]} columns like X; got shape "
+                         f"{np.shape(X_test)}")
+
+
+def check_unique_columns(X: Any, name: str = "X") -> None:
+    """Raise when a DataFrame has duplicate column names, naming them."""
+    if isinstance(X, pd.DataFrame) and X.columns.duplicated().any():
+        dupes = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+        raise ValueError(f"{name} has duplicate column names {dupes}; each column needs its "
+                         "own name")
+
+
+def check_probabilities(proba: Any, name: str = "model.predict_proba") -> np.ndarray:
+    """Probabilities as a finite 2-D float array (NaN/inf refused, naming the rows).
+
+    Examples
+    --------
+    >>> check_probabilities([[0.5, float("nan")]])
+    Traceback (most recent call last):
+    ...
+    ValueError: model.predict_proba returned NaN or infinite values for 1 row(s), e.g. rows [0]; the model cannot be explained on them (check its inputs)
+    """
+    p = np.asarray(proba, dtype=np.float64)
+    if p.ndim != 2:
+        raise ValueError(f"{name} must return one column per class (2-D); got shape {p.shape}"
+                         " (a multi-output model is not a classifier shap-debug can debug)")
+    bad = ~np.isfinite(p).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(f"{name} returned NaN or infinite values for {len(rows)} row(s), "
+                         f"e.g. rows {rows[:5].tolist()}; the model cannot be explained on "
+                         "them (check its inputs)")
+    return p

@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from ..core import (
+    check_anomalies,
     check_classifier,
     check_indices,
     check_int,
+    check_known_labels,
     check_random_state,
     classes_of,
     explanation_values,
@@ -232,6 +234,11 @@ class DaskNeighborhoodModel:
         rng = check_random_state(random_state)
         take = np.sort(rng.choice(n, size=min(self.n_background, n), replace=False))
         background = _model_input(_rows_at(ddf[features], take, offsets), as_frame)
+        # labels the model does not know would make every row an anomaly: refused before
+        # any contribution is computed, as the in-memory NeighborhoodModel does
+        known = classes_of(model, predict_proba_fn(model)(background).shape[1])
+        check_known_labels(ddf[label].dropna().unique().compute(), known,
+                           f"label column {label!r}")
         meta = _explain_partition(ddf._meta, model=model, features=features, label=label,
                                   background=background, rng=rng, offsets=np.zeros(1, int),
                                   as_frame=as_frame, method=self.method,
@@ -323,8 +330,7 @@ class DaskNeighborhoodModel:
         self._check_fitted()
         if anomalies is None and "default" in self._occurrence:
             return self._occurrence["default"]
-        rows = self.anomalies_ if anomalies is None else check_indices(anomalies, self.n_rows_,
-                                                                       "anomalies")
+        rows = self.anomalies_ if anomalies is None else check_anomalies(anomalies, self.n_rows_)
         counts = np.zeros(self.n_rows_, dtype=np.int64)
         for _, _, idx in self.iter_kneighbors(rows, desc="occurrence", in_order=False):
             counts += np.bincount(idx.ravel(), minlength=self.n_rows_)
