@@ -73,15 +73,6 @@ UNDOCUMENTED: dict[str, str] = {name: _ELSEWHERE for name in (
     "shap_debug.fixes._diagnosis.CohortVerdict.to_dict",
     "shap_debug.fixes._diagnosis.CohortVerdict.to_frame",
     "shap_debug.fixes._diagnosis.Diagnosis.summary",
-    "shap_debug.io._model_files.BoosterClassifier.classes_",
-    "shap_debug.io._model_files.BoosterClassifier.fit",
-    "shap_debug.io._model_files.BoosterClassifier.predict",
-    "shap_debug.io._model_files.BoosterClassifier.predict_proba",
-    "shap_debug.io._model_files.BoosterClassifier.wrapped_model_",
-    "shap_debug.io._model_files.LabelledClassifier.classes_",
-    "shap_debug.io._model_files.LabelledClassifier.fit",
-    "shap_debug.io._model_files.LabelledClassifier.predict",
-    "shap_debug.io._model_files.LabelledClassifier.predict_proba",
 )}
 
 
@@ -95,6 +86,7 @@ class Edge:
     path: str
     line: int
     names: tuple[str, ...] = ()  # the names a ``from`` statement takes
+    lazy: bool = False  # a public name the package loads lazily from this (private) submodule
 
 
 def source_files(root: Path, packages: Iterable[str] = PACKAGES) -> dict[str, Path]:
@@ -177,7 +169,8 @@ def imports_of(source: str, module: str, is_package: bool, known: set[str],
                 if sub in known:  # ``from pkg import submodule`` imports the submodule
                     edges.append(Edge(module, sub, path, node.lineno))
                 elif lazy.get(target, {}).get(name) in known:  # a lazy name: its submodule
-                    edges.append(Edge(module, lazy[target][name], path, node.lineno, (name,)))
+                    edges.append(Edge(module, lazy[target][name], path, node.lineno, (name,),
+                                      lazy=True))
                     plain.append(name)
                 else:
                     plain.append(name)
@@ -302,7 +295,7 @@ def private_imports(graph: dict[str, list[Edge]], packages: set[str] | None = No
         for e in edges:
             parts = e.target.split(".")
             first = next((i for i, p in enumerate(parts) if _private(p)), None)
-            if first is not None and not _inside(module, ".".join(parts[:first])):
+            if first is not None and not e.lazy and not _inside(module, ".".join(parts[:first])):
                 bad.append(f"{e.path}:{e.line} imports {e.target}")
                 continue
             names = [n for n in e.names if _private(n)]

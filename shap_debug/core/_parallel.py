@@ -139,7 +139,7 @@ class PlainProgress:
 
 
 def _bar(total: int, progress: bool, desc: str | None, unit: str):
-    if progress and _plain():
+    if show_progress(progress) and _plain():
         return PlainProgress(total=total, desc=desc, unit=unit)
     from tqdm.auto import tqdm
 

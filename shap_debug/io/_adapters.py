@@ -42,19 +42,23 @@ class LabelledClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def classes_(self) -> np.ndarray:
+        """The class labels in the order of ``predict_proba``'s columns."""
         fitted = getattr(self, "fitted_classes_", None)
         return fitted if fitted is not None else np.asarray(list(self.classes), dtype=object)
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> LabelledClassifier:
+        """Refit a clone of the wrapped estimator on label codes; returns ``self``."""
         classes, codes = np.unique(np.asarray(y), return_inverse=True)
         self.estimator_ = clone_model(self.estimator, "estimator").fit(X, codes, **fit_params)
         self.fitted_classes_ = classes
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, one column per entry of ``classes_``."""
         return predict_proba_fn(self.wrapped_model_, "estimator")(X)
 
     def predict(self, X: Any) -> np.ndarray:
+        """The most probable class label of each row."""
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
@@ -79,16 +83,19 @@ class BoosterClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def wrapped_model_(self) -> Any:
+        """The booster that predicts (the refitted one after ``fit``)."""
         return getattr(self, "booster_", self.booster)
 
     @property
     def classes_(self) -> np.ndarray:
+        """The class labels in the order of ``predict_proba``'s columns."""
         if self.classes is not None:
             return np.asarray(list(self.classes))
         k = self.booster.num_model_per_iteration()  # one model per class, one if binary
         return np.arange(max(k, 2))
 
     def fit(self, X: Any, y: Any) -> BoosterClassifier:
+        """Retrain a booster with the loaded one's parameters and rounds; returns ``self``."""
         import lightgbm as lgb
 
         codes = pd.Index(self.classes_).get_indexer(np.asarray(y))  # vectorised lookup
@@ -105,10 +112,12 @@ class BoosterClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, one column per entry of ``classes_``."""
         p = np.asarray(self.wrapped_model_.predict(X), dtype=np.float64)
         return np.column_stack([1.0 - p, p]) if p.ndim == 1 else p
 
     def predict(self, X: Any) -> np.ndarray:
+        """The most probable class label of each row."""
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
