@@ -384,8 +384,10 @@ def _inject_rows(kind: str, D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt:
         else:
             dup.index = pd.Index([f"dup-{i}" for i in D.index[src]], name=D.index.name)
         y2 = np.concatenate([y, _flip(y, src, classes, rng)[src]])
-        out.update(X=pd.concat([D, dup]), y=y2, rows=np.arange(n, n + len(src)),
-                   params={"share": share}, originals=src)
+        # both rows of each conflicting pair are affected: which label is wrong is unknowable
+        out.update(X=pd.concat([D, dup]), y=y2,
+                   rows=np.concatenate([src, np.arange(n, n + len(src))]),
+                   params={"share": share})
     elif kind == "cohort_shift":
         rule, m = _draw_cohort(T, rng, 1, (0.1, 0.4))
         cols = [c for c in _continuous(D) if c not in rule and D[c].notna().all()]
