@@ -25,7 +25,7 @@ from ._signals import VERDICTS, Signal
 
 __all__ = ["scan"]
 
-DUPLICATE_SHARE = 0.01  # conflicting duplicates below this share stay "suspected"
+DUPLICATE_SHARE = 0.03  # conflicting duplicates below this share stay "suspected"
 
 
 def _frame(X: Any) -> pd.DataFrame:
@@ -137,7 +137,8 @@ def scan(model: Any, X: Any, y: Any, X_test: Any = None, y_test: Any = None, *,
             out += duplicate_signals(D, yv, index)
         elif step == "held-out" and T is not None:
             wrong = predict_labels(model, X_test) != ytv
-            ids = tuple(f for s in out if s.kind == "id_column" for f in s.features)
+            ids = tuple(f for s in out if s.kind in ("id_column", "shortcut", "leakage")
+                        for f in s.features)
             rep = representation_signals(D, T, wrong, index, exclude=ids)
             aside = tuple((_cohort(D, s.rule), _cohort(T, s.rule)) for s in rep
                           if s.kind == "under_represented")

@@ -3,7 +3,8 @@
 A value is a sentinel ("unknown" coded as -999, 0 or 99999) when at least 1 % of the rows
 (and 10 rows) hold it and it sits outside the range of the column's other values, separated
 from them by at least half their range (a fifth for the conventional codes 0, -1, -9, -99,
--999, -9999, 99, 999, 9999, 99999, 999999). Real point masses (capital gains of 0, a
+-999, -9999, 99, 999, 9999, 99999, 999999, and any gap for a negative code in a column of
+non-negative values). A value held by more than half the rows is the column's normal value. Real point masses (capital gains of 0, a
 count's zeros) sit at the edge of the other values, not apart from them. The share comes with
 a Wilson interval. The fix recodes the value to the median of the other training values.
 """
@@ -18,6 +19,7 @@ from ._signals import Signal
 __all__ = ["sentinel_signals"]
 
 MIN_SHARE = 0.01
+MAX_SHARE = 0.5      # a majority value is the column's normal value (capital gains of 0)
 MIN_GAP = 0.5        # an arbitrary value must sit this far (a share of the range) apart
 MIN_GAP_CODE = 0.2   # a conventional "unknown" code, this far
 CODES = {0.0, -1.0, -9.0, -99.0, -999.0, -9999.0, 99.0, 999.0, 9999.0, 99999.0, 999999.0}
@@ -46,7 +48,7 @@ def sentinel_signals(D: pd.DataFrame, index: np.ndarray, T: pd.DataFrame | None 
         if len(vals) < 11:
             continue
         for v, k in zip(vals, counts):
-            if k < max(10, MIN_SHARE * n):
+            if k < max(10, MIN_SHARE * n) or k > MAX_SHARE * n:
                 continue
             others = x[x != v]
             lo, hi = others.min(), others.max()
@@ -54,7 +56,9 @@ def sentinel_signals(D: pd.DataFrame, index: np.ndarray, T: pd.DataFrame | None 
             if rng <= 0 or lo <= v <= hi:
                 continue
             gap = (lo - v) if v < lo else (v - hi)
-            if gap < (MIN_GAP_CODE if float(v) in CODES else MIN_GAP) * rng:
+            code = float(v) in CODES
+            negative_code = code and v < 0 <= lo  # "-999" in a column of non-negative values
+            if gap < (MIN_GAP_CODE if code else MIN_GAP) * rng and not negative_code:
                 continue
             rows = np.flatnonzero(s.to_numpy(dtype=np.float64) == v)
             details = {"value": float(v), "gap_over_range": float(gap / rng),

@@ -5,7 +5,8 @@ held-out rows, at 10-90 %) and every pair of them on two features; counting them
 matrix product.
 
 - **under_represented**: a cohort whose training share is at most half its held-out share,
-  by a one-sided two-proportion z-test, Bonferroni over every cohort tried; the most
+  by an exact one-sided binomial test (the split of the cohort's rows between training and
+  held-out rows, given its size), Bonferroni over every cohort tried; the most
   significant one is named (its subsets have fewer rows, its supersets a diluted ratio).
   Its held-out error rate is reported next to the rest's.
 - **cohort_shift**: a column whose distribution differs between training and held-out rows
@@ -94,7 +95,7 @@ def representation_signals(D: pd.DataFrame, T: pd.DataFrame, test_wrong: np.ndar
     lower in training) is rows *moved* inside ``A`` rather than rows missing: it is returned
     as a ``cohort_shift`` of ``B``'s feature inside ``A``.
     """
-    from scipy.stats import norm
+    from scipy.stats import binom, norm
 
     conds = candidate_conditions(T, min_share, exclude=exclude)
     if not conds:
@@ -108,11 +109,11 @@ def representation_signals(D: pd.DataFrame, T: pd.DataFrame, test_wrong: np.ndar
     i, j = iu[0][valid], iu[1][valid]
     k1, k2 = c1[i, j].astype(float), c2[i, j].astype(float)
     p1, p2 = k1 / n1, k2 / n2
-    pool = (k1 + k2) / (n1 + n2)
-    se = np.sqrt(np.maximum(pool * (1 - pool) * (1 / n1 + 1 / n2), 1e-12))
-    z = (p2 - p1) / se
+    # exact conditional test: given the k1 + k2 rows of the cohort, how many fall in the
+    # held-out split is Binomial(k1 + k2, n2 / (n1 + n2)) when the shares are equal
     m = len(i)
-    pv = np.minimum(1.0, norm.sf(z) * m)
+    z = -binom.logsf(k2 - 1, k1 + k2, n2 / (n1 + n2))  # -log p, the ranking score
+    pv = np.minimum(1.0, np.exp(-z) * m)
     ok = (pv < alpha) & (p2 >= min_share) & (k2 >= 10) & (p1 <= max_ratio * p2)
     if not ok.any():
         return []

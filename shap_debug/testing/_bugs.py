@@ -407,7 +407,8 @@ def _inject_rows(kind: str, D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt:
                    features=(str(c),) + tuple(rule),
                    params={"shift_sd": delta, "cohort_share": float(m.mean())})
     elif kind == "underfitting":
-        cols = [c for c in _continuous(D, 5)]
+        cols = [c for c in _continuous(D, 5) if D[c].notna().all() and 0.25 <= float(
+            (D[c] > D[c].median()).mean()) <= 0.75]  # a balanced split at the median
         if len(cols) < 2:
             raise ValueError("X: underfitting needs two numeric columns with at least 5 "
                              "distinct values")
