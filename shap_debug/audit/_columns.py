@@ -7,7 +7,9 @@ Hanley & McNeil's (1982) standard error. Then:
 - **leakage**: a column that predicts the label almost alone (AUC >= 0.85) *and*, within each
   class, is unrelated to every other column (the other columns explain under 15 % of its
   within-class variance, cross-validated): the signature of a value computed from the label
-  plus noise. A real strong feature (a tumour's perimeter) is explained by its siblings.
+  plus noise. A real strong feature (a tumour's perimeter) is explained by its siblings, and
+  two features the label depends on become dependent given the label. A lone strong
+  feature among independent noise columns looks like a leak to this test.
   This conditional-independence test is our own; deepchecks' ``FeatureLabelCorrelation``
   flags the predictive power alone.
 - **id_column**: integer values, unique in at least 98 % of the rows, with near-regular gaps

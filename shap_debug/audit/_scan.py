@@ -100,7 +100,8 @@ def scan(model: Any, X: Any, y: Any, X_test: Any = None, y_test: Any = None, *,
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(400, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> X = rng.normal(size=(400, 3))
+    >>> y = (X[:, 0] + X[:, 1] + rng.normal(0, 0.3, 400) > 0).astype(int)
     >>> X = np.column_stack([X, y + rng.normal(0, 0.1, 400)])  # a leaked column
     >>> sig = scan(LogisticRegression().fit(X, y), X, y, random_state=0)
     >>> [(s.kind, s.features) for s in sig]
