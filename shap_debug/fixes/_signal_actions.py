@@ -122,7 +122,8 @@ def signal_actions(signals: Sequence[Signal], X: Any, y: Any, *, encoder: Any = 
                                                target="model", note="chosen on a validation "
                                                "split of the training rows")
         elif s.fix == "drop conflicting duplicates":
-            name = "drop conflicting duplicates"
+            # not the name of the automatic family's action, so both may be verified
+            name = "drop identical rows with conflicting labels"
             act = None if name in out else _duplicates_action(X, y, name)
             if act is not None:
                 out[name] = act
