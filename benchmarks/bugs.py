@@ -32,9 +32,11 @@ on the cross-validated training errors for relabelled cohorts); deepchecks' chec
 imports (``FeatureLabelCorrelation`` for leakage and ID columns, ``FeatureLabelCorrelationChange``
 for shortcuts, ``ConflictingLabels``, ``FeatureDrift`` for cohort shifts).
 
-Run: ``python benchmarks/bugs.py [--quick]``; writes ``benchmarks/results/bugs.json``
-(``bugs_quick.json`` with ``--quick``: one seed, one data set and model per kind, rotating,
-plus the clean controls of every data set and model).
+Run: ``python benchmarks/bugs.py [--quick | --one-seed]``; writes
+``benchmarks/results/bugs.json`` (``bugs_quick.json`` with ``--quick``: one seed, one data set
+and model per kind, rotating, plus the clean controls of every data set and model, about 2
+minutes on 2 cores; ``bugs_one_seed.json`` with ``--one-seed``: every cell of the full grid with
+seed 0, about 10 minutes).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from shap_debug.testing import BUG_KINDS, FIXABLE, inject  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 FAMILIES = ["relabel suspicious", "drop suspicious", "relabel in cohort", "drop in cohort",
             "drop conflicting duplicates"]
+ROW_KINDS = ("label_noise", "systematic_relabelling", "conflicting_duplicates")
 PEER_KINDS = {
     "cleanlab": ("label_noise", "systematic_relabelling", "conflicting_duplicates"),
     "error tree": ("under_represented", "cohort_shift", "systematic_relabelling"),
@@ -286,6 +289,8 @@ def run_cell(data: str, fam: str, kind: str, seed: int, split, use_debugger: boo
         cell["detected"] = bool(hit)
         cell["detected_confirmed"] = any(f.verdict == "confirmed" for f in hit)
         cell["localised"] = bool(hit) and localised(bug, hit[0])
+        if kind in ROW_KINDS:
+            cell["jaccard"] = jaccard(hit[0].rows, bug.rows) if hit else 0.0
         gap = acc_ref - acc_bug
         if FIXABLE[kind] and gap >= 0.01:
             gain = fix["best_fix_delta"] or 0.0
@@ -299,8 +304,9 @@ def run_cell(data: str, fam: str, kind: str, seed: int, split, use_debugger: boo
     for p in need:
         try:
             if p == "cleanlab":
-                peers[p] = {"localised": localised(bug, Signal(
-                    "label_noise", rows=peer_cleanlab(model, bug, proba)))}
+                rows = peer_cleanlab(model, bug, proba)
+                peers[p] = {"localised": localised(bug, Signal("label_noise", rows=rows)),
+                            "jaccard": jaccard(rows, bug.rows)}
             elif p == "error tree":
                 peers[p] = peer_tree(model, bug, proba, seed)
             elif deepchecks_ok:
@@ -325,7 +331,13 @@ def summarise(cells: list[dict]) -> dict:
             f = g[g["fixed"].notna()]
             line.update(fix_cells=len(f), fixed=float(f["fixed"].astype(bool).mean()),
                         median_recovery=float(f["recovery"].median()))
+        if kind in ROW_KINDS and "jaccard" in g:
+            line["row_jaccard"] = float(g["jaccard"].mean())
         for p, ks in PEER_KINDS.items():
+            if kind in ks and p == "cleanlab" and kind in ROW_KINDS:
+                jac = [c.get(p, {}).get("jaccard") for c in g["peers"]]
+                jac = [v for v in jac if v is not None]
+                line["peer cleanlab row_jaccard"] = float(np.mean(jac)) if jac else None
             if kind in ks:
                 vals = [c.get(p, {}).get("localised") for c in g["peers"]]
                 vals = [v for v in vals if v is not None]
@@ -349,9 +361,34 @@ def summarise(cells: list[dict]) -> dict:
     return {"per_kind": out, "totals": totals}
 
 
+def markdown(summary: dict) -> str:
+    """The per-kind table of ``docs/bugs.md``."""
+    def pct(v):
+        return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.0f} %"
+
+    lines = ["| kind | cells | detected | detected (confirmed) | localised | fixed (cells) | "
+             "median recovery | peers (localised) |", "|---|---|---|---|---|---|---|---|"]
+    for kind, r in summary["per_kind"].items():
+        peers = "; ".join(f"{k[5:-10]} {pct(v)}" for k, v in r.items()
+                          if k.startswith("peer ") and k.endswith(" localised") and v is not None)
+        if r.get("row_jaccard") is not None:
+            peers += f" (row Jaccard: ours {r['row_jaccard']:.2f}"
+            if r.get("peer cleanlab row_jaccard") is not None:
+                peers += f", cleanlab {r['peer cleanlab row_jaccard']:.2f}"
+            peers += ")"
+        fixed = f"{pct(r['fixed'])} ({r['fix_cells']})" if "fixed" in r else "-"
+        rec = f"{r['median_recovery']:.2f}" if "median_recovery" in r else "-"
+        lines.append(f"| {kind} | {r['cells']} | {pct(r['detected'])} | "
+                     f"{pct(r['detected_confirmed'])} | {pct(r['localised'])} | {fixed} | "
+                     f"{rec} | {peers} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--one-seed", action="store_true",
+                    help="every kind x data set x model with seed 0 (a third of the full run)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     datasets = ["adult", "german", "compas", "breast_cancer"]
@@ -365,7 +402,7 @@ def main() -> None:
         plan += [(d, m, "clean", 0) for d in datasets for m in MODELS]
     else:
         plan = [(d, m, k, s) for d in datasets for m in MODELS for k in BUG_KINDS
-                for s in range(3)]
+                for s in range(1 if args.one_seed else 3)]
     from shap_debug.debugger import Debugger
 
     use_debugger = hasattr(Debugger, "findings")
@@ -392,9 +429,10 @@ def main() -> None:
               f"peers={cell.get('peers')} ({cell.get('seconds')} s)", flush=True)
     ok = [c for c in cells if "error" not in c]
     summary = summarise(ok)
-    print(pd.DataFrame(summary["per_kind"]).T.to_string())
+    print(markdown(summary))
     print(summary["totals"], f"{time.time() - t0:.0f} s")
-    out = {"benchmark": "bugs", "quick": args.quick, "findings_from": "Debugger.findings"
+    out = {"benchmark": "bugs", "quick": args.quick, "one_seed": args.one_seed,
+           "findings_from": "Debugger.findings"
            if use_debugger else "audit.scan + verify_fixes (Debugger.findings not on this branch)",
            "deepchecks": "imported" if deepchecks_ok else deepchecks_error,
            "seconds": round(time.time() - t0, 1), "summary": summary,
@@ -402,7 +440,8 @@ def main() -> None:
            "versions": {"shap_debug": getattr(shap_debug, "__version__", "dev"),
                         "sklearn": sklearn.__version__, "python": platform.python_version()}}
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / ("bugs_quick.json" if args.quick else "bugs.json")
+    path = RESULTS / ("bugs_quick.json" if args.quick else
+                      "bugs_one_seed.json" if args.one_seed else "bugs.json")
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1, default=lambda v: v.item()
                               if isinstance(v, np.generic) else str(v)))

@@ -91,11 +91,12 @@ def representation_signals(D: pd.DataFrame, T: pd.DataFrame, test_wrong: np.ndar
                            min_share: float = 0.02, exclude: tuple = ()) -> list[Signal]:
     """The most under-represented cohort of the training rows ``D`` against ``T``.
 
-    A two-condition cohort ``A and B`` where ``A`` alone keeps its share (not significantly
-    lower in training) is rows *moved* inside ``A`` rather than rows missing: it is returned
-    as a ``cohort_shift`` of ``B``'s feature inside ``A``.
+    A two-condition cohort ``A and B`` whose training counts are better explained (likelihood
+    ratio above e^2) by rows *moved* inside ``A`` (``A`` keeps its share) than by rows
+    *missing* from ``A and B`` is returned as a ``cohort_shift`` of ``B``'s feature inside
+    ``A``.
     """
-    from scipy.stats import binom, norm
+    from scipy.stats import binom
 
     conds = candidate_conditions(T, min_share, exclude=exclude)
     if not conds:
@@ -135,10 +136,8 @@ def representation_signals(D: pd.DataFrame, T: pd.DataFrame, test_wrong: np.ndar
             else float("nan")
     if a != b:
         for keep, moved in ((a, b), (b, a)):
-            ka, kb = float(c1[keep, keep]), float(c2[keep, keep])
-            pl = (ka + kb) / (n1 + n2)
-            zs = (kb / n2 - ka / n1) / np.sqrt(max(pl * (1 - pl) * (1 / n1 + 1 / n2), 1e-12))
-            if norm.sf(zs) >= alpha:  # the cohort kept its share: its rows moved
+            if _moved(float(c1[keep, keep]), float(k1[best]), n1,
+                      float(c2[keep, keep]) / n2, float(p2[best])):
                 f = conds[moved][0]
                 inside_d = A[:, keep].astype(bool)
                 inside_t = B[:, keep].astype(bool)
@@ -160,6 +159,29 @@ def representation_signals(D: pd.DataFrame, T: pd.DataFrame, test_wrong: np.ndar
                    p_value=float(pv[best]), verdict="confirmed", fix="upsample cohort",
                    fix_params={"rule": rule, "times": max(1, min(10, round(1 / max(ratio, 0.1)) - 1))},
                    details={**details, "share_ratio": ratio})]
+
+
+def _moved(k1_keep: float, k1_both: float, n1: int, p2_keep: float, p2_both: float,
+           margin: float = 2.0) -> bool:
+    """Whether rows *moved* inside cohort ``keep`` explains the training counts better than
+    rows *missing* from ``keep and other`` (a likelihood ratio above ``e ** margin``).
+
+    Missing rows leave the other rows distributed as in the held-out split, so ``keep``'s
+    remaining rows outside the cohort are a share ``(p2_keep - p2_both) / (1 - p2_both)`` of
+    the training rows outside it; moved rows leave ``keep``'s own share as it was, so that
+    share is ``(p2_keep - p1_both) / (1 - p1_both)``.
+    """
+    from scipy.stats import binom
+
+    rest = n1 - k1_both
+    if rest <= 0 or p2_both >= 1:
+        return False
+    count = k1_keep - k1_both
+    p1_both = k1_both / n1
+    q_miss = np.clip((p2_keep - p2_both) / (1 - p2_both), 1e-9, 1 - 1e-9)
+    q_move = np.clip((p2_keep - p1_both) / max(1 - p1_both, 1e-9), 1e-9, 1 - 1e-9)
+    return bool(binom.logpmf(count, rest, q_move) - binom.logpmf(count, rest, q_miss)
+                > margin)
 
 
 def _drift_p(s: pd.Series, t: pd.Series) -> float:
