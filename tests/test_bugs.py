@@ -96,6 +96,7 @@ def test_inputs_untouched_and_seeded(data, kind):
     assert np.array_equal(a.y, b.y)
     assert len(a.X) == len(a.y) and len(a.X_test) == len(a.y_test)
     assert a.to_dict()["kind"] == kind and len(a.to_frame()) == 1
+    assert a.plot(show=False).get_title().startswith(kind) and "<" in a._repr_html_()
 
 
 def test_seeds_draw_different_bugs(data):

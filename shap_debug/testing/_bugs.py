@@ -102,6 +102,21 @@ class InjectedBug(Result):
                               "fixable": self.fixable, **{f"param {k}": v for k, v in
                                                           self.params.items()}}])
 
+    def plot(self, ax: Any = None, show: bool = True) -> Any:
+        """Bars of the share of training and held-out rows the bug touches; returns the Axes."""
+        from ..core import finish, new_axes
+
+        ax, created = new_axes(ax, (5.0, 2.5))
+        shares = [len(self.rows) / max(len(self.y), 1),
+                  len(self.test_rows) / max(len(self.y_test), 1)]
+        ax.barh(["training rows", "held-out rows"], shares, color="#1E88E5")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of rows affected")
+        where = ", ".join(self.features) or "rows"
+        ax.set_title(f"{self.kind}: {where}")
+        finish(created, show)
+        return ax
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "rows": [_plain(r) for r in self.rows],
                 "test_rows": [_plain(r) for r in self.test_rows],
