@@ -125,3 +125,22 @@ def test_signal_actions_skip_unconfirmed_and_check_types():
     assert acts[0].kind == "neutralise" and acts[0].columns == (0,)
     with pytest.raises(TypeError, match="Signal"):
         signal_actions(["leakage"], X, [0, 1])
+
+
+def test_multiclass_arrays_strong_feature_is_not_a_leak():
+    from sklearn.datasets import load_iris
+
+    from shap_debug.testing import inject
+
+    X, y = load_iris(return_X_y=True)
+    p = np.random.default_rng(0).permutation(len(y))
+    X, y = X[p], y[p]
+    clean = inject("clean", X[:100], y[:100], X[100:], y[100:], random_state=0)
+    m = LogisticRegression(max_iter=500).fit(clean.X, clean.y)
+    # petal length separates the species almost alone, but its siblings explain it
+    assert scan(m, clean.X, clean.y, clean.X_test, clean.y_test, random_state=0) == ()
+    ident = inject("id_column", X[:100], y[:100], X[100:], y[100:], random_state=0)
+    m = LogisticRegression(max_iter=500).fit(ident.X, ident.y)
+    sig = scan(m, ident.X, ident.y, ident.X_test, ident.y_test, random_state=0)
+    assert [(s.kind, s.features) for s in sig] == [("id_column", ident.features)]
+    assert ident.features == ("Feature 4",)

@@ -48,7 +48,8 @@ class InjectedBug(Result):
     kind : str
         One of :data:`BUG_KINDS`.
     X, y, X_test, y_test
-        The data to debug (training rows possibly with rows added or removed, columns added;
+        The data to debug (an array's columns are named ``"Feature j"`` in ``features``, as
+        elsewhere in the library) (training rows possibly with rows added or removed, columns added;
         held-out rows changed only where the kind needs it). Same type as the inputs.
     X_clean, y_clean, X_test_clean, y_test_clean
         The clean version: train the reference model on ``X_clean, y_clean`` and score it on
@@ -145,7 +146,7 @@ def _frame(X: Any, name: str) -> tuple[pd.DataFrame, bool]:
     A = np.asarray(X)
     if A.ndim != 2:
         raise ValueError(f"{name} must be 2-D (a DataFrame or an array); got shape {A.shape}")
-    return pd.DataFrame(A.astype(np.float64), columns=[f"x{j}" for j in range(A.shape[1])]), False
+    return pd.DataFrame(A.astype(np.float64), columns=[f"Feature {j}" for j in range(A.shape[1])]), False
 
 
 def _numeric(s: pd.Series) -> bool:
@@ -229,7 +230,7 @@ def _new_name(base: str, D: pd.DataFrame) -> str:
 
 def _add_column(D: pd.DataFrame, name: str, values: np.ndarray, array: bool) -> pd.DataFrame:
     out = D.copy()
-    out[name if not array else f"x{D.shape[1]}"] = values
+    out[name if not array else f"Feature {D.shape[1]}"] = values
     return out
 
 
@@ -352,7 +353,7 @@ def _inject_rows(kind: str, D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt:
             a = ids(ycode, start)
             b = ids(ytcode, int(a.max()) + 1)
             params = {"order_noise": noise, "max_step": step}
-        col = name if not array else f"x{D.shape[1]}"
+        col = name if not array else f"Feature {D.shape[1]}"
         out.update(X=_add_column(D, name, a, array), X_test=_add_column(T, name, b, array),
                    features=(col,), rows=np.arange(n), params=params)
     elif kind == "under_represented":
@@ -491,7 +492,7 @@ def inject(kind: str, X: Any, y: Any, X_test: Any, y_test: Any, random_state: An
     >>> X, y = make_classification(300, n_features=5, random_state=0)
     >>> bug = inject("leakage", X[:200], y[:200], X[200:], y[200:], random_state=1)
     >>> bug.X.shape, bug.features
-    ((200, 6), ('x5',))
+    ((200, 6), ('Feature 5',))
     """
     if not isinstance(kind, str) or kind not in BUG_KINDS:
         raise ValueError(f"kind must be one of {list(BUG_KINDS)}; got {kind!r}")
