@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..core import Result, check_indices, predict_labels, seed_from
 
-__all__ = ["FAMILIES", "FixAction", "candidate_actions", "resolve_actions"]
+__all__ = ["FAMILIES", "SIGNAL_FAMILIES", "FixAction", "candidate_actions", "resolve_actions"]
 
 #: The automatic action families (``actions="auto"`` runs every one that applies).
 FAMILIES = (
@@ -31,7 +31,18 @@ FAMILIES = (
     "flip points along feature",  # augmentation constrained to a flagged feature
 )
 
-KINDS = ("relabel", "drop", "augment", "neutralise")
+#: The families of the actions built from :func:`shap_debug.audit.scan` signals
+#: (:func:`~shap_debug.fixes.signal_actions`); verified like the others, not run by "auto".
+SIGNAL_FAMILIES = (
+    "drop feature",            # a leaked, identifier or shortcut column (neutralise)
+    "upsample cohort",         # an under-represented cohort's rows repeated (augment)
+    "recode sentinel",         # a sentinel code set to the median of the real values (recode)
+    "regularise",              # a lower-capacity configuration chosen on validation rows
+    "add capacity",            # a higher-capacity configuration chosen on validation rows
+    "drop conflicting duplicates",
+)
+
+KINDS = ("relabel", "drop", "augment", "neutralise", "recode", "refit_params")
 
 
 @dataclass(frozen=True, repr=False)
@@ -45,7 +56,7 @@ class FixAction(Result):
     ----------
     name : str
         Short name, e.g. ``"relabel suspicious rows in C1"``.
-    kind : {"relabel", "drop", "augment", "neutralise"}
+    kind : {"relabel", "drop", "augment", "neutralise", "recode", "refit_params"}
     family : str
         The family it belongs to (one of :data:`FAMILIES`, or ``"custom"``).
     target : str
@@ -61,7 +72,14 @@ class FixAction(Result):
     columns : tuple of int
         Encoded columns set to ``fill`` in training and held-out rows (``neutralise``).
     fill : tuple
-        One value per column of ``columns``.
+        One value per column of ``columns`` (``neutralise``: the constant; ``recode``: the
+        replacement of ``match``).
+    match : tuple
+        ``recode``: one value per column of ``columns``, replaced by ``fill`` wherever it
+        occurs, in training and held-out rows.
+    params : dict
+        ``refit_params``: parameters set on the clone of the model before it is refitted
+        (the data are unchanged).
     note : str
         How the rows were chosen.
     """
@@ -78,6 +96,8 @@ class FixAction(Result):
     columns: tuple = ()
     fill: tuple = ()
     note: str = ""
+    match: tuple = ()
+    params: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -92,8 +112,14 @@ class FixAction(Result):
         if self.kind == "augment" and (self.X_add is None or self.y_add is None
                                        or len(self.X_add) != len(self.y_add)):
             raise ValueError(f"action {self.name!r}: X_add and y_add must have equal lengths")
-        if self.kind == "neutralise" and len(self.columns) != len(self.fill):
+        if self.kind in ("neutralise", "recode") and len(self.columns) != len(self.fill):
             raise ValueError(f"action {self.name!r}: columns and fill must have equal lengths")
+        if self.kind == "recode" and len(self.match) != len(self.columns):
+            raise ValueError(f"action {self.name!r}: match must give one value per column")
+        if self.kind == "refit_params" and (not isinstance(self.params, dict)
+                                            or not self.params):
+            raise ValueError(f"action {self.name!r}: params must be a non-empty dict of "
+                             f"model parameters; got {self.params!r}")
 
     # -------------------------------------------------------------- constructors
     @classmethod
@@ -111,13 +137,45 @@ class FixAction(Result):
         """Append rows ``X_add`` with labels ``y_add``."""
         return cls(name, "augment", X_add=X_add, y_add=np.asarray(y_add), **kw)
 
+    @classmethod
+    def upsample(cls, name: str, rows: Any, X: Any, y: Any, times: int = 1, **kw: Any
+                 ) -> FixAction:
+        """Append ``times`` more copies of the training ``rows`` (positions) with their
+        labels: reweighting a cohort for any model that takes no sample weights."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rep = np.tile(rows, int(times))
+        X_add = X.iloc[rep] if isinstance(X, pd.DataFrame) else np.asarray(X)[rep]
+        return cls(name, "augment", rows=rows, X_add=X_add, y_add=np.asarray(y)[rep], **kw)
+
+    @classmethod
+    def recode(cls, name: str, columns: Any, match: Any, fill: Any, **kw: Any) -> FixAction:
+        """Replace ``match`` by ``fill`` in each of ``columns`` (positions), in training and
+        held-out rows."""
+        return cls(name, "recode", columns=tuple(columns), match=tuple(match),
+                   fill=tuple(fill), **kw)
+
+    @classmethod
+    def refit_params(cls, name: str, params: dict, **kw: Any) -> FixAction:
+        """Refit the model with ``params`` set (``model.set_params(**params)``)."""
+        return cls(name, "refit_params", params=dict(params), **kw)
+
     # -------------------------------------------------------------- use
     @property
     def n_changed(self) -> int:
-        """Training rows changed: relabelled, dropped or added; 0 for ``neutralise``."""
+        """Training rows changed: relabelled, dropped or added; 0 for ``neutralise``,
+        ``recode`` (a column's values) and ``refit_params``."""
         if self.kind == "augment":
             return len(self.y_add)
-        return 0 if self.kind == "neutralise" else len(self.rows)
+        return len(self.rows) if self.kind in ("relabel", "drop") else 0
+
+    def refit_model(self, model: Any) -> Any:
+        """The model to refit: ``model`` itself, or for ``refit_params`` a clone with the
+        new parameters."""
+        if self.kind != "refit_params":
+            return model
+        from ..core import clone_model
+
+        return clone_model(model).set_params(**self.params)
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "target": self.target,
@@ -149,7 +207,10 @@ class FixAction(Result):
         return self.transform(X), y
 
     def transform(self, X: Any) -> Any:
-        """Held-out rows as the refitted model sees them (only ``neutralise`` changes them)."""
+        """Held-out rows as the refitted model sees them (``neutralise`` and ``recode``
+        change them)."""
+        if self.kind == "recode":
+            return self._recode(X)
         if self.kind != "neutralise":
             return X
         if isinstance(X, pd.DataFrame):
@@ -160,6 +221,23 @@ class FixAction(Result):
             return X2
         X2 = np.array(X, dtype=np.float64, copy=True)
         X2[:, list(self.columns)] = np.asarray(self.fill, dtype=np.float64)[None, :]
+        return X2
+
+
+    def _recode(self, X: Any) -> Any:
+        if isinstance(X, pd.DataFrame):
+            X2 = X.copy()
+            for j, old, new in zip(self.columns, self.match, self.fill):
+                col = X2.columns[j]
+                s = X2[col]
+                hit = s.to_numpy() == old
+                if pd.api.types.is_integer_dtype(s) and float(new) != round(float(new)):
+                    s = s.astype(np.float64)
+                X2[col] = s.where(~hit, new)
+            return X2
+        X2 = np.array(X, dtype=np.float64, copy=True)
+        for j, old, new in zip(self.columns, self.match, self.fill):
+            X2[X2[:, j] == old, j] = new
         return X2
 
 

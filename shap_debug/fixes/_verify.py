@@ -80,6 +80,7 @@ def _retrain(model: Any, X: Any, y: np.ndarray, X_test: Any, seed: int,
     the refit fails), and the refit's warnings."""
     try:
         if action is not None:
+            model = action.refit_model(model)  # refit_params: new parameters, same data
             X, y = action.apply(X, y)
             X_test = action.transform(X_test)
         fitted, caught = _fit(model, X, y, seed)
