@@ -92,10 +92,12 @@ class InjectedBug(Result):
     _repr_fields = ("kind", "features", "rule", "fixable")
 
     def summary(self) -> dict[str, Any]:
+        """The bug's kind, how many rows it touches, where, and whether a fix can undo it."""
         return {"kind": self.kind, "n_rows": len(self.rows), "n_test_rows": len(self.test_rows),
                 "features": self.features, "rule": self.rule, "fixable": self.fixable}
 
     def to_frame(self) -> pd.DataFrame:
+        """One row: the kind, the counts of affected rows, features, rule and parameters."""
         return pd.DataFrame([{"kind": self.kind, "rows": len(self.rows),
                               "test_rows": len(self.test_rows),
                               "features": ", ".join(self.features),
@@ -105,12 +107,12 @@ class InjectedBug(Result):
 
     def plot(self, ax: Any = None, show: bool = True) -> Any:
         """Bars of the share of training and held-out rows the bug touches; returns the Axes."""
-        from ..core import finish, new_axes
+        from ..core import PALETTE, finish, new_axes
 
         ax, created = new_axes(ax, (5.0, 2.5))
         shares = [len(self.rows) / max(len(self.y), 1),
                   len(self.test_rows) / max(len(self.y_test), 1)]
-        ax.barh(["training rows", "held-out rows"], shares, color="#1E88E5")
+        ax.barh(["training rows", "held-out rows"], shares, color=PALETTE.blue)
         ax.set_xlim(0, 1)
         ax.set_xlabel("share of rows affected")
         where = ", ".join(self.features) or "rows"
@@ -119,6 +121,7 @@ class InjectedBug(Result):
         return ax
 
     def to_dict(self) -> dict[str, Any]:
+        """The ground truth as JSON-ready values (rows by the input's index labels)."""
         return {"kind": self.kind, "rows": [_plain(r) for r in self.rows],
                 "test_rows": [_plain(r) for r in self.test_rows],
                 "features": list(self.features), "rule": self.rule, "fixable": self.fixable,
@@ -296,150 +299,206 @@ def _model_configs(kind: str, model: Any, n_features: int, rng: np.random.Genera
 
 
 # --------------------------------------------------------------------------- the kinds
+def _plant_label_noise(D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt: np.ndarray,
+                       classes: np.ndarray, rng: np.random.Generator, array: bool) -> dict:
+    """Plant label noise: the changed data and the ground truth."""
+    n = len(y)
+    rate = float(rng.uniform(0.05, 0.20))
+    rows = np.sort(rng.choice(n, max(1, round(rate * n)), replace=False))
+    return dict(y=_flip(y, rows, classes, rng), rows=rows, params={"rate": rate})
+
+
+def _plant_systematic_relabelling(D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt: np.ndarray,
+                                  classes: np.ndarray, rng: np.random.Generator, array: bool) -> dict:
+    """Plant systematic relabelling: the changed data and the ground truth."""
+    n = len(y)
+    src = classes[rng.integers(len(classes))]
+    dst = classes[classes != src][0] if len(classes) == 2 else \
+        rng.choice(classes[classes != src])
+    need = max(10, int(0.005 * n))
+    rule, m = _draw_cohort(D, rng, 2, (0.02, 0.35),
+                           ok=lambda m: int((m & (y == src)).sum()) >= need)
+    frac = float(rng.uniform(0.4, 0.8))
+    cand = np.flatnonzero(m & (y == src))
+    rows = np.sort(rng.choice(cand, max(1, round(frac * len(cand))), replace=False))
+    y2 = y.copy()
+    y2[rows] = dst
+    return dict(y=y2, rows=rows, rule=rule, features=tuple(rule),
+               params={"share_relabelled": frac, "from": _plain(src), "to": _plain(dst),
+                       "cohort_share": float(m.mean())})
+
+
+def _plant_column(kind: str, D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt: np.ndarray,
+                  classes: np.ndarray, rng: np.random.Generator, array: bool) -> dict:
+    """Plant leakage / shortcut / id column: the changed data and the ground truth."""
+    n = len(y)
+    name = _new_name(_NAMES[kind][rng.integers(len(_NAMES[kind]))], D)
+    ycode = np.searchsorted(classes, y).astype(np.float64)
+    ytcode = np.searchsorted(classes, yt).astype(np.float64)
+    if kind == "leakage":
+        from scipy.stats import norm
+        auc = float(rng.uniform(0.93, 0.995))
+        scale, offset = float(rng.uniform(1, 50)), float(rng.uniform(-100, 100))
+        sigma = 1.0 / (np.sqrt(2) * norm.ppf(auc))
+
+        def leak(c: np.ndarray) -> np.ndarray:
+            return np.round(offset + scale * (c + rng.normal(0, sigma, len(c))), 3)
+        a, b = leak(ycode), leak(ytcode)
+        params = {"auc": auc}
+    elif kind == "shortcut":
+        agree = float(rng.uniform(0.8, 0.97))
+        a = np.where(rng.random(n) < agree, ycode,
+                     rng.integers(0, len(classes), n)).astype(np.float64)
+        b = rng.choice(a, len(yt), replace=True)  # same marginal, unrelated to the label
+        params = {"agreement": agree}
+    else:
+        noise = float(rng.uniform(0.3, 1.5))
+        step = int(rng.integers(1, 4))
+        start = int(rng.integers(1000, 100000))
+
+        def ids(c: np.ndarray, first: int) -> np.ndarray:
+            order = np.argsort(c + rng.normal(0, noise, len(c)), kind="stable")
+            gaps = rng.integers(1, step + 1, len(c))
+            v = np.empty(len(c))
+            v[order] = first + np.cumsum(gaps)
+            return v
+        a = ids(ycode, start)
+        b = ids(ytcode, int(a.max()) + 1)
+        params = {"order_noise": noise, "max_step": step}
+    col = name if not array else f"Feature {D.shape[1]}"
+    return dict(X=_add_column(D, name, a, array), X_test=_add_column(T, name, b, array),
+               features=(col,), rows=np.arange(n), params=params)
+
+
+def _plant_under_represented(D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt: np.ndarray,
+                             classes: np.ndarray, rng: np.random.Generator, array: bool) -> dict:
+    """Plant under represented: the changed data and the ground truth."""
+    k = int(rng.integers(1, 3))
+    rule, m = _draw_cohort(D, rng, k, (0.05, 0.3))
+    keep_share = float(rng.uniform(0.05, 0.2))
+    inside = np.flatnonzero(m)
+    kept = rng.choice(inside, max(2, round(keep_share * len(inside))), replace=False)
+    keep = ~m
+    keep[kept] = True
+    kept_pos = np.searchsorted(np.flatnonzero(keep), np.sort(kept))
+    return dict(X=D.iloc[np.flatnonzero(keep)], y=y[keep], rows=kept_pos,
+               rule=rule, features=tuple(rule), test_mask=rule_mask(rule, T),
+               params={"kept_share": keep_share, "cohort_share": float(m.mean())})
+
+
+def _plant_sentinel(D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt: np.ndarray,
+                    classes: np.ndarray, rng: np.random.Generator, array: bool) -> dict:
+    """Plant sentinel: the changed data and the ground truth."""
+    n = len(y)
+    cols = [c for c in _continuous(D) if D[c].notna().all()]
+    if not cols:
+        raise ValueError("X: sentinel values need a numeric column with at least 10 "
+                         "distinct values")
+    c = cols[rng.integers(len(cols))]
+    x = D[c].to_numpy(np.float64)
+    lo, hi = float(x.min()), float(x.max())
+    options = [-999.0, -9999.0, 99999.0]
+    if lo >= 0.25 * (hi - lo) and lo > 0:
+        options.append(0.0)
+    options = [v for v in options if not (lo <= v <= hi)]
+    value = float(rng.choice(options))
+    share = float(rng.uniform(0.05, 0.3))
+    rows = np.sort(rng.choice(n, max(2, round(share * n)), replace=False))
+    trows = np.sort(rng.choice(len(yt), max(1, round(share * len(yt))), replace=False))
+    D2, T2 = D.copy(), T.copy()
+    code = int(value) if pd.api.types.is_integer_dtype(D[c]) else value
+    D2.iloc[rows, D.columns.get_loc(c)] = code
+    T2.iloc[trows, T.columns.get_loc(c)] = code
+    return dict(X=D2, X_test=T2, rows=rows, test_rows=trows, features=(str(c),),
+               params={"value": value, "share": share})
+
+
+def _plant_conflicting_duplicates(D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt: np.ndarray,
+                                  classes: np.ndarray, rng: np.random.Generator, array: bool) -> dict:
+    """Plant conflicting duplicates: the changed data and the ground truth."""
+    n = len(y)
+    share = float(rng.uniform(0.05, 0.15))
+    src = np.sort(rng.choice(n, max(1, round(share * n)), replace=False))
+    dup = D.iloc[src].copy()
+    if isinstance(D.index, pd.RangeIndex) or pd.api.types.is_integer_dtype(D.index):
+        start = int(np.max(D.index.to_numpy())) + 1 if n else 0
+        dup.index = pd.Index(np.arange(start, start + len(src)), name=D.index.name)
+    else:
+        dup.index = pd.Index([f"dup-{i}" for i in D.index[src]], name=D.index.name)
+    y2 = np.concatenate([y, _flip(y, src, classes, rng)[src]])
+    # both rows of each conflicting pair are affected: which label is wrong is unknowable
+    return dict(X=pd.concat([D, dup]), y=y2,
+               rows=np.concatenate([src, np.arange(n, n + len(src))]),
+               params={"share": share})
+
+
+def _plant_cohort_shift(D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt: np.ndarray,
+                        classes: np.ndarray, rng: np.random.Generator, array: bool) -> dict:
+    """Plant cohort shift: the changed data and the ground truth."""
+    rule, m = _draw_cohort(T, rng, 1, (0.1, 0.4))
+    cols = [c for c in _continuous(D) if c not in rule and D[c].notna().all()]
+    if not cols:
+        raise ValueError("X: a cohort shift needs a numeric column with at least 10 "
+                         "distinct values outside the cohort's feature")
+    c = cols[rng.integers(len(cols))]
+    delta = float(rng.uniform(1.0, 2.5)) * (1 if rng.random() < 0.5 else -1)
+    sd = float(D[c].std())
+    T2 = T.copy()
+    vals = np.array(T2[c].to_numpy(np.float64), copy=True)
+    vals[m] = vals[m] + delta * sd
+    if pd.api.types.is_integer_dtype(T[c]):
+        vals = np.round(vals)
+    T2[c] = vals.astype(T[c].dtype) if pd.api.types.is_integer_dtype(T[c]) else vals
+    return dict(X_test=T2, test_rows=np.flatnonzero(m), rule=rule,
+               features=(str(c),) + tuple(rule),
+               params={"shift_sd": delta, "cohort_share": float(m.mean())})
+
+
+def _plant_underfitting(D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt: np.ndarray,
+                        classes: np.ndarray, rng: np.random.Generator, array: bool) -> dict:
+    """Plant underfitting: the changed data and the ground truth."""
+    n = len(y)
+    cols = [c for c in _continuous(D, 5) if D[c].notna().all() and 0.25 <= float(
+        (D[c] > D[c].median()).mean()) <= 0.75]  # a balanced split at the median
+    if len(cols) < 2:
+        raise ValueError("X: underfitting needs two numeric columns with at least 5 "
+                         "distinct values")
+    a, b = (cols[j] for j in rng.choice(len(cols), 2, replace=False))
+    ma, mb = float(D[a].median()), float(D[b].median())
+    noise = float(rng.uniform(0.02, 0.1))
+
+    def xor(F: pd.DataFrame) -> np.ndarray:
+        z = (F[a].to_numpy(np.float64) > ma) ^ (F[b].to_numpy(np.float64) > mb)
+        z = z ^ (rng.random(len(F)) < noise)
+        return classes[np.where(z, 1, 0) if len(classes) == 2 else z.astype(int)]
+    y2, yt2 = xor(D), xor(T)
+    return dict(y=y2, y_test=yt2, y_clean=y2, y_test_clean=yt2, features=(str(a), str(b)),
+               rows=np.arange(n), params={"noise": noise, "thresholds": [ma, mb]})
+
+
+_PLANTERS = {
+    "label_noise": _plant_label_noise,
+    "systematic_relabelling": _plant_systematic_relabelling,
+    "leakage": _plant_column,
+    "shortcut": _plant_column,
+    "id_column": _plant_column,
+    "under_represented": _plant_under_represented,
+    "sentinel": _plant_sentinel,
+    "conflicting_duplicates": _plant_conflicting_duplicates,
+    "cohort_shift": _plant_cohort_shift,
+    "underfitting": _plant_underfitting,
+}
+_KIND_ARG = {"leakage", "shortcut", "id_column"}
+
+
 def _inject_rows(kind: str, D: pd.DataFrame, y: np.ndarray, T: pd.DataFrame, yt: np.ndarray,
                  classes: np.ndarray, rng: np.random.Generator, array: bool) -> dict:
-    n = len(y)
-    out: dict[str, Any] = {}
-    if kind == "label_noise":
-        rate = float(rng.uniform(0.05, 0.20))
-        rows = np.sort(rng.choice(n, max(1, round(rate * n)), replace=False))
-        out.update(y=_flip(y, rows, classes, rng), rows=rows, params={"rate": rate})
-    elif kind == "systematic_relabelling":
-        src = classes[rng.integers(len(classes))]
-        dst = classes[classes != src][0] if len(classes) == 2 else \
-            rng.choice(classes[classes != src])
-        need = max(10, int(0.005 * n))
-        rule, m = _draw_cohort(D, rng, 2, (0.02, 0.35),
-                               ok=lambda m: int((m & (y == src)).sum()) >= need)
-        frac = float(rng.uniform(0.4, 0.8))
-        cand = np.flatnonzero(m & (y == src))
-        rows = np.sort(rng.choice(cand, max(1, round(frac * len(cand))), replace=False))
-        y2 = y.copy()
-        y2[rows] = dst
-        out.update(y=y2, rows=rows, rule=rule, features=tuple(rule),
-                   params={"share_relabelled": frac, "from": _plain(src), "to": _plain(dst),
-                           "cohort_share": float(m.mean())})
-    elif kind in ("leakage", "shortcut", "id_column"):
-        name = _new_name(_NAMES[kind][rng.integers(len(_NAMES[kind]))], D)
-        ycode = np.searchsorted(classes, y).astype(np.float64)
-        ytcode = np.searchsorted(classes, yt).astype(np.float64)
-        if kind == "leakage":
-            from scipy.stats import norm
-            auc = float(rng.uniform(0.93, 0.995))
-            scale, offset = float(rng.uniform(1, 50)), float(rng.uniform(-100, 100))
-            sigma = 1.0 / (np.sqrt(2) * norm.ppf(auc))
-
-            def leak(c: np.ndarray) -> np.ndarray:
-                return np.round(offset + scale * (c + rng.normal(0, sigma, len(c))), 3)
-            a, b = leak(ycode), leak(ytcode)
-            params = {"auc": auc}
-        elif kind == "shortcut":
-            agree = float(rng.uniform(0.8, 0.97))
-            a = np.where(rng.random(n) < agree, ycode,
-                         rng.integers(0, len(classes), n)).astype(np.float64)
-            b = rng.choice(a, len(yt), replace=True)  # same marginal, unrelated to the label
-            params = {"agreement": agree}
-        else:
-            noise = float(rng.uniform(0.3, 1.5))
-            step = int(rng.integers(1, 4))
-            start = int(rng.integers(1000, 100000))
-
-            def ids(c: np.ndarray, first: int) -> np.ndarray:
-                order = np.argsort(c + rng.normal(0, noise, len(c)), kind="stable")
-                gaps = rng.integers(1, step + 1, len(c))
-                v = np.empty(len(c))
-                v[order] = first + np.cumsum(gaps)
-                return v
-            a = ids(ycode, start)
-            b = ids(ytcode, int(a.max()) + 1)
-            params = {"order_noise": noise, "max_step": step}
-        col = name if not array else f"Feature {D.shape[1]}"
-        out.update(X=_add_column(D, name, a, array), X_test=_add_column(T, name, b, array),
-                   features=(col,), rows=np.arange(n), params=params)
-    elif kind == "under_represented":
-        k = int(rng.integers(1, 3))
-        rule, m = _draw_cohort(D, rng, k, (0.05, 0.3))
-        keep_share = float(rng.uniform(0.05, 0.2))
-        inside = np.flatnonzero(m)
-        kept = rng.choice(inside, max(2, round(keep_share * len(inside))), replace=False)
-        keep = ~m
-        keep[kept] = True
-        kept_pos = np.searchsorted(np.flatnonzero(keep), np.sort(kept))
-        out.update(X=D.iloc[np.flatnonzero(keep)], y=y[keep], rows=kept_pos,
-                   rule=rule, features=tuple(rule), test_mask=rule_mask(rule, T),
-                   params={"kept_share": keep_share, "cohort_share": float(m.mean())})
-    elif kind == "sentinel":
-        cols = [c for c in _continuous(D) if D[c].notna().all()]
-        if not cols:
-            raise ValueError("X: sentinel values need a numeric column with at least 10 "
-                             "distinct values")
-        c = cols[rng.integers(len(cols))]
-        x = D[c].to_numpy(np.float64)
-        lo, hi = float(x.min()), float(x.max())
-        options = [-999.0, -9999.0, 99999.0]
-        if lo >= 0.25 * (hi - lo) and lo > 0:
-            options.append(0.0)
-        options = [v for v in options if not (lo <= v <= hi)]
-        value = float(rng.choice(options))
-        share = float(rng.uniform(0.05, 0.3))
-        rows = np.sort(rng.choice(n, max(2, round(share * n)), replace=False))
-        trows = np.sort(rng.choice(len(yt), max(1, round(share * len(yt))), replace=False))
-        D2, T2 = D.copy(), T.copy()
-        code = int(value) if pd.api.types.is_integer_dtype(D[c]) else value
-        D2.iloc[rows, D.columns.get_loc(c)] = code
-        T2.iloc[trows, T.columns.get_loc(c)] = code
-        out.update(X=D2, X_test=T2, rows=rows, test_rows=trows, features=(str(c),),
-                   params={"value": value, "share": share})
-    elif kind == "conflicting_duplicates":
-        share = float(rng.uniform(0.05, 0.15))
-        src = np.sort(rng.choice(n, max(1, round(share * n)), replace=False))
-        dup = D.iloc[src].copy()
-        if isinstance(D.index, pd.RangeIndex) or pd.api.types.is_integer_dtype(D.index):
-            start = int(np.max(D.index.to_numpy())) + 1 if n else 0
-            dup.index = pd.Index(np.arange(start, start + len(src)), name=D.index.name)
-        else:
-            dup.index = pd.Index([f"dup-{i}" for i in D.index[src]], name=D.index.name)
-        y2 = np.concatenate([y, _flip(y, src, classes, rng)[src]])
-        # both rows of each conflicting pair are affected: which label is wrong is unknowable
-        out.update(X=pd.concat([D, dup]), y=y2,
-                   rows=np.concatenate([src, np.arange(n, n + len(src))]),
-                   params={"share": share})
-    elif kind == "cohort_shift":
-        rule, m = _draw_cohort(T, rng, 1, (0.1, 0.4))
-        cols = [c for c in _continuous(D) if c not in rule and D[c].notna().all()]
-        if not cols:
-            raise ValueError("X: a cohort shift needs a numeric column with at least 10 "
-                             "distinct values outside the cohort's feature")
-        c = cols[rng.integers(len(cols))]
-        delta = float(rng.uniform(1.0, 2.5)) * (1 if rng.random() < 0.5 else -1)
-        sd = float(D[c].std())
-        T2 = T.copy()
-        vals = np.array(T2[c].to_numpy(np.float64), copy=True)
-        vals[m] = vals[m] + delta * sd
-        if pd.api.types.is_integer_dtype(T[c]):
-            vals = np.round(vals)
-        T2[c] = vals.astype(T[c].dtype) if pd.api.types.is_integer_dtype(T[c]) else vals
-        out.update(X_test=T2, test_rows=np.flatnonzero(m), rule=rule,
-                   features=(str(c),) + tuple(rule),
-                   params={"shift_sd": delta, "cohort_share": float(m.mean())})
-    elif kind == "underfitting":
-        cols = [c for c in _continuous(D, 5) if D[c].notna().all() and 0.25 <= float(
-            (D[c] > D[c].median()).mean()) <= 0.75]  # a balanced split at the median
-        if len(cols) < 2:
-            raise ValueError("X: underfitting needs two numeric columns with at least 5 "
-                             "distinct values")
-        a, b = (cols[j] for j in rng.choice(len(cols), 2, replace=False))
-        ma, mb = float(D[a].median()), float(D[b].median())
-        noise = float(rng.uniform(0.02, 0.1))
-
-        def xor(F: pd.DataFrame) -> np.ndarray:
-            z = (F[a].to_numpy(np.float64) > ma) ^ (F[b].to_numpy(np.float64) > mb)
-            z = z ^ (rng.random(len(F)) < noise)
-            return classes[np.where(z, 1, 0) if len(classes) == 2 else z.astype(int)]
-        y2, yt2 = xor(D), xor(T)
-        out.update(y=y2, y_test=yt2, y_clean=y2, y_test_clean=yt2, features=(str(a), str(b)),
-                   rows=np.arange(n), params={"noise": noise, "thresholds": [ma, mb]})
-    return out
+    plant = _PLANTERS.get(kind)
+    if plant is None:
+        return {}
+    if kind in _KIND_ARG:
+        return plant(kind, D, y, T, yt, classes, rng, array)
+    return plant(D, y, T, yt, classes, rng, array)
 
 
 def inject(kind: str, X: Any, y: Any, X_test: Any, y_test: Any, random_state: Any = None,
