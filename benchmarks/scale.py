@@ -284,7 +284,10 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
 
 
 # --------------------------------------------------------------------------- kNN index
-def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dict:
+def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000,
+            grow: str = "jitter", algorithms: tuple[str, ...] = (
+                "kd_tree", "kd_tree, tree order", "ball_tree", "brute", "distinct kd_tree")
+            ) -> dict:
     """Brute force vs KD-tree vs ball tree on contribution vectors at ``factor``x Adult.
 
     The vectors are exact path-dependent TreeSHAP values of the same GB towards each row's
@@ -292,6 +295,9 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
     the pipeline uses, which take minutes); ``n_queries`` random anomalies are queried for
     ``K`` neighbours each (in random order, and for the KD-tree also sorted by the tree's
     order, as the occurrence counts query them) and the time is scaled to all anomalies.
+    ``"distinct kd_tree"`` is :class:`shap_debug.neighborhood._query.DistinctIndex` (a
+    KD-tree on the distinct vectors with their multiplicities, what
+    ``NeighborhoodModel(distinct=True)`` builds).
     """
     import shap
     from sklearn.ensemble import GradientBoostingClassifier
@@ -300,7 +306,7 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
 
     from shap_debug.datasets import encode
 
-    X, y = make_data(factor, seed)
+    X, y = make_data(factor, seed, grow=grow)
     Z, _ = encode(X, kind="ordinal")
     tr, _ = train_test_split(np.arange(len(Z)), test_size=0.2, random_state=seed, stratify=y)
     Z, y = Z[tr], y[tr]
@@ -312,12 +318,15 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
     q = np.random.default_rng(seed).choice(anomalies, min(n_queries, len(anomalies)),
                                            replace=False)
     out = {"factor": factor, "n_train": int(len(Z)), "n_anomalies": int(len(anomalies)),
-           "n_queries": int(len(q)), "k": k, "algorithms": {}}
+           "n_queries": int(len(q)), "k": k, "grow": grow, "algorithms": {},
+           "distinct_share": round(len(np.unique(contrib, axis=0)) / len(contrib), 4)}
     from shap_debug.neighborhood import index_positions
+    from shap_debug.neighborhood._query import DistinctIndex
 
-    for algo in ("kd_tree", "kd_tree, tree order", "ball_tree", "brute"):
+    for algo in algorithms:
         t0 = time.perf_counter()
-        nn = NearestNeighbors(algorithm=algo.split(",")[0]).fit(contrib)
+        nn = (DistinctIndex(algorithm="kd_tree") if algo.startswith("distinct")
+              else NearestNeighbors(algorithm=algo.split(",")[0])).fit(contrib)
         t_fit = time.perf_counter() - t0
         qq = q[np.argsort(index_positions(nn, len(contrib))[q])] if "order" in algo else q
         _reset_peak()
@@ -658,11 +667,12 @@ def main(argv: list[str] | None = None) -> int:
         for f in sizes:
             here = str(Path(__file__).parent)
             cmd = [sys.executable, "-c", f"import json, sys; sys.path.insert(0, {here!r}); "
-                   f"import scale; print(json.dumps(scale.run_knn({f}, {args.seed})))"]
+                   f"import scale; print(json.dumps(scale.run_knn({f}, {args.seed}, "
+                   f"grow={args.grow!r})))"]
             res = json.loads(subprocess.run(cmd, capture_output=True, text=True,
                                             check=True).stdout.strip().splitlines()[-1])
             res["load_average"] = os.getloadavg()[0]
-            knn[f"{f}x"] = res
+            knn[f"{f}x" + ("" if args.grow == "jitter" else f"-{args.grow}")] = res
             results = _merged(args.out, {"knn_algorithms": knn})
         return 0
     for f in sizes:
