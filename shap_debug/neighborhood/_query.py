@@ -174,8 +174,9 @@ class DistinctIndex:
         if not complete and tree_dist[-1] <= edge + 1e-6 * (1.0 + edge):
             return None                         # a point beyond may tie the k-th distance
         take = np.flatnonzero(dist <= edge)
-        rows = np.concatenate([self.rows_[self.starts_[i]:self.starts_[i + 1]]
-                               for i in idx[take]])
-        d = np.repeat(dist[take], self.counts_[idx[take]])
+        cnt = self.counts_[idx[take]]
+        shift = self.starts_[idx[take]] - np.concatenate([[0], np.cumsum(cnt)[:-1]])
+        rows = self.rows_[np.repeat(shift, cnt) + np.arange(int(cnt.sum()))]
+        d = np.repeat(dist[take], cnt)
         order = np.lexsort((rows, d))[:k]
         return d[order], rows[order]
