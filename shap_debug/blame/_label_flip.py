@@ -34,6 +34,7 @@ from ..core import (
     seed_from,
     seeded_clone,
     show_warnings_once,
+    warm_startable,
     warn,
 )
 from ..neighborhood import SPACES, NeighborhoodModel, check_spaces
@@ -192,6 +193,7 @@ def label_flip_check(
     n_jobs: int | None = None,
     progress: bool = True,
     cache: RefitCache | None = None,
+    warm_start: bool = False,
 ) -> LabelFlipCheck | pd.DataFrame:
     """Flip the labels of each anomaly's neighborhood, retrain, and check the prediction.
 
@@ -245,6 +247,12 @@ def label_flip_check(
         whose refit (same hyper-parameters and seed, rows and relabelled labels) the cache
         holds is not fitted again, and new fits are stored and counted under
         ``"label-flip"``. Trials that relabel the same rows are fitted once in any case.
+    warm_start : bool, default False
+        Start each retraining from the given fitted model's solution
+        (:func:`~shap_debug.core.warm_startable` models: logistic regression, whose convex
+        objective has one optimum; others are refitted from scratch, with a warning):
+        fewer iterations, the same verdicts (``benchmarks/refits.py``: 30 of 30 trials on
+        German credit).
 
     Returns
     -------
@@ -312,8 +320,16 @@ def label_flip_check(
     tasks: list[tuple[str, int, str, np.ndarray]] = []
     templates: dict[str, Any] = {}
     before: dict[str, dict[int, Any]] = {}
+    if not isinstance(warm_start, (bool, np.bool_)):
+        raise TypeError(f"warm_start must be a bool; got {type(warm_start).__name__}")
+    warm: dict[str, bool] = {}
     for name, m in models.items():
-        templates[name] = _template(name, m, seed, reference)
+        warm[name] = bool(warm_start) and warm_startable(m)
+        if warm_start and not warm[name]:
+            warn(f"model {name!r} ({type(m).__name__}) is not warm-started (only convex "
+                 "models reach a full refit's solution from the old one): its trials refit "
+                 "from scratch")
+        templates[name] = m if warm[name] else _template(name, m, seed, reference)
         pred, probs_of, rows = _anomalies_of(name, m, Xv, yv, classes_y, fixed_rows, n_draw, rng)
         if len(rows) == 0:
             warn(f"model {name!r} has no anomalies to check")
@@ -327,7 +343,7 @@ def label_flip_check(
         before[name] = {int(r): (pred[r], probs_of(r)) for r in rows}
 
     results = _run_trials(tasks, templates, before, Xv, yv, classes_y, reference,
-                          1 if n_jobs is None else n_jobs, progress, cache)
+                          1 if n_jobs is None else n_jobs, progress, cache, warm)
     check = LabelFlipCheck(_trial_frame(tasks, results, before, yv, k), tuple(spaces), k,
                            bool(include_anomaly), flip_fraction, reference, seed)
     return check.to_frame() if legacy else check
@@ -431,7 +447,7 @@ def _neighbourhoods(name: str, model: Any, Xv: Any, yv: np.ndarray, rows: np.nda
 
 def _run_trials(tasks: list, templates: dict[str, Any], before: dict, Xv: Any, yv: np.ndarray,
                 classes_y: np.ndarray, reference: str, n_jobs: Any, progress: bool,
-                cache: RefitCache | None = None) -> list:
+                cache: RefitCache | None = None, warm: dict | None = None) -> list:
     """The retraining trials (independent: joblib / Dask; a refit ``cache`` holds is not
     repeated); ``before`` gets the refitted references with ``reference="refit"``. Each
     distinct warning of the refits shows once."""
@@ -439,8 +455,10 @@ def _run_trials(tasks: list, templates: dict[str, Any], before: dict, Xv: Any, y
     if reference == "refit":
         for name in before:
             rows = np.fromiter(before[name], dtype=np.int64)
-            jobs.append((templates[name], Xv, yv, rows, None, classes_y))
-    jobs += [(templates[name], Xv, yv, [r], nb, classes_y) for name, r, _, nb in tasks]
+            jobs.append((templates[name], Xv, yv, rows, None, classes_y,
+                         (warm or {}).get(name, False)))
+    jobs += [(templates[name], Xv, yv, [r], nb, classes_y, (warm or {}).get(name, False))
+             for name, r, _, nb in tasks]
     fits = refit_many(jobs, cache=cache, stage="label-flip", n_jobs=n_jobs,
                       progress=progress, desc="label-flip trials")
     show_warnings_once(w for fit in fits for w in fit.warnings)

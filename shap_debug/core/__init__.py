@@ -35,6 +35,7 @@ from ._refit import (
     refit_predict,
     relabelled,
     show_warnings_once,
+    warm_startable,
 )
 from ._results import Result
 from ._validation import (
@@ -66,4 +67,4 @@ __all__ = [
 ]
 
 __all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'feature_groups', 'flip_inputs', 'raw_space_explanation', 'seeded_clone', 'take_rows', 'unwrap_model', 'is_boosting_model',
-            'Refit', 'RefitCache', 'predict_rows', 'refit_many', 'refit_predict', 'relabelled', 'show_warnings_once', 'PALETTE', 'Palette']
+            'Refit', 'RefitCache', 'predict_rows', 'refit_many', 'refit_predict', 'relabelled', 'show_warnings_once', 'warm_startable', 'PALETTE', 'Palette']
