@@ -369,7 +369,7 @@ def verify_fixes(
     base_rows, preds, seeds_used = _run_rounds(
         model, acts, (Xtr, ytr, Xte), yte, seeds, base_pred, caught, cache,
         sequential, min_effect, confidence, n_bootstrap,
-        seed_from(rng), n_jobs, progress)
+        seeds[0] + 1, n_jobs, progress)  # looks' bootstrap: from the seeds, not rng
     base = np.stack(base_rows) == yte[None, :]
     kept, results = [], []
     for a, got in zip(acts, preds):
