@@ -80,15 +80,19 @@ def _fit(model: Any, X: Any, y: np.ndarray, seed: int, cache: RefitCache | None 
     return fit.model, fit.warnings
 
 
-def _prepared(action: FixAction | None, X: Any, y: np.ndarray, X_test: Any
-              ) -> tuple[Any, np.ndarray, Any] | str:
-    """The training rows, labels and held-out rows after ``action`` (an error message when
-    the action cannot be applied)."""
+def _prepared(action: FixAction | None, X: Any, y: np.ndarray, X_test: Any, model: Any
+              ) -> tuple[Any, np.ndarray, Any, Any] | str:
+    """The training rows, labels and held-out rows after ``action``, and the model to refit
+    (an action that changes the model's parameters gives it: ``refit_model``, where
+    actions have it); an error message when the action cannot be applied."""
     if action is None:
-        return X, y, X_test
+        return X, y, X_test, model
     try:
+        refit_model = getattr(action, "refit_model", None)
+        if callable(refit_model):
+            model = refit_model(model)  # new parameters, same data
         Xa, ya = action.apply(X, y)
-        return Xa, ya, action.transform(X_test)
+        return Xa, ya, action.transform(X_test), model
     except Exception as exc:  # a changed training set a model cannot take: say so
         return f"refit failed: {type(exc).__name__}: {exc}"
 
@@ -107,20 +111,20 @@ def _retrain_all(model: Any, work: list[tuple], data: tuple, cache: RefitCache |
             return f"refit failed: {type(exc).__name__}: {exc}", ()
 
     def job(prep: Any, seed: int) -> tuple:
-        return (_seed_params(clone_model(model), seed), prep[0], prep[1], None, None, None)
+        return (_seed_params(clone_model(prep[3]), seed), prep[0], prep[1], None, None, None)
 
     if n_jobs == 1:
         out = []
         for action, seed in parallel_map(lambda w: w, work, progress=progress,
                                          desc="verifying fixes", unit="fit"):
-            prep = _prepared(action, *data)
+            prep = _prepared(action, *data, model)
             if isinstance(prep, str):
                 out.append((prep, ()))
                 continue
             fit = refit_many([job(prep, seed)], cache=cache, stage="fixes", errors="return")[0]
             out.append(predict(fit, prep[2]))
         return out
-    preps = [_prepared(action, *data) for action, _ in work]
+    preps = [_prepared(action, *data, model) for action, _ in work]
     ok = [i for i, p in enumerate(preps) if not isinstance(p, str)]
     fits = refit_many([job(preps[i], work[i][1]) for i in ok], cache=cache, stage="fixes",
                       n_jobs=n_jobs, progress=progress, desc="verifying fixes",
