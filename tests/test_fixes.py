@@ -399,3 +399,32 @@ def test_sequential_and_cache_inputs_are_checked():
         verify_fixes(LogisticRegression(), X, y, cache={}, progress=False)
     with pytest.raises(ValueError, match="min_effect"):
         verify_fixes(LogisticRegression(), X, y, min_effect=-1.0, progress=False)
+
+
+def test_an_action_that_changes_the_models_parameters_is_refitted_with_them():
+    """An action may bring new parameters (``refit_model``): the refit is the model with
+    them (C=1e-6: nearly always the majority class), not the model as given."""
+    from dataclasses import dataclass
+
+    from sklearn.base import clone
+
+    from shap_debug.fixes import FixAction
+
+    @dataclass(frozen=True, repr=False)
+    class Regularise(FixAction):
+        def refit_model(self, model):
+            return clone(model).set_params(C=1e-6)
+
+    X, y = german()
+    Z, _ = encode(X)
+    Z = np.asarray(Z, dtype=np.float64)
+    tr, te = train_test_split(np.arange(len(y)), test_size=0.3, random_state=0, stratify=y)
+    act = Regularise("regularise", "drop", rows=np.empty(0, np.int64))
+    rep = verify_fixes(LogisticRegression(max_iter=3000), Z[tr], y[tr], X_test=Z[te],
+                       y_test=y[te], actions=[act], screen_regions=0, random_state=0,
+                       progress=False)
+    after = rep.effects.query("scope == 'overall'")["after"].iloc[0]
+    direct = LogisticRegression(max_iter=3000, C=1e-6).fit(Z[tr], y[tr]).predict(Z[te])
+    assert after == pytest.approx(np.mean(direct == y[te]))
+    assert abs(np.mean(direct == np.bincount(y[tr]).argmax()) - 1) < 0.05  # nearly majority
+    assert rep.effects.query("scope == 'overall'")["before"].iloc[0] != pytest.approx(after)
