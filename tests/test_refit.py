@@ -156,3 +156,26 @@ def test_cross_validated_probabilities_are_computed_once(seed):
     suspicious_rows(model, Z, y, cv=3, random_state=g2, cache=cache)
     assert cache.hits()["suspicious"] == 6 and cache.counts()["suspicious"] == 6
     assert g1.integers(1 << 30) == g2.integers(1 << 30)
+
+
+def test_the_bisection_takes_a_cached_top_rung_only_when_it_gets_there():
+    from shap_debug.blame import dose_response
+    from shap_debug.core import RefitCache
+    from shap_debug.neighborhood import NeighborhoodModel
+
+    model, Z, y = _german_lr(max_iter=3000)
+    model.fit(Z, y)
+    nbm = NeighborhoodModel(n_neighbors=40, model=model).fit(Z, y, progress=False)
+    wrong = nbm.anomalies_
+    rows = wrong[np.argsort(-nbm.proba_.max(1)[wrong], kind="stable")[:4]]  # hard to flip
+    cache = RefitCache()
+    label_flip_check(nbm, rows, spaces=["features"], random_state=0, progress=False,
+                     cache=cache)
+    got = dose_response(nbm, rows, spaces=["features"], random_state=0, progress=False,
+                        cache=cache)
+    plain = dose_response(nbm, rows, spaces=["features"], random_state=0, progress=False)
+    __import__("pandas").testing.assert_frame_equal(got.to_frame(), plain.to_frame())
+    tried_top = int((got.trials["k"] == got.k_max).sum())
+    assert tried_top > 0                              # some searches reached the cap
+    assert cache.hits()["dose-response"] == tried_top
+    assert cache.counts()["dose-response"] == len(got.trials) - tried_top + 1  # + floor
