@@ -110,12 +110,30 @@ class Meter:
 
 
 # --------------------------------------------------------------------------- data
-def make_data(factor: int, seed: int = 0, base_rows: int | None = None):
-    """Adult replicated ``factor`` times (jittered resampled copies, labels kept)."""
+def make_data(factor: int, seed: int = 0, base_rows: int | None = None,
+              grow: str = "jitter"):
+    """Adult grown ``factor`` times: the original rows plus ``(factor - 1) * n`` new ones.
+
+    ``grow="jitter"`` (the runs up to now): resampled copies whose numeric columns get
+    1 % Gaussian jitter, labels kept. The jitter crosses almost no split threshold of the
+    trees, so most copies get their original's contribution vector exactly (42 % distinct
+    at 4x, 3.1 % at 64x): the neighbour stage then answers ties, not new rows.
+
+    ``grow="interpolate"``: each new row lies between a random row ``a`` and one of its 5
+    nearest rows ``b`` *of the same label* (standardised numeric columns): numeric columns
+    ``a + u (b - a)`` with ``u ~ U(0, 1)`` per row, each categorical column taken from
+    ``a`` (probability ``1 - u``) or ``b``; the label is theirs (SMOTE's interpolation,
+    Chawla et al. 2002, over all columns). The rows keep Adult's marginals and the
+    dependence between columns and with the label approximately, and the new numeric
+    values fall between observed ones, so they land on both sides of the trees' split
+    thresholds and the contribution vectors stay distinct.
+    """
     import pandas as pd
 
     from shap_debug.datasets import adult
 
+    if grow not in ("jitter", "interpolate"):
+        raise ValueError(f"grow must be 'jitter' or 'interpolate'; got {grow!r}")
     X, y = adult()
     if base_rows is not None and base_rows < len(X):
         take = np.sort(np.random.default_rng(seed).choice(len(X), base_rows, replace=False))
@@ -123,16 +141,47 @@ def make_data(factor: int, seed: int = 0, base_rows: int | None = None):
     if factor == 1:
         return X, y
     rng = np.random.default_rng(seed + factor)
+    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
     extra = rng.integers(0, len(X), size=(factor - 1) * len(X))
     Xe = X.iloc[extra].reset_index(drop=True)
-    for col in X.columns:
-        if pd.api.types.is_numeric_dtype(X[col]):
+    if grow == "jitter":
+        for col in numeric:
             sd = float(X[col].std())
             Xe[col] = Xe[col].astype(np.float64) + rng.normal(0.0, JITTER * sd, len(Xe))
-    X = pd.concat([X.astype({c: np.float64 for c in X.columns
-                             if pd.api.types.is_numeric_dtype(X[c])}), Xe],
-                  ignore_index=True)
+    else:
+        partner = _same_label_neighbours(X[numeric].to_numpy(np.float64), y, 5)
+        b = partner[extra, rng.integers(0, partner.shape[1], size=len(extra))]
+        u = rng.uniform(size=len(extra))
+        Xb = X.iloc[b].reset_index(drop=True)
+        for col in numeric:
+            a_v = Xe[col].to_numpy(np.float64)
+            Xe[col] = a_v + u * (Xb[col].to_numpy(np.float64) - a_v)
+        for col in X.columns.difference(numeric):
+            pick_b = rng.uniform(size=len(extra)) < u
+            Xe[col] = Xe[col].where(~pick_b, Xb[col].to_numpy())
+    X = pd.concat([X.astype({c: np.float64 for c in numeric}), Xe], ignore_index=True)
     return X, np.concatenate([y, y[extra]])
+
+
+def _same_label_neighbours(A: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """For each row, its ``k`` nearest rows with the same label and *other* numeric values
+    (standardised columns; a partner with equal values would make a copy)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    A = (A - A.mean(0)) / np.where(A.std(0) > 0, A.std(0), 1.0)
+    out = np.empty((len(A), k), dtype=np.int64)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        uniq, inv = np.unique(A[rows], axis=0, return_inverse=True)
+        inv = np.asarray(inv).ravel()
+        kk = min(k + 1, len(uniq))
+        _, idx = NearestNeighbors(n_neighbors=kk).fit(uniq).kneighbors(uniq)
+        near = idx[:, 1:] if kk > 1 else idx          # distinct values, the point's own left out
+        near = near[:, np.arange(k) % near.shape[1]]
+        first = np.full(len(uniq), -1, dtype=np.int64)  # a row holding each distinct value
+        first[inv[::-1]] = rows[::-1]
+        out[rows] = first[near[inv]]
+    return out
 
 
 # --------------------------------------------------------------------------- child
@@ -141,7 +190,7 @@ RETRAIN_STAGES_UP_TO = 4
 
 
 def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
-              progress: bool, cache: Path | None = None) -> dict:
+              progress: bool, cache: Path | None = None, grow: str = "jitter") -> dict:
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.model_selection import train_test_split
 
@@ -150,9 +199,10 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
     from shap_debug.datasets import encode
     from shap_debug.debugger import Debugger
 
+    provenance = _provenance()  # the code that runs: read at the start, not at the end
     m = Meter()
     with m.stage("data"):
-        X, y = make_data(factor, seed, base_rows)
+        X, y = make_data(factor, seed, base_rows, grow)
         Z, enc = encode(X, kind="ordinal")
         tr, te = train_test_split(np.arange(len(Z)), test_size=0.2, random_state=seed,
                                   stratify=y)
@@ -182,7 +232,9 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
         dbg.readable_frame()
     out = {"n_rows": int(len(Z)), "n_train": int(len(tr)), "n_features": int(Z.shape[1]),
            "n_anomalies": int(len(nm.anomalies_)), "n_neighbors": int(dbg.n_neighbors),
-           "knn_algorithm": getattr(nm.nn_, "_fit_method", None)}
+           "knn_algorithm": getattr(nm.nn_, "_fit_method", None), "grow": grow,
+           "distinct_space_rows": int(np.unique(nm.space_matrix_, axis=0).shape[0])}
+    out["distinct_share"] = round(out["distinct_space_rows"] / len(tr), 4)
     if core_only:
         from shap_debug.audit import collapsed_occurrence
 
@@ -227,12 +279,15 @@ def run_child(factor: int, seed: int, base_rows: int | None, core_only: bool,
         out["report_kb"] = round(len(html.encode()) / 1024, 1)
     out["stages"] = m.stages
     out["exact_stage_peaks"] = m.exact_peak
-    out["shap_debug"] = _provenance()
+    out["shap_debug"] = provenance
     return out
 
 
 # --------------------------------------------------------------------------- kNN index
-def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dict:
+def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000,
+            grow: str = "jitter", algorithms: tuple[str, ...] = (
+                "kd_tree", "kd_tree, tree order", "ball_tree", "brute", "distinct kd_tree")
+            ) -> dict:
     """Brute force vs KD-tree vs ball tree on contribution vectors at ``factor``x Adult.
 
     The vectors are exact path-dependent TreeSHAP values of the same GB towards each row's
@@ -240,6 +295,9 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
     the pipeline uses, which take minutes); ``n_queries`` random anomalies are queried for
     ``K`` neighbours each (in random order, and for the KD-tree also sorted by the tree's
     order, as the occurrence counts query them) and the time is scaled to all anomalies.
+    ``"distinct kd_tree"`` is :class:`shap_debug.neighborhood._query.DistinctIndex` (a
+    KD-tree on the distinct vectors with their multiplicities, what
+    ``NeighborhoodModel(distinct=True)`` builds).
     """
     import shap
     from sklearn.ensemble import GradientBoostingClassifier
@@ -248,7 +306,7 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
 
     from shap_debug.datasets import encode
 
-    X, y = make_data(factor, seed)
+    X, y = make_data(factor, seed, grow=grow)
     Z, _ = encode(X, kind="ordinal")
     tr, _ = train_test_split(np.arange(len(Z)), test_size=0.2, random_state=seed, stratify=y)
     Z, y = Z[tr], y[tr]
@@ -260,12 +318,15 @@ def run_knn(factor: int, seed: int, n_queries: int = 1000, k: int = 2000) -> dic
     q = np.random.default_rng(seed).choice(anomalies, min(n_queries, len(anomalies)),
                                            replace=False)
     out = {"factor": factor, "n_train": int(len(Z)), "n_anomalies": int(len(anomalies)),
-           "n_queries": int(len(q)), "k": k, "algorithms": {}}
+           "n_queries": int(len(q)), "k": k, "grow": grow, "algorithms": {},
+           "distinct_share": round(len(np.unique(contrib, axis=0)) / len(contrib), 4)}
     from shap_debug.neighborhood import index_positions
+    from shap_debug.neighborhood._query import DistinctIndex
 
-    for algo in ("kd_tree", "kd_tree, tree order", "ball_tree", "brute"):
+    for algo in algorithms:
         t0 = time.perf_counter()
-        nn = NearestNeighbors(algorithm=algo.split(",")[0]).fit(contrib)
+        nn = (DistinctIndex(algorithm="kd_tree") if algo.startswith("distinct")
+              else NearestNeighbors(algorithm=algo.split(",")[0])).fit(contrib)
         t_fit = time.perf_counter() - t0
         qq = q[np.argsort(index_positions(nn, len(contrib))[q])] if "order" in algo else q
         _reset_peak()
@@ -335,6 +396,7 @@ def run_size(factor: int, args: argparse.Namespace) -> dict:
         cmd.append("--progress")
     if args.cache:
         cmd += ["--cache", str(args.cache)]
+    cmd += ["--grow", args.grow]
     print(f"{factor}x Adult{' (core only)' if args.core_only else ''} ...", file=sys.stderr,
           flush=True)
     sampler = LoadSampler()
@@ -380,7 +442,9 @@ def _summarise(res: dict) -> dict:
 
 
 def _key(r: dict) -> str:
-    return f"{r['factor']}x-{r['mode']}{'-quick' if r.get('quick') else ''}"
+    grow = r.get("grow", "jitter")
+    return (f"{r['factor']}x-{r['mode']}{'-quick' if r.get('quick') else ''}"
+            f"{'' if grow == 'jitter' else '-' + grow}")
 
 
 def _latest(runs: list[dict], stage: str) -> dict[int, dict]:
@@ -572,12 +636,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=None,
                    help="keep the contributions here (.npz) and reuse them: a rerun of the "
                         "later stages then skips the contributions stage")
+    p.add_argument("--grow", choices=("jitter", "interpolate"), default="jitter",
+                   help="how the data grows (make_data): 'interpolate' keeps the rows "
+                        "distinct (no replicated ties); write its runs to their own --out")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child is not None:
         res = run_child(args.child, args.seed, 4000 if args.quick else None, args.core_only,
-                        args.progress, args.cache)
+                        args.progress, args.cache, args.grow)
         Path(args.child_out).write_text(json.dumps(res))
         return 0
     results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": {}}
@@ -600,11 +667,12 @@ def main(argv: list[str] | None = None) -> int:
         for f in sizes:
             here = str(Path(__file__).parent)
             cmd = [sys.executable, "-c", f"import json, sys; sys.path.insert(0, {here!r}); "
-                   f"import scale; print(json.dumps(scale.run_knn({f}, {args.seed})))"]
+                   f"import scale; print(json.dumps(scale.run_knn({f}, {args.seed}, "
+                   f"grow={args.grow!r})))"]
             res = json.loads(subprocess.run(cmd, capture_output=True, text=True,
                                             check=True).stdout.strip().splitlines()[-1])
             res["load_average"] = os.getloadavg()[0]
-            knn[f"{f}x"] = res
+            knn[f"{f}x" + ("" if args.grow == "jitter" else f"-{args.grow}")] = res
             results = _merged(args.out, {"knn_algorithms": knn})
         return 0
     for f in sizes:
@@ -614,8 +682,13 @@ def main(argv: list[str] | None = None) -> int:
             **{k: v for k, v in info.items() if k != "machine"},
             "settings": {k: (str(v) if isinstance(v, Path) else v)
                          for k, v in vars(args).items() if k not in ("out", "child_out")},
-            "data": "Adult (adult.data) replicated: original rows + jittered resampled copies "
-                    f"(numeric columns + N(0, ({JITTER} sd)^2)), labels kept; 80/20 split",
+            "data": ("Adult (adult.data) replicated: original rows + jittered resampled "
+                     f"copies (numeric columns + N(0, ({JITTER} sd)^2)), labels kept; 80/20 "
+                     "split") if args.grow == "jitter" else (
+                    "Adult (adult.data) grown by interpolation: original rows + rows between "
+                    "a random row and one of its 5 nearest same-label rows (numeric a+u(b-a), "
+                    "categoricals from a or b), label kept; 80/20 split"),
+            "grow": args.grow,
             "model": "GradientBoostingClassifier(random_state=0) on the ordinal encoding",
             "memory_method": "per stage: VmHWM reset via /proc/self/clear_refs at the stage "
                              "start, read at its end (exact peak RSS of the child process "

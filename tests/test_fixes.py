@@ -329,3 +329,102 @@ def test_a_small_significant_gain_is_worded_in_proportion():
     assert "only part of the problem" in small.reason and "not the model" not in small.reason
     big = _verdict(report(0.10), cohort)
     assert "the labels, not the model, were the problem" in big.reason
+
+
+# ------------------------------------------------------------ sequential verification (#29)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sequential_verification_keeps_the_verdicts_with_fewer_fits(seed):
+    """Adult, positives planted as negatives at a random rate: restoring them is known to
+    help, flipping a random quarter of the labels to hurt (or at least not help), dropping a
+    few random rows to do nothing. Stopping each action once its verdict is decided gives
+    the full path's verdicts and best action, with fewer refits."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from shap_debug.core import RefitCache
+    from shap_debug.datasets import adult, encode
+    from shap_debug.fixes import FixAction
+
+    X, y = adult()
+    Z, _ = encode(X)
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(y), 2400, replace=False)
+    Z, y = np.asarray(Z)[idx], y[idx]
+    Xtr, ytr, Xte, yte = Z[:1600], y[:1600].copy(), Z[1600:], y[1600:]
+    pos = np.flatnonzero(ytr == 1)
+    planted = rng.choice(pos, int(rng.uniform(0.4, 0.6) * len(pos)), replace=False)
+    ytr[planted] = 0
+    noise = rng.choice(1600, 400, replace=False)
+    acts = [FixAction.relabel("restore planted", planted, np.ones(len(planted), int)),
+            FixAction.relabel("flip random quarter", noise, 1 - ytr[noise]),
+            FixAction.drop("drop 5 rows", rng.choice(1600, 5, replace=False)),
+            FixAction.drop("drop 10 rows", rng.choice(1600, 10, replace=False))]
+    model = RandomForestClassifier(n_estimators=20, min_samples_leaf=2, random_state=0)
+    runs = {}
+    for seq in (False, True):
+        cache = RefitCache()
+        rep = verify_fixes(model, Xtr, ytr, X_test=Xte, y_test=yte, actions=acts,
+                           screen_regions=0, n_repeats=5, random_state=seed, progress=False,
+                           sequential=seq, cache=cache)
+        runs[seq] = (rep, cache.counts()["fixes"])
+    full, seq = runs[False][0], runs[True][0]
+    assert full.best == seq.best == "restore planted"
+
+    def verdicts(rep):
+        eff = rep.effects.query("scope == 'overall'")
+        return {a: ("helps" if lo > 0 else "hurts" if hi < 0 else "unclear")
+                for a, lo, hi in zip(eff["action"], eff["low"], eff["high"])}
+
+    assert verdicts(full) == verdicts(seq)
+    assert verdicts(full)["restore planted"] == "helps"
+    assert verdicts(full)["flip random quarter"] != "helps"
+    used = seq.effects.attrs["seeds_used"]
+    assert used["restore planted"] < 5                       # decided early
+    assert full.effects.attrs["fits_saved"] == 0
+    saved = seq.effects.attrs["fits_saved"]
+    assert saved == sum(5 - n for n in used.values()) > 0
+    assert runs[True][1] == runs[False][1] - saved            # the fits really not made
+    # actions refitted with every seed get exactly the full path's numbers
+    for a, n in used.items():
+        if n == 5:
+            pd.testing.assert_frame_equal(
+                full.effects[full.effects["action"] == a].reset_index(drop=True),
+                seq.effects[seq.effects["action"] == a].reset_index(drop=True))
+
+
+def test_sequential_and_cache_inputs_are_checked():
+    X, y = np.random.default_rng(0).normal(size=(80, 3)), np.arange(80) % 2
+    with pytest.raises(TypeError, match="sequential"):
+        verify_fixes(LogisticRegression(), X, y, sequential="yes", progress=False)
+    with pytest.raises(TypeError, match="cache must be a RefitCache"):
+        verify_fixes(LogisticRegression(), X, y, cache={}, progress=False)
+    with pytest.raises(ValueError, match="min_effect"):
+        verify_fixes(LogisticRegression(), X, y, min_effect=-1.0, progress=False)
+
+
+def test_an_action_that_changes_the_models_parameters_is_refitted_with_them():
+    """An action may bring new parameters (``refit_model``): the refit is the model with
+    them (C=1e-6: nearly always the majority class), not the model as given."""
+    from dataclasses import dataclass
+
+    from sklearn.base import clone
+
+    from shap_debug.fixes import FixAction
+
+    @dataclass(frozen=True, repr=False)
+    class Regularise(FixAction):
+        def refit_model(self, model):
+            return clone(model).set_params(C=1e-6)
+
+    X, y = german()
+    Z, _ = encode(X)
+    Z = np.asarray(Z, dtype=np.float64)
+    tr, te = train_test_split(np.arange(len(y)), test_size=0.3, random_state=0, stratify=y)
+    act = Regularise("regularise", "drop", rows=np.empty(0, np.int64))
+    rep = verify_fixes(LogisticRegression(max_iter=3000), Z[tr], y[tr], X_test=Z[te],
+                       y_test=y[te], actions=[act], screen_regions=0, random_state=0,
+                       progress=False)
+    after = rep.effects.query("scope == 'overall'")["after"].iloc[0]
+    direct = LogisticRegression(max_iter=3000, C=1e-6).fit(Z[tr], y[tr]).predict(Z[te])
+    assert after == pytest.approx(np.mean(direct == y[te]))
+    assert abs(np.mean(direct == np.bincount(y[tr]).argmax()) - 1) < 0.05  # nearly majority
+    assert rep.effects.query("scope == 'overall'")["before"].iloc[0] != pytest.approx(after)

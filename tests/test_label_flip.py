@@ -239,3 +239,31 @@ def test_every_call_form_reads_the_same_trials(german_lr):
         label_flip_check(nbm, anomalies=a, spaces=["features"], progress=False, random_state=42).to_frame()[cols])
     with pytest.raises(TypeError, match="twice"):
         label_flip_check(lr, rows, anomalies=rows, X=Z, y=y, **kw)
+
+
+def test_warm_started_trials_give_the_full_refits_verdicts():
+    """Logistic regression on German credit (convex: one optimum): trials warm-started from
+    the fitted model flip exactly the predictions full refits flip, the user's model is
+    left as it was; a model that cannot be warm-started is refitted from scratch, said."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from shap_debug.datasets import encode, german
+
+    X, y = german()
+    Z, _ = encode(X.iloc[:400])
+    Z, y = np.asarray(Z, dtype=np.float64), y[:400]
+    lr = LogisticRegression(max_iter=5000, random_state=0).fit(Z, y)
+    coef = lr.coef_.copy()
+    kw = dict(X=Z, y=y, n_neighbors=60, spaces=["features", "probabilities"],
+              random_state=0, progress=False)
+    full = label_flip_check(lr, 6, **kw).to_frame()
+    warm = label_flip_check(lr, 6, warm_start=True, **kw).to_frame()
+    np.testing.assert_array_equal(full["flipped"], warm["flipped"])
+    np.testing.assert_allclose(full["proba_after"], warm["proba_after"], atol=0.02)
+    np.testing.assert_array_equal(lr.coef_, coef)
+    assert not lr.warm_start
+    gb = GradientBoostingClassifier(n_estimators=10, random_state=0).fit(Z, y)
+    with pytest.warns(ShapDebugWarning, match="not warm-started"):
+        label_flip_check(gb, 2, warm_start=True, **kw)
+    with pytest.raises(TypeError, match="warm_start must be a bool"):
+        label_flip_check(lr, 2, warm_start="yes", **kw)

@@ -417,3 +417,63 @@ def test_occurrence_memory_is_one_chunk(german_lr, monkeypatch):
     assert nbm.occurrence() is occ and not seen  # the default result is kept
     with pytest.raises(ValueError, match="chunk_size"):
         NeighborhoodModel(n_neighbors=30, chunk_size=0).fit(lr, Z, y, exp, progress=False)
+
+
+# ------------------------------------------------------- distinct-vector index (#29 item 6)
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("space", ["features", "probabilities"])
+def test_distinct_index_gives_the_full_index_neighbours_on_tied_rows(seed, space):
+    """German credit rows replicated 1-6 times at random (many exact ties): the index on
+    distinct vectors holds fewer points, keeps exactly K rows with the full index's
+    distances, the same rows wherever the K-th distance is not tied, and at a tie the rows
+    in row order (a brute-force reference with that order)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = german()
+    Z, _ = encode(X)
+    Z = np.asarray(Z, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    base = rng.choice(len(y), 250, replace=False)
+    rows = rng.permutation(np.repeat(base, rng.integers(1, 7, size=len(base))))
+    Zr, yr = Z[rows], y[rows]
+    model = RandomForestClassifier(n_estimators=20, min_samples_leaf=5,
+                                   random_state=seed).fit(Zr, yr)
+    k = int(rng.integers(20, 80))
+    full = NeighborhoodModel(k, space=space, model=model).fit(Zr, yr, progress=False)
+    dist_nm = NeighborhoodModel(k, space=space, model=model, distinct=True).fit(
+        Zr, yr, progress=False)
+    assert dist_nm.nn_.n_distinct_ < len(np.unique(rows)) + 1 < len(rows)
+    M = full.space_matrix_
+    for excl in (True, False):
+        q = np.arange(len(yr))
+        d0, i0 = full.kneighbors(q, exclude_self=excl)
+        d1, i1 = dist_nm.kneighbors(q, exclude_self=excl)
+        assert i1.shape == (len(q), k) and (np.diff(d1, axis=1) >= 0).all()
+        np.testing.assert_allclose(d1, d0, rtol=0, atol=1e-6)  # brute force: last bits
+        tied_at_edge = 0
+        for r in q:
+            edge = d0[r, -1]
+            inside = d0[r] < edge - 1e-6
+            assert set(i0[r, inside]) == set(i1[r, d1[r] < edge - 1e-6])
+            tied_at_edge += int((~inside).sum() > 0)
+            # the reference: every row by (distance, row number), the row itself left out
+            dd = np.sqrt(((M - M[r]) ** 2).sum(1))
+            order = np.lexsort((np.arange(len(M)), dd))
+            if excl:
+                order = order[order != r]
+            np.testing.assert_array_equal(i1[r], order[:k])
+        assert tied_at_edge > 0                                 # the ties were exercised
+    # the chunked queries, the vector queries and the tree-order walk agree
+    parts = list(dist_nm.iter_kneighbors(np.arange(len(yr)), in_order=False, progress=False))
+    seen = np.concatenate([p[0] for p in parts])
+    assert sorted(seen.tolist()) == list(range(len(yr)))
+    dv, iv = dist_nm.kneighbors_vectors(M[:5])
+    np.testing.assert_allclose(dv, full.kneighbors_vectors(M[:5])[0], rtol=0, atol=1e-6)
+
+
+def test_distinct_must_be_a_bool():
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 2
+    lr = LogisticRegression().fit(X, y)
+    with pytest.raises(TypeError, match="distinct must be a bool"):
+        NeighborhoodModel(5, space="features", model=lr, distinct="yes").fit(X, y)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import (
+    RefitCache,
     Result,
     check_classifier,
     check_int,
@@ -189,7 +190,8 @@ def confident_joint(proba: np.ndarray, y_idx: np.ndarray, *, calibrate: bool = T
 
 def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: int | np.random.Generator | None = None,
                     n_jobs: int = 1, n_repeats: int = 1,
-                    proba: np.ndarray | None = None, progress: bool = False) -> SuspiciousRows:
+                    proba: np.ndarray | None = None, progress: bool = False,
+                    cache: RefitCache | None = None) -> SuspiciousRows:
     """Rank training rows by how likely their label is wrong (confident learning).
 
     Parameters
@@ -214,6 +216,12 @@ def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: in
         refits.
     progress : bool, default False
         A tqdm bar over the ``cv * n_repeats`` refits.
+    cache : RefitCache, optional
+        Out-of-fold probabilities shared between consumers
+        (:meth:`~shap_debug.core.RefitCache.cross_val_proba`): a second call with the same
+        model, rows, labels, ``cv``, ``n_repeats`` and seed reuses them, and the
+        ``cv * n_repeats`` refits are counted under ``"suspicious"``. Any consumer can also
+        pass ``proba=`` (e.g. ``SuspiciousRows.proba`` of an earlier call).
 
     Returns
     -------
@@ -244,8 +252,20 @@ def suspicious_rows(model: Any, X: Any, y: Any, *, cv: int = 5, random_state: in
             raise ValueError(
                 f"cv={cv} folds need at least {cv} rows of every class; class "
                 f"{classes[counts.argmin()]!r} has {counts.min()}")
-        proba, classes = cross_val_proba(model, X, y, cv=cv, random_state=rng, n_jobs=n_jobs,
-                                         n_repeats=n_repeats, progress=progress)
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            return cross_val_proba(model, X, y, cv=cv, random_state=rng, n_jobs=n_jobs,
+                                   n_repeats=n_repeats, progress=progress)
+
+        if cache is None:
+            proba, classes = compute()
+        else:
+            key = ("cross_val_proba", cache.key(model, X, y), cv, n_repeats,
+                   repr(rng.bit_generator.state))
+            held = key in cache._proba
+            proba, classes = cache.cross_val_proba(key, compute, "suspicious", cv * n_repeats)
+            if held:  # leave a given Generator where the refits would have left it
+                for _ in range(n_repeats):
+                    seed_from(rng)
         method = f"cv{cv}x{n_repeats}_self_confidence" if n_repeats > 1 else (
             f"cv{cv}_self_confidence")
     else:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import (
+    RefitCache,
     Result,
     check_float,
     check_indices,
@@ -24,6 +25,8 @@ from ..core import (
     check_random_state,
     escape,
     parallel_map,
+    predict_rows,
+    refit_many,
     refit_predict,
     section_html,
     seed_from,
@@ -376,15 +379,21 @@ LADDER_FACTOR = 4
 
 def _search(template: Any, X: Any, y: np.ndarray, classes: np.ndarray, row: int,
             before: Any, neighbours: np.ndarray, k_max: int,
-            search: str = "doubling+bisection") -> dict[str, Any]:
+            search: str = "doubling+bisection", known: dict | None = None) -> dict[str, Any]:
     """Doubling 1, 2, 4, ... (then ``k_max``) until the prediction flips, then bisection
     between the last ``k`` that did not flip and the first that did; or the ladder
-    ``k_max, k_max // 4, ...`` down to the first rung that does not flip."""
+    ``k_max, k_max // 4, ...`` down to the first rung that does not flip. ``known``:
+    ``{k: Refit}`` of refits made before (the top rung), not fitted again."""
     trace: list[tuple[int, bool, float]] = []
     caught: list[tuple[type[Warning], str]] = []
+    fitted = [0, 0.0]  # fits made here and their seconds
 
     def flips(k: int) -> bool:
-        fit = refit_predict(template, X, y, [row], relabel=neighbours[:k], classes=classes)
+        fit = (known or {}).get(k)
+        if fit is None:
+            fit = refit_predict(template, X, y, [row], relabel=neighbours[:k], classes=classes)
+            fitted[0] += 1
+            fitted[1] += fit.seconds
         caught.extend(fit.warnings)
         hit = np.flatnonzero(fit.classes == before)
         p_before = float(fit.proba[0, hit[0]]) if len(hit) else 0.0
@@ -393,7 +402,8 @@ def _search(template: Any, X: Any, y: np.ndarray, classes: np.ndarray, row: int,
         return changed
 
     k_min, k_below = (_ladder if search == "ladder" else _bisect)(flips, k_max)
-    return {"k_min": k_min, "k_below": k_below, "trace": trace, "warnings": caught}
+    return {"k_min": k_min, "k_below": k_below, "trace": trace, "warnings": caught,
+            "fits": fitted[0], "fit_seconds": fitted[1]}
 
 
 def _ladder(flips: Any, k_max: int) -> tuple[int | None, int]:
@@ -439,6 +449,7 @@ def dose_response(
     n_jobs: int | None = 1,
     random_state: int | np.random.Generator | None = None,
     progress: bool = True,
+    cache: RefitCache | None = None,
 ) -> DoseResponse:
     """Smallest number of an anomaly's nearest neighbours whose relabelling flips it.
 
@@ -492,6 +503,13 @@ def dose_response(
         Seeds clones whose ``random_state`` is None. Nothing else is random.
     progress : bool
         tqdm bar over the (anomaly, space) searches.
+    cache : RefitCache, optional
+        Refits shared with other stages (:class:`~shap_debug.core.RefitCache`): the noise
+        floor and the ladder's top rung (``k_max`` relabelled neighbours: the fixed-K
+        label-flip check's refit when ``k_max`` is its ``K``) are taken from it when it
+        holds them, and stored in it otherwise; every fit is counted under
+        ``"dose-response"``. Searches that relabel the same rows share their top rung in
+        any case.
 
     Returns
     -------
@@ -529,7 +547,8 @@ def dose_response(
     X, y = nbm.X_, np.asarray(nbm.y_)
     before = nbm.predicted_labels_[rows]
     # ---- a refit on the unchanged labels: the noise floor of "the prediction changed"
-    floor = refit_predict(template, X, y, rows)
+    floor = refit_many([(template, X, y, rows, None, classes_y)], cache=cache,
+                       stage="dose-response")[0]
     refit_changed = floor.labels != before
     if refit_changed.any():
         warn(f"a clone refitted on the unchanged labels already predicts "
@@ -540,16 +559,42 @@ def dose_response(
                                exclude_self=not include_anomaly)
     tasks = [(int(r), s, before[i], nbrs[s][i])
              for i, r in enumerate(rows) if not refit_changed[i] for s in spaces]
+    known = _top_rungs(template, X, y, classes_y, tasks, k_max, search, cache, n_jobs or 1,
+                       progress)
     found = parallel_map(partial(_search, template, X, y, classes_y),
-                         [(t[0], t[2], t[3], k_max, search) for t in tasks],
+                         [(t[0], t[2], t[3], k_max, search, kn) for t, kn in zip(tasks, known)],
                          n_jobs=n_jobs or 1,
                          progress=progress, desc="dose-response", unit="search", star=True)
+    if cache is not None:
+        used = sum(bool(kn) and any(k == k_max for k, _, _ in f["trace"])
+                   for kn, f in zip(known, found)) if search != "ladder" else 0
+        cache.record("dose-response", sum(f["fits"] for f in found),
+                     sum(f["fit_seconds"] for f in found), hits=used)
     show_warnings_once([*floor.warnings, *(w for f in found for w in f["warnings"])])
     by_key = {(t[0], t[1]): f for t, f in zip(tasks, found)}
     rec, tri = _tables(rows, spaces, before, by_key, nbm.y_)
     return DoseResponse(records=rec, trials=tri, spaces=spaces, anomalies=rows, k_max=k_max,
                         n_neighbors=int(nbm.n_neighbors), include_anomaly=bool(include_anomaly),
                         seed=seed, time_s=time.perf_counter() - t0, search=search)
+
+
+def _top_rungs(template: Any, X: Any, y: np.ndarray, classes: np.ndarray, tasks: list,
+               k_max: int, search: str, cache: RefitCache | None, n_jobs: int,
+               progress: bool) -> list[dict]:
+    """``{k_max: Refit}`` per search where it is known up front: the ladder starts there,
+    so its top rungs are fitted here (once per distinct relabelling, or taken from
+    ``cache``); the bisection tries ``k_max`` last, so only a cached one is used."""
+    if search == "ladder":
+        fits = refit_many([(template, X, y, [t[0]], t[3][:k_max], classes) for t in tasks],
+                          cache=cache, stage="dose-response", n_jobs=n_jobs,
+                          progress=progress, desc="dose-response top rungs")
+        return [{k_max: f} for f in fits]
+    out: list[dict] = []
+    for t in tasks:
+        got = None if cache is None else cache._fits.get(  # a hit is counted when used
+            cache.key(template, X, y, t[3][:k_max], classes))
+        out.append({} if got is None else {k_max: predict_rows(got[0], X, [t[0]], got[1])})
+    return out
 
 
 def _check_settings(nbm: NeighborhoodModel, search: str, include_anomaly: Any, progress: Any,

@@ -36,7 +36,16 @@ from ._models import (
 from ._parallel import parallel_map, progress_iter, worker_jobs
 from ._pipelines import feature_groups, raw_space_explanation
 from ._plotting import PALETTE, Palette, finish, new_axes
-from ._refit import Refit, refit_predict, relabelled, show_warnings_once
+from ._refit import (
+    Refit,
+    RefitCache,
+    predict_rows,
+    refit_many,
+    refit_predict,
+    relabelled,
+    show_warnings_once,
+    warm_startable,
+)
 from ._results import Result
 from ._validation import (
     ShapDebugWarning,
@@ -72,7 +81,7 @@ __all__ = [
 ]
 
 __all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_missing_supported', 'feature_groups', 'flip_inputs', 'raw_space_explanation', 'seeded_clone', 'take_rows', 'unwrap_model', 'is_boosting_model',
-            'Refit', 'refit_predict', 'relabelled', 'show_warnings_once', 'PALETTE', 'Palette']
+            'Refit', 'RefitCache', 'predict_rows', 'refit_many', 'refit_predict', 'relabelled', 'show_warnings_once', 'warm_startable', 'PALETTE', 'Palette']
 __all__ += ["config_context", "get_config", "set_config", "show_progress"]
 __all__ += ['eval_mode']
 __all__ += ['check_anomalies', 'check_known_labels', 'check_probabilities',

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import (
+    RefitCache,
     check_classifier,
     check_float,
     check_frame_or_array,
@@ -28,6 +29,7 @@ from ..core import (
     clone_model,
     parallel_map,
     predict_labels,
+    refit_many,
     refit_predict,
     seed_from,
     show_warnings_once,
@@ -68,25 +70,69 @@ def _has_seed(model: Any) -> bool:
                for k in model.get_params())
 
 
-def _fit(model: Any, X: Any, y: np.ndarray, seed: int) -> tuple[Any, tuple]:
-    """A clone fitted with every ``random_state`` set to ``seed``, and its fit's warnings."""
-    fit = refit_predict(_seed_params(clone_model(model), seed), X, y)
+def _fit(model: Any, X: Any, y: np.ndarray, seed: int, cache: RefitCache | None = None
+         ) -> tuple[Any, tuple]:
+    """A clone fitted with every ``random_state`` set to ``seed`` (taken from ``cache`` when
+    it holds it), and its fit's warnings."""
+    template = _seed_params(clone_model(model), seed)
+    fit = (refit_predict(template, X, y) if cache is None
+           else cache.refit_predict(template, X, y, stage="fixes"))
     return fit.model, fit.warnings
 
 
-def _retrain(model: Any, X: Any, y: np.ndarray, X_test: Any, seed: int,
-             action: FixAction | None) -> tuple[np.ndarray | str, tuple]:
-    """Predicted held-out labels of a clone refitted after ``action`` (an error message when
-    the refit fails), and the refit's warnings."""
+def _prepared(action: FixAction | None, X: Any, y: np.ndarray, X_test: Any, model: Any
+              ) -> tuple[Any, np.ndarray, Any, Any] | str:
+    """The training rows, labels and held-out rows after ``action``, and the model to refit
+    (an action that changes the model's parameters gives it: ``refit_model``, where
+    actions have it); an error message when the action cannot be applied."""
+    if action is None:
+        return X, y, X_test, model
     try:
-        if action is not None:
-            model = action.refit_model(model)  # refit_params: new parameters, same data
-            X, y = action.apply(X, y)
-            X_test = action.transform(X_test)
-        fitted, caught = _fit(model, X, y, seed)
-        return predict_labels(fitted, X_test), caught
-    except Exception as exc:  # a changed training set a model cannot fit: say so
-        return f"refit failed: {type(exc).__name__}: {exc}", ()
+        refit_model = getattr(action, "refit_model", None)
+        if callable(refit_model):
+            model = refit_model(model)  # new parameters, same data
+        Xa, ya = action.apply(X, y)
+        return Xa, ya, action.transform(X_test), model
+    except Exception as exc:  # a changed training set a model cannot take: say so
+        return f"refit failed: {type(exc).__name__}: {exc}"
+
+
+def _retrain_all(model: Any, work: list[tuple], data: tuple, cache: RefitCache | None,
+                 n_jobs: int, progress: bool) -> list[tuple[np.ndarray | str, tuple]]:
+    """Held-out predictions (or an error message) and warnings of a clone refitted after
+    each ``(action or None, seed)``; refits ``cache`` holds are not repeated. With one job
+    the actions are applied one at a time (one changed copy of the rows in memory)."""
+    def predict(fit: Any, Xte: Any) -> tuple[np.ndarray | str, tuple]:
+        if isinstance(fit, str):
+            return fit, ()
+        try:
+            return predict_labels(fit.model, Xte), fit.warnings
+        except Exception as exc:
+            return f"refit failed: {type(exc).__name__}: {exc}", ()
+
+    def job(prep: Any, seed: int) -> tuple:
+        return (_seed_params(clone_model(prep[3]), seed), prep[0], prep[1], None, None, None)
+
+    if n_jobs == 1:
+        out = []
+        for action, seed in parallel_map(lambda w: w, work, progress=progress,
+                                         desc="verifying fixes", unit="fit"):
+            prep = _prepared(action, *data, model)
+            if isinstance(prep, str):
+                out.append((prep, ()))
+                continue
+            fit = refit_many([job(prep, seed)], cache=cache, stage="fixes", errors="return")[0]
+            out.append(predict(fit, prep[2]))
+        return out
+    preps = [_prepared(action, *data, model) for action, _ in work]
+    ok = [i for i, p in enumerate(preps) if not isinstance(p, str)]
+    fits = refit_many([job(preps[i], work[i][1]) for i in ok], cache=cache, stage="fixes",
+                      n_jobs=n_jobs, progress=progress, desc="verifying fixes",
+                      errors="return")
+    out = [(p, ()) if isinstance(p, str) else None for p in preps]
+    for i, fit in zip(ok, fits):
+        out[i] = predict(fit, preps[i][2])
+    return out
 
 
 def _replicates(diff: np.ndarray, n_bootstrap: int, random_state: Any) -> np.ndarray:
@@ -178,6 +224,9 @@ def verify_fixes(
     random_state: int | np.random.Generator | None = None,
     n_jobs: int = 1,
     progress: bool = True,
+    sequential: bool = False,
+    min_effect: float = 0.0,
+    cache: RefitCache | None = None,
 ) -> FixReport:
     """Try every fix the debugger can make on its own and measure it on held-out rows.
 
@@ -237,6 +286,25 @@ def verify_fixes(
     n_jobs : int, default 1
         Refits in parallel (joblib).
     progress : bool, default True
+    sequential : bool, default False
+        Spend seeds where they decide something: the seeds are fitted one round at a
+        time, and after each round from the second on (before the last) an action stops
+        being refitted once its overall interval, at the stricter level
+        ``1 - (1 - confidence) / (n_repeats - 2)`` (Bonferroni over the looks), excludes
+        zero (its verdict is decided), lies within ``±min_effect`` (no effect worth more
+        fits), or lies below the best action's lower bound (it cannot become the best).
+        Its effects are then computed on the seeds it had (paired with the baseline's
+        same seeds); ``FixReport.effects.attrs["seeds_used"]`` says how many each action
+        got and ``attrs["fits_saved"]`` how many refits were not made. Deterministic given
+        ``random_state``. Needs ``n_repeats >= 3`` to save anything (and a model whose
+        refits depend on the seed).
+    min_effect : float, default 0.0
+        The margin of "clearly no effect" for ``sequential`` (0: never stop for it).
+    cache : RefitCache, optional
+        Refits shared with other stages (:class:`~shap_debug.core.RefitCache`): a refit
+        it holds (same hyper-parameters and seed, rows and labels) is not repeated; fits
+        are counted under ``"fixes"``. With ``suspicious`` left None, the cross-validated
+        probabilities are shared through it as well.
 
     Returns
     -------
@@ -266,6 +334,11 @@ def verify_fixes(
     flip_rows = check_int(flip_rows, "flip_rows", low=1)
     cv = check_int(cv, "cv", low=2)
     n_jobs = check_int(n_jobs, "n_jobs", low=-1)
+    if not isinstance(sequential, (bool, np.bool_)):
+        raise TypeError(f"sequential must be a bool; got {type(sequential).__name__}")
+    min_effect = check_float(min_effect, "min_effect", low=0.0, high=1.0)
+    if cache is not None and not isinstance(cache, RefitCache):
+        raise TypeError(f"cache must be a RefitCache; got {type(cache).__name__}")
     rng = check_random_state(random_state)
     _check_given(y, X_test, custom, suspicious, cohorts)
 
@@ -282,25 +355,28 @@ def verify_fixes(
 
     seeds = [seed_from(rng) for _ in range(n_repeats)]
     Xtr, ytr, Xte, yte = parts["X"], parts["y"], parts["X_test"], parts["y_test"]
-    baseline, base_pred, seeds, deterministic, caught = _baseline(model, Xtr, ytr, Xte, seeds)
+    baseline, base_pred, seeds, deterministic, caught = _baseline(model, Xtr, ytr, Xte, seeds,
+                                                                  cache)
 
+    ev_seed = seed_from(rng)
+    if suspicious is None and cache is not None:  # what gather_evidence computes, shared
+        from ..audit import suspicious_rows
+
+        suspicious = suspicious_rows(model, Xtr, ytr, cv=cv, random_state=ev_seed,
+                                     n_jobs=n_jobs, cache=cache)
     ev = gather_evidence(model, baseline, parts, cohorts=cohorts, suspicious=suspicious,
                          max_cohorts=max_cohorts, screen_regions=screen_regions, cv=cv,
-                         random_state=seed_from(rng), n_jobs=n_jobs, progress=progress)
+                         random_state=ev_seed, n_jobs=n_jobs, progress=progress)
     acts, skipped = candidate_actions(ev, families, custom, flagged_features=flagged,
                                       flip_rows=flip_rows, random_state=seed_from(rng))
 
-    tasks = [(model, Xtr, ytr, Xte, s, None) for s in seeds[len(base_pred):]]
-    tasks += [(model, Xtr, ytr, Xte, s, a) for a in acts for s in seeds]
-    done = parallel_map(_retrain, tasks, n_jobs=n_jobs, progress=progress,
-                        desc="verifying fixes", unit="fit", star=True)
-    show_warnings_once([*caught, *(w for _, ws in done for w in ws)])
-    preds = [p for p, _ in done]
-    n_extra = len(seeds) - len(base_pred)
-    base = np.stack(base_pred + [p for p in preds[:n_extra]]) == yte[None, :]
+    base_rows, preds, seeds_used = _run_rounds(
+        model, acts, (Xtr, ytr, Xte), yte, seeds, base_pred, caught, cache,
+        sequential, min_effect, confidence, n_bootstrap,
+        seeds[0] + 1, n_jobs, progress)  # looks' bootstrap: from the seeds, not rng
+    base = np.stack(base_rows) == yte[None, :]
     kept, results = [], []
-    for i, a in enumerate(acts):
-        got = preds[n_extra + i * len(seeds):n_extra + (i + 1) * len(seeds)]
+    for a, got in zip(acts, preds):
         bad = [g for g in got if isinstance(g, str)]
         if bad:
             skipped.append((a.name, bad[0]))
@@ -310,6 +386,8 @@ def verify_fixes(
     scopes = [("overall", np.arange(len(yte)))] + [
         (c.label, c.test_rows) for c in ev.failing]
     effects = _effects(kept, results, base, scopes, n_bootstrap, confidence, seed_from(rng))
+    effects.attrs["seeds_used"] = {a.name: int(r.shape[0]) for a, r in zip(kept, results)}
+    effects.attrs["fits_saved"] = int(sum(len(seeds) - n for n in seeds_used))
     base_acc = {scope: (float(base[:, rows].mean()) if rows is not None and len(rows)
                         else float("nan")) for scope, rows in scopes}
     return FixReport(
@@ -374,16 +452,76 @@ def _check_given(y: np.ndarray, X_test: Any, custom: Any, suspicious: Any, cohor
             raise ValueError(f"{nm} must describe the {len(y)} rows of X; got {n_of} rows")
 
 
-def _baseline(model: Any, Xtr: Any, ytr: np.ndarray, Xte: Any, seeds: list[int]
+def _run_rounds(model: Any, acts: list[FixAction], data: tuple,
+                yte: np.ndarray, seeds: list[int], base_pred: list[np.ndarray], caught: list,
+                cache: RefitCache | None, sequential: bool, min_effect: float,
+                confidence: float, n_bootstrap: int, boot_seed: int, n_jobs: int,
+                progress: bool) -> tuple[list[np.ndarray], list[list], list[int]]:
+    """The baseline's held-out predictions per seed, each action's per seed it got, and
+    how many seeds each action got. One batch of refits, or (``sequential``) one round
+    per seed with the stopping rules of :func:`verify_fixes`."""
+    S = len(seeds)
+    base_rows = list(base_pred)
+    preds: list[list] = [[] for _ in acts]
+    active = [True] * len(acts)
+    lows: dict[int, float] = {}  # lower bound of each action at its last look
+    rounds = [list(range(S))] if not sequential or S < 3 else [[r] for r in range(S)]
+    look = 1 - (1 - confidence) / max(1, S - 2)
+    for rnd in rounds:
+        work: list[tuple] = [(None, seeds[r]) for r in rnd if r >= len(base_rows)]
+        n_base = len(work)
+        order = [(i, r) for r in rnd for i in range(len(acts)) if active[i]]
+        work += [(acts[i], seeds[r]) for i, r in order]
+        done = _retrain_all(model, work, data, cache, n_jobs, progress and not sequential)
+        caught += [w for _, ws in done for w in ws]
+        base_rows += [p for p, _ in done[:n_base]]
+        for (i, _), (p, _) in zip(order, done[n_base:]):
+            preds[i].append(p)
+            if isinstance(p, str):
+                active[i] = False
+        k = rnd[-1] + 1  # seeds every active action has had
+        if sequential and 2 <= k < S:
+            _stop(active, preds, base_rows, yte, k, look, min_effect, n_bootstrap, boot_seed,
+                  lows)
+    show_warnings_once(caught)
+    return base_rows, preds, [len(p) for p in preds]
+
+
+def _stop(active: list[bool], preds: list[list], base_rows: list[np.ndarray],
+          yte: np.ndarray, k: int, look: float, min_effect: float, n_bootstrap: int,
+          boot_seed: int, lows: dict[int, float]) -> None:
+    """Stop the actions whose overall interval (``look`` level, ``k`` seeds) is decided,
+    shows no effect beyond ``min_effect``, or lies below the best lower bound seen (an
+    action stopped before keeps the lower bound of its last look)."""
+    base = np.stack(base_rows[:k]) == yte[None, :]
+    bounds = {}
+    for i, on in enumerate(active):
+        if on:
+            diff = (np.stack(preds[i][:k]) == yte[None, :]).astype(float) - base
+            _, lo, hi, _ = _summarise(diff, n_bootstrap, look, boot_seed)
+            bounds[i] = (lo, hi)
+            lows[i] = lo
+    if not bounds:
+        return
+    best_low = max(lows.values())
+    for i, (lo, hi) in bounds.items():
+        decided = lo > 0 or hi < 0
+        no_effect = min_effect > 0 and -min_effect < lo and hi < min_effect
+        if decided or no_effect or hi < best_low:
+            active[i] = False
+
+
+def _baseline(model: Any, Xtr: Any, ytr: np.ndarray, Xte: Any, seeds: list[int],
+              cache: RefitCache | None = None
               ) -> tuple[Any, list[np.ndarray], list[int], bool, list]:
     """The baseline clone, its held-out predictions, the seeds to use (one when refits do
     not depend on the seed), whether they do not, and the fits' warnings."""
-    baseline, caught = _fit(model, Xtr, ytr, seeds[0])
+    baseline, caught = _fit(model, Xtr, ytr, seeds[0], cache)
     base_pred = [predict_labels(baseline, Xte)]
     caught = list(caught)
     deterministic = not _has_seed(model)
     if not deterministic and len(seeds) > 1:
-        second, more = _fit(model, Xtr, ytr, seeds[1])
+        second, more = _fit(model, Xtr, ytr, seeds[1], cache)
         caught += more
         p0 = np.asarray(baseline.predict_proba(Xte))
         deterministic = bool(np.allclose(p0, np.asarray(second.predict_proba(Xte)),
@@ -407,10 +545,11 @@ def _effects(kept: list[FixAction], results: list[np.ndarray], base: np.ndarray,
             if rows is None or len(rows) == 0:
                 line.update(n_test=0, before=np.nan, after=np.nan, delta=np.nan, low=np.nan,
                             high=np.nan, p_value=np.nan)
-            else:
-                diff = corr[:, rows].astype(float) - base[:, rows].astype(float)
+            else:  # paired with the baseline's same seeds (fewer when stopped early)
+                b = base[:corr.shape[0]]
+                diff = corr[:, rows].astype(float) - b[:, rows].astype(float)
                 d, lo, hi, p = _summarise(diff, n_bootstrap, confidence, boot_seed)
-                line.update(n_test=len(rows), before=float(base[:, rows].mean()),
+                line.update(n_test=len(rows), before=float(b[:, rows].mean()),
                             after=float(corr[:, rows].mean()), delta=d, low=lo, high=hi,
                             p_value=p)
             lines.append(line)

@@ -38,7 +38,7 @@ from ..core import (
     seeded_clone,
     warn,
 )
-from ._query import _query_chunk, _stream, chunk_rows, index_positions
+from ._query import DistinctIndex, _query_chunk, _stream, chunk_rows, index_positions
 from ._results import Neighborhood, Occurrence
 
 __all__ = ["NeighborhoodModel", "SPACES"]
@@ -225,6 +225,13 @@ class NeighborhoodModel(BaseEstimator):
     random_state : int, Generator or None, keyword only
         Seeds :func:`~shap_debug.contributions.explain` when :meth:`fit` computes the
         contributions, and the clone of an unfitted ``model``.
+    distinct : bool, default False, keyword only
+        Index only the distinct vectors of the space, each with the number of rows it
+        stands for (:class:`~shap_debug.neighborhood._query.DistinctIndex`): for data with
+        many exact ties (replicated rows, tree models' piecewise-constant contributions)
+        the index and its queries shrink with the share of distinct vectors. Queries keep
+        exactly ``K`` rows and the full index's distances; rows tied at the ``K``-th
+        distance are taken in row order (the full index leaves that to its tree).
 
     Attributes
     ----------
@@ -267,7 +274,9 @@ class NeighborhoodModel(BaseEstimator):
                  exclude_self: bool = True, algorithm: str = "auto",
                  single_output: str = "auto", n_jobs: int | None = None,
                  chunk_size: int | None = None, *, model: Any = None,
-                 random_state: int | np.random.Generator | None = None):
+                 random_state: int | np.random.Generator | None = None,
+                 distinct: bool = False):
+        self.distinct = distinct
         self.model = model
         self.random_state = random_state
         self.n_neighbors = n_neighbors
@@ -310,6 +319,8 @@ class NeighborhoodModel(BaseEstimator):
         ``FutureWarning`` and its former default seed 0: give the model to the constructor
         instead, ``NeighborhoodModel(model=model).fit(X, y)``.
         """
+        if not isinstance(self.distinct, (bool, np.bool_)):
+            raise TypeError(f"distinct must be a bool; got {type(self.distinct).__name__}")
         model, X, y, contributions = self._fit_arguments(X, y, args, contributions)
         if random_state is _UNSET:
             random_state = self.random_state
@@ -399,7 +410,8 @@ class NeighborhoodModel(BaseEstimator):
         self.feature_matrix_ = scaled
         self.feature_scaler_ = scaler
         self.space_matrix_ = matrix
-        self.nn_ = NearestNeighbors(algorithm=self.algorithm, n_jobs=self.n_jobs).fit(matrix)
+        index = DistinctIndex if self.distinct else NearestNeighbors
+        self.nn_ = index(algorithm=self.algorithm, n_jobs=self.n_jobs).fit(matrix)
         self.progress_ = bool(progress)
         self._occurrence_cache: dict = {}
         self._positions = None
