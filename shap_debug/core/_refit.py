@@ -364,7 +364,7 @@ def refit_many(jobs: list[tuple], *, cache: RefitCache | None = None, stage: str
     >>> cache.summary()["refit"]["fits"], cache.summary()["refit"]["hits"]
     (1, 1)
     """
-    from ._parallel import parallel_map
+    from ._parallel import parallel_map, progress_iter
 
     local = RefitCache(max_models=0) if cache is None else cache
     keys = [local.key(*j[:3], j[4], j[5], warm=len(j) > 6 and bool(j[6])) for j in jobs]
@@ -372,8 +372,13 @@ def refit_many(jobs: list[tuple], *, cache: RefitCache | None = None, stage: str
     for i, k in enumerate(keys):
         if k not in todo and local._fits.get(k) is None:
             todo[k] = i
-    fits = parallel_map(_fit_job, [(jobs[i], errors) for i in todo.values()],
-                        n_jobs=n_jobs, progress=progress, desc=desc, unit="fit", star=True)
+    items = [(jobs[i], errors) for i in todo.values()]
+    if n_jobs == 1 or len(items) <= 1:  # no workers to feed: fit here, in order
+        fits = [_fit_job(*item) for item in progress_iter(
+            items, progress=progress and len(items) > 1, desc=desc, unit="fit")]
+    else:
+        fits = parallel_map(_fit_job, items, n_jobs=n_jobs, progress=progress, desc=desc,
+                            unit="fit", star=True)
     new = dict(zip(todo, fits))
     out: list[Refit | str] = []
     for i, (k, job) in enumerate(zip(keys, jobs)):

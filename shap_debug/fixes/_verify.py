@@ -334,11 +334,7 @@ def verify_fixes(
     flip_rows = check_int(flip_rows, "flip_rows", low=1)
     cv = check_int(cv, "cv", low=2)
     n_jobs = check_int(n_jobs, "n_jobs", low=-1)
-    if not isinstance(sequential, (bool, np.bool_)):
-        raise TypeError(f"sequential must be a bool; got {type(sequential).__name__}")
-    min_effect = check_float(min_effect, "min_effect", low=0.0, high=1.0)
-    if cache is not None and not isinstance(cache, RefitCache):
-        raise TypeError(f"cache must be a RefitCache; got {type(cache).__name__}")
+    min_effect = _check_sequential(sequential, min_effect, cache)
     rng = check_random_state(random_state)
     _check_given(y, X_test, custom, suspicious, cohorts)
 
@@ -395,6 +391,15 @@ def verify_fixes(
         holdout=ev.holdout, n_train=len(ytr), n_test=len(yte), n_fits=len(seeds),
         deterministic=deterministic, confidence=confidence, n_bootstrap=n_bootstrap,
         baseline_accuracy=base_acc, evidence=ev)
+
+
+def _check_sequential(sequential: Any, min_effect: Any, cache: Any) -> float:
+    """The sequential-testing settings checked; returns ``min_effect`` as a float."""
+    if not isinstance(sequential, (bool, np.bool_)):
+        raise TypeError(f"sequential must be a bool; got {type(sequential).__name__}")
+    if cache is not None and not isinstance(cache, RefitCache):
+        raise TypeError(f"cache must be a RefitCache; got {type(cache).__name__}")
+    return check_float(min_effect, "min_effect", low=0.0, high=1.0)
 
 
 def _check_data(model: Any, X: Any, y: Any, X_test: Any, y_test: Any, display_data: Any,

@@ -288,6 +288,18 @@ class NeighborhoodModel(BaseEstimator):
         self.chunk_size = chunk_size
 
     # ------------------------------------------------------------------ fit
+    def _check_settings(self) -> int:
+        """The constructor's settings checked (scikit-learn checks them in ``fit``); K."""
+        check_option(self.space, "space", SPACES)
+        if self.chunk_size is not None:
+            check_int(self.chunk_size, "chunk_size", low=1)
+        if self.n_jobs is not None:
+            check_int(self.n_jobs, "n_jobs", low=-1)
+        check_option(self.single_output, "single_output", SINGLE_OUTPUT_OPTIONS)
+        if not isinstance(self.exclude_self, (bool, np.bool_)):
+            raise TypeError(f"exclude_self must be a bool; got {type(self.exclude_self).__name__}")
+        return check_int(self.n_neighbors, "n_neighbors", low=1)
+
     def fit(self, X: pd.DataFrame | np.ndarray, y: Any = None, *args: Any,
             contributions: Any = None, feature_names: Sequence[str] | None = None,
             random_state: Any = _UNSET, progress: bool = True) -> NeighborhoodModel:
@@ -330,15 +342,7 @@ class NeighborhoodModel(BaseEstimator):
             warnings.warn("NeighborhoodModel.fit(random_state=...) is deprecated; give "
                           "random_state to the constructor", FutureWarning, stacklevel=2)
         check_random_state(random_state)
-        check_option(self.space, "space", SPACES)
-        if self.chunk_size is not None:
-            check_int(self.chunk_size, "chunk_size", low=1)
-        if self.n_jobs is not None:
-            check_int(self.n_jobs, "n_jobs", low=-1)
-        check_option(self.single_output, "single_output", SINGLE_OUTPUT_OPTIONS)
-        if not isinstance(self.exclude_self, (bool, np.bool_)):
-            raise TypeError(f"exclude_self must be a bool; got {type(self.exclude_self).__name__}")
-        k = check_int(self.n_neighbors, "n_neighbors", low=1)
+        k = self._check_settings()
         if y is None:
             raise ValueError("NeighborhoodModel requires y to be passed, but the target y "
                              "is None: fit(X, y) with the training labels")
