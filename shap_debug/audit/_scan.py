@@ -10,6 +10,7 @@ import pandas as pd
 from ..core import (
     check_classifier,
     check_random_state,
+    check_test_split,
     check_X_y,
     feature_names_of,
     predict_labels,
@@ -109,15 +110,7 @@ def scan(model: Any, X: Any, y: Any, X_test: Any = None, y_test: Any = None, *,
     """
     check_classifier(model)
     Xc, yv = check_X_y(X, y, allow_nan=True)
-    if (X_test is None) != (y_test is None):
-        raise ValueError("X_test and y_test must be given together")
-    if X_test is not None:
-        X_test, ytv = check_X_y(X_test, y_test, x_name="X_test", y_name="y_test",
-                                allow_nan=True)
-        if X_test.shape[1] != Xc.shape[1]:
-            raise ValueError(f"X_test has {X_test.shape[1]} columns but X has {Xc.shape[1]}")
-    else:
-        ytv = None
+    X_test, ytv = check_test_split(Xc, X_test, y_test)
     rng = check_random_state(random_state)
     seed = seed_from(rng)
     D = _frame(X)

@@ -61,6 +61,7 @@ from ._validation import (
     check_probabilities,
     check_random_state,
     check_same_columns,
+    check_test_split,
     check_unique_columns,
     check_X_y,
     check_y,
@@ -84,6 +85,6 @@ __all__ += ['CodedModel', 'EncodedModel', 'FrameCodec', 'check_inputs', 'check_m
             'Refit', 'RefitCache', 'predict_rows', 'refit_many', 'refit_predict', 'relabelled', 'show_warnings_once', 'warm_startable', 'PALETTE', 'Palette']
 __all__ += ["config_context", "get_config", "set_config", "show_progress"]
 __all__ += ['eval_mode']
-__all__ += ['check_anomalies', 'check_known_labels', 'check_probabilities',
+__all__ += ['check_anomalies', 'check_known_labels', 'check_probabilities', 'check_test_split',
             'check_same_columns', 'check_unique_columns']
 __all__ += ['inert_text', 'spreadsheet_safe', 'spreadsheet_safe_frame']

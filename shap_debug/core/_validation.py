@@ -300,6 +300,30 @@ def check_same_columns(X_test: Any, X: Any, name: str = "X_test") -> None:
                          f"{np.shape(X_test)}")
 
 
+
+def check_test_split(X: Any, X_test: Any, y_test: Any) -> tuple[Any, Any]:
+    """``(X_test, y_test)`` checked against the training rows ``X``: both or neither, each
+    test row labelled, the columns of ``X``; ``(None, None)`` when no test split is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_test_split(np.zeros((4, 2)), None, None)
+    (None, None)
+    >>> check_test_split(np.zeros((4, 2)), np.zeros((3, 2)), None)
+    Traceback (most recent call last):
+    ...
+    ValueError: X_test and y_test must be given together
+    """
+    if (X_test is None) != (y_test is None):
+        raise ValueError("X_test and y_test must be given together")
+    if X_test is None:
+        return None, None
+    X_test, y_test = check_X_y(X_test, y_test, x_name="X_test", y_name="y_test",
+                               allow_nan=True)
+    check_same_columns(X_test, X)
+    return X_test, y_test
+
 def check_unique_columns(X: Any, name: str = "X") -> None:
     """Raise when a DataFrame has duplicate column names, naming them."""
     if isinstance(X, pd.DataFrame) and X.columns.duplicated().any():

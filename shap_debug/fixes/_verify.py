@@ -24,6 +24,7 @@ from ..core import (
     check_int,
     check_missing_supported,
     check_random_state,
+    check_test_split,
     check_X_y,
     check_y,
     clone_model,
@@ -409,13 +410,7 @@ def _check_data(model: Any, X: Any, y: Any, X_test: Any, y_test: Any, display_da
     check_classifier(model)
     X, y = check_X_y(X, y, allow_nan=True)
     check_missing_supported(model, X)  # NaN only where the model takes it
-    if (X_test is None) != (y_test is None):
-        raise ValueError("X_test and y_test must be given together")
-    if X_test is not None:
-        X_test, y_test = check_X_y(X_test, y_test, x_name="X_test", y_name="y_test",
-                                   allow_nan=True)
-        if X_test.shape[1] != X.shape[1]:
-            raise ValueError(f"X_test has {X_test.shape[1]} columns but X has {X.shape[1]}")
+    X_test, y_test = check_test_split(X, X_test, y_test)
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise ValueError(f"y must contain at least 2 classes; got only {classes.tolist()}")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import Result, check_random_state, clone_model
+from ..fixes import rule_mask
 
 __all__ = ["BUG_KINDS", "FIXABLE", "InjectedBug", "inject"]
 
@@ -163,19 +164,6 @@ def _levels_like(s: pd.Series) -> bool:
 
 def _continuous(D: pd.DataFrame, min_levels: int = 10) -> list[str]:
     return [c for c in D.columns if _numeric(D[c]) and D[c].nunique(dropna=True) >= min_levels]
-
-
-def rule_mask(rule: dict, D: pd.DataFrame) -> np.ndarray:
-    """Rows of ``D`` inside ``rule`` (the format of :func:`shap_debug.fixes.rule_mask`)."""
-    m = np.ones(len(D), dtype=bool)
-    for feat, cond in rule.items():
-        s = D[feat]
-        if cond[0] == "in":
-            m &= s.astype(str).isin([str(v) for v in cond[1]]).to_numpy()
-        else:
-            x = s.to_numpy(dtype=np.float64)
-            m &= (x > cond[1]) & (x <= cond[2])
-    return m
 
 
 def _condition(s: pd.Series, rng: np.random.Generator) -> tuple:
