@@ -212,7 +212,8 @@ def _report(args: argparse.Namespace) -> int:
     name = Path(args.dataset).stem if args.dataset not in _DATASETS else args.dataset
     out = dbg.report(args.anomalies, args.out, label_flip=not args.no_label_flip,
                      fixes=not args.no_fixes, dose=_dose(args),
-                     title=f"shap-debug report: {name}, {args.model}", notes=report_notes)
+                     title=f"shap-debug report: {name}, {args.model}", notes=report_notes,
+                     json_path=args.json)
     steps["report"] = time.perf_counter() - t0
     if client is not None:
         client.close()
@@ -251,7 +252,8 @@ def _report_files(args: argparse.Namespace) -> int:
                           chunk_size=args.chunk_size)
     out = dbg.report(args.anomalies, args.out, label_flip=not args.no_label_flip,
                      fixes=not args.no_fixes, dose=_dose(args),
-                     title=f"shap-debug report: {Path(args.model).name}", notes=inputs.notes)
+                     title=f"shap-debug report: {Path(args.model).name}", notes=inputs.notes,
+                     json_path=args.json)
     print(f"report written to {out.resolve()} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -284,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--protected", nargs="*", default=["sex", "race"],
                      help="protected attributes to watch (default: sex race, when present)")
     rep.add_argument("--out", default="debug-report.html", help="output file")
+    rep.add_argument("--json", default=None, metavar="PATH",
+                     help="also write the findings as JSON (schema in docs/report.md)")
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--scheduler", default=None,
                      help="Dask scheduler address (tcp://host:8786): contribution chunks, "
