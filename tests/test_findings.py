@@ -285,3 +285,28 @@ def test_only_the_findings_module_writes_new_sentences():
             new.append(f"{rel}: {len(found)} sentence builders (allowed "
                        f"{ALLOWED.get(rel, 0)}): {found}")
     assert not new, "write sentences in shap_debug/debugger/_findings.py:\n" + "\n".join(new)
+
+
+def test_save_load_renders_the_same_report_without_recomputing(run, tmp_path):
+    def strip(doc):  # the timings table measures the rendering itself
+        return re.sub(r'<section id="timings">.*?</section>', "", doc, flags=re.S)
+
+    path = run.dbg.save(tmp_path / "saved")
+    assert sorted(p.name for p in path.iterdir()) == ["arrays.npz", "values.json"]
+    assert json.loads((path / "values.json").read_text())["format"] == "shap-debug/store"
+    back = Debugger.load(path, run.dbg.model)
+    ev = back.evidence(1, label_flip=False, dose=False)
+    assert "neighborhoods" not in back._cache  # nothing was recomputed
+    assert strip(render_report(ev)) == strip(run.doc)
+    assert [f.to_dict() for f in ev.findings] == [f.to_dict() for f in run.ev.findings]
+
+
+def test_load_refuses_classes_outside_the_package(tmp_path):
+    from shap_debug.debugger._store import read_store, write_store
+
+    write_store(tmp_path, {"a": np.arange(3)})
+    doc = json.loads((tmp_path / "values.json").read_text())
+    doc["value"] = {"__obj__": "os:system", "state": {}}
+    (tmp_path / "values.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="refusing"):
+        read_store(tmp_path)

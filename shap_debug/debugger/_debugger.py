@@ -146,6 +146,8 @@ class Debugger:
         unknown = [p for p in self.protected if p not in readable]
         if unknown:
             raise ValueError(f"protected: unknown features {unknown}; known: {list(readable)}")
+        self.test_labels = (None if X_test is None else np.asarray(X_test.index)
+                            if isinstance(X_test, pd.DataFrame) else np.arange(len(X_test)))
         self.X_test = None if X_test is None else check_inputs(self.model, X_test, "X_test")
         self.y_test = None if y_test is None else check_y(y_test, "y_test", n=len(self.X_test))
         n = len(self.X)
@@ -248,17 +250,40 @@ class Debugger:
         proba = predict_proba_fn(self.model)(X)
         return classes_of(self.model, proba.shape[1])[proba.argmax(1)]
 
-    def _test_predictions(self) -> np.ndarray:
-        return self._timed("test_predictions", lambda: self._predict(self.X_test))
+    def _test_proba(self) -> np.ndarray:
+        return self._timed("test_proba", lambda: predict_proba_fn(self.model)(self.X_test))
 
-    def anomalies(self) -> pd.DataFrame:
-        """Training rows the model gets wrong, most confidently wrong first."""
+    def _test_predictions(self) -> np.ndarray:
+        proba = self._test_proba()
+        return classes_of(self.model, proba.shape[1])[proba.argmax(1)]
+
+    def anomalies(self, held_out: bool = False) -> pd.DataFrame:
+        """Rows the model gets wrong, most confidently wrong first: ``row`` (position, what
+        :meth:`inspect` takes), ``index`` (the user's own label), ``true_label``,
+        ``predicted_label``, ``confidence``.
+
+        ``held_out=True``: the test rows instead (the errors users meet on new data;
+        ``row`` is then a position in ``X_test``). Without a test split it raises.
+        """
+        if held_out:
+            if self.X_test is None:
+                raise ValueError("held_out=True needs X_test and y_test")
+            proba = self._test_proba()
+            pred = self._test_predictions()
+            idx = np.flatnonzero(pred != self.y_test)
+            conf = proba[idx].max(axis=1)
+            order = np.argsort(-conf, kind="stable")
+            return pd.DataFrame({
+                "row": idx[order], "index": self.test_labels[idx[order]],
+                "true_label": self.y_test[idx[order]], "predicted_label": pred[idx[order]],
+                "confidence": conf[order]})
         nm = self.neighborhood_model
         idx = np.asarray(nm.anomalies_)
         conf = nm.proba_[idx, nm.predicted_[idx]]
         order = np.argsort(-conf, kind="stable")
         return pd.DataFrame({
-            "row": idx[order], "true_label": self.y[idx[order]],
+            "row": idx[order], "index": self.row_labels[idx[order]],
+            "true_label": self.y[idx[order]],
             "predicted_label": nm.predicted_labels_[idx[order]], "confidence": conf[order],
         })
 
@@ -384,6 +409,7 @@ class Debugger:
         p.run("integrity", self._integrity)
         if self.X_test is not None:
             p.run("test-cohorts", self._test_cohorts)
+            p.run("test-anomalies", lambda: self.anomalies(held_out=True))
         p.run("cohorts", self._cohorts)
         p.run("suspicious", self._suspicious)
         p.run("protected-flags", lambda: tuple(summary_flags(
@@ -439,7 +465,8 @@ class Debugger:
             integrity=p.values.get("integrity"), cohorts=p.values.get("cohorts"),
             suspicious=p.values.get("suspicious"), failures=p.failures, skipped=p.skipped,
             timings=p.timings, n_test=0 if self.X_test is None else len(self.X_test),
-            test_cohorts=p.values.get("test-cohorts"), **parts)
+            test_cohorts=p.values.get("test-cohorts"),
+            test_anomalies=p.values.get("test-anomalies"), **parts)
 
     def fixes(self, n_repeats: int = 2) -> Any:
         """Fixes retrained (``n_repeats`` seeds each) and measured on held-out rows: cached
@@ -522,6 +549,20 @@ class Debugger:
             Parts that raised are in ``failures``, parts that do not apply in ``skipped``,
             each with the sentence the report shows in their section.
         """
+        key = ("evidence", None if anomalies is None else (
+            int(anomalies) if isinstance(anomalies, (int, np.integer))
+            else tuple(int(a) for a in anomalies)), bool(label_flip), bool(fixes), dose,
+            tuple(str(n) for n in notes))
+        cached = self._cache.get(repr(key))
+        if cached is not None:
+            return cached
+        out = self._evidence(anomalies, label_flip=label_flip, fixes=fixes, dose=dose,
+                             notes=notes)
+        self._cache[repr(key)] = out
+        return out
+
+    def _evidence(self, anomalies: Any, *, label_flip: bool, fixes: bool, dose: Any,
+                  notes: Sequence[str]) -> Evidence:
         from ..blame import dose_response, recurring_rows
         from ._findings import (
             build_findings,
@@ -638,6 +679,72 @@ class Debugger:
         if json_path is not None:
             evidence.to_json(json_path)
         return path
+
+    # ------------------------------------------------------------------ save / load
+    _SETTINGS = ("feature_names", "protected", "n_neighbors", "budget", "n_top_features",
+                 "n_jobs", "progress", "chunk_size", "_seed")
+
+    def save(self, path: str | Path) -> Path:
+        """Save the data, the settings and everything computed so far to the folder
+        ``path`` (``values.json`` + ``arrays.npz``; no pickle). The model is not saved:
+        :meth:`load` takes it.
+
+        A report asked for again after :meth:`load` with the same arguments is re-rendered
+        from the saved values without recomputing; helper models inside results (the error
+        tree, the refit baseline) and the neighbour index are not saved (the index is rebuilt
+        from the saved contributions when needed).
+
+        Returns
+        -------
+        Path
+        """
+        from ._store import write_store
+
+        cache = {k: v for k, v in self._cache.items() if k not in ("neighborhoods",
+                                                                   "rule_explainer",
+                                                                   "influence")}
+        value = {"settings": {k: getattr(self, k) for k in self._SETTINGS},
+                 "X": self.X, "y": self.y, "X_test": self.X_test, "y_test": self.y_test,
+                 "row_labels": self.row_labels, "test_labels": self.test_labels,
+                 "encoder": self.encoder,
+                 "explanation": self.explanation, "timings": dict(self.timings),
+                 "cache": cache}
+        write_store(path, value, meta={"model": type(self.model).__name__})
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, model: Any) -> Debugger:
+        """A Debugger saved with :meth:`save`, for ``model`` (the same fitted model).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from shap_debug.datasets import german, encode
+        >>> X, y = german(); Z, enc = encode(X)
+        >>> lr = LogisticRegression(max_iter=3000).fit(Z, y)
+        >>> dbg = Debugger(lr, Z, y, encoder=enc, progress=False)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     back = Debugger.load(dbg.save(d), lr)
+        >>> back.n_neighbors == dbg.n_neighbors
+        True
+        """
+        from ._store import read_store
+
+        value, head = read_store(path)
+        s = value["settings"]
+        dbg = cls(model, value["X"], value["y"], value["explanation"],
+                  protected=s["protected"], encoder=value["encoder"],
+                  feature_names=s["feature_names"], X_test=value["X_test"],
+                  y_test=value["y_test"], n_neighbors=s["n_neighbors"], budget=s["budget"],
+                  n_top_features=s["n_top_features"], random_state=s["_seed"],
+                  n_jobs=s["n_jobs"], progress=s["progress"], chunk_size=s["chunk_size"])
+        dbg.row_labels = np.asarray(value["row_labels"])
+        dbg.test_labels = (None if value["test_labels"] is None
+                           else np.asarray(value["test_labels"]))
+        dbg._cache.update(value["cache"])
+        dbg.timings.update(value["timings"])
+        return dbg
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickles everything but cached helpers that hold the model behind a closure

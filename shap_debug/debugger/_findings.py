@@ -727,9 +727,10 @@ def _training_cohorts(cohorts: Any, rows: _Rows, names: Sequence[str],
                  measure="error rate above overall (points)",
                  p_value=float(c.p_adjusted) if not np.isnan(c.p_adjusted) else None,
                  verdict="confirmed",
-                 headline=(f"The model fails most where {c.rule}: error rate "
-                           f"{c.error_rate:.0%} vs {overall:.1%} overall ({c.size} "
-                           f"{where} rows, {c.error_share:.0%} of the errors)"),
+                 headline=((f"On the {where} rows, the model fails most where "
+                            if where != "training" else "The model fails most where ")
+                           + f"{c.rule}: error rate {c.error_rate:.0%} vs {overall:.1%} "
+                           f"overall ({c.size} rows, {c.error_share:.0%} of the errors)"),
                  section="cohorts", details={"rows_scope": where, "size": int(c.size)})
             for c in top]
 

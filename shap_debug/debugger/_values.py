@@ -167,6 +167,9 @@ class Overview(Result):
     test_cohorts : ErrorCohorts or None
         Cohorts of the held-out rows the model gets wrong (the first view of where it
         fails; ``cohorts`` is the training rows' view).
+    test_anomalies : DataFrame or None
+        The held-out rows the model gets wrong, most confidently wrong first
+        (:meth:`Debugger.anomalies` with ``held_out=True``).
     failures, skipped : dict
         ``{section: reason}`` for parts that raised / that do not apply.
     timings : dict
@@ -196,6 +199,7 @@ class Overview(Result):
     ambiguity: Any = None
     n_test: int = 0
     test_cohorts: Any = None
+    test_anomalies: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
         """Key figures: model, shape, accuracy, anomalies, K, what is missing."""

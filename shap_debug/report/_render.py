@@ -186,6 +186,11 @@ def _cohorts_html(ev: Any) -> str:
         out += ('<h3>Held-out rows the model gets wrong</h3><p class="note">The errors users '
                 "meet on new data: cohorts of the test rows the model gets wrong.</p>")
         out += part(ev, "test-cohorts", getattr(ov, "test_cohorts", None), body)
+        wrong = getattr(ov, "test_anomalies", None)
+        if wrong is not None and len(wrong):
+            out += ('<p class="note">The held-out rows it gets wrong, most confidently wrong '
+                    "first (<code>index</code>: the row's own label):</p>"
+                    + table_html(wrong.drop(columns=["row"]), max_rows=10))
         out += "<h3>Training rows the model gets wrong (second view)</h3>"
     out += part(ev, "cohorts", ov.cohorts, body)
     out += '<h3 id="ambiguity">Are the errors ambiguous or fixable?</h3>'
