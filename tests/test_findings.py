@@ -167,18 +167,23 @@ def test_rows_are_the_users_own_labels_and_the_debugger_pickles():
         Debugger(model, X, y, random_state="zero")
 
 
-def test_a_failed_part_shows_its_error_in_its_section(run, monkeypatch):
-    dbg = run.dbg
+@pytest.mark.parametrize("part", ["fixes", "dose"])
+def test_a_failed_part_shows_its_error_in_its_section(run, monkeypatch, part):
+    import shap_debug.blame
 
     def boom(*args, **kwargs):
-        raise RuntimeError("refit exploded")
+        raise RuntimeError(f"{part} exploded")
 
-    monkeypatch.setattr(dbg, "fixes", boom)
+    if part == "fixes":
+        monkeypatch.setattr(run.dbg, "fixes", boom)
+    else:
+        monkeypatch.setattr(shap_debug.blame, "dose_response", boom)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ev = dbg.evidence([], label_flip=False, dose=False)
-    fixes = _sections(render_report(ev))["fixes"]
-    assert 'class="error"' in fixes and "refit exploded" in fixes
+        ev = run.dbg.evidence([int(run.ev.anomalies[0])], label_flip=False,
+                              dose=part == "dose", fixes=part == "fixes")
+    body = _sections(render_report(ev))[part]
+    assert 'class="error"' in body and f"{part} exploded" in body
 
 
 def test_words_of_codes():

@@ -44,6 +44,22 @@ from ._values import Evidence, Inspection, Overview, Parts
 __all__ = ["Debugger", "Inspection", "Overview", "Evidence"]
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it: a failed write leaves the
+    old file intact."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _plain_label(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
@@ -367,6 +383,13 @@ class Debugger:
             self.model, self.X, self.y, n_repeats=3, random_state=self._seed,
             n_jobs=self.parallel_jobs, progress=self.progress))
 
+    @staticmethod
+    def _scans() -> bool:
+        """Whether the detectors of :func:`shap_debug.audit.scan` are available."""
+        from .. import audit
+
+        return getattr(audit, "scan", None) is not None
+
     def _signals(self) -> tuple:
         """Signals of :func:`shap_debug.audit.scan` (leakage, ID columns, shortcuts...),
         empty while that detector is not available."""
@@ -472,14 +495,26 @@ class Debugger:
         """Fixes retrained (``n_repeats`` seeds each) and measured on held-out rows: cached
         :func:`shap_debug.fixes.verify_fixes`, reusing the suspicious rows when a test split
         was given (``FixReport.holdout`` says which rows were held out)."""
-        from ..fixes import verify_fixes
+        from .. import fixes as fx
 
         sus = None if self.X_test is None else self._cache.get("suspicious")
-        return self._timed(f"fixes_{n_repeats}", lambda: verify_fixes(
+        return self._timed(f"fixes_{n_repeats}", lambda: fx.verify_fixes(
             self.model, self.X, self.y, X_test=self.X_test, y_test=self.y_test,
             encoder=self.encoder, protected=self.protected or None, suspicious=sus,
-            n_repeats=n_repeats, random_state=self._seed, n_jobs=self.parallel_jobs,
-            progress=self.progress))
+            actions=self._fix_actions(), n_repeats=n_repeats, random_state=self._seed,
+            n_jobs=self.parallel_jobs, progress=self.progress))
+
+    def _fix_actions(self) -> Any:
+        """Every family, plus the actions built from the detectors' signals (their fixes:
+        drop a leaked column, recode a sentinel, regularise...) once those exist and a test
+        split was given (actions with rows need the user's own held-out rows)."""
+        from .. import fixes as fx
+
+        make = getattr(fx, "signal_actions", None)
+        if make is None or self.X_test is None:
+            return "auto"
+        extra = make(self._signals(), self.X, self.y, encoder=self.encoder)
+        return list(fx.FAMILIES) + list(extra) if extra else "auto"
 
     def findings(self, *, fixes: bool = True) -> tuple:
         """The findings (:class:`~shap_debug.debugger.Finding`), strongest first, computing
@@ -502,13 +537,16 @@ class Debugger:
             p.run("cohorts", self._cohorts)
             p.run("suspicious", self._suspicious)
             ov = self._overview_value(p)
-        fx = self.fixes() if fixes else None
+        p = Parts(self.progress, "findings", self._backend)  # a failed part is left out
+        signals = p.run("scan", self._signals) or ()
+        fx = p.run("fixes", self.fixes) if fixes else None
         diag = None
         if fx is not None:
             from ..fixes import Diagnosis
 
             diag = Diagnosis.from_fixes(fx)
-        return build_findings(ov, fixes=fx, diagnosis_value=diag, signals=self._signals(),
+        return build_findings(ov, fixes=fx, diagnosis_value=diag, signals=signals,
+                              scanned=self._scans() and "scan" not in p.failures,
                               row_labels=self.row_labels,
                               feature_names=list(self.readable_frame().columns))
 
@@ -574,6 +612,8 @@ class Debugger:
         )
 
         t_start = time.perf_counter()
+        if not isinstance(anomalies, (int, np.integer)):  # checked before any heavy work
+            self._choose(anomalies)
         overview = self.overview()
         chosen = self._choose(anomalies)
         nm = self.neighborhood_model
@@ -613,6 +653,7 @@ class Debugger:
             diag = Diagnosis.from_fixes(fx)
         findings = build_findings(overview, fixes=fx, diagnosis_value=diag,
                                   signals=p.values.get("scan", ()),
+                                  scanned=self._scans() and "scan" not in p.failures,
                                   row_labels=self.row_labels,
                                   feature_names=list(self.readable_frame().columns))
         flags = findings_flags(findings, overview, [
@@ -675,9 +716,9 @@ class Debugger:
         evidence = self.evidence(anomalies, label_flip=label_flip, fixes=fixes, dose=dose,
                                  notes=notes)
         path = Path(path)
-        path.write_text(render_report(evidence, title=title), encoding="utf-8")
+        _write_atomically(path, render_report(evidence, title=title))
         if json_path is not None:
-            evidence.to_json(json_path)
+            _write_atomically(Path(json_path), evidence.to_json() + "\n")
         return path
 
     # ------------------------------------------------------------------ save / load

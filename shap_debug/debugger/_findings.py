@@ -635,7 +635,8 @@ def _fix_of(rep: Any, name: str | None) -> dict[str, Any]:
             "fix_interval": (100 * float(e["low"]), 100 * float(e["high"]))}
 
 
-def _overfitting(overview: Any, fixes: Any, threshold: float) -> dict | None:
+def _overfitting(overview: Any, fixes: Any, threshold: float,
+                 scanned: bool = False) -> dict | None:
     acc = overview.accuracy
     tr, n_tr = acc.get("train"), overview.n_rows
     if "test" in acc and getattr(overview, "n_test", 0):
@@ -649,13 +650,19 @@ def _overfitting(overview: Any, fixes: Any, threshold: float) -> dict | None:
     lo, hi = gap - 1.96 * se, gap + 1.96 * se
     if gap < threshold or lo <= 0:
         return None
-    headline = (f"The model fits its training rows far better than new ones: accuracy "
-                f"{tr:.1%} on its {n_tr} training rows against {te:.1%} on {n_te} held-out "
-                f"rows, a gap of {100 * gap:.1f} points (95% interval {100 * lo:.1f} to "
-                f"{100 * hi:.1f}): it overfits, so its training errors understate how often "
-                "it is wrong")
+    head = (f"The model fits its training rows far better than new ones: accuracy "
+            f"{tr:.1%} on its {n_tr} training rows against {te:.1%} on {n_te} held-out "
+            f"rows, a gap of {100 * gap:.1f} points (95% interval {100 * lo:.1f} to "
+            f"{100 * hi:.1f})")
+    # the detectors' capacity check (a lower-capacity refit chosen on validation rows)
+    # decides whether the gap is overfitting a refit can close; without it the gap speaks
+    headline = (head + ": no lower-capacity configuration does better on validation rows, "
+                "so it is not confirmed as overfitting a refit can close" if scanned else
+                head + ": it overfits, so its training errors understate how often it is "
+                "wrong")
     return dict(kind="overfitting", strength=100 * gap, measure="train minus held-out "
-                "accuracy (points)", interval=(100 * lo, 100 * hi), verdict="confirmed",
+                "accuracy (points)", interval=(100 * lo, 100 * hi),
+                verdict="not_confirmed" if scanned else "confirmed",
                 headline=headline, section="summary",
                 details={"train_accuracy": tr, "held_out_accuracy": te, "n_train": n_tr,
                          "n_held_out": n_te, "held_out": where})
@@ -821,17 +828,24 @@ def _signal_headline(s: Any) -> str:
 
 
 def _from_signal(s: Any, rep: Any) -> dict:
-    fix = None
+    fix = tried = None
     if rep is not None and s.fix:
-        cands = [a for a in rep.ranked if rep.action(a).family == s.fix
-                 and rep.effect(a)["effect"] == "helps"]
+        family = [a for a in rep.ranked if rep.action(a).family == s.fix]
+        cands = [a for a in family if rep.effect(a)["effect"] == "helps"]
         fix = cands[0] if cands else None
+        tried = family[0] if family else None
     head = _signal_headline(s)
     if fix is not None:
         e = rep.effect(fix)
         head += f"; '{fix}' raises held-out accuracy ({_effect_text(e, rep.confidence)})"
+    elif tried is not None:
+        e = rep.effect(tried)
+        word = "lowers" if e["effect"] == "hurts" else "does not measurably change"
+        head += (f"; '{tried}' {word} held-out accuracy ({_effect_text(e, rep.confidence)})"
+                 + (", as expected when the held-out rows carry the same flaw"
+                    if s.kind in ("leakage", "id_column") else ""))
     elif s.fix:
-        head += f"; proposed fix: {s.fix}"
+        head += f"; proposed fix (not verified): {s.fix}"
     return dict(kind=s.kind, features=tuple(s.features), rows=tuple(s.rows), rule=s.rule,
                 strength=float(s.strength), measure=s.measure, interval=s.interval,
                 p_value=s.p_value, verdict=s.verdict, headline=head,
@@ -842,7 +856,7 @@ def _from_signal(s: Any, rep: Any) -> dict:
 
 def build_findings(overview: Any, *, fixes: Any = None, diagnosis_value: Any = None,
                    signals: Sequence[Any] = (), row_labels: Any = None,
-                   feature_names: Sequence[str] = (),
+                   feature_names: Sequence[str] = (), scanned: bool = False,
                    gap_threshold: float = 0.05) -> tuple[Finding, ...]:
     """The one list of findings, strongest first.
 
@@ -859,6 +873,10 @@ def build_findings(overview: Any, *, fixes: Any = None, diagnosis_value: Any = N
         The user's index labels of the training rows (positions when omitted).
     feature_names : sequence of str
         Readable feature names, to name a cohort's features.
+    scanned : bool
+        True when :func:`shap_debug.audit.scan` ran (``signals`` may be empty): its
+        capacity check then decides overfitting, and a large gap it did not confirm is
+        reported as ``not_confirmed``.
     gap_threshold : float
         A train/held-out accuracy gap from which (its interval above 0) the model is said
         to overfit.
@@ -876,7 +894,7 @@ def build_findings(overview: Any, *, fixes: Any = None, diagnosis_value: Any = N
     items: list[dict] = []
     signals = tuple(signals or ())
     if not any(s.kind == "overfitting" for s in signals):
-        gap = _overfitting(overview, fixes, gap_threshold)
+        gap = _overfitting(overview, fixes, gap_threshold, scanned)
         if gap is not None:
             items.append(gap)
     items += [_from_signal(s, fixes) for s in signals]

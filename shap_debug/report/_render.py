@@ -126,7 +126,24 @@ def _summary_html(ev: Any) -> str:
 
     values = tuple(getattr(ev, "flags", ()) or ()) or ov.flags
     return (kpis + _headline(ev, "summary") + "<h3>Flags</h3>"
-            + part(ev, "flags", values, flags))
+            + part(ev, "flags", values, flags) + _orphan_failures(ev))
+
+
+#: Parts shown in a section of their own (a failure shows there); any other failed part
+#: shows in the summary.
+_PLACED = {"integrity", "cohorts", "test-cohorts", "ambiguity", "suspicious", "occurrence",
+           "label-flip", "space-view", "logic", "protected", "fixes", "dose", "recurring",
+           "flags"}
+
+
+def _orphan_failures(ev: Any) -> str:
+    failed = {**dict(ev.overview.failures), **dict(ev.failures)}
+    rest = {k: v for k, v in failed.items()
+            if k not in _PLACED and not k.startswith("anomaly-")}
+    if not rest:
+        return ""
+    return "<h3>Parts that could not be computed</h3>" + "".join(
+        error_p(f"{key}: {reason}") for key, reason in rest.items())
 
 
 def _occurrence_html(ev: Any) -> str:
