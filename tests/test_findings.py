@@ -55,8 +55,10 @@ def test_findings_follow_the_contract(run):
         assert isinstance(f, Finding) and f.kind in SIGNAL_KINDS and f.verdict in VERDICTS
         assert f.headline.endswith(".") and f.section
         assert (f.fix is None) == (f.fix_effect is None)
-    ranks = [("confirmed", "suspected", "not_confirmed").index(f.verdict) for f in fs]
-    assert ranks == sorted(ranks)  # strongest (surest) first
+    symptoms = ("error_cohort", "ambiguous_cohort", "integrity")
+    ranks = [(2 if f.verdict == "not_confirmed" else int(f.kind in symptoms),
+              ("confirmed", "suspected", "not_confirmed").index(f.verdict)) for f in fs]
+    assert ranks == sorted(ranks)  # causes, then symptoms, then the unconfirmed
 
 
 def test_the_report_says_what_the_findings_say(run):
@@ -139,11 +141,11 @@ def test_overfitting_planted_and_clean_control(seed):
     memo = DecisionTreeClassifier(random_state=seed).fit(X[tr], y_noisy[tr])  # memorises
     fs = Debugger(memo, X[tr], y_noisy[tr], X_test=X[te], y_test=y_noisy[te],
                   random_state=seed, progress=False).findings(fixes=False)
-    assert fs[0].kind == "overfitting" and fs[0].verdict == "confirmed"
+    assert fs[0].kind == "overfitting" and fs[0].is_problem
     clean = LogisticRegression().fit(X[tr], y[tr])
     fs = Debugger(clean, X[tr], y[tr], X_test=X[te], y_test=y[te], random_state=seed,
                   progress=False).findings(fixes=False)
-    assert not any(f.kind == "overfitting" for f in fs)
+    assert not any(f.kind == "overfitting" and f.is_problem for f in fs)
 
 
 def test_rows_are_the_users_own_labels_and_the_debugger_pickles():
@@ -155,7 +157,16 @@ def test_rows_are_the_users_own_labels_and_the_debugger_pickles():
     planted = rng.choice(n, 30, replace=False)
     y[planted] = 1 - y[planted]
     model = LogisticRegression().fit(X, y)
-    dbg = Debugger(model, X, y, random_state=np.random.default_rng(0), progress=False)
+    T = pd.DataFrame(rng.normal(size=(200, 3)), columns=X.columns,
+                     index=np.arange(50000, 50200))
+    yt = (T["a"].to_numpy() > 0).astype(int)
+    yt[:20] = 1 - yt[:20]
+    dbg = Debugger(model, X, y, X_test=T, y_test=yt, random_state=np.random.default_rng(0),
+                   progress=False)
+    held = dbg.anomalies(held_out=True)
+    assert set(held["index"]) >= set(T.index[:20][model.predict(T.iloc[:20]) != yt[:20]])
+    assert (held["index"] >= 50000).all()
+    assert (held["index"].to_numpy() == T.index[held["row"]]).all()
     fs = dbg.findings(fixes=False)
     noise = [f for f in fs if f.kind == "label_noise"]
     assert noise and all(r >= 10000 for r in noise[0].rows)

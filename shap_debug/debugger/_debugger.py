@@ -789,7 +789,7 @@ class Debugger:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickles everything but cached helpers that hold the model behind a closure
-        (they are rebuilt on use); the model itself must pickle."""
+        (they are rebuilt on use) and the Dask client; the model itself must pickle."""
         import pickle
 
         state = dict(self.__dict__)
@@ -801,6 +801,7 @@ class Debugger:
                 continue
             cache[key] = value
         state["_cache"] = cache
+        state["client"] = None  # a Dask client belongs to this process
         return state
 
     def __repr__(self) -> str:

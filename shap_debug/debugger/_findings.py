@@ -41,6 +41,8 @@ KIND_ORDER = ("leakage", "id_column", "overfitting", "shortcut", "systematic_rel
               "error_cohort", "label_noise", "conflicting_duplicates", "ambiguous_cohort",
               "integrity")
 _VERDICT_ORDER = {"confirmed": 0, "suspected": 1, "not_confirmed": 2}
+#: Kinds that say where the model fails rather than why: ranked after the causes.
+_SYMPTOMS = ("error_cohort", "ambiguous_cohort", "integrity")
 
 #: The report section holding each kind's evidence.
 KIND_SECTION = {"systematic_relabelling": "fixes", "error_cohort": "cohorts",
@@ -465,7 +467,7 @@ def cohort_reason(v: Any) -> str:
     if code == "ambiguous":
         return ("the labels are genuinely uncertain here (the model is unsure or neighbours' "
                 "labels are mixed) and no relabelling or dropping helps inside it on held-out "
-                f"rows{also}: more data or features, not relabelling, would help")
+                f"rows{also}: more data or features, not relabelling its labels, would help")
     if code == "unresolved":
         return ("no change of the training labels measurably helps inside it: a modelling "
                 f"gap (capacity or features) rather than the labels{also}")
@@ -843,7 +845,7 @@ def _from_signal(s: Any, rep: Any) -> dict:
         word = "lowers" if e["effect"] == "hurts" else "does not measurably change"
         head += (f"; '{tried}' {word} held-out accuracy ({_effect_text(e, rep.confidence)})"
                  + (", as expected when the held-out rows carry the same flaw"
-                    if s.kind in ("leakage", "id_column") else ""))
+                    if s.kind == "leakage" else ""))
     elif s.fix:
         head += f"; proposed fix (not verified): {s.fix}"
     return dict(kind=s.kind, features=tuple(s.features), rows=tuple(s.rows), rule=s.rule,
@@ -884,8 +886,10 @@ def build_findings(overview: Any, *, fixes: Any = None, diagnosis_value: Any = N
     Returns
     -------
     tuple of Finding
-        Ranked by verdict (confirmed, suspected, not confirmed), then by kind
-        (:data:`KIND_ORDER`), then by strength; ids ``F1``, ``F2``... in that order.
+        Ranked: first the causes (every kind but error cohorts, ambiguous cohorts and
+        integrity flags), then those symptoms, then whatever was tested and not confirmed;
+        within each, confirmed before suspected, then by kind (:data:`KIND_ORDER`), then by
+        strength. Ids ``F1``, ``F2``... in that order.
     """
     rows = _Rows(row_labels)
     diag = diagnosis_value
@@ -916,7 +920,9 @@ def build_findings(overview: Any, *, fixes: Any = None, diagnosis_value: Any = N
     def key(d: dict) -> tuple:
         s = d.get("strength", float("nan"))
         s = -abs(s) if isinstance(s, (int, float)) and math.isfinite(s) else 0.0
-        return (_VERDICT_ORDER[d["verdict"]], KIND_ORDER.index(d["kind"])
+        tier = (2 if d["verdict"] == "not_confirmed" else 1 if d["kind"] in _SYMPTOMS
+                else 0)
+        return (tier, _VERDICT_ORDER[d["verdict"]], KIND_ORDER.index(d["kind"])
                 if d["kind"] in KIND_ORDER else len(KIND_ORDER), s)
 
     items.sort(key=key)
@@ -1017,6 +1023,8 @@ def diagnosis(findings: Sequence[Finding], overview: Any, inspections: Mapping[i
 def _short(f: Finding) -> str:
     verdict = {"confirmed": "confirmed", "suspected": "suspected",
                "not_confirmed": "not confirmed on held-out rows"}[f.verdict]
+    if f.kind in ("integrity", "conflicting_duplicates"):
+        return f"{f.id} {f.headline.rstrip('.')}: {verdict}"
     if "cohort" in f.details:
         where = f" {f.details['cohort']} ({f.rule['text']})"
     elif f.rule:

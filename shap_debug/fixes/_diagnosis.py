@@ -108,12 +108,13 @@ def _touches(a: Any, c: Any) -> bool:
     return bool(len(rows)) and bool(np.isin(rows, np.asarray(c.train_rows)).any())
 
 
-def _own_action(report: Any, c: Any) -> dict | None:
+def _own_action(report: Any, c: Any, kinds: tuple = _LABEL_KINDS) -> dict | None:
     """The best action aimed at cohort ``c`` that raises overall held-out accuracy (its
-    numbers), for the reason of a verdict that is not "fixable"."""
+    numbers), for the reason of a verdict that is not "fixable". An ambiguous cohort's
+    relabellings are never proposed (:attr:`Diagnosis.proposed`), so only its drops count."""
     for name in report.ranked:
         a = report.action(name)
-        if a.cohort == c.label and a.kind in _LABEL_KINDS:
+        if a.cohort == c.label and a.kind in kinds:
             e = report.effect(name)
             if e["effect"] == "helps":
                 return {"name": name, "delta": e["delta"], "low": e["low"], "high": e["high"]}
@@ -176,6 +177,7 @@ def _verdict(report: Any, c: Any) -> CohortVerdict:
                              reason_data={"before": float(before), "n_test": int(n_test),
                                           "overall": float(overall), **own})
     if c.ambiguity == "ambiguous":
+        own["own_action"] = _own_action(report, c, kinds=("drop",))
         return CohortVerdict(**base, verdict="ambiguous", reason_code="ambiguous",
                              reason_data=own)
     return CohortVerdict(**base, verdict="unresolved", reason_code="unresolved",
