@@ -323,6 +323,8 @@ def _report(args: argparse.Namespace) -> int:
                                 fixes=not args.no_fixes, dose=_dose(args),
                                 notes=inputs.report_notes)
         out = write_text_atomic(args.out, render_report(evidence, title=inputs.title))
+        if args.json is not None:
+            write_text_atomic(args.json, evidence.to_json() + "\n")
         steps["report"] = time.perf_counter() - t0
     finally:
         if client is not None:
@@ -403,6 +405,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--protected", nargs="*", default=None, metavar="COLUMN",
                      help="protected attributes to watch (default: sex race, when present)")
     rep.add_argument("--out", default="debug-report.html", help="output file")
+    rep.add_argument("--json", default=None, metavar="PATH",
+                     help="also write the findings as JSON (schema in docs/report.md)")
     rep.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**32-1")
     rep.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="Dask scheduler address (tcp://host:8786): contribution chunks, "
@@ -443,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             check_output_path(args.out, "--out")
+            if args.json is not None:
+                check_output_path(args.json, "--json")
         except ValueError as exc:
             raise CLIError(str(exc)) from None
         return _report(args)

@@ -39,10 +39,6 @@ from ..neighborhood import SPACES, NeighborhoodModel, check_spaces
 
 __all__ = ["DoseResponse", "dose_response", "neighbours_by_space"]
 
-_NOUN = {"contributions": "contribution space", "features": "feature space",
-         "probabilities": "probability space"}
-_ADJ = {"contributions": "contribution-space", "features": "feature-space",
-        "probabilities": "probability-space"}
 
 
 # --------------------------------------------------------------------------- result
@@ -165,39 +161,42 @@ class DoseResponse(Result):
             out[s] = float(np.median(v)) if len(v) else float("nan")
         return out
 
-    def verdict(self, margin: float = 1.5) -> str:
-        """One sentence comparing the spaces.
+    def verdict_code(self, margin: float = 1.5) -> dict[str, Any]:
+        """The comparison of the spaces as numbers and a case code (no words).
 
         A space needs *clearly* fewer relabelled neighbours than another on an anomaly when
         its ``k_min`` times ``margin`` is at most the other's (a prediction not flipped
         within the cap counts as infinitely many; two such are a tie). The space with the
         smallest median is told apart from another when it needs clearly fewer on more than
-        half of the anomalies and clearly more on fewer of them than that; otherwise the
-        sentence says the spaces cannot be told apart.
+        half of the anomalies and clearly more on fewer of them than that.
 
-        Parameters
-        ----------
-        margin : float >= 1
+        Returns
+        -------
+        dict
+            ``case`` (``"none_searched"``, ``"none_flip"``, ``"single_space"``, ``"one_row"``
+            or ``"many_rows"``), ``n`` anomalies, ``best`` space, ``order`` (spaces, best
+            first), ``k`` per space (a :meth:`k_code`: the median, or the one anomaly's
+            k), ``wins``/``losses`` (anomalies where ``best`` needs clearly fewer / more),
+            ``apart`` and ``together`` (spaces told apart from ``best`` or not), ``row``,
+            ``k_max`` and ``margin``. :func:`shap_debug.debugger.dose_sentence` says it.
         """
         margin = check_float(margin, "margin", low=1.0)
         M = self.k_matrix().dropna()
         n = len(M)
         spaces = list(self.spaces)
+        out: dict[str, Any] = {"n": n, "k_max": int(self.k_max), "margin": float(margin),
+                               "spaces": spaces}
         if n == 0:
-            return ("No anomaly could be searched: a clone refitted on the unchanged labels "
-                    "already predicts each of them differently, so relabelling cannot be "
-                    "told apart from training noise.")
+            return {**out, "case": "none_searched"}
         if np.isinf(M.to_numpy()).all():
-            return (f"No space flips the prediction of any of the {_anoms(n)} within the cap "
-                    f"of {self.k_max} relabelled neighbours: the spaces cannot be told apart "
-                    "on these anomalies.")
+            return {**out, "case": "none_flip"}
         med = {s: float(np.median(M[s])) for s in spaces}
         gmean = {s: float(np.mean(np.log(np.minimum(M[s], 10 * self.k_max)))) for s in spaces}
         order = sorted(spaces, key=lambda s: (med[s], gmean[s], spaces.index(s)))
         best = order[0]
+        out.update(best=best, order=order)
         if len(spaces) == 1:
-            return (f"{_cap(_ADJ[best])} neighbours flip the prediction with "
-                    f"{self._k_words(med[best])} relabelled rows.")
+            return {**out, "case": "single_space", "k": {best: self.k_code(med[best])}}
         wins, losses = {}, {}
         a = M[best].to_numpy()
         for s in order[1:]:
@@ -206,51 +205,41 @@ class DoseResponse(Result):
             losses[s] = int(np.sum(_clearly_fewer(b, a, margin)))
         apart = [s for s in order[1:] if wins[s] > n / 2 and losses[s] < wins[s]]
         together = [s for s in order[1:] if s not in apart]
+        out.update(wins=wins, losses=losses, apart=apart, together=together)
         if n == 1:
-            row = int(M.index[0])
-            others = [f"{self._k_one(M[s].iloc[0])} in {_NOUN[s]}" for s in order[1:]]
-            if not together:
-                return (f"{_cap(_ADJ[best])} neighbours flip row {row}'s prediction with "
-                        f"{self._k_one(M[best].iloc[0])} relabelled rows, against "
-                        f"{_join(others)}.")
-            return (f"The spaces cannot be told apart on row {row}: its prediction flips with "
-                    f"{self._k_one(M[best].iloc[0])} relabelled rows in {_NOUN[best]}, "
-                    f"{_join(others)} (a margin of {margin:g}x is needed to tell them apart).")
-        def tally(s: str) -> str:
-            return f"clearly fewer for {wins[s]} of {n} anomalies, clearly more for {losses[s]}"
+            return {**out, "case": "one_row", "row": int(M.index[0]),
+                    "k": {s: self.k_code(M[s].iloc[0]) for s in order}}
+        return {**out, "case": "many_rows", "k": {s: self.k_code(med[s]) for s in order}}
 
-        if not together:
-            parts = [f"{self._k_words(med[s])} in {_NOUN[s]} ({tally(s)})" for s in order[1:]]
-            return (f"{_cap(_ADJ[best])} neighbours flip the predictions with the fewest "
-                    f"relabelled rows: median {self._k_words(med[best])}, against "
-                    f"{_join(parts)}.")
-        if not apart:
-            parts = [f"{self._k_words(med[s])} in {_NOUN[s]} ({_NOUN[best]} {tally(s)})"
-                     for s in order[1:]]
-            return (f"The spaces cannot be told apart on these {_anoms(n)}: median relabelled "
-                    f"neighbours needed {self._k_words(med[best])} in {_NOUN[best]}, "
-                    f"{_join(parts)}.")
-        apart_parts = [f"{_NOUN[s]} (median {self._k_words(med[best])} against "
-                       f"{self._k_words(med[s])}; {tally(s)})" for s in apart]
-        tied_parts = [f"{_NOUN[s]} (median {self._k_words(med[s])}; {tally(s)})"
-                      for s in together]
-        return (f"{_cap(_NOUN[best])} needs fewer relabelled neighbours than "
-                f"{_join(apart_parts)}, but cannot be told apart from {_join(tied_parts)}.")
+    def verdict(self, margin: float = 1.5) -> str:
+        """One sentence comparing the spaces: :meth:`verdict_code` in words
+        (:func:`shap_debug.debugger.dose_sentence`).
 
-    def _k_one(self, k: float) -> str:
-        return self._k_words(k)
+        Parameters
+        ----------
+        margin : float >= 1
+        """
+        # the words live with the findings (the one home of sentences); a module, not the
+        # facade package, so the lower stage does not import the facade
+        from ..debugger._findings import dose_sentence
 
-    def _k_words(self, median: float) -> str:
-        if np.isinf(median):
-            return f"more than {self.k_max} (the cap)"
-        if self.search != "ladder" or median <= 1:
-            return f"{median:g}"
+        return dose_sentence(self.verdict_code(margin))
+
+    def k_code(self, k: float) -> dict[str, Any]:
+        """A number of relabelled rows as the search knows it: ``{"kind": "exact", "k"}``,
+        ``{"kind": "above_cap", "k_max"}``, ``{"kind": "bracket", "low", "high"}`` (a rung of
+        the ladder: the minimum lies above the next rung down) or ``{"kind": "at_most", "k"}``
+        (a median between two rungs)."""
+        if np.isinf(k):
+            return {"kind": "above_cap", "k_max": int(self.k_max)}
+        if self.search != "ladder" or k <= 1:
+            return {"kind": "exact", "k": float(k)}
         rungs = [self.k_max]
         while rungs[-1] > 1:
             rungs.append(rungs[-1] // LADDER_FACTOR)
-        if median in rungs:  # a rung k: the minimum lies above the next rung down
-            return f"{median // LADDER_FACTOR + 1:g}–{median:g}"
-        return f"at most {median:g}"  # a median between two rungs
+        if k in rungs:
+            return {"kind": "bracket", "low": float(k // LADDER_FACTOR + 1), "high": float(k)}
+        return {"kind": "at_most", "k": float(k)}
 
     # ------------------------------------------------------------------ views
     def summary(self) -> dict[str, Any]:
@@ -283,19 +272,7 @@ def _clearly_fewer(a: np.ndarray, b: np.ndarray, margin: float) -> np.ndarray:
     return np.isfinite(a) & (a * margin <= b)
 
 
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
-
-def _join(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _anoms(n: int) -> str:
-    return f"{n} anomal{'y' if n == 1 else 'ies'}"
 
 
 # --------------------------------------------------------------------------- helpers

@@ -358,19 +358,25 @@ def blame_stability(
 
 
 # --------------------------------------------------------------------------- summary
+def _flag(level: str, code: str, anchor: str, **data: Any) -> Flag:
+    """A flag whose words come from :func:`shap_debug.debugger.flag_message`."""
+    # the words live with the findings; the module, not the facade package
+    from ..debugger._findings import flag_message
+
+    return Flag(level, flag_message(code, **data), anchor)
+
+
 def _cohort_flag(cohorts: Any, share_warn: float, min_errors: int) -> Flag:
     """Does one cohort concentrate the errors? Only said on enough errors and a real effect."""
     top = cohorts.slices[0]
-    where = f"{top.rule}; {top.size / cohorts.n_rows:.0%} of rows"
+    where = dict(rule=top.rule, size_share=top.size / cohorts.n_rows,
+                 error_share=top.error_share, n_errors=cohorts.n_errors)
     if cohorts.n_errors < min_errors:
-        return Flag("pass", f"only {cohorts.n_errors} errors: too few to say where they "
-                    f"concentrate (top cohort: {where})", "#cohorts")
+        return _flag("pass", "few_errors", "#cohorts", **where)
     if not getattr(top, "significant", True):
-        return Flag("pass", "no cohort fails significantly more often than the other rows "
-                    f"(top: {where}; {top.error_share:.0%} of the errors)", "#cohorts")
+        return _flag("pass", "not_significant", "#cohorts", **where)
     level = "warn" if top.error_share >= share_warn else "pass"
-    return Flag(level, f"{top.error_share:.0%} of the errors fall in one cohort ({where})",
-                "#cohorts")
+    return _flag(level, "concentrated", "#cohorts", **where)
 
 
 def summary_flags(
@@ -435,37 +441,33 @@ def summary_flags(
         out.extend(integrity.flags())
     if cohorts is not None:
         if cohorts.n_errors == 0:
-            out.append(Flag("pass", "no errors on these rows", "#cohorts"))
+            out.append(_flag("pass", "no_errors", "#cohorts"))
         else:
             out.append(_cohort_flag(cohorts, concentration_warn, min_errors))
     if ambiguity is not None and ambiguity.n_errors:
         a = ambiguity.ambiguous_error_share
         level = "warn" if a >= ambiguous_warn else "pass"
-        out.append(Flag(level, f"{a:.0%} of the errors are in ambiguous regions (label "
-                        f"uncertain given the features); {ambiguity.fixable_error_share:.0%}"
-                        " look fixable", "#ambiguity"))
+        out.append(_flag(level, "ambiguity", "#ambiguity", ambiguous=a,
+                         fixable=ambiguity.fixable_error_share))
     if suspicious is not None:
         n, n_rows = suspicious.n_flagged, len(suspicious.scores)
         level = "warn" if n > 0 else "pass"
-        out.append(Flag(level, f"{n} suspicious training labels to re-check "
-                        f"({n / n_rows:.1%} of rows, confident-learning estimate)",
-                        "#suspicious"))
+        out.append(_flag(level, "suspicious", "#suspicious", n=n, share=n / n_rows))
     if systematic is not None:
         f = systematic.fixable
         if f:
-            out.append(Flag("warn", f"{len(f)} region(s) with systematically wrong labels; "
-                            f"{len(systematic.rows_to_recheck())} rows to re-check "
-                            f"(strongest: {f[0].name})", "#systematic"))
+            out.append(_flag("warn", "systematic", "#systematic", n_regions=len(f),
+                             n_rows=len(systematic.rows_to_recheck()), strongest=f[0].name))
         else:
-            out.append(Flag("pass", "no systematic labelling errors found", "#systematic"))
+            out.append(_flag("pass", "no_systematic", "#systematic"))
     if removal is not None:
         for name, text in removal.verdicts().items():
             level = "warn" if "do not trust" in text else "pass"
-            out.append(Flag(level, f"{name}: {text}", "#removal"))
+            out.append(_flag(level, "removal", "#removal", name=name, text=text))
     if stability is not None:
         level = "pass" if stability.mean_overlap >= stability_warn else "warn"
-        out.append(Flag(level, f"top-{stability.k} blamed rows overlap "
-                        f"{stability.mean_overlap:.0%} across replicates", "#stability"))
+        out.append(_flag(level, "stability", "#stability", k=stability.k,
+                         overlap=stability.mean_overlap))
     if neighborhood is not None and protected:
         contrib = getattr(neighborhood, "contributions_", None)
         if contrib is None:
@@ -488,7 +490,5 @@ def summary_flags(
             for p in protected:
                 s = float(share[names.index(p)])
                 level = "warn" if s >= protected_warn else "pass"
-                out.append(Flag(level, f"protected attribute {p!r} carries {s:.0%} of the "
-                                "contribution in the anomalies' neighbourhoods",
-                                "#neighborhoods"))
+                out.append(_flag(level, "protected", "#neighborhoods", feature=p, share=s))
     return out

@@ -17,6 +17,7 @@ The Debugger computes, the report renders: :meth:`Debugger.overview`,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,16 +34,48 @@ from ..core import (
     check_y,
     classes_of,
     feature_names_of,
-    flip_inputs,
     predict_proba_fn,
     raw_space_explanation,
     section_html,
     table_html,
-    warn,
 )
+from ._findings import no_anomaly_reason
 from ._values import Evidence, Inspection, Overview, Parts
 
 __all__ = ["Debugger", "Inspection", "Overview", "Evidence"]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it: a failed write leaves the
+    old file intact."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _plain_label(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+def _seed_of(random_state: Any) -> int:
+    """One int seed from an int, a Generator (drawn once) or None (0)."""
+    if random_state is None:
+        return 0
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**31 - 1))
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(
+            random_state, (int, np.integer)):
+        raise TypeError("random_state must be an int, a numpy Generator or None; got "
+                        f"{type(random_state).__name__}")
+    return check_int(random_state, "random_state", low=0)
 
 
 class Debugger:
@@ -75,7 +108,9 @@ class Debugger:
     budget, n_top_features : int
         B and NF of the representative selection (NF default: 5, or the number of features
         when there are fewer).
-    random_state : int
+    random_state : int, numpy Generator or None
+        Seeds every random step. A Generator is drawn from once, here; None means the
+        fixed seed 0 (two runs on the same data agree).
     n_jobs : int
     client : dask.distributed.Client, optional
         Run contributions, neighbour queries, refits and label-flip trials on its workers.
@@ -99,9 +134,12 @@ class Debugger:
                  protected: Sequence[str] | None = None, encoder: Any = None,
                  feature_names: Sequence[str] | None = None, X_test: Any = None,
                  y_test: Any = None, n_neighbors: int | None = None, budget: int = 10,
-                 n_top_features: int | None = None, random_state: int = 0, n_jobs: int = 1,
+                 n_top_features: int | None = None, random_state: Any = None, n_jobs: int = 1,
                  client: Any = None, progress: bool = True, chunk_size: int | None = None):
         self.model = check_classifier(model)
+        # the user's own row labels: results and findings name rows by them
+        self.row_labels = (np.asarray(X.index) if isinstance(X, pd.DataFrame)
+                           else np.arange(len(X)))
         self.X = check_inputs(self.model, X, "X")  # NaN only where the model takes it
         self.y = check_y(y, "y", n=len(self.X))
         if len(np.unique(self.y)) < 2:
@@ -125,6 +163,8 @@ class Debugger:
         unknown = [p for p in self.protected if p not in readable]
         if unknown:
             raise ValueError(f"protected: unknown features {unknown}; known: {list(readable)}")
+        self.test_labels = (None if X_test is None else np.asarray(X_test.index)
+                            if isinstance(X_test, pd.DataFrame) else np.arange(len(X_test)))
         self.X_test = None if X_test is None else check_inputs(self.model, X_test, "X_test")
         self.y_test = None if y_test is None else check_y(y_test, "y_test", n=len(self.X_test))
         n = len(self.X)
@@ -134,7 +174,8 @@ class Debugger:
         self.n_top_features = (min(5, self.X.shape[1]) if n_top_features is None else
                                check_int(n_top_features, "n_top_features", low=1,
                                          high=self.X.shape[1]))
-        self.random_state = check_int(random_state, "random_state", low=0)
+        self.random_state = random_state
+        self._seed = _seed_of(random_state)
         self.n_jobs = n_jobs
         self.client = client
         self.progress, self.chunk_size = progress, chunk_size
@@ -174,24 +215,34 @@ class Debugger:
         return EncodedModel(self.model, self.encoder) if self.encoder is not None else self.model
 
     # ------------------------------------------------------------------ cached parts
+    def _contributions(self) -> tuple[Any, str]:
+        """The contributions and how they were obtained (computed once)."""
+        def make():
+            if self.explanation is not None:
+                return self.explanation, "given by the user"
+            from ..contributions import explain_auto  # exact TreeSHAP where shap supports it
+
+            with self._backend():  # on a cluster: estimator chunks run as Dask tasks
+                return explain_auto(self.model, self.X, random_state=self._seed,
+                                    n_jobs=self.parallel_jobs, progress=self.progress)
+        return self._timed("contributions", make)
+
+    @property
+    def contribution_method(self) -> str:
+        """How the contributions were obtained, in words (computes them if needed)."""
+        return self._contributions()[1]
+
     @property
     def neighborhood_model(self):
         """The fitted :class:`~shap_debug.neighborhood.NeighborhoodModel` (contributions)."""
         from ..neighborhood import NeighborhoodModel
 
         def make():
-            explanation, self.contribution_method = self.explanation, "given by the user"
-            if explanation is None:  # exact TreeSHAP where shap supports the model
-                from ..contributions import explain_auto
-
-                with self._backend():  # on a cluster: estimator chunks run as Dask tasks
-                    explanation, self.contribution_method = explain_auto(
-                        self.model, self.X, random_state=self.random_state,
-                        n_jobs=self.parallel_jobs, progress=self.progress)
+            explanation = self._contributions()[0]
             return NeighborhoodModel(n_neighbors=self.n_neighbors, chunk_size=self.chunk_size,
                                      n_jobs=None if self.client is None else -1).fit(
                 self.model, self.X, self.y, explanation, feature_names=self.feature_names,
-                random_state=self.random_state, progress=self.progress)
+                random_state=self._seed, progress=self.progress)
         return self._timed("neighborhoods", make)
 
     @property
@@ -200,22 +251,56 @@ class Debugger:
 
     def accuracy(self) -> dict:
         """Train (and test) accuracy of the model."""
-        nm = self.neighborhood_model
-        out = {"train": float(np.mean(nm.predicted_labels_ == self.y))}
+        out = {"train": float(np.mean(self._predictions() == self.y))}
         if self.X_test is not None:
-            proba = predict_proba_fn(self.model)(self.X_test)
-            pred = classes_of(self.model, proba.shape[1])[proba.argmax(1)]
-            out["test"] = float(np.mean(pred == self.y_test))
+            out["test"] = float(np.mean(self._test_predictions() == self.y_test))
         return out
 
-    def anomalies(self) -> pd.DataFrame:
-        """Training rows the model gets wrong, most confidently wrong first."""
+    def _predictions(self) -> np.ndarray:
+        """The model's labels for the training rows (the neighbourhood model's once it is
+        fitted; no contributions are computed for them)."""
+        if "neighborhoods" in self._cache:
+            return self._cache["neighborhoods"].predicted_labels_
+        return self._timed("predictions", lambda: self._predict(self.X))
+
+    def _predict(self, X: Any) -> np.ndarray:
+        proba = predict_proba_fn(self.model)(X)
+        return classes_of(self.model, proba.shape[1])[proba.argmax(1)]
+
+    def _test_proba(self) -> np.ndarray:
+        return self._timed("test_proba", lambda: predict_proba_fn(self.model)(self.X_test))
+
+    def _test_predictions(self) -> np.ndarray:
+        proba = self._test_proba()
+        return classes_of(self.model, proba.shape[1])[proba.argmax(1)]
+
+    def anomalies(self, held_out: bool = False) -> pd.DataFrame:
+        """Rows the model gets wrong, most confidently wrong first: ``row`` (position, what
+        :meth:`inspect` takes), ``index`` (the user's own label), ``true_label``,
+        ``predicted_label``, ``confidence``.
+
+        ``held_out=True``: the test rows instead (the errors users meet on new data;
+        ``row`` is then a position in ``X_test``). Without a test split it raises.
+        """
+        if held_out:
+            if self.X_test is None:
+                raise ValueError("held_out=True needs X_test and y_test")
+            proba = self._test_proba()
+            pred = self._test_predictions()
+            idx = np.flatnonzero(pred != self.y_test)
+            conf = proba[idx].max(axis=1)
+            order = np.argsort(-conf, kind="stable")
+            return pd.DataFrame({
+                "row": idx[order], "index": self.test_labels[idx[order]],
+                "true_label": self.y_test[idx[order]], "predicted_label": pred[idx[order]],
+                "confidence": conf[order]})
         nm = self.neighborhood_model
         idx = np.asarray(nm.anomalies_)
         conf = nm.proba_[idx, nm.predicted_[idx]]
         order = np.argsort(-conf, kind="stable")
         return pd.DataFrame({
-            "row": idx[order], "true_label": self.y[idx[order]],
+            "row": idx[order], "index": self.row_labels[idx[order]],
+            "true_label": self.y[idx[order]],
             "predicted_label": nm.predicted_labels_[idx[order]], "confidence": conf[order],
         })
 
@@ -225,7 +310,7 @@ class Debugger:
 
         def make():
             frame = self.readable_frame()
-            rng = np.random.default_rng(self.random_state)
+            rng = np.random.default_rng(self._seed)
             take = np.sort(rng.choice(len(frame), min(len(frame), 3000), replace=False))
             return neighborhood_ale(self._frame_model(), frame.iloc[take], target=target,
                                     progress=False)
@@ -235,143 +320,98 @@ class Debugger:
         from ..explanations.rules import RuleExplainer
 
         return self._timed("rule_explainer", lambda: RuleExplainer(
-            self._frame_model(), self.readable_frame(), random_state=self.random_state))
-
-    def _flip_points(self, fin: Any):
-        from captum_ext.flip_points import FlipPoints
-
-        return FlipPoints(fin.model, feature_names=self.feature_names, data=fin.data,
-                          random_state=self.random_state, progress=False)
+            self._frame_model(), self.readable_frame(), random_state=self._seed))
 
     def _influence(self):
         """An InfluenceFunction when the model (or a Pipeline's last step) allows one."""
-        from captum_ext.influence import InfluenceFunction
+        from ._inspect import influence_function
 
-        def make():
-            model, X = self.model, self.X
-            if hasattr(model, "steps"):
-                X = model[:-1].transform(X)
-                model = model.steps[-1][1]
-            if type(model).__name__ not in ("LogisticRegression", "MLPClassifier"):
-                return None
-            X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
-            curvature = "exact" if type(model).__name__ == "LogisticRegression" else "cg"
-            try:
-                return InfluenceFunction(model, X, self.y, curvature=curvature, damping=0.01,
-                                         allow_nonsmooth=True, progress=False), X
-            except (TypeError, ValueError) as exc:
-                warn(f"influence functions unavailable for this model: {exc}")
-                return None
-        return self._timed("influence", make)
+        return self._timed("influence", lambda: influence_function(self.model, self.X, self.y))
 
     # ------------------------------------------------------------------ inspect
     def inspect(self, i: int) -> Inspection:
-        """Inspect one anomaly (a training-row index; see :meth:`anomalies`)."""
-        from ..explanations import select_representatives
-        from ..explanations.ale import ale_bias, neighborhood_ale
-        from ..explanations.rules import rule_table
+        """Inspect one anomaly (a training-row position; see :meth:`anomalies`)."""
+        from ._inspect import inspect
 
-        nm = self.neighborhood_model
-        i = check_int(i, "i", low=0, high=len(self.X) - 1)
-        if i not in set(np.asarray(nm.anomalies_).tolist()):
-            warn(f"row {i} is predicted correctly; inspecting it anyway")
-        key = f"inspect_{i}"
-        if key in self._cache:
-            return self._cache[key]
-        t0 = time.perf_counter()
-        nb = nm.neighbors(i)
-        reps = select_representatives(
-            nm.contributions_[nb.indices], budget=min(self.budget, len(nb.indices)),
-            n_top_features=self.n_top_features, indices=nb.indices,
-            feature_names=self.feature_names, random_state=self.random_state)
-        rules = rule_table(self._rule_explainer(), i, reps, self.y)
-        frame = self.readable_frame()
-        target = int(nm.predicted_[i])
-        ale = neighborhood_ale(self._frame_model(), frame.iloc[nb.indices], target=target,
-                               anomaly=frame.iloc[i], progress=False)
-        ale_glob = self.global_ale(target)
-        bias = ale_bias(ale, ale_glob, protected=self.protected or None)
-        notes = []
-        flip = sparser = None
-        try:
-            flip, sparser = self._flip(i)
-        except Exception as exc:  # a failed search is reported, never hidden
-            notes.append(f"flip point not computed: {type(exc).__name__}: {exc}")
-        influential, method = self._influential_rows(i, nb)
-        ins = Inspection(
-            anomaly=i, true_label=self.y[i], predicted_label=nm.predicted_labels_[i],
-            confidence=float(nm.proba_[i, nm.predicted_[i]]), row=frame.iloc[i],
-            neighborhood=nb, representatives=reps, rules=rules, ale=ale, ale_global=ale_glob,
-            bias=bias, flip=flip, influential=influential, influence_method=method,
-            notes=tuple(notes), sparser=sparser)
-        self._cache[key] = ins
-        self.timings[key] = time.perf_counter() - t0
-        return ins
-
-    def _flip(self, i: int) -> tuple[Any, Any]:
-        """The closest flip point of row ``i`` (distances in training standard deviations)
-        and whether a sparser change flips it too: single features, then pairs of the four
-        that contribute most when no single one does (six solver calls)."""
-        from captum_ext.flip_audit import individual_report
-
-        from ._findings import feature_units, pair_flips, sparser_flip
-
-        fin = flip_inputs(self.model, self.X, i, self.feature_names, self.encoder)  # raw frames
-        fp, x, decode = self._flip_points(fin), fin.x, fin.decode  # as codes, NaN held fixed
-        std = fp.data.std(axis=0)
-        weights = 1.0 / np.where(std > 0, std, 1.0) ** 2
-        flip = individual_report(fp, x, encoder=self.encoder, decode=decode, pairs=False,
-                                 weights=weights, immutable=fin.immutable or None)
-        units = feature_units(self.feature_names, self.encoder)
-        onehot = {u: c for u, c in units.items() if len(c) > 1} or None
-        pairs = None
-        if (flip.flip.valid[0] and len(flip.changes) > 2
-                and not flip.singles["can_flip"].astype(bool).any()):
-            pairs = pair_flips(lambda cols: fp.find(x, features=cols, weights=weights,
-                                                    onehot_groups=onehot),
-                               units, self.neighborhood_model.contributions_[i], decode,
-                               fp.data)
-        return flip, sparser_flip(flip.changes, float(flip.flip.distance[0]), flip.singles,
-                                  pairs)
-
-    def _influential_rows(self, i: int, nb: Any, k: int = 10) -> tuple[pd.DataFrame, str]:
-        from ._findings import influential_table
-
-        inf = self._influence()
-        if inf is not None:
-            fn, Xt = inf
-            res = fn.influence((Xt[[i]], self.y[[i]]), k=k + 1)
-            rows = np.asarray(res.indices[0]).astype(int)
-            scores = np.asarray(res.influence_scores[0], dtype=np.float64)
-            method = ("influence functions (Koh & Liang 2017): predicted rise of the "
-                      "anomaly's loss if the row were removed")
-        else:
-            rows = np.asarray(nb.indices[:k + 1])
-            scores = np.asarray(nb.distances[:k + 1], dtype=np.float64)
-            method = ("nearest contribution-space neighbours, closest first (influence "
-                      "functions need a differentiable model; this is a "
-                      f"{type(self.model).__name__})")
-        return influential_table(self.readable_frame(), self.X, self.y, i, rows, scores,
-                                 k), method
+        return inspect(self, i)
 
     # ------------------------------------------------------------------ overview, evidence
     def _readable_test(self) -> pd.DataFrame | None:
+        """The held-out rows with readable values (decoded once)."""
         if self.X_test is None:
             return None
-        if self.encoder is not None:
-            return self.encoder.inverse_transform(np.asarray(self.X_test, dtype=np.float64))
-        if isinstance(self.X_test, pd.DataFrame):
-            return self.X_test
-        return pd.DataFrame(self.X_test, columns=self.feature_names)
+
+        def make():
+            if self.encoder is not None:
+                return self.encoder.inverse_transform(np.asarray(self.X_test,
+                                                                 dtype=np.float64))
+            if isinstance(self.X_test, pd.DataFrame):
+                return self.X_test
+            return pd.DataFrame(self.X_test, columns=self.feature_names)
+        return self._timed("readable_test", make)
+
+    # the parts the findings need, each computed once and shared by overview/findings
+    def _integrity(self):
+        from ..audit import integrity_flags
+
+        return self._timed("integrity", lambda: integrity_flags(
+            self.readable_frame(), self.y, self._readable_test()))
+
+    def _cohorts(self):
+        from ..audit import error_cohorts
+
+        return self._timed("cohorts", lambda: error_cohorts(
+            self.model, self.X, self.y, display_data=self.readable_frame(),
+            random_state=self._seed))
+
+    def _test_cohorts(self):
+        """Error cohorts of the held-out rows the model gets wrong (None without a test
+        split): the errors users meet on new data come first."""
+        if self.X_test is None:
+            return None
+        from ..audit import error_cohorts
+
+        return self._timed("test_cohorts", lambda: error_cohorts(
+            None, self.X_test, self.y_test, display_data=self._readable_test(),
+            y_pred=self._test_predictions(), random_state=self._seed))
+
+    def _suspicious(self):
+        from ..audit import suspicious_rows
+
+        # three repeated K-fold splits: the top-10 was stable across seeds (0.87 overlap)
+        # only then, 0.73 with one split (benchmarks/results/cohorts.json)
+        return self._timed("suspicious", lambda: suspicious_rows(
+            self.model, self.X, self.y, n_repeats=3, random_state=self._seed,
+            n_jobs=self.parallel_jobs, progress=self.progress))
+
+    @staticmethod
+    def _scans() -> bool:
+        """Whether the detectors of :func:`shap_debug.audit.scan` are available."""
+        from .. import audit
+
+        return getattr(audit, "scan", None) is not None
+
+    def _signals(self) -> tuple:
+        """Signals of :func:`shap_debug.audit.scan` (leakage, ID columns, shortcuts...),
+        empty while that detector is not available."""
+        from .. import audit
+
+        scan = getattr(audit, "scan", None)
+        if scan is None:
+            return ()
+        return self._timed("scan", lambda: tuple(scan(
+            self.model, self.X, self.y, self.X_test, self.y_test, random_state=self._seed,
+            progress=self.progress)))
 
     def overview(self) -> Overview:
         """What the debugger finds before any anomaly is inspected (computed once, cached).
 
-        Accuracy, data-integrity flags, error cohorts, suspicious training rows (confident
-        learning), the report's pass/warn flags, how often rows recur in anomaly
-        neighbourhoods, the contribution-space view and a logic formula for the anomalies.
-        A part that raises is recorded in ``failures`` with its reason (and a warning); a
-        part that does not apply (no anomalies) in ``skipped``.
+        Accuracy, data-integrity flags, error cohorts (of the held-out errors first when a
+        test split was given, then of the training rows), suspicious training rows
+        (confident learning), how often rows recur in anomaly neighbourhoods, the
+        contribution-space view and a logic formula for the anomalies. A part that raises
+        is recorded in ``failures`` with its reason (and a warning); a part that does not
+        apply (no anomalies) in ``skipped``.
 
         Returns
         -------
@@ -379,46 +419,33 @@ class Debugger:
         """
         if "overview" in self._cache:
             return self._cache["overview"]
-        from ..audit import (
-            ambiguity_report,
-            collapsed_occurrence,
-            error_cohorts,
-            integrity_flags,
-            suspicious_rows,
-        )
+        from ..audit import ambiguity_report, collapsed_occurrence
         from ..blame import summary_flags
         from ..explanations.logic import anomaly_formula
         from ..neighborhood import space_view
-        from ._findings import recurring_table
+        from ._findings import build_findings, findings_flags
+        from ._inspect import recurring_table
 
         nm = self.neighborhood_model
         frame = self.readable_frame()
         anomalies = np.asarray(nm.anomalies_, dtype=np.int64)
         p = Parts(self.progress, "overview", self._backend)
-        p.run("integrity", lambda: integrity_flags(frame, self.y, self._readable_test()))
-        p.run("cohorts", lambda: error_cohorts(self.model, self.X, self.y, display_data=frame,
-                                               random_state=self.random_state))
-        # three repeated K-fold splits: the top-10 was stable across seeds (0.87 overlap)
-        # only then, 0.73 with one split (benchmarks/results/cohorts.json)
-        p.run("suspicious", lambda: suspicious_rows(
-            self.model, self.X, self.y, n_repeats=3, random_state=self.random_state,
-            n_jobs=self.parallel_jobs, progress=self.progress))
-        p.run("flags", lambda: tuple(summary_flags(
-            integrity=p.values.get("integrity"), cohorts=p.values.get("cohorts"),
-            suspicious=p.values.get("suspicious"), neighborhood=nm,
-            protected=self.protected)))
-        none_wrong = "the model predicts every training row correctly"
+        p.run("integrity", self._integrity)
+        if self.X_test is not None:
+            p.run("test-cohorts", self._test_cohorts)
+            p.run("test-anomalies", lambda: self.anomalies(held_out=True))
+        p.run("cohorts", self._cohorts)
+        p.run("suspicious", self._suspicious)
+        p.run("protected-flags", lambda: tuple(summary_flags(
+            neighborhood=nm, protected=self.protected)) if self.protected else ())
         if len(anomalies) == 0:
-            p.skipped["occurrence"] = (f"No anomaly: {none_wrong}, so no row recurs in an "
-                                       "anomaly's neighbourhood.")
+            p.skipped["occurrence"] = no_anomaly_reason("occurrence")
         else:  # identical rows take one neighbourhood place and count once (issue 11)
             p.run("occurrence", lambda: (nm.occurrence(), recurring_table(
                 collapsed_occurrence(nm), frame, self.y)))
-        p.run("space-view", lambda: space_view(nm, max_rows=3000,
-                                               random_state=self.random_state))
+        p.run("space-view", lambda: space_view(nm, max_rows=3000, random_state=self._seed))
         if len(anomalies) == 0:
-            p.skipped["logic"] = (f"No formula: {none_wrong}, so there are no anomalies "
-                                  "whose common traits a formula could describe.")
+            p.skipped["logic"] = no_anomaly_reason("logic")
         else:
             is_anom = np.zeros(len(self.X), dtype=bool)
             is_anom[anomalies] = True
@@ -426,7 +453,7 @@ class Debugger:
             # the sentence saying why there is no formula)
             p.run("logic", lambda: anomaly_formula(frame, is_anom, reference=~is_anom,
                                                    method="tree", max_depth=3,
-                                                   random_state=self.random_state))
+                                                   random_state=self._seed))
         if p.values.get("cohorts") is not None and p.values.get("suspicious") is not None:
             p.run("ambiguity", lambda: ambiguity_report(
                 self.model, self.X, self.y, p.values["cohorts"], display_data=frame,
@@ -435,37 +462,94 @@ class Debugger:
                 contributions=nm.contributions_ if nm.proba_.shape[1] == 2 else None,
                 suspicious=p.values["suspicious"],
                 neighborhood=nm, integrity=p.values.get("integrity"),
-                random_state=self.random_state))
-        labels, counts = np.unique(self.y, return_counts=True)
+                random_state=self._seed))
         occurrence, recurring_rows = p.values.get("occurrence", (None, None))
-        out = Overview(
-            model_name=type(self.model).__name__, n_rows=len(self.X),
-            n_features=self.X.shape[1],
-            classes=tuple(classes_of(self.model, nm.proba_.shape[1]).tolist()),
-            class_counts=dict(zip(labels.tolist(), counts.tolist())),
-            accuracy=self.accuracy(), n_anomalies=len(anomalies), n_neighbors=self.n_neighbors,
-            protected=tuple(self.protected), integrity=p.values.get("integrity"),
-            cohorts=p.values.get("cohorts"), suspicious=p.values.get("suspicious"),
-            flags=p.values.get("flags", ()), occurrence=occurrence,
-            recurring_rows=recurring_rows, space_view=p.values.get("space-view"),
-            formula=p.values.get("logic"), failures=p.failures, skipped=p.skipped,
-            timings=p.timings, ambiguity=p.values.get("ambiguity"))
+        out = self._overview_value(p, occurrence=occurrence, recurring_rows=recurring_rows,
+                                   space_view=p.values.get("space-view"),
+                                   formula=p.values.get("logic"),
+                                   ambiguity=p.values.get("ambiguity"))
+        findings = build_findings(out, row_labels=self.row_labels,
+                                  feature_names=list(frame.columns))
+        flags = findings_flags(findings, out, p.values.get("protected-flags", ()))
+        out = dataclasses.replace(out, flags=flags)
         self._cache["overview"] = out
         return out
 
+    def _overview_value(self, p: Parts, **parts: Any) -> Overview:
+        labels, counts = np.unique(self.y, return_counts=True)
+        n_classes = predict_proba_fn(self.model)(self.X[:1]).shape[1]
+        return Overview(
+            model_name=type(self.model).__name__, n_rows=len(self.X),
+            n_features=self.X.shape[1],
+            classes=tuple(classes_of(self.model, n_classes).tolist()),
+            class_counts=dict(zip(labels.tolist(), counts.tolist())),
+            accuracy=self.accuracy(),
+            n_anomalies=int(np.sum(self._predictions() != self.y)),
+            n_neighbors=self.n_neighbors, protected=tuple(self.protected),
+            integrity=p.values.get("integrity"), cohorts=p.values.get("cohorts"),
+            suspicious=p.values.get("suspicious"), failures=p.failures, skipped=p.skipped,
+            timings=p.timings, n_test=0 if self.X_test is None else len(self.X_test),
+            test_cohorts=p.values.get("test-cohorts"),
+            test_anomalies=p.values.get("test-anomalies"), **parts)
+
     def fixes(self, n_repeats: int = 2) -> Any:
         """Fixes retrained (``n_repeats`` seeds each) and measured on held-out rows: cached
-        :func:`shap_debug.fixes.verify_fixes`, reusing the overview's suspicious rows when a
-        test split was given (``FixReport.holdout`` says which rows were held out)."""
-        from ..fixes import verify_fixes
+        :func:`shap_debug.fixes.verify_fixes`, reusing the suspicious rows when a test split
+        was given (``FixReport.holdout`` says which rows were held out)."""
+        from .. import fixes as fx
 
-        sus = self._cache.get("overview")
-        sus = None if sus is None or self.X_test is None else sus.suspicious
-        return self._timed(f"fixes_{n_repeats}", lambda: verify_fixes(
+        sus = None if self.X_test is None else self._cache.get("suspicious")
+        return self._timed(f"fixes_{n_repeats}", lambda: fx.verify_fixes(
             self.model, self.X, self.y, X_test=self.X_test, y_test=self.y_test,
             encoder=self.encoder, protected=self.protected or None, suspicious=sus,
-            n_repeats=n_repeats, random_state=self.random_state, n_jobs=self.parallel_jobs,
-            progress=self.progress))
+            actions=self._fix_actions(), n_repeats=n_repeats, random_state=self._seed,
+            n_jobs=self.parallel_jobs, progress=self.progress))
+
+    def _fix_actions(self) -> Any:
+        """Every family, plus the actions built from the detectors' signals (their fixes:
+        drop a leaked column, recode a sentinel, regularise...) once those exist and a test
+        split was given (actions with rows need the user's own held-out rows)."""
+        from .. import fixes as fx
+
+        make = getattr(fx, "signal_actions", None)
+        if make is None or self.X_test is None:
+            return "auto"
+        extra = make(self._signals(), self.X, self.y, encoder=self.encoder)
+        return list(fx.FAMILIES) + list(extra) if extra else "auto"
+
+    def findings(self, *, fixes: bool = True) -> tuple:
+        """The findings (:class:`~shap_debug.debugger.Finding`), strongest first, computing
+        only what they need: accuracy, integrity, error cohorts, suspicious rows, the
+        detectors of :func:`shap_debug.audit.scan` and (``fixes=True``) the verified fixes
+        — no label-flip table, no inspected anomaly, no space view or formula.
+
+        Returns
+        -------
+        tuple of Finding
+        """
+        from ._findings import build_findings
+
+        ov = self._cache.get("overview")
+        if ov is None:
+            p = Parts(self.progress, "findings", self._backend)
+            p.run("integrity", self._integrity)
+            if self.X_test is not None:
+                p.run("test-cohorts", self._test_cohorts)
+            p.run("cohorts", self._cohorts)
+            p.run("suspicious", self._suspicious)
+            ov = self._overview_value(p)
+        p = Parts(self.progress, "findings", self._backend)  # a failed part is left out
+        signals = p.run("scan", self._signals) or ()
+        fx = p.run("fixes", self.fixes) if fixes else None
+        diag = None
+        if fx is not None:
+            from ..fixes import Diagnosis
+
+            diag = Diagnosis.from_fixes(fx)
+        return build_findings(ov, fixes=fx, diagnosis_value=diag, signals=signals,
+                              scanned=self._scans() and "scan" not in p.failures,
+                              row_labels=self.row_labels,
+                              feature_names=list(self.readable_frame().columns))
 
     def _choose(self, anomalies: int | Sequence[int] | None) -> list[int]:
         if isinstance(anomalies, (int, np.integer)):
@@ -477,7 +561,8 @@ class Debugger:
     def evidence(self, anomalies: int | Sequence[int] | None = 3, *, label_flip: bool = True,
                  fixes: bool = True, dose: bool | int | str = "ladder",
                  notes: Sequence[str] = ()) -> Evidence:
-        """Everything a report shows: the :meth:`overview` and the inspected anomalies.
+        """Everything a report shows: the :meth:`overview`, the findings and the inspected
+        anomalies.
 
         Parameters
         ----------
@@ -491,7 +576,7 @@ class Debugger:
             per action) and lead the diagnosis with their verdicts.
         dose : "ladder", bool or int
             The fewest relabelled neighbours per space that flip each anomaly
-            (:func:`~shap_debug.blame._dose_response.dose_response`): ``"ladder"`` brackets it
+            (:func:`~shap_debug.blame.dose_response`): ``"ladder"`` brackets it
             within a factor of 4 (K, K/4, ...: a few retrains each), True searches it
             exactly (~2 log2(K) retrains each), an int also caps k; False skips it.
         notes : sequence of str
@@ -503,10 +588,33 @@ class Debugger:
             Parts that raised are in ``failures``, parts that do not apply in ``skipped``,
             each with the sentence the report shows in their section.
         """
+        key = ("evidence", None if anomalies is None else (
+            int(anomalies) if isinstance(anomalies, (int, np.integer))
+            else tuple(int(a) for a in anomalies)), bool(label_flip), bool(fixes), dose,
+            tuple(str(n) for n in notes))
+        cached = self._cache.get(repr(key))
+        if cached is not None:
+            return cached
+        out = self._evidence(anomalies, label_flip=label_flip, fixes=fixes, dose=dose,
+                             notes=notes)
+        self._cache[repr(key)] = out
+        return out
+
+    def _evidence(self, anomalies: Any, *, label_flip: bool, fixes: bool, dose: Any,
+                  notes: Sequence[str]) -> Evidence:
         from ..blame import dose_response, recurring_rows
-        from ._findings import diagnosis, label_flip_skip_reason, protected_effects
+        from ._findings import (
+            build_findings,
+            diagnosis,
+            findings_flags,
+            label_flip_skip_reason,
+            protected_effects,
+            section_headlines,
+        )
 
         t_start = time.perf_counter()
+        if not isinstance(anomalies, (int, np.integer)):  # checked before any heavy work
+            self._choose(anomalies)
         overview = self.overview()
         chosen = self._choose(anomalies)
         nm = self.neighborhood_model
@@ -516,25 +624,16 @@ class Debugger:
             if why_not is not None:
                 p.skipped["label-flip"] = why_not
             else:
-                from ..blame import label_flip_check, label_flip_summary
-
-                def flips() -> tuple[pd.DataFrame, pd.DataFrame]:
-                    with self._backend():
-                        trials = label_flip_check(
-                            self.model, self.X, self.y, chosen, n_neighbors=self.n_neighbors,
-                            contributions=nm.contributions_, random_state=self.random_state,
-                            n_jobs=self.parallel_jobs, progress=self.progress)
-                    return trials, label_flip_summary(trials)
-
-                p.run("label-flip", flips, timing="label_flip")
+                p.run("label-flip", lambda: self._label_flips(chosen), timing="label_flip")
         if fixes:
             p.run("fixes", self.fixes, timing="fixes")
-        p.run("recurring", lambda: recurring_rows(nm, random_state=self.random_state))
+        p.run("scan", self._signals)
+        p.run("recurring", lambda: recurring_rows(nm, random_state=self._seed))
         if dose is not False and why_not is None:
             p.run("dose", lambda: dose_response(
                 nm, chosen, k_max=None if dose in (True, "ladder") else dose,
                 search="ladder" if dose == "ladder" else "doubling+bisection",
-                n_jobs=self.parallel_jobs, random_state=self.random_state,
+                n_jobs=self.parallel_jobs, random_state=self._seed,
                 progress=self.progress), timing="dose")
         inspections = {}
         for i in chosen:
@@ -547,6 +646,19 @@ class Debugger:
             if why is not None:
                 p.skipped["protected"] = why
         trials, trial_summary = p.values.get("label-flip", (None, None))
+        fx = p.values.get("fixes")
+        diag = None
+        if fx is not None:
+            from ..fixes import Diagnosis
+
+            diag = Diagnosis.from_fixes(fx)
+        findings = build_findings(overview, fixes=fx, diagnosis_value=diag,
+                                  signals=p.values.get("scan", ()),
+                                  scanned=self._scans() and "scan" not in p.failures,
+                                  row_labels=self.row_labels,
+                                  feature_names=list(self.readable_frame().columns))
+        flags = findings_flags(findings, overview, [
+            f for f in overview.flags if f.anchor == "#neighborhoods"])
         timings = {**overview.timings,
                    **{k: v for k, v in self.timings.items() if not k.startswith("inspect_")},
                    **p.timings, "evidence total": time.perf_counter() - t_start}
@@ -556,16 +668,29 @@ class Debugger:
             protected_effects=protected, notes=tuple(str(n) for n in notes) + (
                 f"Contributions: {self.contribution_method}.",),
             failures=p.failures, skipped=p.skipped, timings=timings,
-            diagnosis=diagnosis(overview, inspections, p.values.get("fixes"),
+            diagnosis=diagnosis(findings, overview, inspections, fx, diag,
                                 p.values.get("dose")),
-            fixes=p.values.get("fixes"), dose=p.values.get("dose"),
-            recurring=p.values.get("recurring"))
+            fixes=fx, dose=p.values.get("dose"), recurring=p.values.get("recurring"),
+            findings=findings, flags=flags,
+            headlines=section_headlines(findings, fx, diag),
+            best_fix=diag.proposed[0] if diag is not None and diag.proposed else None,
+            row_labels=tuple(_plain_label(r) for r in self.row_labels[list(chosen)]))
+
+    def _label_flips(self, chosen: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from ..blame import label_flip_check, label_flip_summary
+
+        with self._backend():
+            trials = label_flip_check(
+                self.model, self.X, self.y, chosen, n_neighbors=self.n_neighbors,
+                contributions=self.neighborhood_model.contributions_,
+                random_state=self._seed, n_jobs=self.parallel_jobs, progress=self.progress)
+        return trials, label_flip_summary(trials)
 
     # ------------------------------------------------------------------ report
     def report(self, anomalies: int | Sequence[int] | None = 3,
                path: str | Path = "debug-report.html", *, title: str | None = None,
                label_flip: bool = True, fixes: bool = True, dose: bool | int | str = "ladder",
-               notes: Sequence[str] = ()) -> Path:
+               notes: Sequence[str] = (), json_path: str | Path | None = None) -> Path:
         """Write a self-contained HTML debugging report and return its path.
 
         The values come from :meth:`evidence`; :func:`shap_debug.report.render_report`
@@ -584,14 +709,101 @@ class Debugger:
             Verify fixes on held-out rows / the dose-response's search (:meth:`evidence`).
         notes : sequence of str
             Notes on how the data were prepared, shown in the summary.
+        json_path : str or Path, optional
+            Also write :meth:`Evidence.to_json` (the findings) there.
         """
         from ..report import render_report
 
         evidence = self.evidence(anomalies, label_flip=label_flip, fixes=fixes, dose=dose,
                                  notes=notes)
         path = Path(path)
-        path.write_text(render_report(evidence, title=title), encoding="utf-8")
+        _write_atomically(path, render_report(evidence, title=title))
+        if json_path is not None:
+            _write_atomically(Path(json_path), evidence.to_json() + "\n")
         return path
+
+    # ------------------------------------------------------------------ save / load
+    _SETTINGS = ("feature_names", "protected", "n_neighbors", "budget", "n_top_features",
+                 "n_jobs", "progress", "chunk_size", "_seed")
+
+    def save(self, path: str | Path) -> Path:
+        """Save the data, the settings and everything computed so far to the folder
+        ``path`` (``values.json`` + ``arrays.npz``; no pickle). The model is not saved:
+        :meth:`load` takes it.
+
+        A report asked for again after :meth:`load` with the same arguments is re-rendered
+        from the saved values without recomputing; helper models inside results (the error
+        tree, the refit baseline) and the neighbour index are not saved (the index is rebuilt
+        from the saved contributions when needed).
+
+        Returns
+        -------
+        Path
+        """
+        from ._store import write_store
+
+        cache = {k: v for k, v in self._cache.items() if k not in ("neighborhoods",
+                                                                   "rule_explainer",
+                                                                   "influence")}
+        value = {"settings": {k: getattr(self, k) for k in self._SETTINGS},
+                 "X": self.X, "y": self.y, "X_test": self.X_test, "y_test": self.y_test,
+                 "row_labels": self.row_labels, "test_labels": self.test_labels,
+                 "encoder": self.encoder,
+                 "explanation": self.explanation, "timings": dict(self.timings),
+                 "cache": cache}
+        write_store(path, value, meta={"model": type(self.model).__name__})
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, model: Any) -> Debugger:
+        """A Debugger saved with :meth:`save`, for ``model`` (the same fitted model).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from shap_debug.datasets import german, encode
+        >>> X, y = german(); Z, enc = encode(X)
+        >>> lr = LogisticRegression(max_iter=3000).fit(Z, y)
+        >>> dbg = Debugger(lr, Z, y, encoder=enc, progress=False)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     back = Debugger.load(dbg.save(d), lr)
+        >>> back.n_neighbors == dbg.n_neighbors
+        True
+        """
+        from ._store import read_store
+
+        value, head = read_store(path)
+        s = value["settings"]
+        dbg = cls(model, value["X"], value["y"], value["explanation"],
+                  protected=s["protected"], encoder=value["encoder"],
+                  feature_names=s["feature_names"], X_test=value["X_test"],
+                  y_test=value["y_test"], n_neighbors=s["n_neighbors"], budget=s["budget"],
+                  n_top_features=s["n_top_features"], random_state=s["_seed"],
+                  n_jobs=s["n_jobs"], progress=s["progress"], chunk_size=s["chunk_size"])
+        dbg.row_labels = np.asarray(value["row_labels"])
+        dbg.test_labels = (None if value["test_labels"] is None
+                           else np.asarray(value["test_labels"]))
+        dbg._cache.update(value["cache"])
+        dbg.timings.update(value["timings"])
+        return dbg
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles everything but cached helpers that hold the model behind a closure
+        (they are rebuilt on use) and the Dask client; the model itself must pickle."""
+        import pickle
+
+        state = dict(self.__dict__)
+        cache = {}
+        for key, value in self._cache.items():
+            try:
+                pickle.dumps(value)
+            except Exception:  # a helper wrapping the model in a local function
+                continue
+            cache[key] = value
+        state["_cache"] = cache
+        state["client"] = None  # a Dask client belongs to this process
+        return state
 
     def __repr__(self) -> str:
         return (f"Debugger({type(self.model).__name__}, n={len(self.X)}, m={self.X.shape[1]}, "

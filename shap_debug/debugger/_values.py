@@ -162,6 +162,14 @@ class Overview(Result):
         carries the reason there is no formula).
     ambiguity : AmbiguityReport or None
         Each error cohort's failures split into ambiguous, fixable and confident mistakes.
+    n_test : int
+        Held-out rows given (0 without a test split).
+    test_cohorts : ErrorCohorts or None
+        Cohorts of the held-out rows the model gets wrong (the first view of where it
+        fails; ``cohorts`` is the training rows' view).
+    test_anomalies : DataFrame or None
+        The held-out rows the model gets wrong, most confidently wrong first
+        (:meth:`Debugger.anomalies` with ``held_out=True``).
     failures, skipped : dict
         ``{section: reason}`` for parts that raised / that do not apply.
     timings : dict
@@ -189,6 +197,9 @@ class Overview(Result):
     skipped: Mapping[str, str] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
     ambiguity: Any = None
+    n_test: int = 0
+    test_cohorts: Any = None
+    test_anomalies: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
         """Key figures: model, shape, accuracy, anomalies, K, what is missing."""
@@ -246,6 +257,17 @@ class Evidence(Result):
     recurring : RecurringRows or None
         Rows that recur in anomaly neighbourhoods ranked by lift (rendered in the
         "recurring" section when present).
+    findings : tuple of Finding
+        The one list every sentence is rendered from, strongest first
+        (:func:`shap_debug.debugger.build_findings`).
+    flags : tuple of Flag
+        The summary's flags, rendered from ``findings``.
+    headlines : dict
+        ``{section: [sentences]}``: what each report section says first.
+    row_labels : tuple
+        The user's index labels of the inspected ``anomalies``.
+    best_fix : str or None
+        The best verified fix (the Diagnosis and the Fixes section name the same one).
     """
 
     overview: Overview
@@ -263,6 +285,44 @@ class Evidence(Result):
     fixes: Any = None
     dose: Any = None
     recurring: Any = None
+    findings: tuple = ()
+    flags: tuple = ()
+    headlines: Mapping[str, Any] = field(default_factory=dict)
+    row_labels: tuple = ()
+    best_fix: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The findings and what they rest on, as JSON-ready values (schema
+        ``shap-debug/findings`` version :data:`~shap_debug.debugger.SCHEMA_VERSION`,
+        documented in ``docs/report.md``)."""
+        from ._findings import SCHEMA_VERSION, _plain
+
+        ov = self.overview
+        return {
+            "schema": "shap-debug/findings", "schema_version": SCHEMA_VERSION,
+            "model": ov.model_name, "n_rows": ov.n_rows, "n_test": ov.n_test,
+            "n_features": ov.n_features, "classes": _plain(list(ov.classes)),
+            "accuracy": _plain(dict(ov.accuracy)), "n_anomalies": ov.n_anomalies,
+            "findings": [f.to_dict() for f in self.findings],
+            "diagnosis": [{"text": t, "section": a} for t, a in self.diagnosis],
+            "flags": [{"level": f.level, "message": f.message,
+                       "section": f.anchor.lstrip("#")} for f in self.flags],
+            "best_fix": self.best_fix,
+            "inspected": [{"row": _plain(r), "position": int(i)} for r, i in zip(
+                self.row_labels or self.anomalies, self.anomalies)],
+            "failures": {**dict(ov.failures), **dict(self.failures)},
+            "skipped": {**dict(ov.skipped), **dict(self.skipped)},
+        }
+
+    def to_json(self, path: Any = None, *, indent: int = 2) -> str:
+        """:meth:`to_dict` as JSON text; also written to ``path`` when given."""
+        import json
+        from pathlib import Path
+
+        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
 
     def summary(self) -> dict[str, Any]:
         """Key figures: the overview's, the inspected rows, what is missing."""

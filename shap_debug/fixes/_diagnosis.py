@@ -44,13 +44,18 @@ class Sentence(NamedTuple):
 
 @dataclass(frozen=True, repr=False)
 class CohortVerdict(Result):
-    """One failing cohort's verdict and the measured fix behind it."""
+    """One failing cohort's verdict and the measured fix behind it.
+
+    ``reason_code`` (``"irreducible"``, ``"fixed"``, ``"not_replicated"``, ``"ambiguous"``,
+    ``"unresolved"``) and ``reason_data`` (its numbers) say why; :attr:`reason` reads them
+    as words (:func:`shap_debug.debugger.cohort_reason`).
+    """
 
     label: str
     rule: str
     source: str
     verdict: str
-    reason: str
+    reason_code: str
     best_action: str = ""
     n_test: int = 0
     before: float = float("nan")
@@ -58,6 +63,16 @@ class CohortVerdict(Result):
     delta: float = float("nan")
     low: float = float("nan")
     high: float = float("nan")
+    reason_data: dict = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        """Why the cohort got its verdict, in words."""
+        # the words live with the findings (the one home of sentences); a module, not the
+        # facade package, so the lower stage does not import the facade
+        from ..debugger._findings import cohort_reason
+
+        return cohort_reason(self)
 
     def summary(self) -> dict[str, Any]:
         return {"label": self.label, "rule": self.rule, "verdict": self.verdict,
@@ -74,15 +89,6 @@ class CohortVerdict(Result):
         return pd.DataFrame([self.to_dict()])
 
 
-def _pts(v: float) -> str:
-    return f"{100 * v:+.1f}"
-
-
-def _effect_text(e: dict, confidence: float) -> str:
-    return (f"{_pts(e['delta'])} points, {confidence:.0%} interval {_pts(e['low'])} to "
-            f"{_pts(e['high'])}")
-
-
 def _fails(accuracy: float, n: int, overall: float, level: float = 0.05) -> bool:
     """Are the cohort's held-out errors more frequent than overall (one-sided binomial)?"""
     from scipy.stats import binomtest
@@ -92,18 +98,40 @@ def _fails(accuracy: float, n: int, overall: float, level: float = 0.05) -> bool
     return bool(binomtest(k, n, p, alternative="greater").pvalue < level)
 
 
+def _touches(a: Any, c: Any) -> bool:
+    """Does action ``a`` change any training row of cohort ``c``? An action on a disjoint
+    cohort is no evidence about this one (whatever it does to this cohort's held-out rows
+    it does through the model, not through this cohort's labels)."""
+    if a.cohort == c.label:
+        return True
+    rows = np.asarray(getattr(a, "rows", ()), dtype=np.int64)
+    return bool(len(rows)) and bool(np.isin(rows, np.asarray(c.train_rows)).any())
+
+
+def _own_action(report: Any, c: Any, kinds: tuple = _LABEL_KINDS) -> dict | None:
+    """The best action aimed at cohort ``c`` that raises overall held-out accuracy (its
+    numbers), for the reason of a verdict that is not "fixable". An ambiguous cohort's
+    relabellings are never proposed (:attr:`Diagnosis.proposed`), so only its drops count."""
+    for name in report.ranked:
+        a = report.action(name)
+        if a.cohort == c.label and a.kind in kinds:
+            e = report.effect(name)
+            if e["effect"] == "helps":
+                return {"name": name, "delta": e["delta"], "low": e["low"], "high": e["high"]}
+    return None
+
+
 def _verdict(report: Any, c: Any) -> CohortVerdict:
     before = report.baseline_accuracy.get(c.label, float("nan"))
     n_test = 0 if c.test_rows is None else len(c.test_rows)
     base = dict(label=c.label, rule=c.rule, source=c.source, n_test=n_test, before=before)
     if c.irreducible:
-        return CohortVerdict(**base, verdict="ambiguous", reason=(
-            f"{c.conflict_share:.0%} of its errors are identical rows with conflicting labels: "
-            "no model can be right on all of them; no relabelling is proposed"))
+        return CohortVerdict(**base, verdict="ambiguous", reason_code="irreducible",
+                             reason_data={"conflict_share": float(c.conflict_share)})
     measurable = c.test_rows is not None and n_test > 0
     cands = []  # (p-value, effect in the cohort, action): label actions not hurting overall
     for a in report.actions:
-        if a.kind not in _LABEL_KINDS:
+        if a.kind not in _LABEL_KINDS or not _touches(a, c):
             continue
         over = report.effect(a.name)
         if over["effect"] == "hurts":
@@ -132,34 +160,28 @@ def _verdict(report: Any, c: Any) -> CohortVerdict:
     overall = report.baseline_accuracy.get("overall", float("nan"))
     if passed:
         best_eff, best = max(passed, key=lambda t: t[0]["delta"])
-        where = "inside it" if measurable else "overall (its rule cannot be applied to new rows)"
         gap = overall - best_eff["before"]
         share = best_eff["delta"] / gap if measurable and gap > 0 else 1.0
-        # proportionate: a significant but small gain does not mean the labels were the cause
-        cause = ("the labels, not the model, were the problem" if share >= 0.5 else
-                 f"that closes {min(share, 1):.0%} of its {100 * gap:.0f}-point gap to the "
-                 "overall accuracy, so the labels are only part of the problem")
         return CohortVerdict(
             **{**base, "before": best_eff["before"]}, verdict="fixable", best_action=best,
             after=best_eff["after"], delta=best_eff["delta"], low=best_eff["low"],
-            high=best_eff["high"], reason=(
-                f"'{best}' raises held-out accuracy {where} from {best_eff['before']:.0%} to "
-                f"{best_eff['after']:.0%} ({_effect_text(best_eff, report.confidence)}): "
-                f"{cause}"))
+            high=best_eff["high"], reason_code="fixed", reason_data={
+                "action": best, "measurable": bool(measurable),
+                "before": float(best_eff["before"]), "after": float(best_eff["after"]),
+                "delta": float(best_eff["delta"]), "low": float(best_eff["low"]),
+                "high": float(best_eff["high"]), "confidence": float(report.confidence),
+                "share": float(share), "gap": float(gap)})
+    own = {"own_action": _own_action(report, c), "confidence": float(report.confidence)}
     if measurable and not _fails(before, n_test, overall):
-        return CohortVerdict(**base, verdict="not confirmed", reason=(
-            f"it fails in the training rows' cross-validated errors but not measurably more "
-            f"often on held-out rows ({before:.0%} accuracy on its {n_test} held-out "
-            f"row{'s' if n_test != 1 else ''} against {overall:.0%} overall), "
-            "and no change of its training labels helps there"))
+        return CohortVerdict(**base, verdict="not confirmed", reason_code="not_replicated",
+                             reason_data={"before": float(before), "n_test": int(n_test),
+                                          "overall": float(overall), **own})
     if c.ambiguity == "ambiguous":
-        return CohortVerdict(**base, verdict="ambiguous", reason=(
-            "the labels are genuinely uncertain here (the model is unsure or neighbours' "
-            "labels are mixed) and no relabelling or dropping helps inside it on held-out "
-            "rows: more data or features, not relabelling, would help"))
-    return CohortVerdict(**base, verdict="unresolved", reason=(
-        "no change of the training labels measurably helps inside it: a modelling gap "
-        "(capacity or features) rather than the labels"))
+        own["own_action"] = _own_action(report, c, kinds=("drop",))
+        return CohortVerdict(**base, verdict="ambiguous", reason_code="ambiguous",
+                             reason_data=own)
+    return CohortVerdict(**base, verdict="unresolved", reason_code="unresolved",
+                         reason_data=own)
 
 
 @dataclass(frozen=True, repr=False)
@@ -237,55 +259,13 @@ class Diagnosis(Result):
 
     def sentences(self, max_rows: int = 10) -> list[Sentence]:
         """Plain-words diagnosis, each sentence with the anchor of its evidence section
-        (``#cohorts``, ``#systematic``, ``#ambiguity``, ``#fixes``, ``#suspicious``)."""
-        rep = self.fixes
-        overall = rep.baseline_accuracy.get("overall", float("nan"))
-        out: list[Sentence] = []
-        if not self.cohorts:
-            out.append(Sentence("No cohort of the training rows fails significantly more "
-                                "often than the rest.", "#cohorts"))
-        for v, c in zip(self.cohorts, rep.cohorts):
-            acc = ("" if np.isnan(v.before) else
-                   f" (held-out accuracy {v.before:.0%} against {overall:.0%} overall)")
-            if c.source == "label shift":
-                word = "fewer" if c.shift < 0 else "more"
-                out.append(Sentence(
-                    f"{v.label} ({c.rule}) carries {word} '{c.shift_label}' labels than the "
-                    f"rest of the data predicts (by {abs(c.shift):.0%} of its rows){acc}.",
-                    "#systematic"))
-            else:
-                lead = ("It also fails in" if any(s.anchor == "#cohorts" for s in out)
-                        else "The model fails most in")
-                out.append(Sentence(f"{lead} {v.label} ({c.rule}){acc}.", "#cohorts"))
-            anchor = "#ambiguity" if v.verdict == "ambiguous" else "#fixes"
-            out.append(Sentence(f"{v.label} is {v.verdict}: {v.reason}.", anchor))
-        if self.proposed:
-            best = rep.effect(self.proposed[0])
-            out.append(Sentence(
-                f"Best verified fix: {self.proposed[0]} (held-out accuracy overall "
-                f"{_effect_text(best, rep.confidence)}).", "#fixes"))
-        elif rep.actions:
-            out.append(Sentence(f"None of the {len(rep.actions)} actions tried raises held-out "
-                                "accuracy measurably; the table shows each one's effect.",
-                                "#fixes"))
-        hurt = [a.name for a in rep.actions if rep.effect(a.name)["effect"] == "hurts"]
-        if hurt:
-            more = f" and {len(hurt) - 4} more" if len(hurt) > 4 else ""
-            out.append(Sentence(f"{len(hurt)} action(s) lower held-out accuracy: "
-                                f"{', '.join(hurt[:4])}{more}.", "#fixes"))
-        refits = (f"each action refitted with {rep.n_fits} seeds" if rep.n_fits > 1 else
-                  "each action refitted once (the model's refits do not depend on the seed)"
-                  if rep.deterministic else "each action refitted once")
-        out.append(Sentence(f"Fixes were measured on {rep.holdout}, rows that played no part "
-                            f"in the diagnosis; {refits}.", "#fixes"))
-        if len(self.rows_to_check):
-            k = min(max_rows, len(self.rows_to_check))
-            rows = ", ".join(str(int(r)) for r in self.rows_to_check[:k])
-            n = len(self.rows_to_check)
-            out.append(Sentence(f"Look first at training row{'s' if k > 1 else ''} {rows} "
-                                f"(of {n} label{'s' if n > 1 else ''} worth a second look).",
-                                "#suspicious"))
-        return out
+        (``#cohorts``, ``#systematic``, ``#ambiguity``, ``#fixes``, ``#suspicious``); the
+        words come from :func:`shap_debug.debugger.diagnosis_sentences`."""
+        # the words live with the findings (the one home of sentences); a module, not the
+        # facade package, so the lower stage does not import the facade
+        from ..debugger._findings import diagnosis_sentences
+
+        return [Sentence(t, a) for t, a in diagnosis_sentences(self, max_rows=max_rows)]
 
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{escape(s.text)} <a href='{escape(s.anchor)}'>evidence</a></li>"

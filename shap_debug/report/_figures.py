@@ -120,6 +120,9 @@ def report_figures(evidence: Any) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     if ov.occurrence is not None:
         out.append(("occurrence", occurrence_figure(ov.occurrence)))
+    test = getattr(ov, "test_cohorts", None)  # the held-out errors' cohorts come first
+    if test is not None and test.n_errors and report_cohorts(test):
+        out.append(("test cohorts", cohort_figure(test)))
     if ov.cohorts is not None and ov.cohorts.n_errors and report_cohorts(ov.cohorts):
         out.append(("cohorts", cohort_figure(ov.cohorts)))
     if ov.ambiguity is not None and ov.ambiguity.cohorts:

@@ -37,7 +37,8 @@ from ._figures import (
     space_view_figure,
     suspicious_figure,
 )
-from ._parts import guard, missing_p, part, section, table_or
+from ._parts import error_p, guard, missing_p, part, section, table_or
+from ._sections import section_of
 
 __all__ = ["render_report"]
 
@@ -71,15 +72,34 @@ def _pct(v: float) -> str:
 
 
 # ---------------------------------------------------------------------------- sections
+def _items(pairs: Any) -> str:
+    return "".join(f'<li>{escape(text)} <a href="#{escape(str(anchor).lstrip("#"))}">'
+                   "evidence</a></li>" for text, anchor in pairs)
+
+
 def _diagnosis_html(ev: Any) -> str:
+    """The strongest findings (at most five) first, then the rest below."""
     items = tuple(getattr(ev, "diagnosis", ()) or ())
     if not items:
         return missing_p("No finding stands out: no cohort fails significantly more than the "
                          "rest and no anomaly was inspected. Inspect anomalies "
                          "(anomalies=3) to get a diagnosis per row.")
-    return ('<ol class="diagnosis">' + "".join(
-        f'<li>{escape(text)} <a href="#{escape(str(anchor).lstrip("#"))}">evidence</a></li>'
-        for text, anchor in items) + "</ol>")
+    n_lead = max(1, min(5, len(getattr(ev, "findings", ()) or ())))
+    out = '<ol class="diagnosis">' + _items(items[:n_lead]) + "</ol>"
+    if len(items) > n_lead:
+        out += ('<h3>More</h3><ul class="diagnosis-more">' + _items(items[n_lead:])
+                + "</ul>")
+    return out
+
+
+def _headline(ev: Any, key: str) -> str:
+    """What a section says first: its findings' headlines (the same words as the
+    Diagnosis)."""
+    lines = (getattr(ev, "headlines", None) or {}).get(key) or []
+    if not lines:
+        return ""
+    return ('<div class="verdict">' + "".join(f"<p>{escape(t)}</p>" for t in lines)
+            + "</div>")
 
 
 def _summary_html(ev: Any) -> str:
@@ -104,7 +124,26 @@ def _summary_html(ev: Any) -> str:
             f'<a href="#{escape(f.anchor.lstrip("#"))}">{escape(f.message)}</a></li>'
             for f in values) + "</ul>"
 
-    return kpis + "<h3>Flags</h3>" + part(ev, "flags", ov.flags, flags)
+    values = tuple(getattr(ev, "flags", ()) or ()) or ov.flags
+    return (kpis + _headline(ev, "summary") + "<h3>Flags</h3>"
+            + part(ev, "flags", values, flags) + _orphan_failures(ev))
+
+
+#: Parts shown in a section of their own (a failure shows there); any other failed part
+#: shows in the summary.
+_PLACED = {"integrity", "cohorts", "test-cohorts", "ambiguity", "suspicious", "occurrence",
+           "label-flip", "space-view", "logic", "protected", "fixes", "dose", "recurring",
+           "flags"}
+
+
+def _orphan_failures(ev: Any) -> str:
+    failed = {**dict(ev.overview.failures), **dict(ev.failures)}
+    rest = {k: v for k, v in failed.items()
+            if k not in _PLACED and not k.startswith("anomaly-")}
+    if not rest:
+        return ""
+    return "<h3>Parts that could not be computed</h3>" + "".join(
+        error_p(f"{key}: {reason}") for key, reason in rest.items())
 
 
 def _occurrence_html(ev: Any) -> str:
@@ -159,26 +198,50 @@ def _cohorts_html(ev: Any) -> str:
                                                             "error cohorts"))
         return out
 
-    out = part(ev, "cohorts", ov.cohorts, body)
+    out = _headline(ev, "cohorts")
+    if getattr(ov, "n_test", 0):
+        out += ('<h3>Held-out rows the model gets wrong</h3><p class="note">The errors users '
+                "meet on new data: cohorts of the test rows the model gets wrong.</p>")
+        out += part(ev, "test-cohorts", getattr(ov, "test_cohorts", None), body)
+        wrong = getattr(ov, "test_anomalies", None)
+        if wrong is not None and len(wrong):
+            out += ('<p class="note">The held-out rows it gets wrong, most confidently wrong '
+                    "first (<code>index</code>: the row's own label):</p>"
+                    + table_html(wrong.drop(columns=["row"]), max_rows=10))
+        out += "<h3>Training rows the model gets wrong (second view)</h3>"
+    out += part(ev, "cohorts", ov.cohorts, body)
     out += '<h3 id="ambiguity">Are the errors ambiguous or fixable?</h3>'
-    out += part(ev, "ambiguity", getattr(ov, "ambiguity", None), _ambiguity_html,
+    out += _headline(ev, "ambiguity")
+    out += part(ev, "ambiguity", getattr(ov, "ambiguity", None),
+                lambda amb: _ambiguity_html(amb, _verified(ev)),
                 "Not computed: the ambiguity split needs the error cohorts and the "
                 "suspicious-row ranking.")
     return out
 
 
-def _ambiguity_html(amb: Any) -> str:
+def _verified(ev: Any) -> dict:
+    """Cohort rule -> the verdict the verified fixes gave it (from the findings)."""
+    return {f.rule["text"]: f"{f.details['cohort']} {f.details['cohort_verdict']}"
+            for f in getattr(ev, "findings", ()) or ()
+            if f.rule and "cohort_verdict" in f.details}
+
+
+def _ambiguity_html(amb: Any, verified: dict | None = None) -> str:
     if not amb.n_errors or not amb.cohorts:
         return missing_p("The model makes no training error, so there is nothing to split "
                          "into ambiguous and fixable.")
     model = max(0.0, 1 - amb.ambiguous_error_share - amb.fixable_error_share)
-    head = (f"<p>{_pct(amb.ambiguous_error_share)} of the {amb.n_errors} errors are "
+    head = (f"<p>By their scores alone, {_pct(amb.ambiguous_error_share)} of the "
+            f"{amb.n_errors} errors are "
             f"ambiguous (the model is unsure, or similar rows carry mixed labels), "
             f"{_pct(amb.fixable_error_share)} look fixable (a likely data problem: a label "
             f"the out-of-sample model confidently rejects in a clean neighbourhood), "
-            f"{_pct(model)} are confident mistakes with no sign of a data problem.</p>")
+            f"{_pct(model)} are confident mistakes with no sign of a data problem. The "
+            "verdict that counts is the one verified on held-out rows (Fixes).</p>")
+    verified = verified or {}
     table = pd.DataFrame([{
-        "#": k, "cohort": d.cohort.rule, "verdict": d.verdict,
+        "#": k, "cohort": d.cohort.rule, "score-based split": d.verdict,
+        "verified on held-out rows": verified.get(str(d.cohort.rule), "not verified"),
         "ambiguous": _pct(d.ambiguous_share), "fixable": _pct(d.fixable_share),
         "why": d.explanation} for k, d in enumerate(amb.cohorts[:COHORT_ROWS], 1)])
     return (head + table_html(table, max_rows=len(table))
@@ -206,7 +269,7 @@ def _suspicious_html(ev: Any) -> str:
         return s._repr_html_() + guard("suspicious plot", lambda: figure_html(
             suspicious_figure(s), "suspicion scores"))
 
-    return part(ev, "suspicious", ev.overview.suspicious, body)
+    return _headline(ev, "suspicious") + part(ev, "suspicious", ev.overview.suspicious, body)
 
 
 def _label_flip_html(ev: Any) -> str:
@@ -268,9 +331,43 @@ def _extra_html(value: Any) -> str:
     return out + fig
 
 
-_EXTRA_TITLES = {"fixes": "Fixes, verified on held-out data",
-                 "dose": "Label-flip dose-response",
-                 "recurring": "Rows that recur in anomaly neighbourhoods, by lift"}
+def _fixes_html(ev: Any, fixes: Any) -> str:
+    """The verified fixes: the findings' best fix first (the Diagnosis's words), then the
+    before/after table, the failing cohorts and the forest plot."""
+    f = fixes.to_frame()
+    show = f[["rank", "action", "target", "rows_changed", "before", "after", "delta",
+              "low", "high", "effect"]].copy()
+    for col in ("before", "after"):
+        show[col] = show[col].map(lambda v: f"{v:.1%}")
+    for col in ("delta", "low", "high"):
+        show[col] = show[col].map(lambda v: f"{v:+.1%}")
+    out = _headline(ev, "fixes") + table_html(show, max_rows=30)
+    if fixes.cohorts:
+        out += table_html(fixes.cohort_frame()[["cohort", "rule", "source", "test_rows",
+                                                "held_out_accuracy"]])
+    if fixes.skipped:
+        out += "<p>Not measured:</p><ul>" + "".join(
+            f"<li>{escape(n)}: {escape(r)}</li>" for n, r in fixes.skipped) + "</ul>"
+    out += ('<p class="note">Ranked by the change of overall held-out accuracy; the best '
+            "verified fix above also requires the action not to relabel an ambiguous "
+            "cohort. Intervals: paired bootstrap over seeds and held-out rows.</p>")
+    return out + guard("fixes plot", lambda: figure_html(extra_figure(fixes), "fixes"))
+
+
+def _extra_section(ev: Any, name: str, value: Any) -> str:
+    sec = section_of(name)
+    if value is None:  # a part that raised shows its error in its own section
+        reason = ev.reason(name)
+        body = error_p(reason) if ev.failed(name) else missing_p(reason)
+    elif name == "fixes":
+        body = guard(name, lambda: _fixes_html(ev, value))
+    else:
+        body = guard(name, lambda: _extra_html(value))
+    return section(sec.key, sec.title, body)
+
+
+def _anomaly_title(i: int, label: Any) -> str:
+    return f"Anomaly {label}" + ("" if str(label) == str(i) else f" (position {i} in X)")
 
 
 def render_report(evidence: Any, *, title: str | None = None) -> str:
@@ -291,43 +388,44 @@ def render_report(evidence: Any, *, title: str | None = None) -> str:
     t_start = time.perf_counter()
     ev, ov = evidence, evidence.overview
     classes = tuple(ov.classes)
+    # an extra part is shown when computed, or when it was asked for and failed
     extras = [(name, getattr(ev, name, None)) for name in EXTRA_PARTS]
-    extras = [(n, v) for n, v in extras if v is not None]
-    sections = [
-        section("diagnosis", "Diagnosis", _diagnosis_html(ev)),
-        section("summary", "Summary", _summary_html(ev)),
-    ]
-    sections += [section(n, _EXTRA_TITLES[n], guard(n, lambda v=v: _extra_html(v)))
-                 for n, v in extras]
-    sections += [
-        section("occurrence", "Rows that recur in anomaly neighbourhoods",
-                _occurrence_html(ev)),
-        section("cohorts", "Where the model fails: error cohorts", _cohorts_html(ev)),
-        section("suspicious", "Suspicious training rows (confident learning)",
-                _suspicious_html(ev)),
-        section("integrity", "Data integrity", part(ev, "integrity", ov.integrity,
-                                                   _integrity_html)),
-    ]
-    if ev.label_flip:
-        sections.append(section("label-flip", "Evidence: label-flip influence check",
-                                _label_flip_html(ev)))
-    for i in ev.anomalies:
-        sections.append(section(f"anomaly-{i}", f"Anomaly {i}", part(
-            ev, f"anomaly-{i}", ev.inspections.get(i),
-            lambda ins: inspection_html(ins, classes=classes))))
-    sections.append(section("global", "Global view", _global_html(ev)))
-    timings = {**ev.timings, "rendering": time.perf_counter() - t_start}
-    sections.append(section("timings", "How long each step took", table_html(
-        pd.DataFrame({"step": list(timings), "seconds": list(timings.values())}), 60)))
-
-    nav = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in [
-        ("diagnosis", "Diagnosis"), ("summary", "Summary")]
-        + [(n, _EXTRA_TITLES[n].split(",")[0]) for n, _ in extras]
-        + [("occurrence", "Recurring rows"), ("cohorts", "Cohorts"),
-           ("suspicious", "Suspicious rows"), ("integrity", "Integrity")]
-        + ([("label-flip", "Label flips")] if ev.label_flip else [])
-        + [(f"anomaly-{i}", f"Anomaly {i}") for i in ev.anomalies]
-        + [("global", "Global view")])
+    extras = [(n, v) for n, v in extras if v is not None or ev.failed(n)]
+    keys = ["diagnosis", "summary"] + [n for n, _ in extras] + [
+        "occurrence", "cohorts", "suspicious", "integrity"]
+    keys += ["label-flip"] if ev.label_flip else []
+    keys += [f"anomaly-{i}" for i in ev.anomalies] + ["global", "timings"]
+    labels = dict(zip(ev.anomalies, getattr(ev, "row_labels", ()) or ev.anomalies))
+    bodies = {
+        "diagnosis": lambda: _diagnosis_html(ev), "summary": lambda: _summary_html(ev),
+        "occurrence": lambda: _occurrence_html(ev), "cohorts": lambda: _cohorts_html(ev),
+        "suspicious": lambda: _suspicious_html(ev),
+        "integrity": lambda: _headline(ev, "integrity") + part(
+            ev, "integrity", ov.integrity, _integrity_html),
+        "label-flip": lambda: _label_flip_html(ev), "global": lambda: _global_html(ev)}
+    sections, nav_items = [], []
+    for key in keys:
+        sec = section_of(key)
+        if key.startswith("anomaly-"):
+            i = int(key.split("-", 1)[1])
+            sec = sec._replace(title=_anomaly_title(i, labels.get(i, i)),
+                               nav=f"Anomaly {labels.get(i, i)}")
+            body = part(ev, key, ev.inspections.get(i),
+                        lambda ins: inspection_html(ins, classes=classes))
+        elif key in dict(extras):
+            sections.append(_extra_section(ev, key, dict(extras)[key]))
+            nav_items.append((key, sec.nav))
+            continue
+        elif key == "timings":
+            timings = {**ev.timings, "rendering": time.perf_counter() - t_start}
+            body = table_html(pd.DataFrame({"step": list(timings),
+                                            "seconds": list(timings.values())}), 60)
+        else:
+            body = bodies[key]()
+        sections.append(section(sec.key, sec.title, body))
+        if key != "timings":
+            nav_items.append((key, sec.nav))
+    nav = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in nav_items)
     head_title = escape(title or f"shap-debug report: {ov.model_name}")
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
