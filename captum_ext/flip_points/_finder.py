@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,12 +56,13 @@ from shap_debug.core import (
     check_int,
     check_option,
     check_random_state,
+    is_tree_model,
     search_model,
     warn,
 )
 
 from ..bridge import SklearnForward, TorchClassifier
-from ._domain import _dist, _Domain, _vector, _verify
+from ._domain import _boundary_class, _dist, _Domain, _vector, _verify
 from ._result import FlipResult
 from ._scorers import _FDScorer, _Scorer, _SequentialScorer, mlp_to_torch
 from ._solvers import _solve
@@ -73,6 +75,19 @@ _ENSEMBLES = {
     "RandomForestClassifier", "ExtraTreesClassifier", "GradientBoostingClassifier",
     "HistGradientBoostingClassifier", "XGBClassifier", "LGBMClassifier", "CatBoostClassifier",
 }
+
+
+def _slice_args(afa: Any, i: int, n: int) -> Any:
+    """``additional_forward_args`` for row ``i`` alone (batch-first arrays sliced)."""
+    if afa is None:
+        return None
+
+    def one(a):
+        if isinstance(a, (torch.Tensor, np.ndarray)) and a.ndim and a.shape[0] == n:
+            return a[i:i + 1]
+        return a
+
+    return tuple(one(a) for a in afa) if isinstance(afa, tuple) else one(afa)
 
 
 # --------------------------------------------------------------------------- front door
@@ -146,10 +161,14 @@ class FlipPoints:
         if not isinstance(est, torch.nn.Module) and callable(getattr(est, "predict_proba", None)):
             self._estimator = est
             name = type(est).__name__
+            inner = search_model(est)
             if name in _SINGLE_TREE:
                 self.kind = "tree-exact"
-            elif name in _ENSEMBLES or type(search_model(est)).__name__ in _ENSEMBLES:
-                # also behind a Pipeline or shap-debug's adapters (core.frames.CodedModel)
+            elif (name in _ENSEMBLES or type(inner).__name__ in _ENSEMBLES
+                  or type(inner).__name__ in _SINGLE_TREE or is_tree_model(inner)):
+                # also behind a Pipeline or shap-debug's adapters (core.frames.CodedModel,
+                # io's LightGBM/XGBoost/CatBoost native boosters): piecewise-constant scores,
+                # which finite differences cannot follow
                 self.kind = "tree-search"
             elif name == "MLPClassifier":
                 self.kind = "gradient"
@@ -372,7 +391,8 @@ class FlipPoints:
     def find(self, inputs: Any, target: Any = None, additional_forward_args: Any = None, *,
              features: Any = None, bounds: Any = None, integer: Any = None,
              onehot_groups: Any = None, immutable: Any = None, weights: Any = None,
-             method: str = "slsqp", polish: bool = True) -> FlipResult:
+             method: str = "slsqp", polish: bool = True, distance: str = "l2",
+             flip_to: Any = None) -> FlipResult:
         """Closest flip point of every input.
 
         Parameters
@@ -407,12 +427,27 @@ class FlipPoints:
             ``FlipResult.stationary``) to one, never farther from the input (boundary
             projections from the input, then SLSQP restarts; only those rows pay for it).
             ``False`` returns the solver's answers as they are.
+        distance : {"l2", "l1"}
+            ``"l2"``: the weighted Euclidean distance above. ``"l1"``: ``sum_j w_j |x̂_j -
+            x_j|``, which favours sparse changes (few features move). Single trees solve it
+            exactly; the other paths start from the L2 flip point and reweight the L2
+            problem with ``w_j / (|x̂_j - x_j| + eps)`` until the L1 distance stops falling
+            (iteratively reweighted least squares, a local answer: status
+            ``"approximate"``).
+        flip_to : int, sequence of int or None
+            Same as ``target`` here (the name :meth:`attribute` uses for it, where ``target``
+            keeps Captum's meaning); give one or the other.
 
         Returns
         -------
         FlipResult
         """
         method = check_option(method, "method", ["slsqp", "projection"])
+        distance = check_option(distance, "distance", ["l2", "l1"])
+        if flip_to is not None:
+            if target is not None:
+                raise ValueError("give the class to flip to as target or flip_to, not both")
+            target = flip_to
         X, shapes, _, _ = self._flatten(inputs)
         n, m = X.shape
         names = self.feature_names or [f"Feature {j}" for j in range(m)]
@@ -421,6 +456,7 @@ class FlipPoints:
         if self.data is not None and self.data.shape[1] != m:
             raise ValueError(f"data has {self.data.shape[1]} features but inputs have {m}")
         dom = self._domain(X, names, features, bounds, integer, onehot_groups, immutable, weights)
+        dom.norm = distance
         scorer = self._make_scorer(shapes, additional_forward_args, n)
         rows = np.arange(n)
         torch_threads = torch.get_num_threads()
@@ -436,10 +472,92 @@ class FlipPoints:
                                        check_random_state(self.random_state), self.progress)
                 else:
                     out = _solve(scorer, X, c, t, dom, self, method, polish=bool(polish))
+                    if distance == "l1":
+                        out = self._reweighted_l1(shapes, additional_forward_args, X, c, t,
+                                                  dom, method, out)
+            out = self._check_boundary(scorer, X, c, out)
         finally:
             torch.set_num_threads(torch_threads)
         return FlipResult(x=X, feature_names=names, method=self.kind, weights=dom.w,
-                          input_shapes=shapes, **out)
+                          input_shapes=shapes, distance_kind=distance, **out)
+
+    def _reweighted_l1(self, shapes, afa, X, c, t, dom: _Domain, method: str, out: dict,
+                       n_iter: int = 30) -> dict:
+        """The L1 distance on the gradient paths: per row, re-solve the weighted L2 problem
+        with weights ``w / (|x̂ - x| + eps)`` from the last answer (IRLS), keep the verified
+        point with the smallest L1 distance."""
+        n = len(X)
+        x_hat = out["x_hat"].copy()
+        ok = np.isin(out["status"], ("exact", "approximate"))
+        status = out["status"].astype(object)
+        message = out["message"].astype(object)
+        target = np.asarray(out["target_class"]).copy()
+        solver = np.asarray(out.get("solver", np.array(["none"] * n))).astype(object)
+        seconds = out["seconds"].copy()
+        for i in np.flatnonzero(ok):
+            tic = time.perf_counter()
+            one = self._make_scorer(shapes, _slice_args(afa, i, n), 1)
+            best, best_d = x_hat[i], float((dom.w * np.abs(x_hat[i] - X[i])).sum())
+            for _ in range(n_iter):
+                step = np.abs(best - X[i])
+                eps = 1e-6 + 1e-4 * step[dom.cont].max(initial=0.0)
+                dom_i = _Domain(dom.free, dom.lo, dom.hi, dom.integer, dom.groups,
+                                dom.w / (step + eps), dom.in_group)
+                o = _solve(one, X[i:i + 1], c[i:i + 1], None if t is None else t[i:i + 1],
+                           dom_i, self, method, polish=False)
+                if o["status"][0] not in ("exact", "approximate"):
+                    break
+                d = float((dom.w * np.abs(o["x_hat"][0] - X[i])).sum())
+                if d >= best_d * (1 - 1e-12):
+                    break
+                best, best_d = o["x_hat"][0], d
+                target[i] = o["target_class"][0]
+            # prune: hold the features that barely move at x and re-solve on the rest
+            step = np.abs(best - X[i])
+            keep = dom.cont & (step > 1e-3 * step[dom.cont].max(initial=0.0))
+            if (dom.cont & ~keep).any() and keep.any():
+                dom_p = _Domain(dom.free & (keep | dom.in_group), dom.lo, dom.hi, dom.integer,
+                                dom.groups, dom.w / (step + 1e-9), dom.in_group)
+                o = _solve(one, X[i:i + 1], c[i:i + 1], None if t is None else t[i:i + 1],
+                           dom_p, self, method, polish=False)
+                if o["status"][0] in ("exact", "approximate"):
+                    d = float((dom.w * np.abs(o["x_hat"][0] - X[i])).sum())
+                    if d <= best_d * (1 + 1e-9):
+                        best, best_d = o["x_hat"][0], d
+                        target[i] = o["target_class"][0]
+            x_hat[i] = best
+            status[i] = "approximate"
+            message[i] = "L1 distance by reweighted L2 (a local answer); " + str(message[i])
+            solver[i] = "reweighted l2"
+            seconds[i] += time.perf_counter() - tic
+        nan = np.full(n, np.nan)
+        return {**out, "x_hat": x_hat,
+                "distance": np.where(ok, (dom.w * np.abs(np.nan_to_num(x_hat) - X)).sum(1),
+                                     np.nan),
+                "status": status.astype(str), "message": message.astype(str),
+                "target_class": target, "solver": solver.astype(str), "seconds": seconds,
+                "stationarity": nan, "kkt_residual": nan.copy(),
+                "stationary": np.zeros(n, dtype=bool)}
+
+    @staticmethod
+    def _check_boundary(scorer, X, c, out: dict) -> dict:
+        """Say so when a point of the target class sits on its boundary with a third class
+        rather than with the input's class (possible with three or more classes)."""
+        ok = np.isin(out["status"], ("exact", "approximate"))
+        t = np.asarray(out["target_class"])
+        bc = _boundary_class(scorer, X, np.nan_to_num(out["x_hat"]), c, t, ok)
+        other = ok & (bc != c)
+        if other.any():
+            status = out["status"].astype(object)
+            message = out["message"].astype(object)
+            for i in np.flatnonzero(other):
+                status[i] = "approximate"
+                message[i] = (f"on the boundary between class {int(t[i])} and class "
+                              f"{int(bc[i])}, not the input's class {int(c[i])}; "
+                              + str(message[i]))
+            out = {**out, "status": status.astype(str), "message": message.astype(str),
+                   "stationary": out["stationary"] & ~other}
+        return {**out, "boundary_class": bc}
 
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
                   **kwargs: Any):
