@@ -203,8 +203,8 @@ def test_bad_inputs_raise_clear_errors():
     net = _linear(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
     fp = FlipPoints(net, progress=False)
     X = np.array([[1.0, 0.0]])  # predicted class 0
-    with pytest.raises(ValueError, match="target equals the predicted class"):
-        fp.find(X, target=0)
+    with pytest.raises(ValueError, match="flip_to equals the predicted class"):
+        fp.find(X, flip_to=0)
     with pytest.raises(ValueError, match="bounds exclude the inputs"):
         fp.find(X, bounds=(2.0, 3.0))
     with pytest.raises(ValueError, match="not one-hot"):
@@ -344,7 +344,7 @@ def test_category_switch_alone_is_kept_when_closer_than_any_tie():
 
 
 def test_numpy_sequential_scorer_matches_autograd():
-    from captum_ext.flip_points import _Scorer, _SequentialScorer
+    from captum_ext.flip_points._scorers import _Scorer, _SequentialScorer
 
     torch.manual_seed(0)
     for out in (1, 3):
@@ -627,3 +627,33 @@ def test_fixed_target_on_another_class_boundary_is_said():
         FlipPoints(net, progress=False).find(x, target=2, flip_to=2)
     with pytest.raises(ValueError, match="distance"):
         FlipPoints(net, progress=False).find(x, distance="l3")
+
+
+def test_captum_target_and_noise_tunnel():
+    from captum.attr import Attribution, NoiseTunnel
+
+    # three classes along x0 (0 below 0, 1 on (0, 1), 2 above 1); x1 is irrelevant
+    W, b = np.array([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]), np.array([0.0, 0.0, -1.0])
+    net = _linear(W, b)
+    fp = FlipPoints(net, progress=False)
+    assert isinstance(fp, Attribution)
+    x = torch.tensor([[-0.5, 0.3], [0.4, -0.2], [1.7, 0.0]], dtype=torch.float64)
+    pred = torch.as_tensor(x.numpy() @ W.T + b).argmax(1)
+    # target = the predicted class: away from it, to the closest other class
+    away = fp.attribute(x, target=pred)
+    assert torch.allclose(away, torch.tensor([[0.5, 0.0], [-0.4, 0.0], [-0.7, 0.0]],
+                                             dtype=torch.float64), atol=1e-6)
+    # a mixed per-row target: row 0 flips to class 1 (not predicted), rows 1 and 2 away
+    mixed = fp.find(x, target=[1, 1, 2])
+    assert mixed.target_class.tolist() == [1, 0, 1]
+    assert np.allclose(mixed.distance, [0.5, 0.4, 0.7], atol=1e-6)
+    # flip_to keeps the old meaning and refuses the predicted class
+    to2 = fp.find(x[:2], flip_to=2)
+    assert (to2.target_class == 2).all()
+    with pytest.raises(ValueError, match="flip_to equals the predicted class"):
+        fp.find(x, flip_to=pred)
+    # Captum's NoiseTunnel runs it on noisy copies and averages
+    torch.manual_seed(0)
+    nt = NoiseTunnel(fp).attribute(x, nt_samples=6, stdevs=0.01, target=pred)
+    assert nt.shape == x.shape and torch.isfinite(nt).all()
+    assert torch.allclose(nt[:, 0], away[:, 0], atol=0.05)

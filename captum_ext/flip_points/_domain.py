@@ -178,7 +178,8 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
     if not tie_required:
         stationary[:] = False
     return {"ok": ok, "status": status, "message": message, "residual": residual,
-            "stationarity": stationarity, "kkt_residual": kkt, "stationary": stationary & ok}
+            "stationarity": stationarity, "kkt_residual": kkt, "stationary": stationary & ok,
+            "at_kink": kink & ok}
 
 
 def _cone_residual(A: np.ndarray, Oth: np.ndarray, r: np.ndarray) -> float:

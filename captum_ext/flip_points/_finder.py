@@ -40,6 +40,7 @@ unverified point is never reported as a flip point.
 from __future__ import annotations
 
 import copy
+import functools
 import numbers
 import time
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from captum.attr import Attribution
 from threadpoolctl import threadpool_limits
 
 from shap_debug.core import (
@@ -77,21 +79,48 @@ _ENSEMBLES = {
 }
 
 
-def _slice_args(afa: Any, i: int, n: int) -> Any:
-    """``additional_forward_args`` for row ``i`` alone (batch-first arrays sliced)."""
+def _slice_args(afa: Any, rows: Any, n: int) -> Any:
+    """``additional_forward_args`` for ``rows`` (an int or an index array; batch-first
+    arrays and tensors sliced, the rest passed as they are)."""
     if afa is None:
         return None
+    idx = np.atleast_1d(np.asarray(rows, dtype=int))
 
     def one(a):
-        if isinstance(a, (torch.Tensor, np.ndarray)) and a.ndim and a.shape[0] == n:
-            return a[i:i + 1]
+        if isinstance(a, torch.Tensor) and a.ndim and a.shape[0] == n:
+            return a[torch.as_tensor(idx)]
+        if isinstance(a, np.ndarray) and a.ndim and a.shape[0] == n:
+            return a[idx]
         return a
 
     return tuple(one(a) for a in afa) if isinstance(afa, tuple) else one(afa)
 
 
+def _merge(parts: list, outs: list, n: int) -> dict:
+    """Per-row result dicts of disjoint row subsets put back in row order."""
+    merged = {}
+    for key in outs[0]:
+        first = np.asarray(outs[0][key])
+        arr = np.empty((n,) + first.shape[1:], dtype=first.dtype if first.dtype.kind != "U"
+                       else object)
+        for rows_, o in zip(parts, outs):
+            arr[rows_] = np.asarray(o[key])
+        merged[key] = arr.astype(str) if first.dtype.kind == "U" else arr
+    return merged
+
+
+def _captum_method(fn):
+    """Mark ``fn`` the way Captum's ``log_usage`` does (``__wrapped__``), which its
+    ``NoiseTunnel`` calls to run the inner method."""
+    @functools.wraps(fn)
+    def inner(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return inner
+
+
 # --------------------------------------------------------------------------- front door
-class FlipPoints:
+class FlipPoints(Attribution):
     """Closest flip points of a classifier (Yousefzadeh & O'Leary 2020), Captum style.
 
     Parameters
@@ -145,7 +174,7 @@ class FlipPoints:
                  feature_names: Sequence[str] | None = None, data: Any = None,
                  tol: float = 1e-6, max_iter: int = 30, max_candidates: int = 8,
                  n_starts: int = 4, random_state: Any = 0, progress: bool = True):
-        self.forward_func = forward_func
+        Attribution.__init__(self, forward_func)
         self.output = check_option(output, "output", ["auto", "logits", "probabilities"])
         self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
         self.tol = check_float(tol, "tol", low=0.0)
@@ -363,7 +392,11 @@ class FlipPoints:
             raise ValueError("weights must be positive and finite")
         return _Domain(free, lo, hi, intm, groups, w, in_group)
 
-    def _targets(self, target, z: np.ndarray):
+    def _targets(self, target, z: np.ndarray, strict: bool = True, name: str = "flip_to"):
+        """``(c, t)``: predicted classes and the classes to flip to (None: any other).
+        ``strict``: a class equal to the prediction is an error (``flip_to``); otherwise
+        (Captum's ``target``) such rows get -1, meaning "away from it, to the closest other
+        class"."""
         n, K = z.shape
         c = z.argmax(axis=1)
         if target is None:
@@ -375,16 +408,22 @@ class FlipPoints:
         else:
             t = np.asarray(target).reshape(-1)
             if t.dtype.kind not in "iu" or len(t) != n:
-                raise ValueError(f"target must be an int class index or one per row ({n}); got "
+                raise ValueError(f"{name} must be an int class index or one per row ({n}); got "
                                  f"{np.asarray(target).dtype} of length {len(t)}")
             t = t.astype(int)
         if ((t < 0) | (t >= K)).any():
-            raise ValueError(f"target must be a class index in [0, {K}); got {t[(t < 0) | (t >= K)][:5].tolist()}")
+            raise ValueError(f"{name} must be a class index in [0, {K}); got "
+                             f"{t[(t < 0) | (t >= K)][:5].tolist()}")
         same = np.flatnonzero(t == c)
-        if len(same):
+        if len(same) and strict:
             raise ValueError(
-                f"target equals the predicted class for rows {same[:10].tolist()}: a flip point "
-                "moves a row to another class (target=None picks the closest other class)")
+                f"{name} equals the predicted class for rows {same[:10].tolist()}: a flip point "
+                "moves a row to another class (flip_to=None picks the closest other class; "
+                "Captum's target=<predicted class> flips away from it)")
+        if not strict:
+            t = np.where(t == c, -1, t)
+            if (t == -1).all():
+                return c, None
         return c, t
 
     # ----------------------------------------------------------------- public
@@ -399,8 +438,12 @@ class FlipPoints:
         ----------
         inputs : tensor, tuple of tensors, ndarray or DataFrame, batch first
         target : int, sequence of int or None
-            Class (score column) to flip to, per row or for all. ``None``: the closest
-            boundary with any other class. A target equal to the predicted class is an error.
+            Captum's meaning: the class (score column) whose output is attributed, per row or
+            for all. The flip point lies on the boundary of that class's decision region:
+            where it is the predicted class, the closest point of any other class (as
+            ``None``); elsewhere, the closest point where it becomes the top class (as
+            ``flip_to``). A target equal to the prediction used to be an error; every call
+            that worked before gives the same answer now.
         additional_forward_args : any, optional
             Passed to ``forward_func`` after the inputs (batch-first tensors are sliced).
         features : names or indices, optional
@@ -435,8 +478,8 @@ class FlipPoints:
             (iteratively reweighted least squares, a local answer: status
             ``"approximate"``).
         flip_to : int, sequence of int or None
-            Same as ``target`` here (the name :meth:`attribute` uses for it, where ``target``
-            keeps Captum's meaning); give one or the other.
+            The class to flip to, per row or for all (equal to the prediction is an error).
+            Give ``target`` or ``flip_to``, not both.
 
         Returns
         -------
@@ -444,10 +487,8 @@ class FlipPoints:
         """
         method = check_option(method, "method", ["slsqp", "projection"])
         distance = check_option(distance, "distance", ["l2", "l1"])
-        if flip_to is not None:
-            if target is not None:
-                raise ValueError("give the class to flip to as target or flip_to, not both")
-            target = flip_to
+        if flip_to is not None and target is not None:
+            raise ValueError("give target (Captum's meaning) or flip_to, not both")
         X, shapes, _, _ = self._flatten(inputs)
         n, m = X.shape
         names = self.feature_names or [f"Feature {j}" for j in range(m)]
@@ -462,24 +503,51 @@ class FlipPoints:
         torch_threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            with threadpool_limits(limits=1):
+            with threadpool_limits(limits=1), torch.enable_grad():  # also under no_grad
                 z0 = scorer.scores(X, rows)
-                c, t = self._targets(target, z0)
-                if self.kind == "tree-exact":
-                    out = _tree_exact(self._estimator, scorer, X, c, t, dom, z0.shape[1])
-                elif self.kind == "tree-search":
-                    out = _tree_search(self._estimator, scorer, X, c, t, dom, self.data,
-                                       check_random_state(self.random_state), self.progress)
+                if flip_to is not None:
+                    c, t = self._targets(flip_to, z0, strict=True, name="flip_to")
                 else:
-                    out = _solve(scorer, X, c, t, dom, self, method, polish=bool(polish))
-                    if distance == "l1":
-                        out = self._reweighted_l1(shapes, additional_forward_args, X, c, t,
-                                                  dom, method, out)
-            out = self._check_boundary(scorer, X, c, out)
+                    c, t = self._targets(target, z0, strict=False, name="target")
+                if t is not None and (t == -1).any():
+                    # Captum's target = the predicted class on some rows: those flip away from
+                    # it (to any other class), the others to their target; solved apart
+                    away = np.flatnonzero(t == -1)
+                    to = np.flatnonzero(t != -1)
+                    parts = [(rows_, tt) for rows_, tt in ((away, None), (to, t[to]))]
+                    outs = []
+                    for rows_, tt in parts:
+                        sub_scorer = self._make_scorer(
+                            shapes, _slice_args(additional_forward_args, rows_, n), len(rows_))
+                        sub_dom = _Domain(dom.free, dom.lo, dom.hi, dom.integer, dom.groups,
+                                          dom.w, dom.in_group, dom.norm)
+                        outs.append(self._run(sub_scorer, shapes,
+                                              _slice_args(additional_forward_args, rows_, n),
+                                              X[rows_], c[rows_], tt, sub_dom, method, polish,
+                                              distance))
+                    out = _merge([p[0] for p in parts], outs, n)
+                else:
+                    out = self._run(scorer, shapes, additional_forward_args, X, c, t, dom,
+                                    method, polish, distance)
         finally:
             torch.set_num_threads(torch_threads)
         return FlipResult(x=X, feature_names=names, method=self.kind, weights=dom.w,
                           input_shapes=shapes, distance_kind=distance, **out)
+
+    def _run(self, scorer, shapes, afa, X, c, t, dom: _Domain, method: str, polish: bool,
+             distance: str) -> dict:
+        """The solver of this model's kind on a batch, then the boundary check."""
+        if self.kind == "tree-exact":
+            out = _tree_exact(self._estimator, scorer, X, c, t, dom, scorer.scores(
+                X[:1], np.array([0])).shape[1])
+        elif self.kind == "tree-search":
+            out = _tree_search(self._estimator, scorer, X, c, t, dom, self.data,
+                               check_random_state(self.random_state), self.progress)
+        else:
+            out = _solve(scorer, X, c, t, dom, self, method, polish=bool(polish))
+            if distance == "l1":
+                out = self._reweighted_l1(shapes, afa, X, c, t, dom, method, out)
+        return self._check_boundary(scorer, X, c, out)
 
     def _reweighted_l1(self, shapes, afa, X, c, t, dom: _Domain, method: str, out: dict,
                        n_iter: int = 30) -> dict:
@@ -559,12 +627,18 @@ class FlipPoints:
                    "stationary": out["stationary"] & ~other}
         return {**out, "boundary_class": bc}
 
+    @_captum_method
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
                   **kwargs: Any):
         """Flip directions ``x̂ - x`` in the inputs' structure (NaN rows where none).
 
-        Same arguments as :meth:`find`. Returns a tensor (or tuple of tensors) shaped like
-        ``inputs`` when they were tensors, else an ndarray.
+        Captum's signature: ``target`` is the class whose output is attributed (the boundary
+        of its decision region: away from it where it is the predicted class, to it
+        elsewhere; None: the predicted class); ``flip_to=`` (keyword) names the class to
+        flip to instead. The other keywords are those of :meth:`find`. Returns a tensor (or
+        tuple of tensors) shaped like ``inputs`` when they were tensors, else an ndarray, so
+        Captum's wrappers work: ``NoiseTunnel(FlipPoints(net)).attribute(x, nt_samples=8,
+        stdevs=0.1, target=pred)`` averages the flip directions of noisy copies.
         """
         res = self.find(inputs, target, additional_forward_args, **kwargs)
         _, shapes, kinds, is_tuple = self._flatten(inputs)
@@ -602,7 +676,7 @@ class FlipPoints:
         scorer = self._make_scorer(shapes, additional_forward_args, n)
         rows = np.arange(n)
         z0 = scorer.scores(X, rows)
-        c, t = self._targets(target, z0)
+        c, t = self._targets(target, z0, strict=True, name="target")
         if t is None:
             zh = scorer.scores(np.nan_to_num(Xh), rows)
             zh[np.arange(n), c] = -np.inf

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import shap
+
+if TYPE_CHECKING:
+    import shap
 
 from shap_debug.core import Result, check_int, section_html, table_html
 
@@ -156,6 +158,8 @@ class FlipResult(Result):
         ``shap.plots.bar`` / ``beeswarm`` then summarise which features move and how far;
         ``data`` holds the inputs.
         """
+        import shap
+
         vals = np.nan_to_num(self.delta, nan=0.0)
         return shap.Explanation(values=vals, base_values=np.zeros(len(self)), data=self.x.copy(),
                                 feature_names=list(self.feature_names))

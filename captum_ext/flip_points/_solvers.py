@@ -12,7 +12,7 @@ from shap_debug.core import check_random_state, progress_iter
 
 from ._domain import KKT_TOL, _dist, _Domain, _stationarity, _verify
 from ._local import _project, _slsqp
-from ._polish import _polish
+from ._polish import _descend, _polish
 from ._scorers import _Scorer
 
 
@@ -398,6 +398,10 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str,
                                              skip=np.array([bool(nt) for nt in notes]), rng=rng)
         seconds += secs
         solver[polished] = solver[polished] + " + polish"
+        out_hat, v, secs, moved = _descend(scorer, X, out_hat, c, t_out, dom, fp, K, v,
+                                           skip=np.array([bool(nt) for nt in notes]), rng=rng)
+        seconds += secs
+        solver[moved] = solver[moved] + " + descent"
     status = v["status"].copy()
     message = v["message"].copy()
     for i in range(n):
