@@ -20,6 +20,7 @@ _LAZY = {
     "FlipPoints": "flip_points", "FlipResult": "flip_points",
     "individual_report": "flip_audit", "group_audit": "flip_audit",
     "feature_dependency": "flip_audit", "augment_with_flip_points": "flip_audit",
+    "sparser_change": "flip_audit", "SparserChange": "flip_audit",
     "AgnosticNetwork": "agnostic", "GradientReversal": "agnostic", "grad_reverse": "agnostic",
     "ganin_lambda": "agnostic", "probe_protected": "agnostic", "ProbeReport": "agnostic",
     "attribution_shift": "agnostic",

@@ -148,3 +148,38 @@ def test_augment_with_flip_points_reports_before_and_after():
     assert res.plot(show=False) is not None and "test accuracy" in res._repr_html_()
     # the refitted model saw the added points
     assert res.model_after is not mlp
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparser_change_honours_immutable_and_finds_the_planted_pair(seed):
+    from captum_ext.flip_audit import sparser_change
+
+    # g = a.x - b on the box [-1, 1]^5 from x = 0: no single feature can reach b, any two of
+    # the movable ones can; one randomly chosen feature (the strongest) is immutable
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.8, 1.2, size=5)
+    frozen = int(rng.integers(0, 5))
+    a[frozen] = 2.0  # the most useful feature, which must not move
+    b = 0.5 * (a[np.arange(5) != frozen].max() + np.sort(a[np.arange(5) != frozen])[:2].sum())
+    net = torch.nn.Linear(5, 2).double()
+    with torch.no_grad():
+        net.weight.copy_(torch.as_tensor(np.vstack([np.zeros(5), a])))
+        net.bias.copy_(torch.tensor([0.0, -b], dtype=torch.float64))
+    fp = FlipPoints(net, progress=False)
+    x = np.zeros(5)
+    res = sparser_change(fp, x, bounds=(-1.0, 1.0), immutable=[frozen], k=4)
+    assert res.n_changed == 4 and res.verdict == "pair"
+    assert not res.singles["can_flip"].any()
+    assert len(res.pairs) == 6 and res.pairs["can_flip"].all()
+    assert all(f"Feature {frozen}" not in p for p in res.pairs["features"])
+    assert np.abs(res.report.flip.x_hat[0, frozen]) == 0.0
+    assert res.best["n_features"] == 2
+    # the pair with the two largest coefficients is the closest
+    top2 = sorted(np.argsort(-np.where(np.arange(5) == frozen, -np.inf, a))[:2])
+    assert set(res.best["features"].split(" + ")) == {f"Feature {j}" for j in top2}
+    # without immutable the frozen feature flips alone... if its coefficient reaches b
+    free = sparser_change(fp, x, bounds=(-1.0, 1.0))
+    assert free.verdict in ("single", "already_sparse")
+    assert res.to_frame()["n_features"].tolist() == sorted(res.to_frame()["n_features"])
+    with pytest.raises(ValueError, match="contributions"):
+        sparser_change(fp, x, contributions=np.ones(3))
