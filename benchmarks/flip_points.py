@@ -312,6 +312,176 @@ def run_dataset(name, rows, dice_rows, train_rows, methods, seed=0):
     return out
 
 
+# --------------------------------------------------------------------------- local minima
+def _np_tie(mlp):
+    """``g(x) = z_1(x) - z_0(x)`` of a binary scikit-learn MLP and its gradient, from the
+    scikit-learn weights in numpy (independent of the library's torch copy)."""
+    Ws, bs = mlp.coefs_, mlp.intercepts_
+    act = mlp.activation
+    if Ws[-1].shape[1] != 1:
+        raise ValueError("the local-minimum verifier handles binary MLPs")
+
+    def g_grad(x):
+        a, pres = x, []
+        for W, b in zip(Ws[:-1], bs[:-1]):
+            p = a @ W + b
+            pres.append(p)
+            a = np.maximum(p, 0.0) if act == "relu" else np.tanh(p)
+        g = float((a @ Ws[-1] + bs[-1])[0])
+        d = Ws[-1][:, 0]
+        for W, p in zip(Ws[-2::-1], pres[::-1]):
+            d = d * ((p > 0) if act == "relu" else (1.0 - np.tanh(p) ** 2))
+            d = W @ d
+        return g, d
+
+    return g_grad
+
+
+def _local_search(g_grad, x, h, F, lo, hi, rng, radius=0.1, n_perturb=6, improve=1e-3):
+    """Independent test that ``h`` is a local minimum of ``|x' - x|`` on ``g(x') = 0``.
+
+    Constrained local searches (scipy SLSQP on the continuous features ``F``, the one-hot part
+    of ``h`` held) from ``h`` and from ``n_perturb`` random perturbations of it (sizes 1 % and
+    10 % of the neighbourhood), each inside the ball of radius ``radius * |h - x|`` around
+    ``h``. A search that ends on the boundary (linearised distance to ``g = 0`` below 1e-5 of
+    the distance) strictly closer than ``(1 - improve) |h - x|`` proves ``h`` is not a local
+    minimum. Returns ``(is_local_min, best relative improvement found)``.
+    """
+    from scipy.optimize import minimize
+
+    d0 = float(np.linalg.norm(h - x))
+    if d0 == 0 or not F.any():
+        return True, 0.0
+    fixed2 = float(((h - x)[~F] ** 2).sum())  # one-hot switches: constant
+    rho = radius * d0
+    xf, hf = x[F], h[F]
+
+    def full(v):
+        z = h.copy()
+        z[F] = v
+        return z
+
+    cons = [{"type": "eq", "fun": lambda v: g_grad(full(v))[0],
+             "jac": lambda v: g_grad(full(v))[1][F]},
+            {"type": "ineq", "fun": lambda v: rho ** 2 - ((v - hf) ** 2).sum(),
+             "jac": lambda v: -2 * (v - hf)}]
+    starts = [hf]
+    for k in range(n_perturb):
+        u = rng.normal(size=hf.shape)
+        u *= (0.01 if k % 2 == 0 else 0.1) * rho / np.linalg.norm(u)
+        starts.append(np.clip(hf + u, lo[F], hi[F]))
+    best = 0.0
+    for s in starts:
+        r = minimize(lambda v: float(((v - xf) ** 2).sum()), s, jac=lambda v: 2 * (v - xf),
+                     method="SLSQP", bounds=list(zip(lo[F], hi[F])), constraints=cons,
+                     options={"maxiter": 300, "ftol": 1e-15})
+        v = np.clip(r.x, lo[F], hi[F])
+        g, G = g_grad(full(v))
+        gn = np.linalg.norm(G[F])
+        if gn == 0 or abs(g) / gn > 1e-5 * d0 or ((v - hf) ** 2).sum() > rho ** 2 * (1 + 1e-9):
+            continue
+        d = np.sqrt(((v - xf) ** 2).sum() + fixed2)
+        best = max(best, 1.0 - d / d0)
+    return best <= improve, best
+
+
+def local_minima(name, rows, train_rows, activation, seed=0):
+    """Train a (32, 16) MLP with ``activation`` and judge its flip points by
+    :func:`_local_search` (rows with a verified flip point)."""
+    Xtr, ytr, Xte, yte = _load(name)
+    if train_rows and len(Xtr) > train_rows:
+        keep = np.random.default_rng(seed).choice(len(Xtr), train_rows, replace=False)
+        Xtr, ytr = Xtr.iloc[keep].reset_index(drop=True), ytr[keep]
+    Ztr, enc = encode(Xtr, "onehot")
+    num = [enc.groups_[c][0] for c in enc.columns_ if c not in enc.categories_]
+    mu, sd = Ztr[:, num].mean(0), Ztr[:, num].std(0) + 1e-12
+    prep = _Prep(enc, num, mu, sd)
+    Ztr_s = prep.transform(Xtr)
+    mlp = MLPClassifier((32, 16), activation=activation, max_iter=300,
+                        random_state=seed).fit(Ztr_s, ytr)
+    Zq = prep.transform(Xte.iloc[:rows].reset_index(drop=True))
+    groups = {c: g for c, g in enc.groups_.items() if c in enc.categories_}
+    lo, hi = np.minimum(Ztr_s.min(0), Zq.min(0)), np.maximum(Ztr_s.max(0), Zq.max(0))
+    F = np.ones(Zq.shape[1], dtype=bool)
+    F[list(np.concatenate(list(groups.values())))] = False
+    fp = FlipPoints(mlp, data=Ztr_s, feature_names=enc.feature_names_out_, progress=False,
+                    random_state=seed)
+    tic = time.perf_counter()
+    res = fp.find(Zq, onehot_groups=groups, bounds=(lo, hi))
+    wall = time.perf_counter() - tic
+    g_grad = _np_tie(mlp)
+    rng = np.random.default_rng(seed)
+    is_min = np.zeros(len(Zq), dtype=bool)
+    gain = np.full(len(Zq), np.nan)
+    for i in np.flatnonzero(res.valid):
+        is_min[i], gain[i] = _local_search(g_grad, Zq[i], res.x_hat[i], F, lo, hi, rng)
+    n_valid = int(res.valid.sum())
+    return {
+        "dataset": name, "activation": activation, "rows": len(Zq), "valid": n_valid,
+        "local_minima": int(is_min.sum()),
+        "local_minimum_rate": float(is_min[res.valid].mean()) if n_valid else None,
+        "library_stationary_rate": float(res.stationary.mean()),
+        "not_minima_rows": np.flatnonzero(res.valid & ~is_min).tolist(),
+        "not_minima_solver": res.solver[res.valid & ~is_min].tolist(),
+        "not_minima_message": res.message[res.valid & ~is_min].tolist(),
+        "not_minima_improvement": gain[res.valid & ~is_min].tolist(),
+        "max_improvement_found": float(np.nanmax(gain)) if n_valid else None,
+        "solver_counts": pd.Series(res.solver).value_counts().to_dict(),
+        "mean_ms_per_point": wall / len(Zq) * 1e3,
+        "target_ge_99.5pct": bool(n_valid and is_min[res.valid].mean() >= 0.995),
+    }
+
+
+# --------------------------------------------------------------------------- tree ensembles
+def tree_paths(rows=20, train_rows=8000, seed=0):
+    """Every tree ensemble on Adult (one-hot): the solver actually used and the time per
+    anomaly (the tree search), with LightGBM's time against XGBoost's."""
+    from catboost import CatBoostClassifier
+    from lightgbm import LGBMClassifier
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from xgboost import XGBClassifier
+
+    Xtr, ytr, Xte, _ = _load("adult")
+    keep = np.random.default_rng(seed).choice(len(Xtr), min(train_rows, len(Xtr)), replace=False)
+    Xtr, ytr = Xtr.iloc[keep].reset_index(drop=True), ytr[keep]
+    Ztr, enc = encode(Xtr, "onehot")
+    Zq = enc.transform(Xte.iloc[:rows].reset_index(drop=True))
+    groups = {c: g for c, g in enc.groups_.items() if c in enc.categories_}
+    lo, hi = np.minimum(Ztr.min(0), Zq.min(0)), np.maximum(Ztr.max(0), Zq.max(0))
+    models = {
+        "RandomForest": RandomForestClassifier(100, max_depth=8, n_jobs=1, random_state=seed),
+        "ExtraTrees": ExtraTreesClassifier(100, max_depth=8, n_jobs=1, random_state=seed),
+        "GradientBoosting": GradientBoostingClassifier(n_estimators=100, random_state=seed),
+        "HistGradientBoosting": HistGradientBoostingClassifier(random_state=seed),
+        "XGBoost": XGBClassifier(n_estimators=100, max_depth=4, n_jobs=1),
+        "LightGBM": LGBMClassifier(n_estimators=100, n_jobs=1, verbose=-1),
+        "CatBoost": CatBoostClassifier(iterations=100, depth=4, verbose=0, thread_count=1),
+    }
+    out = {}
+    for name, model in models.items():
+        model.fit(Ztr, ytr)
+        fp = FlipPoints(model, data=Ztr, feature_names=enc.feature_names_out_, progress=False,
+                        random_state=seed)
+        tic = time.perf_counter()
+        res = fp.find(Zq, onehot_groups=groups, bounds=(lo, hi))
+        wall = time.perf_counter() - tic
+        out[name] = {"kind": fp.kind, "solver": pd.Series(res.solver).value_counts().to_dict(),
+                     "valid_rate": float(res.valid.mean()),
+                     "s_per_anomaly": wall / len(Zq),
+                     "median_distance": float(np.nanmedian(res.distance))}
+        print(f"{name:<22}{fp.kind:<14}{out[name]['valid_rate']:>7.2f}"
+              f"{out[name]['s_per_anomaly']:>9.3f} s/anomaly")
+    ratio = out["LightGBM"]["s_per_anomaly"] / out["XGBoost"]["s_per_anomaly"]
+    return {"rows": len(Zq), "models": out, "lightgbm_over_xgboost_time": ratio,
+            "all_tree_path": all(v["kind"] == "tree-search" for v in out.values()),
+            "target_lightgbm_within_2x_of_xgboost": bool(ratio <= 2.0)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",

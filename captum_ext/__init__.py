@@ -13,14 +13,14 @@
 
 from shap_debug.core import lazy_getattr
 
-from .bridge import SklearnForward as SklearnForward
-from .bridge import TorchClassifier as TorchClassifier
-from .bridge import attributions_to_explanation as attributions_to_explanation
-
+# every name is imported on first use: ``import captum_ext`` loads neither torch nor shap
 _LAZY = {
+    "SklearnForward": "bridge", "TorchClassifier": "bridge",
+    "attributions_to_explanation": "bridge",
     "FlipPoints": "flip_points", "FlipResult": "flip_points",
     "individual_report": "flip_audit", "group_audit": "flip_audit",
     "feature_dependency": "flip_audit", "augment_with_flip_points": "flip_audit",
+    "sparser_change": "flip_audit", "SparserChange": "flip_audit",
     "AgnosticNetwork": "agnostic", "GradientReversal": "agnostic", "grad_reverse": "agnostic",
     "ganin_lambda": "agnostic", "probe_protected": "agnostic", "ProbeReport": "agnostic",
     "attribution_shift": "agnostic",
@@ -29,7 +29,7 @@ _LAZY = {
     "loo_validation": "influence", "compare_with_neighborhood": "influence",
 }
 
-__all__ = sorted(["SklearnForward", "TorchClassifier", "attributions_to_explanation", *_LAZY])
+__all__ = sorted(_LAZY)
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())

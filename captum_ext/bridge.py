@@ -10,11 +10,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import shap
 import torch
+
+if TYPE_CHECKING:
+    import shap
 
 from shap_debug.core import check_frame_or_array, eval_mode, feature_names_of, softmax, warn
 
@@ -240,6 +242,8 @@ def attributions_to_explanation(
                  "(the method is not exactly additive, e.g. Integrated Gradients' convergence "
                  "delta: more n_steps shrink it)")
     output_names = None if spec is None else f"forward_func output (target={spec})"
+    import shap  # here, so that importing the bridge does not load shap
+
     return shap.Explanation(values=vals, base_values=base, data=data,
                             display_data=display_data, feature_names=names,
                             output_names=output_names)

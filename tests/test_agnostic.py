@@ -322,3 +322,33 @@ def test_probe_bad_input():
         probe_protected(R, protected=s, test_size=1.0)
     with pytest.raises(ValueError, match="without predictions"):
         probe_protected(R, protected=s, y=s)
+
+
+@pytest.mark.parametrize("frame", [True, False])
+def test_attribute_says_its_class_and_neighborhood_model_keeps_its_signs(fitted, frame):
+    # issue 27 item 5: a DataFrame attribution was read as class 1's and the rows predicted
+    # 0 negated; now output_names carries target=predicted and nothing is re-signed
+    from shap_debug.neighborhood import NeighborhoodModel
+
+    plain, _, Xte, yte, _ = fitted
+    X = Xte.iloc[:120]
+    if not frame:  # tensors in, through the bridge
+        Xa, ya, sa = proxy_table(800, seed=1)
+        plain = AgnosticNetwork(alpha=0.0, **dict(FAST, epochs=4)).fit(Xa.to_numpy(), ya, sa)
+        X = X.to_numpy()
+    exp = plain.attribute(X, n_steps=64)
+    assert "target=predicted" in exp.output_names
+    logits = plain.decision_function(X)
+    pred = logits.argmax(1)
+    assert (pred == 0).any() and (pred == 1).any()
+    # additivity: base + sum = the predicted class's logit (IG's delta is small)
+    total = exp.base_values + exp.values.sum(1)
+    assert np.abs(total - logits[np.arange(len(pred)), pred]).max() < 2e-2
+    nbm = NeighborhoodModel(n_neighbors=10).fit(plain, X, yte[:120], contributions=exp,
+                                                progress=False)
+    np.testing.assert_allclose(nbm.contributions_, exp.values)
+    ex = nbm.explanation_
+    np.testing.assert_allclose(ex.base_values + ex.values.sum(1), total)
+    # a fixed target says so too
+    e1 = plain.attribute(X[:5] if not frame else X.iloc[:5], target=1)
+    assert "target=1" in e1.output_names

@@ -133,12 +133,96 @@ def test_augment_with_flip_points_reports_before_and_after():
     res = augment_with_flip_points(mlp, X[:300], y[:300], X[300:], y[300:], "age",
                                    feature_names=["age", "b", "c"], audit_rows=40)
     assert np.array_equal(X, X0)
-    assert res.n_rows == int((mlp.predict(X[:300]) != y[:300]).sum())
+    # default rows: the correctly classified ones (issue 27: misclassified rows' flip points
+    # taught the model to lean more on the feature)
+    assert res.n_rows == int((mlp.predict(X[:300]) == y[:300]).sum())
     assert 0 < res.n_added <= res.n_rows
     assert 0.5 < res.accuracy_before <= 1 and 0.5 < res.accuracy_after <= 1
     assert 1 <= res.rank_before <= 3 and 1 <= res.rank_after <= 3
     frame = res.to_frame()
-    assert frame.shape == (3, 2)
+    assert frame.shape == (5, 2)
     assert res.plot(show=False) is not None and "test accuracy" in res._repr_html_()
     # the refitted model saw the added points
     assert res.model_after is not mlp
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparser_change_honours_immutable_and_finds_the_planted_pair(seed):
+    from captum_ext.flip_audit import sparser_change
+
+    # g = a.x - b on the box [-1, 1]^5 from x = 0: no single feature can reach b, any two of
+    # the movable ones can; one randomly chosen feature (the strongest) is immutable
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.8, 1.2, size=5)
+    frozen = int(rng.integers(0, 5))
+    a[frozen] = 2.0  # the most useful feature, which must not move
+    b = 0.5 * (a[np.arange(5) != frozen].max() + np.sort(a[np.arange(5) != frozen])[:2].sum())
+    net = torch.nn.Linear(5, 2).double()
+    with torch.no_grad():
+        net.weight.copy_(torch.as_tensor(np.vstack([np.zeros(5), a])))
+        net.bias.copy_(torch.tensor([0.0, -b], dtype=torch.float64))
+    fp = FlipPoints(net, progress=False)
+    x = np.zeros(5)
+    res = sparser_change(fp, x, bounds=(-1.0, 1.0), immutable=[frozen], k=4)
+    assert res.n_changed == 4 and res.verdict == "pair"
+    assert not res.singles["can_flip"].any()
+    assert len(res.pairs) == 6 and res.pairs["can_flip"].all()
+    assert all(f"Feature {frozen}" not in p for p in res.pairs["features"])
+    assert np.abs(res.report.flip.x_hat[0, frozen]) == 0.0
+    assert res.best["n_features"] == 2
+    # the pair with the two largest coefficients is the closest
+    top2 = sorted(np.argsort(-np.where(np.arange(5) == frozen, -np.inf, a))[:2])
+    assert set(res.best["features"].split(" + ")) == {f"Feature {j}" for j in top2}
+    # without immutable the frozen feature flips alone... if its coefficient reaches b
+    free = sparser_change(fp, x, bounds=(-1.0, 1.0))
+    assert free.verdict in ("single", "already_sparse")
+    assert res.to_frame()["n_features"].tolist() == sorted(res.to_frame()["n_features"])
+    with pytest.raises(ValueError, match="contributions"):
+        sparser_change(fp, x, contributions=np.ones(3))
+
+
+def _credit_case(seed, n=3000):
+    """Outcome from x1, x2 only; 70 % of the young training rows labelled 0 dropped, so the
+    trained model learns a spurious 'young -> 1' that augmentation should undo."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    age = rng.uniform(-1.7, 1.7, size=n)
+    y = (x1 + 0.5 * x2 + 0.5 * rng.normal(size=n) > 0).astype(int)
+    X = np.column_stack([x1, x2, age])
+    tr = np.arange(n) < 2000
+    drop = tr & (age < -0.5) & (y == 0) & (rng.uniform(size=n) < 0.7)
+    return X[tr & ~drop], y[tr & ~drop], X[~tr], y[~tr]
+
+
+def _reliance(model, X, j=2, h=1e-3):
+    Xp = X.copy()
+    Xp[:, j] += h
+    return float(np.mean(np.abs(model.predict_proba(Xp)[:, 1] - model.predict_proba(X)[:, 1])) / h)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_augmentation_never_increases_reliance_on_the_feature(seed):
+    from sklearn.linear_model import LogisticRegression
+
+    Xtr, ytr, Xte, yte = _credit_case(seed)
+    lr = LogisticRegression().fit(Xtr, ytr)
+    res = augment_with_flip_points(lr, Xtr, ytr, Xte, yte, 2, max_rows=600, audit_rows=60,
+                                   random_state=seed)
+    before, after = _reliance(lr, Xte), _reliance(res.model_after, Xte)
+    assert after < 0.85 * before
+    assert res.accuracy_after >= res.accuracy_before - 0.01
+    assert set(res.directions) == {0, 1} and res.directions[0] == -res.directions[1]
+    assert res.label == "same" and res.n_added > 0
+    # what the old default did (misclassified rows, no direction filter) raises it
+    wrong = np.flatnonzero(lr.predict(Xtr) != ytr)
+    old = augment_with_flip_points(lr, Xtr, ytr, Xte, yte, 2, rows=wrong, directions=None,
+                                   audit_rows=60, random_state=seed)
+    assert _reliance(old.model_after, Xte) > before
+    # the flip label (1/2, 1/2): every point added once per class
+    half = augment_with_flip_points(lr, Xtr, ytr, Xte, yte, 2, max_rows=100, audit_rows=30,
+                                    label="half", random_state=seed)
+    assert half.n_added % 2 == 0 and half.label == "half"
+    with pytest.raises(ValueError, match="directions"):
+        augment_with_flip_points(lr, Xtr, ytr, Xte, yte, 2, directions={0: 2})
+    with pytest.raises(ValueError, match="label"):
+        augment_with_flip_points(lr, Xtr, ytr, Xte, yte, 2, label="soft")

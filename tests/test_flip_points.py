@@ -197,8 +197,8 @@ def test_bad_inputs_raise_clear_errors():
     net = linear_net(np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros(2))
     fp = FlipPoints(net, progress=False)
     X = np.array([[1.0, 0.0]])  # predicted class 0
-    with pytest.raises(ValueError, match="target equals the predicted class"):
-        fp.find(X, target=0)
+    with pytest.raises(ValueError, match="flip_to equals the predicted class"):
+        fp.find(X, flip_to=0)
     with pytest.raises(ValueError, match="bounds exclude the inputs"):
         fp.find(X, bounds=(2.0, 3.0))
     with pytest.raises(ValueError, match="not one-hot"):
@@ -338,7 +338,7 @@ def test_category_switch_alone_is_kept_when_closer_than_any_tie():
 
 
 def test_numpy_sequential_scorer_matches_autograd():
-    from captum_ext.flip_points import _Scorer, _SequentialScorer
+    from captum_ext.flip_points._scorers import _Scorer, _SequentialScorer
 
     torch.manual_seed(0)
     for out in (1, 3):
@@ -501,3 +501,153 @@ def test_tree_answers_report_that_kkt_does_not_apply():
     res = FlipPoints(tree, progress=False).find(X[:5])
     assert (res.status == "exact").all()
     assert np.isnan(res.kkt_residual).all() and not res.stationary.any()
+
+
+def _tree_models():
+    from catboost import CatBoostClassifier
+    from lightgbm import LGBMClassifier
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from xgboost import XGBClassifier
+
+    return {
+        "rf": RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0),
+        "et": ExtraTreesClassifier(n_estimators=10, max_depth=4, random_state=0),
+        "gb": GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0),
+        "hgb": HistGradientBoostingClassifier(max_iter=10, random_state=0),
+        "xgb": XGBClassifier(n_estimators=10, max_depth=2, n_jobs=1),
+        "lgbm": LGBMClassifier(n_estimators=10, num_leaves=4, n_jobs=1, verbose=-1),
+        "cat": CatBoostClassifier(iterations=10, depth=2, verbose=0, thread_count=1),
+    }
+
+
+@pytest.mark.parametrize("name", ["rf", "et", "gb", "hgb", "xgb", "lgbm", "cat", "lgb-booster"])
+def test_every_tree_ensemble_takes_the_tree_path_and_says_so(name):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] - 0.7 * X[:, 1] > 0).astype(int)
+    if name == "lgb-booster":  # a LightGBM model file, as shap-debug's io loads it
+        import lightgbm as lgb
+
+        from shap_debug.io import BoosterClassifier
+
+        booster = lgb.train({"objective": "binary", "num_leaves": 4, "verbose": -1,
+                             "num_threads": 1}, lgb.Dataset(X, y), num_boost_round=10)
+        model = BoosterClassifier(booster)
+    else:
+        model = _tree_models()[name].fit(X, y)
+    res = FlipPoints(model, data=X, progress=False, random_state=0).find(X[:6])
+    assert res.method == "tree-search"
+    assert set(res.solver[res.valid]) == {"tree search"}
+    assert (res.solver[~res.valid] == "none").all()
+    assert res.valid.sum() >= 5
+    pred = model.predict_proba(res.x_hat[res.valid]).argmax(1)
+    assert (pred != model.predict_proba(X[:6][res.valid]).argmax(1)).all()
+    assert res.to_frame()["solver"].tolist() == res.solver.tolist()
+
+
+def test_solver_field_names_the_gradient_stages():
+    rng = np.random.default_rng(0)
+    W, b = rng.normal(size=(2, 4)), rng.normal(size=2)
+    res = FlipPoints(linear_net(W, b), progress=False).find(rng.normal(size=(5, 4)))
+    assert res.valid.all()
+    assert all(s.split(" + ")[0] in ("projection", "slsqp", "multi-start", "category switch")
+               for s in res.solver)
+    assert res.summary()["solver"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_l1_distance_on_a_linear_model_moves_the_single_cheapest_feature(seed):
+    # min sum_j w_j |d_j| subject to a.(x + d) + b = 0 is a vertex: only the feature with the
+    # largest |a_j| / w_j moves, by |g(x)| / |a_j|
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(3, 7))
+    W, b = rng.normal(size=(2, m)), rng.normal(size=2)
+    w = rng.uniform(0.5, 2.0, size=m)
+    X = rng.normal(size=(5, m))
+    res = FlipPoints(linear_net(W, b), progress=False).find(X, distance="l1", weights=w)
+    a = W[1] - W[0]
+    g = X @ a + (b[1] - b[0])
+    j = np.argmax(np.abs(a) / w)
+    assert res.distance_kind == "l1" and res.valid.all()
+    assert np.allclose(res.distance, np.abs(g) * w[j] / np.abs(a[j]), rtol=1e-4)
+    moved = np.abs(res.delta) > 1e-6 * (1 + np.abs(res.delta).max())
+    assert (moved.sum(axis=1) == 1).all() and moved[:, j].all()
+    assert (res.solver == "reweighted l2").all() and (res.status == "approximate").all()
+    l2 = FlipPoints(linear_net(W, b), progress=False).find(X, weights=w)
+    assert ((np.abs(l2.delta) > 1e-6).sum(axis=1) > 1).all()  # L2 moves every feature
+
+
+def test_l1_distance_on_a_single_tree_is_exact_by_brute_force():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, size=(400, 2))
+    y = (X[:, 0] + X[:, 1] > 0.2).astype(int)
+    tree = DecisionTreeClassifier(max_depth=5, random_state=0).fit(X, y)
+    q = X[:4]
+    res = FlipPoints(tree, progress=False).find(q, distance="l1")
+    G, h = _grid(-1.5, 1.5, 301)
+    pg = tree.predict(G)
+    assert (res.status == "exact").all() and (res.solver == "leaf enumeration").all()
+    for i in range(len(q)):
+        other = G[pg != tree.predict(q[i:i + 1])[0]]
+        best = np.abs(other - q[i]).sum(axis=1).min()
+        assert best - 2 * h <= res.distance[i] <= best + 1e-6
+        assert np.isclose(res.distance[i], np.abs(res.delta[i]).sum())
+        assert tree.predict(res.x_hat[i:i + 1])[0] != tree.predict(q[i:i + 1])[0]
+
+
+def test_fixed_target_on_another_class_boundary_is_said():
+    # three classes along x0: class 0 for x0 < 0, 1 on (0, 1), 2 for x0 > 1; from x0 = -1 the
+    # closest point of class 2 borders class 1, not the input's class 0
+    net = linear_net(np.array([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]), np.array([0.0, 0.0, -1.0]))
+    x = torch.tensor([[-1.0, 0.0], [-2.0, 0.5]])
+    res = FlipPoints(net, progress=False).find(x, target=2)
+    assert (res.target_class == 2).all() and res.valid.all()
+    assert (res.boundary_class == 1).all()
+    assert (res.status == "approximate").all()
+    assert all("class 1, not the input's class 0" in m for m in res.message)
+    z = res.x_hat @ np.array([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]).T + [0.0, 0.0, -1.0]
+    assert (z[:, 2] >= z[:, 1] - 1e-9).all() and (z[:, 2] > z[:, 0]).all()
+    # the input's own boundary: boundary_class is the input's class
+    own = FlipPoints(net, progress=False).find(x)
+    assert (own.boundary_class == own.original_class).all() and (own.target_class == 1).all()
+    # flip_to is the same as target
+    again = FlipPoints(net, progress=False).find(x, flip_to=2)
+    assert np.allclose(again.x_hat, res.x_hat)
+    with pytest.raises(ValueError, match="not both"):
+        FlipPoints(net, progress=False).find(x, target=2, flip_to=2)
+    with pytest.raises(ValueError, match="distance"):
+        FlipPoints(net, progress=False).find(x, distance="l3")
+
+
+def test_captum_target_and_noise_tunnel():
+    from captum.attr import Attribution, NoiseTunnel
+
+    # three classes along x0 (0 below 0, 1 on (0, 1), 2 above 1); x1 is irrelevant
+    W, b = np.array([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]), np.array([0.0, 0.0, -1.0])
+    net = linear_net(W, b)
+    fp = FlipPoints(net, progress=False)
+    assert isinstance(fp, Attribution)
+    x = torch.tensor([[-0.5, 0.3], [0.4, -0.2], [1.7, 0.0]], dtype=torch.float64)
+    pred = torch.as_tensor(x.numpy() @ W.T + b).argmax(1)
+    # target = the predicted class: away from it, to the closest other class
+    away = fp.attribute(x, target=pred)
+    assert torch.allclose(away, torch.tensor([[0.5, 0.0], [-0.4, 0.0], [-0.7, 0.0]],
+                                             dtype=torch.float64), atol=1e-6)
+    # a mixed per-row target: row 0 flips to class 1 (not predicted), rows 1 and 2 away
+    mixed = fp.find(x, target=[1, 1, 2])
+    assert mixed.target_class.tolist() == [1, 0, 1]
+    assert np.allclose(mixed.distance, [0.5, 0.4, 0.7], atol=1e-6)
+    # flip_to keeps the old meaning and refuses the predicted class
+    to2 = fp.find(x[:2], flip_to=2)
+    assert (to2.target_class == 2).all()
+    with pytest.raises(ValueError, match="flip_to equals the predicted class"):
+        fp.find(x, flip_to=pred)
+    # Captum's NoiseTunnel runs it on noisy copies and averages
+    torch.manual_seed(0)
+    nt = NoiseTunnel(fp).attribute(x, nt_samples=6, stdevs=0.01, target=pred)
+    assert nt.shape == x.shape and torch.isfinite(nt).all()
+    assert torch.allclose(nt[:, 0], away[:, 0], atol=0.05)

@@ -174,6 +174,16 @@ def integrated_gradients(est: Any, X: Any, target: Any, n_steps: int,
     with torch.no_grad():
         f_ref = est.net_(ref).double()
     base_values = f_ref[torch.arange(len(Xt)), tgt].numpy()
+    # say which class each row explains (the tag NeighborhoodModel and contribution_matrix
+    # read): without it a 2-D explanation is taken as class 1's and rows predicted 0 negated
+    tg = tgt.numpy()
+    if target is None or np.array_equal(tg, pred.numpy()):
+        spec, what = "predicted", "each row's predicted class"
+    elif (tg == tg[0]).all():
+        spec, what = str(int(tg[0])), f"class {est.classes_[int(tg[0])]!r}"
+    else:
+        spec, what = "per-row", "the class given per row"
+    output_names = f"label-head logit of {what} (Integrated Gradients; target={spec})"
     if est.input_groups_ is not None:
         names = list(est.input_groups_)
         vals = np.column_stack([vals[:, g].sum(1) for g in est.input_groups_.values()])
@@ -185,9 +195,12 @@ def integrated_gradients(est: Any, X: Any, target: Any, n_steps: int,
                 for c in X.columns])
             return shap.Explanation(values=vals, base_values=base_values,
                                     data=data, display_data=X.astype(str).to_numpy(),
-                                    feature_names=names)
+                                    feature_names=names, output_names=output_names)
         return shap.Explanation(values=vals, base_values=base_values,
-                                data=np.asarray(X, dtype=np.float64), feature_names=names)
-    return attributions_to_explanation(attr, Xt, target=tgt, forward_func=est.net_,
-                                       baselines=ref, atol=1e-2)
+                                data=np.asarray(X, dtype=np.float64), feature_names=names,
+                                output_names=output_names)
+    exp = attributions_to_explanation(attr, Xt, target=tgt, forward_func=est.net_,
+                                      baselines=ref, atol=1e-2)
+    exp.output_names = output_names
+    return exp
 

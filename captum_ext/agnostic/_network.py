@@ -587,5 +587,11 @@ class AgnosticNetwork(_InputEncoding, ClassifierMixin, BaseEstimator):
         Returns
         -------
         shap.Explanation of shape (n, m)
+            ``base_values + values.sum(1)`` is the label-head logit of the explained class
+            (the logit at the baseline plus the attributions; exact up to Integrated
+            Gradients' convergence delta). ``output_names`` says which class each row
+            explains with a ``target=`` tag (``predicted``, a class index or ``per-row``),
+            so :class:`shap_debug.NeighborhoodModel` reads the values as they are instead of
+            taking them for class 1's and negating rows predicted 0.
         """
         return integrated_gradients(self, X, target, n_steps, baselines)

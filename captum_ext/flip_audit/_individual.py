@@ -97,6 +97,30 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+#: columns of every constrained problem's row (singles, pairs, groups)
+COLUMNS = ["features", "can_flip", "distance", "status", "change", "outside_range"]
+
+
+def _solve_units(flip_points: FlipPoints, X: np.ndarray, target: Any, units: dict,
+                 movable: dict, decode: Callable | None, names: list, lo: np.ndarray,
+                 hi: np.ndarray, constraints: dict, label: str, unit_list: list) -> dict:
+    """The closest flip point moving only ``unit_list`` (the other constraints kept), as
+    one row of :data:`COLUMNS`."""
+    cols = sorted(c for u in unit_list for c in movable[u])
+    res = flip_points.find(X, None if target is None else target, features=cols,
+                           **constraints)
+    ok = bool(res.valid[0])
+    text = ""
+    if ok:
+        ch, old, new = _describe(X[0], res.x_hat[0], units, decode, names)
+        text = ", ".join(f"{u}: {_fmt(o)} → {_fmt(nw)}" for u, o, nw in zip(ch, old, new))
+    xh = res.x_hat[0]
+    outside = ok and bool(((xh[cols] < lo[cols] - 1e-9) | (xh[cols] > hi[cols] + 1e-9)).any())
+    return {"features": label, "can_flip": ok, "distance": float(res.distance[0]),
+            "status": str(res.status[0]), "change": text or str(res.message[0]),
+            "outside_range": outside}
+
+
 # --------------------------------------------------------------------------- individual
 @dataclass(frozen=True, repr=False)
 class IndividualReport(Result):
@@ -273,19 +297,10 @@ def individual_report(flip_points: FlipPoints, x: Any, *, target: Any = None,
         return bool(((xh[cols] < lo[cols] - 1e-9) | (xh[cols] > hi[cols] + 1e-9)).any())
 
     def solve(label: str, unit_list: list) -> dict:
-        cols = sorted(c for u in unit_list for c in movable[u])
-        res = flip_points.find(X, None if target is None else target, features=cols,
-                               **constraints)
-        ok = bool(res.valid[0])
-        text = ""
-        if ok:
-            ch, old, new = _describe(X[0], res.x_hat[0], units, decode, names)
-            text = ", ".join(f"{u}: {_fmt(o)} → {_fmt(nw)}" for u, o, nw in zip(ch, old, new))
-        return {"features": label, "can_flip": ok, "distance": float(res.distance[0]),
-                "status": str(res.status[0]), "change": text or str(res.message[0]),
-                "outside_range": ok and outside(res.x_hat[0], cols)}
+        return _solve_units(flip_points, X, target, units, movable, decode, names, lo, hi,
+                            constraints, label, unit_list)
 
-    cols_out = ["features", "can_flip", "distance", "status", "change", "outside_range"]
+    cols_out = COLUMNS
     singles = pd.DataFrame([solve(u, [u]) for u in movable], columns=cols_out)
     pair_rows = []
     if pairs:

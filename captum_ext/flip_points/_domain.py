@@ -28,6 +28,7 @@ class _Domain:
     groups: list  # list of int arrays (one-hot groups)
     w: np.ndarray
     in_group: np.ndarray  # (m,) bool
+    norm: str = "l2"  # how the tree paths rank candidates: "l2" or "l1"
 
     @property
     def cont(self) -> np.ndarray:
@@ -55,6 +56,10 @@ def _vector(value: Any, m: int, name: str, default: float) -> np.ndarray:
 
 def _dist(A: np.ndarray, B: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.sqrt((w * (A - B) ** 2).sum(axis=1))
+
+
+def _dist_l1(A: np.ndarray, B: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return (w * np.abs(A - B)).sum(axis=1)
 
 
 # --------------------------------------------------------------------------- verifier
@@ -173,7 +178,8 @@ def _verify(scorer: _Scorer, X, Xh, rows, c, t, dom: _Domain, tol: float,
     if not tie_required:
         stationary[:] = False
     return {"ok": ok, "status": status, "message": message, "residual": residual,
-            "stationarity": stationarity, "kkt_residual": kkt, "stationary": stationary & ok}
+            "stationarity": stationarity, "kkt_residual": kkt, "stationary": stationary & ok,
+            "at_kink": kink & ok}
 
 
 def _cone_residual(A: np.ndarray, Oth: np.ndarray, r: np.ndarray) -> float:
@@ -298,3 +304,36 @@ def _stationarity(scorer, X0, Xh, rows, c, t, dom: _Domain, kinks: bool = True):
                 kink[i] = _one_minus_cos(s_cone) <= KKT_TOL
                 sin[i] = s_cone
     return _one_minus_cos(sin), sin, kink
+
+
+def _boundary_class(scorer: _Scorer, X: np.ndarray, Xh: np.ndarray, c: np.ndarray,
+                    t: np.ndarray, ok: np.ndarray, steps: int = 40) -> np.ndarray:
+    """The class on the other side of the target's boundary next to each ``x̂``: bisection on
+    the segment ``x -> x̂`` for the last change into class ``t`` (class ``t`` at ``x̂`` or a
+    tie there, not ``t`` at ``x``). ``c`` for a flip point of the input's own boundary; -1
+    where ``ok`` is False. Only three or more classes can give anything but ``c``."""
+    out = np.where(ok, c, -1)
+    rows = np.flatnonzero(ok)
+    if not len(rows):
+        return out
+    K = scorer.scores(X[:1], np.array([0])).shape[1]
+    if K <= 2:
+        return out
+    x0, x1 = X[rows], Xh[rows]
+    # the end point: a hair past x̂ (a tie at x̂ itself is resolved towards t)
+    end = x0 + (1 + 1e-6) * (x1 - x0)
+    zt = scorer.scores(end, rows)
+    hit = zt.argmax(axis=1) == t[rows]
+    a_lo, a_hi = np.zeros(len(rows)), np.ones(len(rows)) * (1 + 1e-6)
+    # x̂ on the boundary: the class a hair before it along the segment
+    near = scorer.scores(x0 + (1 - 1e-6) * (x1 - x0), rows).argmax(axis=1)
+    a_lo = np.where(near != t[rows], 1 - 1e-6, a_lo)
+    for _ in range(steps):
+        mid = 0.5 * (a_lo + a_hi)
+        cls = scorer.scores(x0 + mid[:, None] * (x1 - x0), rows).argmax(axis=1)
+        yes = cls == t[rows]
+        a_hi = np.where(yes, mid, a_hi)
+        a_lo = np.where(yes, a_lo, mid)
+    before = scorer.scores(x0 + a_lo[:, None] * (x1 - x0), rows).argmax(axis=1)
+    out[rows] = np.where(hit, before, c[rows])
+    return out

@@ -40,13 +40,16 @@ unverified point is never reported as a flip point.
 from __future__ import annotations
 
 import copy
+import functools
 import numbers
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from captum.attr import Attribution
 from threadpoolctl import threadpool_limits
 
 from shap_debug.core import (
@@ -55,12 +58,13 @@ from shap_debug.core import (
     check_int,
     check_option,
     check_random_state,
+    is_tree_model,
     search_model,
     warn,
 )
 
 from ..bridge import SklearnForward, TorchClassifier
-from ._domain import _dist, _Domain, _vector, _verify
+from ._domain import _boundary_class, _dist, _Domain, _vector, _verify
 from ._result import FlipResult
 from ._scorers import _FDScorer, _Scorer, _SequentialScorer, mlp_to_torch
 from ._solvers import _solve
@@ -75,8 +79,48 @@ _ENSEMBLES = {
 }
 
 
+def _slice_args(afa: Any, rows: Any, n: int) -> Any:
+    """``additional_forward_args`` for ``rows`` (an int or an index array; batch-first
+    arrays and tensors sliced, the rest passed as they are)."""
+    if afa is None:
+        return None
+    idx = np.atleast_1d(np.asarray(rows, dtype=int))
+
+    def one(a):
+        if isinstance(a, torch.Tensor) and a.ndim and a.shape[0] == n:
+            return a[torch.as_tensor(idx)]
+        if isinstance(a, np.ndarray) and a.ndim and a.shape[0] == n:
+            return a[idx]
+        return a
+
+    return tuple(one(a) for a in afa) if isinstance(afa, tuple) else one(afa)
+
+
+def _merge(parts: list, outs: list, n: int) -> dict:
+    """Per-row result dicts of disjoint row subsets put back in row order."""
+    merged = {}
+    for key in outs[0]:
+        first = np.asarray(outs[0][key])
+        arr = np.empty((n,) + first.shape[1:], dtype=first.dtype if first.dtype.kind != "U"
+                       else object)
+        for rows_, o in zip(parts, outs):
+            arr[rows_] = np.asarray(o[key])
+        merged[key] = arr.astype(str) if first.dtype.kind == "U" else arr
+    return merged
+
+
+def _captum_method(fn):
+    """Mark ``fn`` the way Captum's ``log_usage`` does (``__wrapped__``), which its
+    ``NoiseTunnel`` calls to run the inner method."""
+    @functools.wraps(fn)
+    def inner(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return inner
+
+
 # --------------------------------------------------------------------------- front door
-class FlipPoints:
+class FlipPoints(Attribution):
     """Closest flip points of a classifier (Yousefzadeh & O'Leary 2020), Captum style.
 
     Parameters
@@ -130,7 +174,7 @@ class FlipPoints:
                  feature_names: Sequence[str] | None = None, data: Any = None,
                  tol: float = 1e-6, max_iter: int = 30, max_candidates: int = 8,
                  n_starts: int = 4, random_state: Any = 0, progress: bool = True):
-        self.forward_func = forward_func
+        Attribution.__init__(self, forward_func)
         self.output = check_option(output, "output", ["auto", "logits", "probabilities"])
         self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
         self.tol = check_float(tol, "tol", low=0.0)
@@ -146,10 +190,14 @@ class FlipPoints:
         if not isinstance(est, torch.nn.Module) and callable(getattr(est, "predict_proba", None)):
             self._estimator = est
             name = type(est).__name__
+            inner = search_model(est)
             if name in _SINGLE_TREE:
                 self.kind = "tree-exact"
-            elif name in _ENSEMBLES or type(search_model(est)).__name__ in _ENSEMBLES:
-                # also behind a Pipeline or shap-debug's adapters (core.frames.CodedModel)
+            elif (name in _ENSEMBLES or type(inner).__name__ in _ENSEMBLES
+                  or type(inner).__name__ in _SINGLE_TREE or is_tree_model(inner)):
+                # also behind a Pipeline or shap-debug's adapters (core.frames.CodedModel,
+                # io's LightGBM/XGBoost/CatBoost native boosters): piecewise-constant scores,
+                # which finite differences cannot follow
                 self.kind = "tree-search"
             elif name == "MLPClassifier":
                 self.kind = "gradient"
@@ -344,7 +392,11 @@ class FlipPoints:
             raise ValueError("weights must be positive and finite")
         return _Domain(free, lo, hi, intm, groups, w, in_group)
 
-    def _targets(self, target, z: np.ndarray):
+    def _targets(self, target, z: np.ndarray, strict: bool = True, name: str = "flip_to"):
+        """``(c, t)``: predicted classes and the classes to flip to (None: any other).
+        ``strict``: a class equal to the prediction is an error (``flip_to``); otherwise
+        (Captum's ``target``) such rows get -1, meaning "away from it, to the closest other
+        class"."""
         n, K = z.shape
         c = z.argmax(axis=1)
         if target is None:
@@ -356,31 +408,42 @@ class FlipPoints:
         else:
             t = np.asarray(target).reshape(-1)
             if t.dtype.kind not in "iu" or len(t) != n:
-                raise ValueError(f"target must be an int class index or one per row ({n}); got "
+                raise ValueError(f"{name} must be an int class index or one per row ({n}); got "
                                  f"{np.asarray(target).dtype} of length {len(t)}")
             t = t.astype(int)
         if ((t < 0) | (t >= K)).any():
-            raise ValueError(f"target must be a class index in [0, {K}); got {t[(t < 0) | (t >= K)][:5].tolist()}")
+            raise ValueError(f"{name} must be a class index in [0, {K}); got "
+                             f"{t[(t < 0) | (t >= K)][:5].tolist()}")
         same = np.flatnonzero(t == c)
-        if len(same):
+        if len(same) and strict:
             raise ValueError(
-                f"target equals the predicted class for rows {same[:10].tolist()}: a flip point "
-                "moves a row to another class (target=None picks the closest other class)")
+                f"{name} equals the predicted class for rows {same[:10].tolist()}: a flip point "
+                "moves a row to another class (flip_to=None picks the closest other class; "
+                "Captum's target=<predicted class> flips away from it)")
+        if not strict:
+            t = np.where(t == c, -1, t)
+            if (t == -1).all():
+                return c, None
         return c, t
 
     # ----------------------------------------------------------------- public
     def find(self, inputs: Any, target: Any = None, additional_forward_args: Any = None, *,
              features: Any = None, bounds: Any = None, integer: Any = None,
              onehot_groups: Any = None, immutable: Any = None, weights: Any = None,
-             method: str = "slsqp", polish: bool = True) -> FlipResult:
+             method: str = "slsqp", polish: bool = True, distance: str = "l2",
+             flip_to: Any = None) -> FlipResult:
         """Closest flip point of every input.
 
         Parameters
         ----------
         inputs : tensor, tuple of tensors, ndarray or DataFrame, batch first
         target : int, sequence of int or None
-            Class (score column) to flip to, per row or for all. ``None``: the closest
-            boundary with any other class. A target equal to the predicted class is an error.
+            Captum's meaning: the class (score column) whose output is attributed, per row or
+            for all. The flip point lies on the boundary of that class's decision region:
+            where it is the predicted class, the closest point of any other class (as
+            ``None``); elsewhere, the closest point where it becomes the top class (as
+            ``flip_to``). A target equal to the prediction used to be an error; every call
+            that worked before gives the same answer now.
         additional_forward_args : any, optional
             Passed to ``forward_func`` after the inputs (batch-first tensors are sliced).
         features : names or indices, optional
@@ -407,12 +470,25 @@ class FlipPoints:
             ``FlipResult.stationary``) to one, never farther from the input (boundary
             projections from the input, then SLSQP restarts; only those rows pay for it).
             ``False`` returns the solver's answers as they are.
+        distance : {"l2", "l1"}
+            ``"l2"``: the weighted Euclidean distance above. ``"l1"``: ``sum_j w_j |x̂_j -
+            x_j|``, which favours sparse changes (few features move). Single trees solve it
+            exactly; the other paths start from the L2 flip point and reweight the L2
+            problem with ``w_j / (|x̂_j - x_j| + eps)`` until the L1 distance stops falling
+            (iteratively reweighted least squares, a local answer: status
+            ``"approximate"``).
+        flip_to : int, sequence of int or None
+            The class to flip to, per row or for all (equal to the prediction is an error).
+            Give ``target`` or ``flip_to``, not both.
 
         Returns
         -------
         FlipResult
         """
         method = check_option(method, "method", ["slsqp", "projection"])
+        distance = check_option(distance, "distance", ["l2", "l1"])
+        if flip_to is not None and target is not None:
+            raise ValueError("give target (Captum's meaning) or flip_to, not both")
         X, shapes, _, _ = self._flatten(inputs)
         n, m = X.shape
         names = self.feature_names or [f"Feature {j}" for j in range(m)]
@@ -421,32 +497,148 @@ class FlipPoints:
         if self.data is not None and self.data.shape[1] != m:
             raise ValueError(f"data has {self.data.shape[1]} features but inputs have {m}")
         dom = self._domain(X, names, features, bounds, integer, onehot_groups, immutable, weights)
+        dom.norm = distance
         scorer = self._make_scorer(shapes, additional_forward_args, n)
         rows = np.arange(n)
         torch_threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            with threadpool_limits(limits=1):
+            with threadpool_limits(limits=1), torch.enable_grad():  # also under no_grad
                 z0 = scorer.scores(X, rows)
-                c, t = self._targets(target, z0)
-                if self.kind == "tree-exact":
-                    out = _tree_exact(self._estimator, scorer, X, c, t, dom, z0.shape[1])
-                elif self.kind == "tree-search":
-                    out = _tree_search(self._estimator, scorer, X, c, t, dom, self.data,
-                                       check_random_state(self.random_state), self.progress)
+                if flip_to is not None:
+                    c, t = self._targets(flip_to, z0, strict=True, name="flip_to")
                 else:
-                    out = _solve(scorer, X, c, t, dom, self, method, polish=bool(polish))
+                    c, t = self._targets(target, z0, strict=False, name="target")
+                if t is not None and (t == -1).any():
+                    # Captum's target = the predicted class on some rows: those flip away from
+                    # it (to any other class), the others to their target; solved apart
+                    away = np.flatnonzero(t == -1)
+                    to = np.flatnonzero(t != -1)
+                    parts = [(rows_, tt) for rows_, tt in ((away, None), (to, t[to]))]
+                    outs = []
+                    for rows_, tt in parts:
+                        sub_scorer = self._make_scorer(
+                            shapes, _slice_args(additional_forward_args, rows_, n), len(rows_))
+                        sub_dom = _Domain(dom.free, dom.lo, dom.hi, dom.integer, dom.groups,
+                                          dom.w, dom.in_group, dom.norm)
+                        outs.append(self._run(sub_scorer, shapes,
+                                              _slice_args(additional_forward_args, rows_, n),
+                                              X[rows_], c[rows_], tt, sub_dom, method, polish,
+                                              distance))
+                    out = _merge([p[0] for p in parts], outs, n)
+                else:
+                    out = self._run(scorer, shapes, additional_forward_args, X, c, t, dom,
+                                    method, polish, distance)
         finally:
             torch.set_num_threads(torch_threads)
         return FlipResult(x=X, feature_names=names, method=self.kind, weights=dom.w,
-                          input_shapes=shapes, **out)
+                          input_shapes=shapes, distance_kind=distance, **out)
 
+    def _run(self, scorer, shapes, afa, X, c, t, dom: _Domain, method: str, polish: bool,
+             distance: str) -> dict:
+        """The solver of this model's kind on a batch, then the boundary check."""
+        if self.kind == "tree-exact":
+            out = _tree_exact(self._estimator, scorer, X, c, t, dom, scorer.scores(
+                X[:1], np.array([0])).shape[1])
+        elif self.kind == "tree-search":
+            out = _tree_search(self._estimator, scorer, X, c, t, dom, self.data,
+                               check_random_state(self.random_state), self.progress)
+        else:
+            out = _solve(scorer, X, c, t, dom, self, method, polish=bool(polish))
+            if distance == "l1":
+                out = self._reweighted_l1(shapes, afa, X, c, t, dom, method, out)
+        return self._check_boundary(scorer, X, c, out)
+
+    def _reweighted_l1(self, shapes, afa, X, c, t, dom: _Domain, method: str, out: dict,
+                       n_iter: int = 30) -> dict:
+        """The L1 distance on the gradient paths: per row, re-solve the weighted L2 problem
+        with weights ``w / (|x̂ - x| + eps)`` from the last answer (IRLS), keep the verified
+        point with the smallest L1 distance."""
+        n = len(X)
+        x_hat = out["x_hat"].copy()
+        ok = np.isin(out["status"], ("exact", "approximate"))
+        status = out["status"].astype(object)
+        message = out["message"].astype(object)
+        target = np.asarray(out["target_class"]).copy()
+        solver = np.asarray(out.get("solver", np.array(["none"] * n))).astype(object)
+        seconds = out["seconds"].copy()
+        for i in np.flatnonzero(ok):
+            tic = time.perf_counter()
+            one = self._make_scorer(shapes, _slice_args(afa, i, n), 1)
+            best, best_d = x_hat[i], float((dom.w * np.abs(x_hat[i] - X[i])).sum())
+            for _ in range(n_iter):
+                step = np.abs(best - X[i])
+                eps = 1e-6 + 1e-4 * step[dom.cont].max(initial=0.0)
+                dom_i = _Domain(dom.free, dom.lo, dom.hi, dom.integer, dom.groups,
+                                dom.w / (step + eps), dom.in_group)
+                o = _solve(one, X[i:i + 1], c[i:i + 1], None if t is None else t[i:i + 1],
+                           dom_i, self, method, polish=False)
+                if o["status"][0] not in ("exact", "approximate"):
+                    break
+                d = float((dom.w * np.abs(o["x_hat"][0] - X[i])).sum())
+                if d >= best_d * (1 - 1e-12):
+                    break
+                best, best_d = o["x_hat"][0], d
+                target[i] = o["target_class"][0]
+            # prune: hold the features that barely move at x and re-solve on the rest
+            step = np.abs(best - X[i])
+            keep = dom.cont & (step > 1e-3 * step[dom.cont].max(initial=0.0))
+            if (dom.cont & ~keep).any() and keep.any():
+                dom_p = _Domain(dom.free & (keep | dom.in_group), dom.lo, dom.hi, dom.integer,
+                                dom.groups, dom.w / (step + 1e-9), dom.in_group)
+                o = _solve(one, X[i:i + 1], c[i:i + 1], None if t is None else t[i:i + 1],
+                           dom_p, self, method, polish=False)
+                if o["status"][0] in ("exact", "approximate"):
+                    d = float((dom.w * np.abs(o["x_hat"][0] - X[i])).sum())
+                    if d <= best_d * (1 + 1e-9):
+                        best, best_d = o["x_hat"][0], d
+                        target[i] = o["target_class"][0]
+            x_hat[i] = best
+            status[i] = "approximate"
+            message[i] = "L1 distance by reweighted L2 (a local answer); " + str(message[i])
+            solver[i] = "reweighted l2"
+            seconds[i] += time.perf_counter() - tic
+        nan = np.full(n, np.nan)
+        return {**out, "x_hat": x_hat,
+                "distance": np.where(ok, (dom.w * np.abs(np.nan_to_num(x_hat) - X)).sum(1),
+                                     np.nan),
+                "status": status.astype(str), "message": message.astype(str),
+                "target_class": target, "solver": solver.astype(str), "seconds": seconds,
+                "stationarity": nan, "kkt_residual": nan.copy(),
+                "stationary": np.zeros(n, dtype=bool)}
+
+    @staticmethod
+    def _check_boundary(scorer, X, c, out: dict) -> dict:
+        """Say so when a point of the target class sits on its boundary with a third class
+        rather than with the input's class (possible with three or more classes)."""
+        ok = np.isin(out["status"], ("exact", "approximate"))
+        t = np.asarray(out["target_class"])
+        bc = _boundary_class(scorer, X, np.nan_to_num(out["x_hat"]), c, t, ok)
+        other = ok & (bc != c)
+        if other.any():
+            status = out["status"].astype(object)
+            message = out["message"].astype(object)
+            for i in np.flatnonzero(other):
+                status[i] = "approximate"
+                message[i] = (f"on the boundary between class {int(t[i])} and class "
+                              f"{int(bc[i])}, not the input's class {int(c[i])}; "
+                              + str(message[i]))
+            out = {**out, "status": status.astype(str), "message": message.astype(str),
+                   "stationary": out["stationary"] & ~other}
+        return {**out, "boundary_class": bc}
+
+    @_captum_method
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
                   **kwargs: Any):
         """Flip directions ``x̂ - x`` in the inputs' structure (NaN rows where none).
 
-        Same arguments as :meth:`find`. Returns a tensor (or tuple of tensors) shaped like
-        ``inputs`` when they were tensors, else an ndarray.
+        Captum's signature: ``target`` is the class whose output is attributed (the boundary
+        of its decision region: away from it where it is the predicted class, to it
+        elsewhere; None: the predicted class); ``flip_to=`` (keyword) names the class to
+        flip to instead. The other keywords are those of :meth:`find`. Returns a tensor (or
+        tuple of tensors) shaped like ``inputs`` when they were tensors, else an ndarray, so
+        Captum's wrappers work: ``NoiseTunnel(FlipPoints(net)).attribute(x, nt_samples=8,
+        stdevs=0.1, target=pred)`` averages the flip directions of noisy copies.
         """
         res = self.find(inputs, target, additional_forward_args, **kwargs)
         _, shapes, kinds, is_tuple = self._flatten(inputs)
@@ -484,7 +676,7 @@ class FlipPoints:
         scorer = self._make_scorer(shapes, additional_forward_args, n)
         rows = np.arange(n)
         z0 = scorer.scores(X, rows)
-        c, t = self._targets(target, z0)
+        c, t = self._targets(target, z0, strict=True, name="target")
         if t is None:
             zh = scorer.scores(np.nan_to_num(Xh), rows)
             zh[np.arange(n), c] = -np.inf

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import shap
+
+if TYPE_CHECKING:
+    import shap
 
 from shap_debug.core import Result, check_int, section_html, table_html
 
@@ -27,7 +29,8 @@ class FlipResult(Result):
     x_hat : ndarray (n, m)
         The flip points; NaN rows where there is none.
     distance : ndarray (n,)
-        ``sqrt(sum_j w_j (x̂_j - x_j)^2)``; NaN where there is no flip point.
+        ``sqrt(sum_j w_j (x̂_j - x_j)^2)`` (``sum_j w_j |x̂_j - x_j|`` with
+        ``distance_kind="l1"``); NaN where there is no flip point.
     status : ndarray (n,) of str
         ``"exact"``: verified tie of the two top logits, domain valid, the class changes just
         across, and a KKT point of the distance (``stationary``; a local optimum, also on a
@@ -64,6 +67,21 @@ class FlipResult(Result):
     weights : ndarray (m,)
     input_shapes : list of tuple
         Per-sample shapes of the input tensors, to fold flat vectors back.
+    solver : ndarray (n,) of str
+        The solver that produced each row's answer, whatever the model's kind suggested:
+        ``"projection"`` (batched boundary projection), ``"slsqp"``, ``"multi-start"``,
+        ``"category switch"`` (a one-hot switch alone), each with ``" + polish"`` when
+        polishing moved it; ``"leaf enumeration"`` (single tree, exact), ``"tree search"``
+        (tree ensembles, approximate), ``"reweighted l2"`` (the L1 distance); ``"none"``
+        where there is no point. Reports should name this, not the model type.
+    distance_kind : {"l2", "l1"}
+        How ``distance`` is measured: ``sqrt(sum_j w_j d_j^2)`` or ``sum_j w_j |d_j|``.
+    boundary_class : ndarray (n,) of int
+        The class on the other side of the boundary next to ``x̂`` (found by bisection on
+        the segment from ``x``): ``original_class`` for a flip point of the input's own
+        boundary; another class when the point sits on the target's boundary with a third
+        class (the message says so; status is then ``"approximate"``). -1 where there is no
+        point.
     """
 
     x: np.ndarray
@@ -82,6 +100,20 @@ class FlipResult(Result):
     method: str
     weights: np.ndarray
     input_shapes: list = field(default_factory=list)
+    solver: Any = None
+    distance_kind: str = "l2"
+    boundary_class: Any = None
+
+    def __post_init__(self) -> None:
+        n = len(self.x)
+        if self.solver is None:
+            object.__setattr__(self, "solver", np.where(
+                np.isin(self.status, ("exact", "approximate")), self.method, "none").astype(str))
+        if self.boundary_class is None:
+            object.__setattr__(self, "boundary_class", np.where(
+                np.isin(self.status, ("exact", "approximate")), self.original_class, -1))
+        if len(self.solver) != n or len(self.boundary_class) != n:
+            raise ValueError("solver and boundary_class need one entry per row")
 
     def __len__(self) -> int:
         return len(self.x)
@@ -106,7 +138,8 @@ class FlipResult(Result):
             "target_class": self.target_class, "distance": self.distance,
             "residual": self.residual, "stationarity": self.stationarity,
             "kkt_residual": self.kkt_residual, "stationary": self.stationary,
-            "n_changed": changed, "seconds": self.seconds, "message": self.message,
+            "n_changed": changed, "seconds": self.seconds, "solver": self.solver,
+            "boundary_class": self.boundary_class, "message": self.message,
         })
 
     def changes(self, i: int, tol: float = 1e-9) -> pd.DataFrame:
@@ -125,6 +158,8 @@ class FlipResult(Result):
         ``shap.plots.bar`` / ``beeswarm`` then summarise which features move and how far;
         ``data`` holds the inputs.
         """
+        import shap
+
         vals = np.nan_to_num(self.delta, nan=0.0)
         return shap.Explanation(values=vals, base_values=np.zeros(len(self)), data=self.x.copy(),
                                 feature_names=list(self.feature_names))
@@ -133,7 +168,8 @@ class FlipResult(Result):
         """Key figures: rows, method, status counts, median distance."""
         counts = {str(k): int(v) for k, v in pd.Series(self.status).value_counts().items()}
         med = float(np.nanmedian(self.distance)) if self.valid.any() else float("nan")
-        return {"n_rows": len(self), "method": self.method, "status": counts,
+        solvers = {str(k): int(v) for k, v in pd.Series(self.solver).value_counts().items()}
+        return {"n_rows": len(self), "method": self.method, "status": counts, "solver": solvers,
                 "stationary": int(np.sum(self.stationary)), "median_distance": med}
 
     def plot(self, max_display: int = 10, ax: Any = None, show: bool = True):

@@ -12,7 +12,7 @@ from shap_debug.core import check_random_state, progress_iter
 
 from ._domain import KKT_TOL, _dist, _Domain, _stationarity, _verify
 from ._local import _project, _slsqp
-from ._polish import _polish
+from ._polish import _descend, _polish
 from ._scorers import _Scorer
 
 
@@ -255,6 +255,7 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str,
     out_hat = np.full((n, m), np.nan)
     tgt = np.array(t if t is not None else c)
     notes = [""] * n
+    solver = np.array(["none"] * n, dtype=object)
     lo_i = np.searchsorted(src, np.arange(n), side="left")
     hi_i = np.searchsorted(src, np.arange(n), side="right")
     todo = np.arange(n)
@@ -287,6 +288,7 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str,
             have = have[(st <= KKT_TOL) & ~closer_fail]
         out_hat[have] = P[best_k[have]]
         tgt[have] = tt[best_k[have]]
+        solver[have] = "projection"
         todo = np.flatnonzero(~np.isfinite(out_hat).all(axis=1))
     it = progress_iter(todo, progress=bool(fp.progress) and len(todo) >= 2,
                        desc="flip points", total=len(todo))
@@ -309,19 +311,19 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str,
                 s = _slsqp(scorer, X[i], B[k], i, cc[k], tt[k], dom.cont, dom.lo, dom.hi,
                            dom.w, P[k], K)
                 if s is not None:
-                    cands.append(s)
-            cands.append(P[k])
+                    cands.append((s, "slsqp"))
+            cands.append((P[k], "projection"))
             if not dom.cont.any():
-                cands.append(B[k])
+                cands.append((B[k], "category switch"))
             best = None
-            for cand in cands:
+            for cand, how in cands:
                 cand = _round_integers(scorer, X[i], cand, i, cc[k], tt[k], dom, K, fp)
                 v = _verify(scorer, X[i:i + 1], cand[None], np.array([i]), np.array([cc[k]]),
                             np.array([tt[k]]), dom, fp.tol, tie_required=False)
                 if v["ok"][0]:
                     d = _dist(cand[None], X[i:i + 1], dom.w)[0]
                     if best is None or d < best[0] - 1e-12:
-                        best = (d, cand, tt[k])
+                        best = (d, cand, tt[k], how)
             if best is not None and (found is None or best[0] < found[0]):
                 found = best
             if found is not None and method == "slsqp" and k == tries[0]:
@@ -360,12 +362,13 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str,
                     if v["ok"][0]:
                         d = _dist(cand[None], X[i:i + 1], dom.w)[0]
                         if found is None or d < found[0]:
-                            found = (d, cand, tk)
+                            found = (d, cand, tk, "multi-start")
             if found is None and not reached:
                 notes[i] = "no flip point in this subspace"
         if found is not None:
             out_hat[i] = found[1]
             tgt[i] = found[2]
+            solver[i] = found[3]
         seconds[i] += time.perf_counter() - t0
     # A category switch alone can already flip the decision; on a mixed domain no tie point
     # is closer than such a switch, so the switch itself is kept when it is strictly closer
@@ -383,6 +386,7 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str,
                 k, i = past[q], src[past[q]]
                 if dB[q] < cur[i] - 1e-12:
                     out_hat[i], tgt[i], cur[i], notes[i] = B[k], tt[k], dB[q], ""
+                    solver[i] = "category switch"
     seconds += (time.perf_counter() - tic) / n
     t_out = tgt if t is None else t
     tic = time.perf_counter()
@@ -390,9 +394,14 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str,
                 tie_required=True)
     seconds += (time.perf_counter() - tic) / n
     if polish:
-        out_hat, v, secs, _ = _polish(scorer, X, out_hat, c, t_out, dom, fp, K, v,
-                                      skip=np.array([bool(nt) for nt in notes]), rng=rng)
+        out_hat, v, secs, polished = _polish(scorer, X, out_hat, c, t_out, dom, fp, K, v,
+                                             skip=np.array([bool(nt) for nt in notes]), rng=rng)
         seconds += secs
+        solver[polished] = solver[polished] + " + polish"
+        out_hat, v, secs, moved = _descend(scorer, X, out_hat, c, t_out, dom, fp, K, v,
+                                           skip=np.array([bool(nt) for nt in notes]), rng=rng)
+        seconds += secs
+        solver[moved] = solver[moved] + " + descent"
     status = v["status"].copy()
     message = v["message"].copy()
     for i in range(n):
@@ -409,4 +418,5 @@ def _solve(scorer: _Scorer, X, c, t, dom: _Domain, fp: Any, method: str,
                 status=status.astype(str), original_class=c, target_class=t_out,
                 residual=v["residual"], stationarity=v["stationarity"],
                 kkt_residual=v["kkt_residual"], stationary=v["stationary"] & ok,
-                message=message.astype(str), seconds=seconds)
+                message=message.astype(str), seconds=seconds,
+                solver=np.where(ok, solver, "none").astype(str))

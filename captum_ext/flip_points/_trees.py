@@ -9,7 +9,7 @@ import numpy as np
 
 from shap_debug.core import progress_iter
 
-from ._domain import _dist, _Domain, _verify
+from ._domain import _dist, _dist_l1, _Domain, _verify
 
 
 def _leaf_boxes(tree, m: int):
@@ -77,7 +77,8 @@ def _tree_exact(est, scorer, X, c, t, dom: _Domain, K: int) -> dict:
         # fixed features must already lie in the leaf's box
         fixed = ~dom.free & cont
         feas &= ((x[fixed] > L[:, fixed]) & (x[fixed] <= U[:, fixed])).all(axis=1)
-        cost = (dom.w * np.where(cont, P - x, 0.0) ** 2).sum(axis=1)
+        step = np.abs(np.where(cont, P - x, 0.0))
+        cost = (dom.w * (step if dom.norm == "l1" else step ** 2)).sum(axis=1)
         for g in dom.groups:
             # a level is allowed when its one-hot vector satisfies the leaf's box on the group
             E = np.eye(len(g))
@@ -129,11 +130,14 @@ def _tree_finish(scorer, X, out_hat, c, tgt, dom, notes, seconds, exact: bool) -
                           "tree-ensemble search: an upper bound on the distance")
     ok = np.isin(status, ("exact", "approximate"))
     return dict(x_hat=np.where(ok[:, None], out_hat, np.nan),
-                distance=np.where(ok, _dist(np.nan_to_num(out_hat), X, dom.w), np.nan),
+                distance=np.where(ok, (_dist_l1 if dom.norm == "l1" else _dist)(
+                    np.nan_to_num(out_hat), X, dom.w), np.nan),
                 status=status.astype(str), original_class=c, target_class=tgt,
                 residual=v["residual"], stationarity=np.full(n, np.nan),
                 kkt_residual=np.full(n, np.nan), stationary=np.zeros(n, dtype=bool),
-                message=message.astype(str), seconds=seconds)
+                message=message.astype(str), seconds=seconds,
+                solver=np.where(ok, "leaf enumeration" if exact else "tree search",
+                                "none").astype(str))
 
 
 def _snap(P: np.ndarray, dom: _Domain) -> np.ndarray:
@@ -217,7 +221,7 @@ def _tree_search(est, scorer, X, c, t, dom: _Domain, data, rng, progress: bool) 
                     yes = np.flatnonzero(cls(Q) == tk)
                     if len(yes):
                         p = Q[yes[0]]
-            d = _dist(p[None], x[None], dom.w)[0]
+            d = (_dist_l1 if dom.norm == "l1" else _dist)(p[None], x[None], dom.w)[0]
             if best is None or d < best[0]:
                 best = (d, p, tk)
         if best is None:
