@@ -433,8 +433,20 @@ def test_no_import_cycles():
     assert not found, "import cycles:\n" + "\n".join(found)
 
 
+#: ``{(importing file, private module): reason}`` for the private imports allowed.
+PRIVATE_IMPORTS = {
+    (f, "shap_debug.debugger._findings"): (
+        "a lower-stage result's text property (kept for its users) delegates to the one home "
+        "of sentences; importing the module, not the facade package, keeps blame and fixes "
+        "below the facade (the words module imports only core)")
+    for f in ("shap_debug/blame/_dose_response.py", "shap_debug/blame/_removal.py",
+              "shap_debug/fixes/_diagnosis.py")
+}
+
+
 def test_no_private_module_or_name_crosses_a_package():
-    bad = private_imports(tree_graph())
+    bad = [b for b in private_imports(tree_graph())
+           if (b.split(":")[0], b.split(" imports ")[1].split(" ")[0]) not in PRIVATE_IMPORTS]
     assert not bad, "\n".join(bad)
 
 
