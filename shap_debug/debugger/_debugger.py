@@ -46,19 +46,10 @@ __all__ = ["Debugger", "Inspection", "Overview", "Evidence"]
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it: a failed write leaves the
-    old file intact."""
-    import os
-    import tempfile
+    """Write through a temporary file beside ``path`` (a failed write keeps the old file)."""
+    from ..io import write_text_atomic
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
 
 
 def _plain_label(v: Any) -> Any:
@@ -239,10 +230,11 @@ class Debugger:
 
         def make():
             explanation = self._contributions()[0]
-            return NeighborhoodModel(n_neighbors=self.n_neighbors, chunk_size=self.chunk_size,
+            return NeighborhoodModel(model=self.model, n_neighbors=self.n_neighbors,
+                                     chunk_size=self.chunk_size, random_state=self._seed,
                                      n_jobs=None if self.client is None else -1).fit(
-                self.model, self.X, self.y, explanation, feature_names=self.feature_names,
-                random_state=self._seed, progress=self.progress)
+                self.X, self.y, contributions=explanation, feature_names=self.feature_names,
+                progress=self.progress)
         return self._timed("neighborhoods", make)
 
     @property
@@ -681,9 +673,10 @@ class Debugger:
 
         with self._backend():
             trials = label_flip_check(
-                self.model, self.X, self.y, chosen, n_neighbors=self.n_neighbors,
+                self.model, list(chosen), X=self.X, y=self.y, n_neighbors=self.n_neighbors,
                 contributions=self.neighborhood_model.contributions_,
-                random_state=self._seed, n_jobs=self.parallel_jobs, progress=self.progress)
+                random_state=self._seed, n_jobs=self.parallel_jobs,
+                progress=self.progress).to_frame()
         return trials, label_flip_summary(trials)
 
     # ------------------------------------------------------------------ report

@@ -156,6 +156,10 @@ def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _share(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
 def _pts(v: float) -> str:
     return f"{100 * v:+.1f}"
 
@@ -808,10 +812,11 @@ def _integrity(integrity: Any) -> list[dict]:
 def _signal_headline(s: Any) -> str:
     what = (_join([_code(f) for f in s.features]) if s.features
             else (s.rule or {}).get("text", "") if isinstance(s.rule, Mapping) else "")
+    num = _share if s.measure.startswith(("share", "rate")) else _num
     strength = ("" if s.strength is None or not math.isfinite(float(s.strength)) else
-                f" ({s.measure} {_num(float(s.strength))}"
+                f" ({s.measure} {num(float(s.strength))}"
                 + ("" if s.interval is None else
-                   f", 95% interval {_num(s.interval[0])} to {_num(s.interval[1])}") + ")")
+                   f", 95% interval {num(s.interval[0])} to {num(s.interval[1])}") + ")")
     lead = {"leakage": f"{what} predicts the label almost on its own{strength}: it looks "
                        "built from the label (target leakage)",
             "id_column": f"{what} is unique per row and ordered with the label{strength}: a "
@@ -915,7 +920,9 @@ def build_findings(overview: Any, *, fixes: Any = None, diagnosis_value: Any = N
     noise = _label_noise(overview.suspicious, diag, fixes, rows)
     if noise is not None:
         items.append(noise)
-    items += _integrity(overview.integrity)
+    scanned_kinds = {s.kind for s in signals}
+    # the detectors' conflicting-duplicates signal already says what the integrity flag says
+    items += [d for d in _integrity(overview.integrity) if d["kind"] not in scanned_kinds]
 
     def key(d: dict) -> tuple:
         s = d.get("strength", float("nan"))
