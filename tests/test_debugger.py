@@ -326,3 +326,25 @@ def test_cli_dose_options():
     assert _dose(Namespace(dose=0, no_dose=False)) is True
     assert _dose(Namespace(dose=300, no_dose=False)) == 300
     assert _dose(Namespace(dose=None, no_dose=True)) is False
+
+
+def test_bad_anomalies_and_test_columns_are_refused_before_any_heavy_work():
+    import time
+
+    from sklearn.linear_model import LogisticRegression
+
+    from shap_debug.datasets import encode, german
+
+    X, y = german()
+    Z, _ = encode(X)
+    Z = pd.DataFrame(Z) if not isinstance(Z, pd.DataFrame) else Z
+    model = LogisticRegression(max_iter=2000).fit(Z, y)
+    dbg = Debugger(model, Z, y, progress=False, random_state=0)
+    t0 = time.perf_counter()
+    for bad in ([10**6], [3, 3], [-1]):
+        with pytest.raises(ValueError, match="anomalies"):
+            dbg.evidence(bad)
+    assert time.perf_counter() - t0 < 5  # no contributions were computed
+    assert not dbg._cache  # nothing was computed, not even the contributions
+    with pytest.raises(ValueError, match="X_test must have the columns of X"):
+        Debugger(model, Z, y, X_test=Z.iloc[:50, :5], y_test=y[:50], progress=False)

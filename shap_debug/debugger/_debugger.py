@@ -28,9 +28,11 @@ import pandas as pd
 
 from ..core import (
     EncodedModel,
+    check_anomalies,
     check_classifier,
     check_inputs,
     check_int,
+    check_same_columns,
     check_y,
     classes_of,
     feature_names_of,
@@ -157,6 +159,8 @@ class Debugger:
         self.test_labels = (None if X_test is None else np.asarray(X_test.index)
                             if isinstance(X_test, pd.DataFrame) else np.arange(len(X_test)))
         self.X_test = None if X_test is None else check_inputs(self.model, X_test, "X_test")
+        if self.X_test is not None:
+            check_same_columns(self.X_test, self.X)
         self.y_test = None if y_test is None else check_y(y_test, "y_test", n=len(self.X_test))
         n = len(self.X)
         self.n_neighbors = (int(np.clip(n // 5, 10, 2000)) if n_neighbors is None
@@ -580,6 +584,8 @@ class Debugger:
             Parts that raised are in ``failures``, parts that do not apply in ``skipped``,
             each with the sentence the report shows in their section.
         """
+        if anomalies is not None and not isinstance(anomalies, (int, np.integer)):
+            check_anomalies(anomalies, len(self.X))  # before any heavy work: range, repeats
         key = ("evidence", None if anomalies is None else (
             int(anomalies) if isinstance(anomalies, (int, np.integer))
             else tuple(int(a) for a in anomalies)), bool(label_flip), bool(fixes), dose,
