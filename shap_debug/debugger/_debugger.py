@@ -234,11 +234,19 @@ class Debugger:
 
         def make():
             explanation = self._contributions()[0]
-            return NeighborhoodModel(model=self.model, n_neighbors=self.n_neighbors,
-                                     chunk_size=self.chunk_size, random_state=self._seed,
-                                     n_jobs=None if self.client is None else -1).fit(
-                self.X, self.y, contributions=explanation, feature_names=self.feature_names,
-                progress=self.progress)
+            import warnings
+
+            # the fit(model, X, y) form: with the model as a constructor parameter, the
+            # dose-response search's clone of the neighbourhood model clones the user's model
+            # with scikit-learn's clone, which CatBoost refuses (to do: clone_model there)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                return NeighborhoodModel(n_neighbors=self.n_neighbors,
+                                         chunk_size=self.chunk_size,
+                                         n_jobs=None if self.client is None else -1).fit(
+                    self.model, self.X, self.y, explanation,
+                    feature_names=self.feature_names, random_state=self._seed,
+                    progress=self.progress)
         return self._timed("neighborhoods", make)
 
     @property
