@@ -191,8 +191,7 @@ def make_figures(img_dir: Path) -> list[str]:
     import matplotlib.pyplot as plt
     import shap
 
-    from shap_debug.neighborhood import NeighborhoodModel
-    from shap_debug.neighborhood import space_view
+    from shap_debug.neighborhood import NeighborhoodModel, space_view
 
     X, y = german()
     Z, enc = encode(X, kind="ordinal")
